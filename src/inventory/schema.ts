@@ -1,0 +1,205 @@
+// The inventory model: what an operator writes in inventory.yaml, checked field by field.
+// Every message says what is wrong and how to fix it; the loader adds file:line:col.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { SERVICE_NAMES, canonicalService, type ServiceName } from './services.ts';
+import { sameSubnet } from './net.ts';
+
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const IDENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Values that end up in config files and shell commands: no control characters, no newlines.
+const SAFE_TEXT = /^[^\x00-\x1f\x7f]*$/;
+
+const hostname = z
+  .string()
+  .regex(HOSTNAME, 'must be a hostname label: lowercase letters, digits and "-", 1-63 characters, not starting or ending with "-"');
+
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address, such as 198.18.0.11');
+
+const port = z.number().int().min(1, 'must be a TCP port from 1 to 65535').max(65535, 'must be a TCP port from 1 to 65535');
+
+const path = z
+  .string()
+  .min(1, 'must not be empty')
+  .regex(SAFE_TEXT, 'must not contain control characters or newlines');
+
+/**
+ * A secret is never required inline: it comes from an environment variable or a file.
+ * A plain string is accepted only when the inventory opts in with `allow_plaintext_secrets: true`.
+ */
+export const secretRef = z.union([
+  z.strictObject({ env: z.string().regex(ENV_NAME, 'must be an environment variable name such as OS_PASSWORD') }),
+  z.strictObject({ file: path }),
+  z.string().regex(SAFE_TEXT, 'must not contain control characters or newlines'),
+]);
+export type SecretRef = z.infer<typeof secretRef>;
+
+const sshSettings = z.strictObject({
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name such as root or ubuntu').optional(),
+  port: port.optional(),
+  private_key: path.optional(),
+  known_hosts: path.optional(),
+  /** Use ssh-agent ($SSH_AUTH_SOCK) when it is set. */
+  agent: z.boolean().optional(),
+  /** false: log in as root. true: `sudo -n`. {password: secret}: sudo with a password fed on stdin. */
+  sudo: z.union([z.boolean(), z.strictObject({ password: secretRef })]).optional(),
+  connect_timeout: z.number().int().min(1).max(600).optional(),
+  command_timeout: z.number().int().min(1).max(7200).optional(),
+});
+export type SshSettings = z.infer<typeof sshSettings>;
+
+const node = z.strictObject({
+  name: hostname,
+  address: ipAddress,
+  ssh: sshSettings.optional(),
+});
+
+const vip = z.strictObject({
+  address: ipAddress,
+  cidr_netmask: z.number().int().min(1, 'must be a prefix length such as 24').max(128, 'must be a prefix length such as 24'),
+  nic: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'must be a network interface name such as eth0').optional(),
+});
+
+const corosync = z.strictObject({
+  transport: z.enum(['knet', 'udpu'], { error: 'must be knet (corosync 3, the default) or udpu' }).default('knet'),
+  crypto: z.boolean().default(true),
+  token_timeout: z.number().int().min(100, 'must be at least 100 ms').max(120000, 'must be at most 120000 ms').optional(),
+  /** Tuning profile: default (corosync's own timeouts) or fast (quicker failure detection). */
+  profile: z.enum(['default', 'fast'], { error: 'must be default or fast' }).default('default'),
+  port: port.default(5405),
+});
+
+const fenceDevice = z.strictObject({
+  name: z.string().regex(IDENT, 'must be an id: letters, digits, "_", "." and "-"'),
+  agent: z.string().regex(/^fence_[a-z0-9_]+$/, 'must be a fence agent name such as fence_ipmilan'),
+  /** The node this device powers off. */
+  node: hostname,
+  params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'parameter names are lowercase'), z.union([z.string().regex(SAFE_TEXT), z.number(), z.boolean()])).default({}),
+  password: secretRef.optional(),
+});
+
+const stonith = z.strictObject({
+  enabled: z.boolean().default(false),
+  devices: z.array(fenceDevice).default([]),
+});
+
+const quorum = z.strictObject({
+  policy: z
+    .enum(['auto', 'stop', 'freeze', 'ignore', 'demote', 'fence'], {
+      error: 'must be one of auto, stop, freeze, ignore, demote, fence',
+    })
+    .default('auto'),
+});
+
+const serviceName = z.string().transform((s, ctx) => {
+  const c = canonicalService(s);
+  if (!c) {
+    ctx.addIssue({ code: 'custom', message: `unknown service "${s}"; known services: ${SERVICE_NAMES.join(', ')}` });
+    return z.NEVER;
+  }
+  return c;
+});
+
+const openstack = z.strictObject({
+  /** Keystone URL for deep health checks; defaults to http://VIP:5000/v3. */
+  auth_url: z.url({ error: 'must be a URL such as http://198.18.0.100:5000/v3' }).optional(),
+  username: z.string().regex(SAFE_TEXT).default('admin'),
+  project: z.string().regex(SAFE_TEXT).default('admin'),
+  user_domain: z.string().regex(SAFE_TEXT).default('Default'),
+  project_domain: z.string().regex(SAFE_TEXT).default('Default'),
+  password: secretRef.optional(),
+  region: z.string().regex(SAFE_TEXT).default('RegionOne'),
+});
+
+export const inventorySchema = z
+  .strictObject({
+    cluster: z.strictObject({
+      name: z.string().regex(IDENT, 'must be a cluster name: letters, digits, "_", "." and "-", up to 64 characters'),
+    }),
+    ssh: sshSettings.default({}),
+    nodes: z.array(node).min(2, 'a cluster needs at least 2 nodes; add another entry under nodes'),
+    vip,
+    public_vip: vip.optional(),
+    corosync: corosync.default({ transport: 'knet', crypto: true, profile: 'default', port: 5405 }),
+    stonith: stonith.default({ enabled: false, devices: [] }),
+    quorum: quorum.default({ policy: 'auto' }),
+    services: z.array(serviceName).default([]),
+    openstack: openstack.optional(),
+    /** Opt-in for secrets written inline in this file (lab use only). */
+    allow_plaintext_secrets: z.boolean().default(false),
+  })
+  .superRefine((inv, ctx) => crossFieldChecks(inv, ctx));
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type InventoryNode = Inventory['nodes'][number];
+export type Vip = Inventory['vip'];
+export type FenceDevice = Inventory['stonith']['devices'][number];
+export type { ServiceName };
+
+type RawInventory = z.infer<typeof inventorySchema>;
+
+function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
+  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+  const names = new Map<string, number>();
+  const addresses = new Map<string, number>();
+  inv.nodes.forEach((n, i) => {
+    const seen = names.get(n.name);
+    if (seen !== undefined) add(['nodes', i, 'name'], `node name "${n.name}" is also used by nodes[${seen}]; give every node its own name`);
+    else names.set(n.name, i);
+    const a = addresses.get(n.address);
+    if (a !== undefined) add(['nodes', i, 'address'], `address ${n.address} is also used by nodes[${a}]; give every node its own address`);
+    else addresses.set(n.address, i);
+  });
+
+  const checkVip = (key: 'vip' | 'public_vip') => {
+    const v = inv[key];
+    if (!v) return;
+    const nodeIndex = addresses.get(v.address);
+    if (nodeIndex !== undefined) {
+      add([key, 'address'], `${v.address} is the address of node ${inv.nodes[nodeIndex]?.name}; the VIP must be a free address that no node owns`);
+    }
+    const family = isIP(v.address);
+    if (family === 4 && v.cidr_netmask > 32) add([key, 'cidr_netmask'], 'an IPv4 prefix length is at most 32; use e.g. 24');
+    if (key === 'vip' && !inv.nodes.some((n) => sameSubnet(n.address, v.address, v.cidr_netmask))) {
+      add([key, 'address'], `${v.address}/${v.cidr_netmask} is not in the subnet of any node; pick an address in the nodes' subnet or fix cidr_netmask`);
+    }
+  };
+  checkVip('vip');
+  checkVip('public_vip');
+  if (inv.public_vip && inv.public_vip.address === inv.vip.address) {
+    add(['public_vip', 'address'], 'public_vip must differ from vip; remove public_vip or give it its own address');
+  }
+
+  if (inv.stonith.enabled && inv.stonith.devices.length === 0) {
+    add(['stonith', 'devices'], 'stonith is enabled but no fence device is listed; add a device under stonith.devices or set stonith.enabled: false');
+  }
+  const deviceNames = new Set<string>();
+  inv.stonith.devices.forEach((d, i) => {
+    if (!names.has(d.node)) add(['stonith', 'devices', i, 'node'], `no node is named "${d.node}"; use one of: ${[...names.keys()].join(', ')}`);
+    if (deviceNames.has(d.name)) add(['stonith', 'devices', i, 'name'], `fence device "${d.name}" is listed twice; names must be unique`);
+    deviceNames.add(d.name);
+  });
+
+  const seenServices = new Set<string>();
+  inv.services.forEach((s, i) => {
+    if (seenServices.has(s)) add(['services', i], `service "${s}" is listed twice (aliases count); list it once`);
+    seenServices.add(s);
+  });
+
+  // Secrets given inline need an explicit opt-in: they end up in version control otherwise.
+  if (!inv.allow_plaintext_secrets) {
+    const plain = 'is a plaintext secret; give it as {env: VAR} or {file: /path}, or set allow_plaintext_secrets: true';
+    if (typeof inv.openstack?.password === 'string') add(['openstack', 'password'], `openstack.password ${plain}`);
+    const sudo = inv.ssh.sudo;
+    if (typeof sudo === 'object' && typeof sudo.password === 'string') add(['ssh', 'sudo', 'password'], `the sudo password ${plain}`);
+    inv.nodes.forEach((n, i) => {
+      const s = n.ssh?.sudo;
+      if (typeof s === 'object' && typeof s.password === 'string') add(['nodes', i, 'ssh', 'sudo', 'password'], `the sudo password ${plain}`);
+    });
+    inv.stonith.devices.forEach((d, i) => {
+      if (typeof d.password === 'string') add(['stonith', 'devices', i, 'password'], `the fence device password ${plain}`);
+    });
+  }
+}

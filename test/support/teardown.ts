@@ -1,0 +1,26 @@
+// A registry of cleanup functions that run once at the end of the test run (and on SIGINT/SIGTERM).
+type Teardown = () => Promise<void> | void;
+
+const teardowns: Teardown[] = [];
+
+/** Registers a cleanup to run after all tests, in reverse order of registration. */
+export function onTeardown(fn: Teardown): void {
+  teardowns.push(fn);
+}
+
+export async function runTeardowns(): Promise<void> {
+  while (teardowns.length > 0) {
+    const fn = teardowns.pop()!;
+    try {
+      await fn();
+    } catch (e) {
+      console.error('teardown failed:', e);
+    }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void runTeardowns().finally(() => process.exit(130));
+  });
+}
