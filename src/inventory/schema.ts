@@ -112,6 +112,77 @@ const openstack = z.strictObject({
   region: z.string().regex(SAFE_TEXT).default('RegionOne'),
 });
 
+// --- resources: what an operator adds to, or changes in, the generated Pacemaker configuration ---
+
+/** A Pacemaker duration: a number with an optional unit (ms, s, m/min, h); bare numbers are seconds. */
+const duration = z.string().regex(/^[0-9]{1,7}(ms|s|m|min|h)?$/, 'must be a duration such as 30s, 500ms, 2min or 1h');
+const resourceId = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,47}$/, 'must be an id: a letter, then letters, digits, "_", "." or "-", up to 48 characters');
+const attrName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'attribute names are letters, digits, "_" and "-", starting with a letter');
+const attrValue = z.union([z.string().regex(SAFE_TEXT, 'must not contain control characters or newlines'), z.number(), z.boolean()]);
+const attrs = z.record(attrName, attrValue);
+const opTiming = z.strictObject({ interval: duration.optional(), timeout: duration.optional() });
+/** Per-operation timing; only the operations osha configures can be changed. */
+const ops = z.strictObject({ start: opTiming.optional(), stop: opTiming.optional(), monitor: opTiming.optional() });
+const score = z.union([
+  z.number().int().min(-1000000, 'scores range from -1000000 to 1000000').max(1000000, 'scores range from -1000000 to 1000000'),
+  z.enum(['INFINITY', '-INFINITY', 'inf', '-inf'], { error: 'must be an integer, INFINITY or -INFINITY' }),
+]);
+
+/** Changes to a resource osha generates (a service, `vip` or `public-vip`): merged over osha's defaults. */
+const resourceOverride = z.strictObject({ params: attrs.optional(), meta: attrs.optional(), ops: ops.optional() });
+
+/** Shared storage that holds a stateful service's data and moves with it (as in the articles). */
+const sharedStorage = z.strictObject({
+  /** What to mount: a block device (/dev/...), an NFS export (host:/path) or a CephFS source (mon:/path). */
+  device: z.string().min(1, 'must not be empty').regex(SAFE_TEXT, 'must not contain control characters or newlines'),
+  /** Where to mount it; defaults to the service's data directory. */
+  directory: path.optional(),
+  fstype: z.string().regex(/^[a-z0-9.]{1,16}$/, 'must be a filesystem type such as ext4, xfs, nfs4 or ceph'),
+  options: z.string().regex(/^[A-Za-z0-9_,=.:/@-]*$/, 'must be mount options such as noatime,nodiratime').optional(),
+});
+
+const userPrimitive = z.strictObject({
+  /** osha writes it as osha-<id>; constraints refer to it by this id. */
+  id: resourceId,
+  agent: z
+    .string()
+    .regex(
+      /^(ocf:[a-z0-9_-]+:[A-Za-z0-9_.-]+|systemd:[A-Za-z0-9@_.:-]+|lsb:[A-Za-z0-9_.-]+|service:[A-Za-z0-9@_.-]+)$/,
+      'must be a resource agent such as ocf:heartbeat:apache, ocf:openstack:nova-compute or systemd:haproxy',
+    ),
+  params: attrs.default({}),
+  meta: attrs.default({}),
+  ops: ops.default({}),
+  /** Run it on every node (a clone with interleave). */
+  clone: z.boolean().default(false),
+});
+
+const constraintId = resourceId.optional();
+const userConstraint = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('location'), id: constraintId, resource: resourceId, node: hostname, score: score.default(10000) }),
+    z.strictObject({ type: z.literal('colocation'), id: constraintId, resource: resourceId, with: resourceId, score: score.default('INFINITY') }),
+    z.strictObject({ type: z.literal('order'), id: constraintId, first: resourceId, then: resourceId, mandatory: z.boolean().default(true) }),
+  ],
+  { error: 'must have type: location, colocation or order' },
+);
+
+const resources = z.strictObject({
+  /** Keyed by service name (aliases work), `vip` or `public-vip`. */
+  overrides: z.record(z.string(), resourceOverride).default({}),
+  storage: z.strictObject({ mysql: sharedStorage.optional(), rabbitmq: sharedStorage.optional() }).default({}),
+  primitives: z.array(userPrimitive).default([]),
+  constraints: z.array(userConstraint).default([]),
+});
+export type ResourcesSettings = z.infer<typeof resources>;
+export type UserPrimitive = ResourcesSettings['primitives'][number];
+export type UserConstraint = ResourcesSettings['constraints'][number];
+export type ResourceOverride = z.infer<typeof resourceOverride>;
+export type SharedStorage = z.infer<typeof sharedStorage>;
+
 export const inventorySchema = z
   .strictObject({
     cluster: z.strictObject({
@@ -126,6 +197,8 @@ export const inventorySchema = z
     quorum: quorum.default({ policy: 'auto' }),
     services: z.array(serviceName).default([]),
     openstack: openstack.optional(),
+    /** Additions to and changes of the generated Pacemaker configuration. */
+    resources: resources.default({ overrides: {}, storage: {}, primitives: [], constraints: [] }),
     /** Opt-in for secrets written inline in this file (lab use only). */
     allow_plaintext_secrets: z.boolean().default(false),
   })
@@ -188,6 +261,8 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
     seenServices.add(s);
   });
 
+  checkResources(inv, add);
+
   // Secrets given inline need an explicit opt-in: they end up in version control otherwise.
   if (!inv.allow_plaintext_secrets) {
     const plain = 'is a plaintext secret; give it as {env: VAR} or {file: /path}, or set allow_plaintext_secrets: true';
@@ -202,4 +277,47 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
       if (typeof d.password === 'string') add(['stonith', 'devices', i, 'password'], `the fence device password ${plain}`);
     });
   }
+}
+
+/** Names a constraint may refer to: vip, public-vip, listed services (aliases too) and user primitives. */
+function checkResources(inv: RawInventory, add: (path: (string | number)[], message: string) => void): void {
+  const r = inv.resources;
+  const generated = new Set<string>(['vip', ...inv.services]);
+  if (inv.public_vip) generated.add('public-vip');
+  const known = new Set(generated);
+  r.primitives.forEach((p, i) => {
+    const clash = canonicalService(p.id) ?? (p.id === 'vip' || p.id === 'public-vip' ? p.id : undefined);
+    if (clash) add(['resources', 'primitives', i, 'id'], `"${p.id}" is the name of a resource osha generates; change it under resources.overrides.${clash} instead, or pick another id`);
+    else if (/^(g|cl|fs)-/.test(p.id)) add(['resources', 'primitives', i, 'id'], `ids starting with g-, cl- or fs- are kept for the groups, clones and filesystems osha generates; pick another id`);
+    else if (known.has(p.id)) add(['resources', 'primitives', i, 'id'], `primitive id "${p.id}" is used twice; ids must be unique`);
+    known.add(p.id);
+  });
+  const names = () => [...known].join(', ');
+  const resolve = (name: string) => (known.has(name) ? name : canonicalService(name));
+  for (const key of Object.keys(r.overrides)) {
+    const c = resolve(key);
+    if (!c || !generated.has(c)) {
+      add(['resources', 'overrides', key], `"${key}" is not a resource osha generates here; use vip${inv.public_vip ? ', public-vip' : ''} or a service listed under services (${inv.services.join(', ') || 'none listed'})`);
+    }
+  }
+  r.constraints.forEach((c, i) => {
+    const refs: [string, string][] =
+      c.type === 'location' ? [['resource', c.resource]] : c.type === 'colocation' ? [['resource', c.resource], ['with', c.with]] : [['first', c.first], ['then', c.then]];
+    for (const [field, name] of refs) {
+      const found = resolve(name);
+      if (!found || !known.has(found)) add(['resources', 'constraints', i, field], `no resource named "${name}"; use one of: ${names()}`);
+    }
+    if (c.type === 'location' && !inv.nodes.some((n) => n.name === c.node)) {
+      add(['resources', 'constraints', i, 'node'], `no node is named "${c.node}"; use one of: ${inv.nodes.map((n) => n.name).join(', ')}`);
+    }
+  });
+  for (const svc of ['mysql', 'rabbitmq'] as const) {
+    if (r.storage[svc] && !inv.services.includes(svc)) add(['resources', 'storage', svc], `shared storage is given for ${svc} but ${svc} is not listed under services; add it there or remove this entry`);
+  }
+  const ids = new Set<string>();
+  r.constraints.forEach((c, i) => {
+    if (!c.id) return;
+    if (ids.has(c.id)) add(['resources', 'constraints', i, 'id'], `constraint id "${c.id}" is used twice; ids must be unique`);
+    ids.add(c.id);
+  });
 }
