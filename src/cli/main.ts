@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { validateCommand } from './validate.ts';
 import { labCommand } from './lab.ts';
+import { initCommand } from './init.ts';
 import { EXIT } from './exit.ts';
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
+program.addCommand(initCommand());
 
 try {
   await program.parseAsync(process.argv);
