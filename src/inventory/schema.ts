@@ -114,21 +114,30 @@ const openstack = z.strictObject({
 
 // --- resources: what an operator adds to, or changes in, the generated Pacemaker configuration ---
 
+// Custom checks instead of z.union here: the loader words every failed union as a secret reference.
+const DURATION = /^[0-9]{1,7}(ms|s|m|min|h)?$/;
 /** A Pacemaker duration: a number with an optional unit (ms, s, m/min, h); bare numbers are seconds. */
-const duration = z.string().regex(/^[0-9]{1,7}(ms|s|m|min|h)?$/, 'must be a duration such as 30s, 500ms, 2min or 1h');
+const duration = z
+  .custom<string | number>((v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (typeof v === 'string' && DURATION.test(v)), {
+    message: 'must be a duration such as 30s, 500ms, 2min or 1h (a bare number is seconds)',
+  })
+  .transform((v) => String(v));
 const resourceId = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,47}$/, 'must be an id: a letter, then letters, digits, "_", "." or "-", up to 48 characters');
 const attrName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'attribute names are letters, digits, "_" and "-", starting with a letter');
-const attrValue = z.union([z.string().regex(SAFE_TEXT, 'must not contain control characters or newlines'), z.number(), z.boolean()]);
+const attrValue = z.custom<string | number | boolean>(
+  (v) => typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && SAFE_TEXT.test(v)),
+  { message: 'must be a string, a number or true/false, without control characters or newlines' },
+);
 const attrs = z.record(attrName, attrValue);
 const opTiming = z.strictObject({ interval: duration.optional(), timeout: duration.optional() });
 /** Per-operation timing; only the operations osha configures can be changed. */
 const ops = z.strictObject({ start: opTiming.optional(), stop: opTiming.optional(), monitor: opTiming.optional() });
-const score = z.union([
-  z.number().int().min(-1000000, 'scores range from -1000000 to 1000000').max(1000000, 'scores range from -1000000 to 1000000'),
-  z.enum(['INFINITY', '-INFINITY', 'inf', '-inf'], { error: 'must be an integer, INFINITY or -INFINITY' }),
-]);
+const score = z.custom<number | 'INFINITY' | '-INFINITY' | 'inf' | '-inf'>(
+  (v) => (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 1000000) || ['INFINITY', '-INFINITY', 'inf', '-inf'].includes(v as string),
+  { message: 'must be an integer from -1000000 to 1000000, INFINITY or -INFINITY' },
+);
 
 /** Changes to a resource osha generates (a service, `vip` or `public-vip`): merged over osha's defaults. */
 const resourceOverride = z.strictObject({ params: attrs.optional(), meta: attrs.optional(), ops: ops.optional() });
@@ -159,16 +168,37 @@ const userPrimitive = z.strictObject({
   clone: z.boolean().default(false),
 });
 
-const constraintId = resourceId.optional();
-const userConstraint = z.discriminatedUnion(
-  'type',
-  [
-    z.strictObject({ type: z.literal('location'), id: constraintId, resource: resourceId, node: hostname, score: score.default(10000) }),
-    z.strictObject({ type: z.literal('colocation'), id: constraintId, resource: resourceId, with: resourceId, score: score.default('INFINITY') }),
-    z.strictObject({ type: z.literal('order'), id: constraintId, first: resourceId, then: resourceId, mandatory: z.boolean().default(true) }),
-  ],
-  { error: 'must have type: location, colocation or order' },
-);
+/** The fields each constraint type takes (the rest are refused, so a misplaced field is caught). */
+const CONSTRAINT_FIELDS = {
+  location: { required: ['resource', 'node'], optional: ['score'] },
+  colocation: { required: ['resource', 'with'], optional: ['score'] },
+  order: { required: ['first', 'then'], optional: ['mandatory'] },
+} as const;
+const userConstraint = z
+  .strictObject({
+    type: z.enum(['location', 'colocation', 'order'], { error: 'must be location, colocation or order' }),
+    id: resourceId.optional(),
+    resource: resourceId.optional(),
+    with: resourceId.optional(),
+    node: hostname.optional(),
+    first: resourceId.optional(),
+    then: resourceId.optional(),
+    score: score.optional(),
+    mandatory: z.boolean().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const spec = CONSTRAINT_FIELDS[c.type];
+    const a = c.type === 'order' ? 'an' : 'a';
+    const allowed = new Set<string>(['type', 'id', ...spec.required, ...spec.optional]);
+    for (const f of spec.required) {
+      if (c[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${a} ${c.type} constraint needs ${f}; add it` });
+    }
+    for (const [k, v] of Object.entries(c)) {
+      if (v !== undefined && !allowed.has(k)) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `${a} ${c.type} constraint takes ${[...allowed].join(', ')}; remove ${k}` });
+      }
+    }
+  });
 
 const resources = z.strictObject({
   /** Keyed by service name (aliases work), `vip` or `public-vip`. */
@@ -301,13 +331,12 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
     }
   }
   r.constraints.forEach((c, i) => {
-    const refs: [string, string][] =
-      c.type === 'location' ? [['resource', c.resource]] : c.type === 'colocation' ? [['resource', c.resource], ['with', c.with]] : [['first', c.first], ['then', c.then]];
+    const refs = (['resource', 'with', 'first', 'then'] as const).flatMap((f) => (c[f] === undefined ? [] : [[f, c[f]] as const]));
     for (const [field, name] of refs) {
       const found = resolve(name);
       if (!found || !known.has(found)) add(['resources', 'constraints', i, field], `no resource named "${name}"; use one of: ${names()}`);
     }
-    if (c.type === 'location' && !inv.nodes.some((n) => n.name === c.node)) {
+    if (c.node !== undefined && !inv.nodes.some((n) => n.name === c.node)) {
       add(['resources', 'constraints', i, 'node'], `no node is named "${c.node}"; use one of: ${inv.nodes.map((n) => n.name).join(', ')}`);
     }
   });
