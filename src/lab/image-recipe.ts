@@ -1,0 +1,196 @@
+// The recipe of the lab node image: everything that decides its content. The cache key is a hash
+// of this whole recipe, so changing any list or the build script rebuilds the image.
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+
+export const SUITE = 'bookworm';
+
+/** Installed by debootstrap: what a node needs to boot, answer ssh and run osha's steps. */
+export const BASE_PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'iproute2',
+  'procps',
+  'python3',
+  'curl',
+  'ca-certificates',
+  'netbase',
+] as const;
+
+/**
+ * Downloaded (with their dependencies and recommends) into the image's apt cache, NOT installed:
+ * `apt-get install` of any of these works inside a node with no network, as osha deploy does it.
+ * fence-agents-base does not exist in bookworm, so it is not listed.
+ */
+export const OFFLINE_DEBS = [
+  'pacemaker',
+  'pacemaker-cli-utils',
+  'corosync',
+  'crmsh',
+  'pcs',
+  'resource-agents',
+  'keystone',
+  'glance-api',
+  'python3-openstackclient',
+  'mariadb-server',
+  'rabbitmq-server',
+  'haproxy',
+] as const;
+
+/** Units that cost boot time or memory and do nothing useful in a lab node. */
+export const MASKED_UNITS = [
+  'apt-daily.timer',
+  'apt-daily-upgrade.timer',
+  'dpkg-db-backup.timer',
+  'e2scrub_all.timer',
+  'e2scrub_reap.service',
+  'fstrim.timer',
+  'systemd-tmpfiles-clean.timer',
+  'systemd-pstore.service',
+  'systemd-networkd-wait-online.service',
+  'getty@tty1.service',
+  'console-getty.service',
+  'getty.target',
+] as const;
+
+/** sshd settings of every node: key login only, only the ed25519 host key the lab writes. */
+export const SSHD_CONFIG = `# Written by the osha lab image build.
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+MaxStartups 100:30:200
+MaxSessions 64
+`;
+
+/**
+ * The build script, run as root on the host: bash BUILD_SCRIPT ROOTFS, with the recipe in
+ * OSHA_* environment variables. The host's resolv.conf is copied in only for the downloads.
+ */
+export const BUILD_SCRIPT = String.raw`set -euo pipefail
+root=$1
+debootstrap --variant=minbase --include="$OSHA_INCLUDE" "$OSHA_SUITE" "$root" "$OSHA_MIRROR"
+
+# Lists from the same mirror as the host, so the cached .debs match the lists in the image.
+{
+  echo "deb $OSHA_MIRROR $OSHA_SUITE main"
+  echo "deb $OSHA_MIRROR $OSHA_SUITE-updates main"
+  if [ -n "$OSHA_SECURITY" ]; then echo "deb $OSHA_SECURITY $OSHA_SUITE-security main"; fi
+} > "$root/etc/apt/sources.list"
+
+# A resolver only while downloading; nodes never get one.
+no_resolver() { printf '# osha lab node: no DNS resolver on purpose\n' > "$root/etc/resolv.conf"; }
+trap no_resolver EXIT
+rm -f "$root/etc/resolv.conf"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+chroot "$root" apt-get -q update
+# shellcheck disable=SC2086
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --download-only install $OSHA_DEBS
+no_resolver
+
+# Each node gets its own host key, written by osha lab before first boot.
+rm -f "$root"/etc/ssh/ssh_host_*
+printf '%s' "$OSHA_SSHD_CONFIG" > "$root/etc/ssh/sshd_config.d/osha-lab.conf"
+mkdir -p "$root/root/.ssh" && chmod 700 "$root/root/.ssh"
+for u in $OSHA_MASK; do ln -sf /dev/null "$root/etc/systemd/system/$u"; done
+# machine-id is per node: an empty file makes systemd treat each overlay as its own machine.
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+`;
+
+export interface Mirrors {
+  /** Debian archive URL, e.g. http://deb.debian.org/debian */
+  mirror: string;
+  /** Debian security archive URL, or '' when the host has none. */
+  security: string;
+}
+
+const DEFAULT_MIRRORS: Mirrors = { mirror: 'http://deb.debian.org/debian', security: 'http://deb.debian.org/debian-security' };
+
+/** The mirrors the host's apt uses (deb822 .sources or one-line .list files), so the build reaches the same one. */
+export function hostMirrors(etcApt = '/etc/apt'): Mirrors {
+  const texts: string[] = [];
+  for (const file of [`${etcApt}/sources.list`, ...listDir(`${etcApt}/sources.list.d`)]) {
+    try {
+      texts.push(readFileSync(file, 'utf8'));
+    } catch {
+      // A missing or unreadable file only means fewer hints.
+    }
+  }
+  return mirrorsFromSources(texts.join('\n'));
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.list') || f.endsWith('.sources'))
+      .sort()
+      .map((f) => `${dir}/${f}`);
+  } catch {
+    return [];
+  }
+}
+
+/** Finds the archive and security URLs for SUITE in apt sources text (both formats). */
+export function mirrorsFromSources(text: string): Mirrors {
+  const pairs: { uri: string; suite: string }[] = [];
+  // One-line format: deb [opts] URI SUITE COMPONENTS
+  for (const m of text.matchAll(/^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/gm)) pairs.push({ uri: m[1]!, suite: m[2]! });
+  // deb822 format: stanzas with URIs: and Suites:
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const uris = /^URIs:\s*(.+)$/im.exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+    const suites = /^Suites:\s*(.+)$/im.exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+    if (!/^Types:.*\bdeb\b/im.test(stanza)) continue;
+    for (const uri of uris) for (const suite of suites) pairs.push({ uri, suite });
+  }
+  const clean = (u: string) => u.replace(/\/+$/, '');
+  const main = pairs.find((p) => p.suite === SUITE && /^https?:\/\//.test(p.uri));
+  const sec = pairs.find((p) => p.suite === `${SUITE}-security` && /^https?:\/\//.test(p.uri));
+  return {
+    mirror: main ? clean(main.uri) : DEFAULT_MIRRORS.mirror,
+    security: sec ? clean(sec.uri) : main ? '' : DEFAULT_MIRRORS.security,
+  };
+}
+
+export interface Recipe {
+  suite: string;
+  mirrors: Mirrors;
+  basePackages: readonly string[];
+  offlineDebs: readonly string[];
+  maskedUnits: readonly string[];
+  sshdConfig: string;
+  buildScript: string;
+}
+
+export function labRecipe(mirrors: Mirrors = hostMirrors()): Recipe {
+  return {
+    suite: SUITE,
+    mirrors,
+    basePackages: BASE_PACKAGES,
+    offlineDebs: OFFLINE_DEBS,
+    maskedUnits: MASKED_UNITS,
+    sshdConfig: SSHD_CONFIG,
+    buildScript: BUILD_SCRIPT,
+  };
+}
+
+/** The cache key: a short hash of the whole recipe. */
+export function recipeHash(recipe: Recipe): string {
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
+}
+
+/** The environment the build script reads its recipe from. */
+export function buildEnv(recipe: Recipe): Record<string, string> {
+  return {
+    OSHA_SUITE: recipe.suite,
+    OSHA_MIRROR: recipe.mirrors.mirror,
+    OSHA_SECURITY: recipe.mirrors.security,
+    OSHA_INCLUDE: recipe.basePackages.join(','),
+    OSHA_DEBS: recipe.offlineDebs.join(' '),
+    OSHA_MASK: recipe.maskedUnits.join(' '),
+    OSHA_SSHD_CONFIG: recipe.sshdConfig,
+  };
+}

@@ -1,0 +1,357 @@
+// The lab API: `osha lab` and the end-to-end tests call these; each returns a Result and prints
+// nothing. State lives in DIR/lab.json, so every command acts on recorded PIDs and names.
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ensureImage, DEFAULT_CACHE_DIR } from './image.ts';
+import { labRecipe, recipeHash } from './image-recipe.ts';
+import { checkPlanOptions, planLab, type PlanOptions } from './plan.ts';
+import { findNode, readState, writeState, STATE_VERSION, type LabState, type NodeState } from './state.ts';
+import { createBridge, createNodeNet, rangeInUse, removeBridge, removeNodeNet, setNodeLink } from './net.ts';
+import { cgroupRoots, removeEmptyCgroup } from './cgroup.ts';
+import { renderInventory, renderKnownHosts } from './inventory.ts';
+import { preflight } from './preflight.ts';
+import { runOk } from './exec.ts';
+import { sendSignal, waitFor } from './proc.ts';
+import {
+  LAUNCHER_SCRIPT,
+  consoleTail,
+  containerInitPid,
+  launcherAlive,
+  mountRoot,
+  nspawnPid,
+  powerOff,
+  sshBanner,
+  startLauncher,
+  unmountRoot,
+  waitForSshd,
+  writeNodeFiles,
+} from './node.ts';
+import { err, ok, oshaError, type OshaError, type Result } from '../util/result.ts';
+
+export { DEFAULT_DIR, DEFAULT_NODES, MAX_NODES, MIN_NODES, SHARED_MOUNT } from './plan.ts';
+export { OFFLINE_DEBS, BASE_PACKAGES } from './image-recipe.ts';
+
+/** A lab error; `usage` marks a bad environment or bad input (exit 2) rather than a failure. */
+export interface LabError extends OshaError {
+  usage?: boolean;
+}
+type LabResult<T> = Result<T, LabError>;
+
+const usage = (message: string, fix?: string): LabResult<never> => err({ ...oshaError(message, fix ? { fix } : {}), usage: true });
+
+export interface LabUpOptions extends PlanOptions {
+  /** Host directory bind-mounted at /srv/shared in every node (stands in for shared storage). */
+  shared?: string;
+  cacheDir?: string;
+  /** How long to wait for every sshd, in ms. */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface LabNodeInfo {
+  name: string;
+  address: string;
+  iface: string;
+}
+
+export interface LabInfo {
+  dir: string;
+  inventory: string;
+  privateKey: string;
+  knownHosts: string;
+  vip: string;
+  nodes: LabNodeInfo[];
+  image: { hash: string; rootfs: string; built: boolean; buildSeconds: number };
+  /** Seconds from the start of `up` until every sshd answered (image build excluded). */
+  bootSeconds: number;
+}
+
+function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): LabInfo {
+  return {
+    dir: state.dir,
+    inventory: state.files.inventory,
+    privateKey: state.files.key,
+    knownHosts: state.files.knownHosts,
+    vip: state.vip,
+    nodes: state.nodes.map((n) => ({ name: n.name, address: n.address, iface: n.iface })),
+    image,
+    bootSeconds,
+  };
+}
+
+/** Builds the image if needed, boots the nodes, waits for every sshd, writes inventory and keys. */
+export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>> {
+  const bad = checkPlanOptions(opts);
+  if (bad) return usage(bad);
+  const plan = planLab(opts);
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  const recipe = labRecipe();
+  const cached = existsSync(join(cacheDir, recipeHash(recipe), 'recipe.json'));
+  const pre = await preflight({ needDebootstrap: !cached });
+  if (!pre.ok) return usage(pre.error.message, pre.error.fix);
+  if (existsSync(plan.files.state)) return usage(`a lab is already up in ${plan.dir}`, `use it, or remove it first with: osha lab down --dir ${plan.dir}`);
+  const inUse = await rangeInUse(plan);
+  if (inUse) return usage(inUse, 'remove what uses it (an old lab: osha lab down --dir DIR), or pick another lab subnet');
+  if (opts.shared && !/^[^:,\s]+$/.test(opts.shared)) return usage(`the shared directory path ${opts.shared} must not contain ":", "," or spaces`);
+
+  const image = await ensureImage({ cacheDir, recipe, log: opts.log });
+  if (!image.ok) return image;
+
+  const started = Date.now();
+  await mkdir(plan.files.nodes, { recursive: true });
+  const shared = opts.shared ? resolve(opts.shared) : undefined;
+  if (shared) await mkdir(shared, { recursive: true });
+  const state: LabState = {
+    ...plan,
+    version: STATE_VERSION,
+    createdAt: new Date().toISOString(),
+    image: { hash: image.value.hash, rootfs: image.value.rootfs },
+    cgroupRoots: cgroupRoots(),
+    shared,
+    ready: false,
+    nodes: plan.nodes.map((n) => ({ ...n, killed: false, partitioned: false })),
+  };
+  // Recorded before anything is created: a crash from here on is cleaned by `lab down`.
+  await writeState(state);
+  const booted = await bootLab(state, opts);
+  if (!booted.ok) {
+    const cleaned = await teardown(state);
+    const note = cleaned.ok ? '' : ` (cleanup also failed: ${cleaned.error.message})`;
+    return err({ ...booted.error, message: booted.error.message + note });
+  }
+  return ok(infoOf(state, image.value, (Date.now() - started) / 1000));
+}
+
+async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<void>> {
+  await writeFile(state.files.launcher, LAUNCHER_SCRIPT, { mode: 0o755 });
+  if (!existsSync(state.files.key)) {
+    const k = await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `osha-lab@${state.bridge}`, '-f', state.files.key]);
+    if (!k.ok) return k;
+  }
+  const publicKey = await readFile(state.files.publicKey, 'utf8');
+  const bridge = await createBridge(state);
+  if (!bridge.ok) return bridge;
+
+  const prepared = await Promise.all(state.nodes.map(async (node) => prepareNode(state, node, publicKey)));
+  const failed = prepared.find((r) => !r.ok);
+  if (failed && !failed.ok) return failed;
+  prepared.forEach((r, i) => {
+    if (r.ok) state.nodes[i]!.hostKey = r.value;
+  });
+
+  for (const node of state.nodes) {
+    const pid = startLauncher(state, node);
+    if (!pid.ok) return pid;
+    node.launcherPid = pid.value;
+  }
+  await writeState(state);
+
+  const up = await Promise.all(state.nodes.map((n) => waitForSshd(n.address, opts.timeoutMs ?? 60_000)));
+  const late = state.nodes.filter((_, i) => !up[i]);
+  if (late.length) {
+    return err(oshaError(`sshd did not answer on ${late.map((n) => n.name).join(', ')}; console: ${consoleTail(late[0]!)}`));
+  }
+  await writeFile(state.files.knownHosts, renderKnownHosts(state.nodes.map((n) => n.hostKey!)), { mode: 0o600 });
+  await writeFile(state.files.inventory, renderInventory(state), { mode: 0o644 });
+  state.ready = true;
+  await writeState(state);
+  return ok(undefined);
+}
+
+async function prepareNode(state: LabState, node: NodeState, publicKey: string): Promise<LabResult<string>> {
+  await mkdir(node.dir, { recursive: true });
+  const mounted = await mountRoot(node, state.image.rootfs);
+  if (!mounted.ok) return mounted;
+  const hostKey = await writeNodeFiles(node, state.nodes, publicKey);
+  if (!hostKey.ok) return hostKey;
+  const net = await createNodeNet(node, state.bridge);
+  if (!net.ok) return net;
+  return hostKey;
+}
+
+export interface LabDownResult {
+  /** False when there was no lab in DIR (down is safe to run twice). */
+  removed: boolean;
+  dir: string;
+}
+
+/** Removes every container, mount, namespace, veth, bridge and cgroup the lab in DIR made. */
+export async function labDown(dir?: string): Promise<LabResult<LabDownResult>> {
+  const plan = planLab({ dir });
+  const read = await readState(plan.files.state);
+  if (!read.ok) return read;
+  if (!read.value) return ok({ removed: false, dir: plan.dir });
+  const done = await teardown(read.value);
+  if (!done.ok) return done;
+  return ok({ removed: true, dir: plan.dir });
+}
+
+/** Tears down by the recorded state; keeps lab.json when something could not be removed. */
+async function teardown(state: LabState): Promise<LabResult<void>> {
+  const problems: string[] = [];
+  const note = (r: Result<unknown>) => {
+    if (!r.ok) problems.push(r.error.message);
+  };
+  await Promise.all(
+    state.nodes.map(async (node) => {
+      note(await powerOff(state, node));
+      note(await removeNodeNet(node));
+      note(await unmountRoot(node));
+    }),
+  );
+  note(await removeBridge(state.bridge));
+  removeEmptyCgroup(state.cgroupRoots, state.cgroupBase);
+  removeEmptyCgroup(state.cgroupRoots, state.cgroupBase.split('/')[0]!);
+  if (problems.length) {
+    await writeState(state);
+    return err(oshaError(`the lab in ${state.dir} was not fully removed: ${problems.join('; ')}`, { fix: `fix the cause, then run osha lab down --dir ${state.dir} again` }));
+  }
+  for (const f of [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher]) {
+    await rm(f, { recursive: true, force: true });
+  }
+  await rm(state.files.state, { force: true });
+  if (existsSync(state.dir) && readdirSync(state.dir).length === 0) await rmdir(state.dir).catch(() => undefined);
+  return ok(undefined);
+}
+
+async function loadLab(dir: string | undefined): Promise<LabResult<LabState>> {
+  const plan = planLab({ dir });
+  const read = await readState(plan.files.state);
+  if (!read.ok) return read;
+  if (!read.value) return usage(`no lab in ${plan.dir}`, `start one with: osha lab up --dir ${plan.dir}`);
+  return ok(read.value);
+}
+
+async function loadNode(dir: string | undefined, name: string): Promise<LabResult<{ state: LabState; node: NodeState }>> {
+  const lab = await loadLab(dir);
+  if (!lab.ok) return lab;
+  const node = findNode(lab.value, name);
+  if (!node.ok) return { ok: false, error: { ...node.error, usage: true } };
+  return ok({ state: lab.value, node: node.value });
+}
+
+export type NodeRunState = 'running' | 'killed' | 'stopped';
+
+export interface LabNodeStatus extends LabNodeInfo {
+  state: NodeRunState;
+  partitioned: boolean;
+  /** True when its sshd answered just now. */
+  sshd: boolean;
+  launcherPid?: number;
+  nspawnPid?: number;
+}
+
+export interface LabStatus {
+  dir: string;
+  ready: boolean;
+  bridge: string;
+  vip: string;
+  inventory: string;
+  nodes: LabNodeStatus[];
+}
+
+export async function labStatus(dir?: string): Promise<LabResult<LabStatus>> {
+  const lab = await loadLab(dir);
+  if (!lab.ok) return lab;
+  const state = lab.value;
+  const nodes = await Promise.all(
+    state.nodes.map(async (n): Promise<LabNodeStatus> => {
+      const running = launcherAlive(n, state.files.launcher);
+      const sshd = running && !n.partitioned ? await sshBanner(n.address, 1_000) : false;
+      return {
+        name: n.name,
+        address: n.address,
+        iface: n.iface,
+        state: running ? 'running' : n.killed ? 'killed' : 'stopped',
+        partitioned: n.partitioned,
+        sshd,
+        launcherPid: running ? n.launcherPid : undefined,
+        nspawnPid: running ? nspawnPid(n) : undefined,
+      };
+    }),
+  );
+  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, nodes });
+}
+
+/** Power cut: kills the node's container and deletes its network namespace (a VIP on it vanishes). */
+export async function labKill(dir: string | undefined, name: string): Promise<LabResult<void>> {
+  const found = await loadNode(dir, name);
+  if (!found.ok) return found;
+  const { state, node } = found.value;
+  const off = await powerOff(state, node);
+  if (!off.ok) return off;
+  const net = await removeNodeNet(node);
+  if (!net.ok) return net;
+  node.killed = true;
+  node.partitioned = false;
+  node.launcherPid = undefined;
+  await writeState(state);
+  return ok(undefined);
+}
+
+/** Boots a killed or stopped node again (same disk) and waits for its sshd; a running node is left alone. */
+export async function labStart(dir: string | undefined, name: string, timeoutMs = 60_000): Promise<LabResult<void>> {
+  const found = await loadNode(dir, name);
+  if (!found.ok) return found;
+  const { state, node } = found.value;
+  if (launcherAlive(node, state.files.launcher)) return ok(undefined);
+  // A node that died by itself may have left processes or cgroups behind: clear them first.
+  const off = await powerOff(state, node);
+  if (!off.ok) return off;
+  const net = await createNodeNet(node, state.bridge);
+  if (!net.ok) return net;
+  const mounted = await mountRoot(node, state.image.rootfs);
+  if (!mounted.ok) return mounted;
+  const pid = startLauncher(state, node);
+  if (!pid.ok) return pid;
+  node.launcherPid = pid.value;
+  node.killed = false;
+  node.partitioned = false;
+  await writeState(state);
+  if (!(await waitForSshd(node.address, timeoutMs))) return err(oshaError(`${name} did not answer on ssh after start; console: ${consoleTail(node)}`));
+  return ok(undefined);
+}
+
+/** Cuts the node's link (its veth goes down): it stays up but nobody reaches it. */
+export async function labPartition(dir: string | undefined, name: string): Promise<LabResult<void>> {
+  return setLink(dir, name, false);
+}
+
+/** Restores the node's link after a partition. */
+export async function labHeal(dir: string | undefined, name: string): Promise<LabResult<void>> {
+  return setLink(dir, name, true);
+}
+
+async function setLink(dir: string | undefined, name: string, up: boolean): Promise<LabResult<void>> {
+  const found = await loadNode(dir, name);
+  if (!found.ok) return found;
+  const { state, node } = found.value;
+  if (node.killed) return usage(`${name} is killed; start it with: osha lab start ${name}`);
+  const r = await setNodeLink(node, up);
+  if (!r.ok) return r;
+  node.partitioned = !up;
+  await writeState(state);
+  return ok(undefined);
+}
+
+/** Reboots the node the way systemd does on Ctrl-Alt-Del, and waits until its sshd is back. */
+export async function labReboot(dir: string | undefined, name: string, timeoutMs = 90_000): Promise<LabResult<void>> {
+  const found = await loadNode(dir, name);
+  if (!found.ok) return found;
+  const { state, node } = found.value;
+  const before = nspawnPid(node);
+  const init = containerInitPid(node);
+  if (!launcherAlive(node, state.files.launcher) || !before || !init) return usage(`${name} is not running; start it with: osha lab start ${name}`);
+  // SIGINT to systemd as PID 1 starts ctrl-alt-del.target, i.e. an orderly reboot.
+  sendSignal(init, 'SIGINT');
+  const restarted = await waitFor(() => {
+    const now = nspawnPid(node);
+    return now !== undefined && now !== before;
+  }, { timeoutMs });
+  if (!restarted) return err(oshaError(`${name} did not reboot within ${timeoutMs / 1000}s; console: ${consoleTail(node)}`));
+  if (!node.partitioned && !(await waitForSshd(node.address, timeoutMs))) {
+    return err(oshaError(`${name} rebooted but its sshd did not answer; console: ${consoleTail(node)}`));
+  }
+  return ok(undefined);
+}
