@@ -1,0 +1,312 @@
+// One SSH connection to one host, reused for every command and file transfer of a run.
+// Thin on purpose: it runs commands and moves bytes; deciding what to run is the steps' job.
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { SshTarget } from './target.ts';
+import { appendKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, readKnownHosts } from './known-hosts.ts';
+import { sh } from './quote.ts';
+import { resolveSecret } from '../inventory/secrets.ts';
+import { err, ok, messageOf, type OshaError, type Result } from '../util/result.ts';
+import { redactor } from '../util/redact.ts';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Bytes fed to the command's stdin (the way secrets travel: never on argv). */
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+  /** Run as the login user even when the target uses sudo. */
+  noSudo?: boolean;
+}
+
+export interface UploadOptions {
+  mode: number;
+  owner?: string;
+  group?: string;
+}
+
+export interface ConnectOptions {
+  /** Record keys of hosts not yet in known_hosts (like StrictHostKeyChecking=accept-new). */
+  acceptNewHostKeys?: boolean;
+  /** Asks for the passphrase of an encrypted private key; undefined means "cannot ask". */
+  askPassphrase?: (keyPath: string) => Promise<string | undefined>;
+  /** Receives each remote command (already redacted) when --verbose is on. */
+  log?: (line: string) => void;
+}
+
+/** Exit code our upload script uses when the received bytes do not match (a cut transfer). */
+const UPLOAD_INCOMPLETE = 90;
+
+export class HostConnection {
+  private closed = false;
+  private readonly pending = new Set<(reason: string) => void>();
+
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: Client,
+    private readonly sudoPassword: string | undefined,
+    private readonly log: ((line: string) => void) | undefined,
+  ) {
+    client.on('close', () => this.fail(`connection to ${target.name} (${target.host}) was lost`));
+    client.on('error', (e) => this.fail(`connection to ${target.name} (${target.host}) failed: ${e.message}`));
+  }
+
+  static async open(target: SshTarget, opts: ConnectOptions = {}): Promise<Result<HostConnection>> {
+    const where = `${target.user}@${target.host}:${target.port}`;
+    let sudoPassword: string | undefined;
+    if (target.sudo.mode === 'password') {
+      const r = await resolveSecret(target.sudo.password, 'ssh.sudo.password');
+      if (!r.ok) return err({ ...r.error, host: target.name });
+      sudoPassword = r.value;
+    }
+    const auth = await authConfig(target, opts);
+    if (!auth.ok) return auth;
+
+    let entries;
+    try {
+      entries = await readKnownHosts(target.knownHosts);
+    } catch (e) {
+      return err({ host: target.name, message: `cannot read known_hosts file ${target.knownHosts}: ${messageOf(e)}` });
+    }
+    let hostKeyProblem: OshaError | undefined;
+    let newKey: Buffer | undefined;
+    const offered = knownKeyTypes(entries, target.host, target.port);
+
+    const client = new Client();
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: target.connectTimeoutMs,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
+      ...auth.value,
+      ...(offered.length > 0 ? { algorithms: { serverHostKey: offered as never } } : {}),
+      hostVerifier: (key: Buffer) => {
+        const verdict = checkHostKey(entries, target.host, target.port, key);
+        if (verdict.kind === 'match') return true;
+        const presented = `${keyTypeOf(key)} ${fingerprint(key)}`;
+        if (verdict.kind === 'unknown' && opts.acceptNewHostKeys) {
+          newKey = key;
+          return true;
+        }
+        if (verdict.kind === 'unknown') {
+          hostKeyProblem = {
+            host: target.name,
+            message: `host key of ${target.host} is not in ${target.knownHosts} (it presented ${presented})`,
+            fix: 'verify the fingerprint out of band, then re-run with --accept-new-host-keys to record it',
+          };
+        } else if (verdict.kind === 'revoked') {
+          hostKeyProblem = { host: target.name, message: `host key of ${target.host} (${presented}) is marked @revoked in ${target.knownHosts}` };
+        } else {
+          const expected = verdict.expected.map((e) => `${e.keyType} ${e.fingerprint}`).join(', ');
+          hostKeyProblem = {
+            host: target.name,
+            message: `HOST KEY MISMATCH for ${target.host}: ${target.knownHosts} expects ${expected}, but the host presented ${presented}. Refusing to connect (possible man-in-the-middle)`,
+            fix: `if the host was reinstalled, remove its old entry with: ssh-keygen -R ${target.host} -f ${target.knownHosts}`,
+          };
+        }
+        return false;
+      },
+    };
+
+    const connected = await new Promise<Result<true>>((resolve) => {
+      client.once('ready', () => resolve(ok(true)));
+      client.once('error', (e: Error & { level?: string }) => {
+        if (hostKeyProblem) return resolve(err(hostKeyProblem));
+        resolve(err({ host: target.name, message: `cannot connect to ${where}: ${describeConnectError(e)}` }));
+      });
+      try {
+        client.connect(config);
+      } catch (e) {
+        resolve(err({ host: target.name, message: `cannot connect to ${where}: ${messageOf(e)}` }));
+      }
+    });
+    if (!connected.ok) {
+      client.end();
+      return connected;
+    }
+    if (newKey) await appendKnownHost(target.knownHosts, target.host, target.port, newKey);
+    return ok(new HostConnection(target, client, sudoPassword, opts.log));
+  }
+
+  /** Runs a command; a non-zero exit is a normal result here, only transport problems are errors. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<Result<ExecResult>> {
+    const r = await this.execBuffer(command, opts);
+    if (!r.ok) return r;
+    return ok({ code: r.value.code, stdout: r.value.stdout.toString('utf8'), stderr: r.value.stderr.toString('utf8') });
+  }
+
+  /** Runs a command and treats a non-zero exit as an error carrying its stderr. */
+  async run(command: string, opts: ExecOptions = {}): Promise<Result<ExecResult>> {
+    const r = await this.exec(command, opts);
+    if (!r.ok) return r;
+    if (r.value.code !== 0) {
+      const detail = (r.value.stderr.trim() || r.value.stdout.trim()).split('\n').slice(-5).join('\n');
+      return err({ host: this.target.name, message: redactor.scrub(`command failed (exit ${r.value.code}): ${firstLine(command)}${detail ? `\n${detail}` : ''}`) });
+    }
+    return r;
+  }
+
+  /** Reads a remote file; undefined when it does not exist. */
+  async readFile(path: string): Promise<Result<Buffer | undefined>> {
+    const r = await this.execBuffer(sh`if [ -e ${path} ]; then cat -- ${path}; else exit 44; fi`);
+    if (!r.ok) return r;
+    if (r.value.code === 44) return ok(undefined);
+    if (r.value.code !== 0) return err({ host: this.target.name, message: `cannot read ${path}: ${r.value.stderr.toString().trim()}` });
+    return ok(r.value.stdout);
+  }
+
+  /**
+   * Writes a file atomically: the bytes go to a temp file in the same directory, are checked
+   * (size and sha256), get their mode and owner, and only then replace the target by rename.
+   * A transfer cut half way leaves the target untouched and removes the temp file.
+   */
+  async upload(path: string, content: string | Buffer, opts: UploadOptions): Promise<Result<void>> {
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    const sum = createHash('sha256').update(bytes).digest('hex');
+    const owner = `${opts.owner ?? 'root'}:${opts.group ?? opts.owner ?? 'root'}`;
+    const script = [
+      sh`dst=${path}`,
+      'dir=$(dirname -- "$dst")',
+      'tmp=$(mktemp "$dir/.osha.XXXXXXXX") || exit 1',
+      `trap 'rm -f -- "$tmp"' EXIT`,
+      `trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM PIPE`,
+      'cat > "$tmp" || exit 1',
+      sh`[ "$(wc -c < "$tmp")" -eq ${bytes.length} ] || { echo "incomplete transfer" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+      sh`[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = ${sum} ] || { echo "checksum mismatch" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+      sh`chmod ${opts.mode.toString(8).padStart(4, '0')} "$tmp" && chown ${owner} "$tmp" && mv -f -- "$tmp" "$dst" || exit 1`,
+      'trap - EXIT',
+    ].join('\n');
+    const r = await this.execBuffer(sh`sh -c ${script}`, { stdin: bytes, label: `upload ${path} (${bytes.length} bytes, mode ${opts.mode.toString(8)})` });
+    if (!r.ok) return r;
+    if (r.value.code !== 0) {
+      return err({ host: this.target.name, message: `upload of ${path} failed (exit ${r.value.code}): ${r.value.stderr.toString().trim()}` });
+    }
+    return ok(undefined);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client.end();
+  }
+
+  /** Cuts the TCP connection at once, as a network failure would (used by fault tests). */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private fail(reason: string): void {
+    this.closed = true;
+    for (const reject of this.pending) reject(reason);
+    this.pending.clear();
+  }
+
+  private wrapSudo(command: string, noSudo: boolean | undefined): { command: string; prefix?: Buffer } {
+    if (noSudo || this.target.user === 'root' || this.target.sudo.mode === 'none') return { command };
+    if (this.target.sudo.mode === 'nopasswd') return { command: sh`sudo -n -- sh -c ${command}` };
+    // -k ignores cached credentials so sudo always reads the password line first: otherwise
+    // the password would flow on into the command's stdin.
+    return { command: sh`sudo -k -S -p '' -- sh -c ${command}`, prefix: Buffer.from(`${this.sudoPassword ?? ''}\n`) };
+  }
+
+  private execBuffer(command: string, opts: ExecOptions & { label?: string } = {}): Promise<Result<{ code: number; stdout: Buffer; stderr: Buffer }>> {
+    const host = this.target.name;
+    if (this.closed) return Promise.resolve(err({ host, message: `connection to ${host} is closed` }));
+    const { command: wrapped, prefix } = this.wrapSudo(command, opts.noSudo);
+    this.log?.(redactor.scrub(`${host}$ ${opts.label ?? command}`));
+    const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
+    return new Promise((resolve) => {
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      const settle = (r: Result<{ code: number; stdout: Buffer; stderr: Buffer }>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(onLost);
+        resolve(r);
+      };
+      const onLost = (reason: string) => settle(err({ host, message: `${reason} while running: ${firstLine(opts.label ?? command)}` }));
+      this.pending.add(onLost);
+      const timer = setTimeout(() => {
+        channel?.close();
+        settle(err({ host, message: `timed out after ${Math.round(timeoutMs / 1000)} s: ${redactor.scrub(firstLine(opts.label ?? command))}` }));
+      }, timeoutMs);
+      this.client.exec(wrapped, (e, stream) => {
+        if (e) return settle(err({ host, message: `cannot start command: ${e.message}` }));
+        channel = stream;
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('exit', (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 + 9 : 255);
+        });
+        stream.on('close', () => {
+          if (code === null) return settle(err({ host, message: `command ended without an exit status (connection lost?): ${firstLine(opts.label ?? command)}` }));
+          settle(ok({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
+        });
+        if (prefix) stream.write(prefix);
+        if (opts.stdin !== undefined) stream.write(opts.stdin);
+        stream.end();
+      });
+    });
+  }
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+function describeConnectError(e: Error & { level?: string; code?: string }): string {
+  if (e.code === 'ECONNREFUSED') return 'connection refused (is sshd running and the port right?)';
+  if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return 'host unreachable';
+  if (e.level === 'client-authentication') return 'authentication failed (check ssh.user, ssh.private_key or ssh-agent)';
+  if (/Timed out/i.test(e.message)) return 'timed out (host down or firewalled?)';
+  return e.message;
+}
+
+/** Private key and agent settings for ssh2; asks for a passphrase when the key is encrypted. */
+async function authConfig(target: SshTarget, opts: ConnectOptions): Promise<Result<Partial<ConnectConfig>>> {
+  const config: Partial<ConnectConfig> = {};
+  if (target.agent && process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+  if (!target.privateKey) return ok(config);
+  let key: Buffer;
+  try {
+    key = await readFile(target.privateKey);
+  } catch (e) {
+    return err({ host: target.name, message: `cannot read private key ${target.privateKey}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`, fix: 'check ssh.private_key in the inventory' });
+  }
+  const parsed = utils.parseKey(key);
+  if (!(parsed instanceof Error)) return ok({ ...config, privateKey: key });
+  if (!/encrypted|passphrase/i.test(parsed.message)) {
+    return err({ host: target.name, message: `${target.privateKey} is not a usable private key: ${parsed.message}` });
+  }
+  const passphrase = await passphraseFor(target.privateKey, opts);
+  if (passphrase === undefined) {
+    return err({ host: target.name, message: `private key ${target.privateKey} is encrypted and no passphrase could be asked for`, fix: 'run osha from a terminal, or load the key into ssh-agent' });
+  }
+  const again = utils.parseKey(key, passphrase);
+  if (again instanceof Error) return err({ host: target.name, message: `wrong passphrase for ${target.privateKey}` });
+  redactor.add(passphrase);
+  return ok({ ...config, privateKey: key, passphrase });
+}
+
+// One prompt per key file per run, shared by every host that uses it.
+const passphrases = new Map<string, Promise<string | undefined>>();
+function passphraseFor(path: string, opts: ConnectOptions): Promise<string | undefined> {
+  let p = passphrases.get(path);
+  if (!p) {
+    p = opts.askPassphrase ? opts.askPassphrase(path) : Promise.resolve(undefined);
+    passphrases.set(path, p);
+  }
+  return p;
+}
+
