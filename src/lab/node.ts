@@ -229,6 +229,7 @@ export function sshBanner(address: string, timeoutMs: number): Promise<boolean> 
 /** The last lines of the node's console log, to explain a node that did not come up. */
 export function consoleTail(node: NodePlan, lines = 5): string {
   if (!existsSync(node.log)) return '(no console log)';
-  const text = readFileSync(node.log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
+  // Strip the colour escapes systemd writes to the console.
+  const text = readFileSync(node.log, 'utf8').replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
   return text.trim().split('\n').slice(-lines).join(' | ');
 }
