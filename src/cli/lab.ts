@@ -1,6 +1,125 @@
-// `osha lab`: placeholder wiring; the lab commands are being built in src/lab/.
-import { Command } from 'commander';
+// `osha lab`: a local lab of Debian nodes (systemd-nspawn containers) to deploy onto and to break.
+// All work happens in src/lab/; this file parses options and prints results.
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  DEFAULT_DIR,
+  DEFAULT_NODES,
+  MAX_NODES,
+  MIN_NODES,
+  SHARED_MOUNT,
+  labDown,
+  labHeal,
+  labKill,
+  labPartition,
+  labReboot,
+  labStart,
+  labStatus,
+  labUp,
+  type LabError,
+} from '../lab/index.ts';
+import { describeError, type Result } from '../util/result.ts';
+import { EXIT } from './exit.ts';
+
+interface DirOption {
+  dir: string;
+}
+
+function intOption(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return Number(value);
+  };
+}
+
+/** Prints a lab error as one line (plus its fix) and sets exit code 2 for bad input/environment, else 1. */
+function fail(error: LabError): void {
+  console.error(`osha lab: ${describeError(error)}`);
+  process.exitCode = error.usage ? EXIT.usage : EXIT.failed;
+}
+
+function report<T>(result: Result<T, LabError>, onOk: (value: T) => void): void {
+  if (!result.ok) return fail(result.error);
+  onOk(result.value);
+  process.exitCode = EXIT.ok;
+}
+
+function upCommand(): Command {
+  return new Command('up')
+    .description('build the node image if needed, boot the nodes, wait for their sshd, write DIR/inventory.yaml')
+    .option('-n, --nodes <n>', `number of nodes, ${MIN_NODES} to ${MAX_NODES}`, intOption('--nodes'), DEFAULT_NODES)
+    .option('-d, --dir <dir>', 'lab directory (state, keys, inventory, node disks)', DEFAULT_DIR)
+    .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
+    .option('--subnet <x>', 'use 198.18.X.0/24 (default 0); a second lab needs its own', intOption('--subnet'), 0)
+    .option('-v, --verbose', 'show the image build output')
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean }) => {
+      let told = false;
+      const log = (line: string) => {
+        if (!told) console.error('osha lab: building the node image (debootstrap + offline packages, about a minute; cached afterwards)...');
+        told = true;
+        if (opts.verbose) console.error(`  ${line}`);
+      };
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, log });
+      report(r, (lab) => {
+        const image = lab.image.built ? `built in ${lab.image.buildSeconds.toFixed(0)} s` : 'cached';
+        console.log(`lab up in ${lab.dir}: ${lab.nodes.length} nodes answer on ssh after ${lab.bootSeconds.toFixed(1)} s (image ${lab.image.hash}, ${image})`);
+        for (const n of lab.nodes) console.log(`  ${n.name.padEnd(7)} ${n.address}`);
+        console.log(`  vip     ${lab.vip} (free; nic ${lab.nodes[0]?.iface})`);
+        console.log(`inventory: ${lab.inventory}`);
+        console.log(`  deploy:  osha deploy ${lab.inventory}`);
+        console.log(`  ssh:     ssh -i ${lab.privateKey} -o UserKnownHostsFile=${lab.knownHosts} root@${lab.nodes[0]?.address}`);
+        console.log(`  remove:  osha lab down --dir ${lab.dir}`);
+      });
+    });
+}
+
+function downCommand(): Command {
+  return new Command('down')
+    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab (safe to run twice)')
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
+    .action(async (opts: DirOption) => {
+      report(await labDown(opts.dir), (r) => console.log(r.removed ? `lab in ${r.dir} removed` : `no lab in ${r.dir}; nothing to remove`));
+    });
+}
+
+function statusCommand(): Command {
+  return new Command('status')
+    .description('list the nodes of the lab and their state')
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
+    .option('--json', 'print machine-readable JSON')
+    .action(async (opts: DirOption & { json?: boolean }) => {
+      report(await labStatus(opts.dir), (s) => {
+        if (opts.json) return console.log(JSON.stringify(s, null, 2));
+        console.log(`lab in ${s.dir} (bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
+        console.log('NODE     ADDRESS        STATE     LINK         SSHD  PID');
+        for (const n of s.nodes) {
+          const link = n.partitioned ? 'partitioned' : n.state === 'running' ? 'up' : '-';
+          const pid = n.nspawnPid ? String(n.nspawnPid) : '-';
+          console.log(`${n.name.padEnd(8)} ${n.address.padEnd(14)} ${n.state.padEnd(9)} ${link.padEnd(12)} ${(n.sshd ? 'yes' : 'no').padEnd(5)} ${pid}`);
+        }
+      });
+    });
+}
+
+/** A subcommand that acts on one node and prints what happened. */
+function nodeCommand(name: string, description: string, act: (dir: string, node: string) => Promise<Result<void, LabError>>, done: string): Command {
+  return new Command(name)
+    .description(description)
+    .argument('<node>', 'node name, e.g. node1')
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
+    .action(async (node: string, opts: DirOption) => {
+      report(await act(opts.dir, node), () => console.log(`${node}: ${done}`));
+    });
+}
 
 export function labCommand(): Command {
-  return new Command('lab').description('local lab of systemd-nspawn nodes (in progress)');
+  return new Command('lab')
+    .description('local lab: Debian bookworm nodes as systemd-nspawn containers on this machine (Linux, root)')
+    .addCommand(upCommand())
+    .addCommand(downCommand())
+    .addCommand(statusCommand())
+    .addCommand(nodeCommand('kill', 'power cut: kill the node and delete its network namespace (its VIPs vanish)', labKill, 'killed (powered off)'))
+    .addCommand(nodeCommand('start', 'boot a killed node again and wait for its sshd', (d, n) => labStart(d, n), 'started, sshd answers'))
+    .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", labPartition, 'partitioned (link down)'))
+    .addCommand(nodeCommand('heal', "restore the node's link after a partition", labHeal, 'healed (link up)'))
+    .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (d, n) => labReboot(d, n), 'rebooted, sshd answers'));
 }

@@ -92,7 +92,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   if (!pre.ok) return usage(pre.error.message, pre.error.fix);
   if (existsSync(plan.files.state)) return usage(`a lab is already up in ${plan.dir}`, `use it, or remove it first with: osha lab down --dir ${plan.dir}`);
   const inUse = await rangeInUse(plan);
-  if (inUse) return usage(inUse, 'remove what uses it (an old lab: osha lab down --dir DIR), or pick another lab subnet');
+  if (inUse) return usage(inUse, 'remove what uses it (an old lab: osha lab down --dir DIR), or give this lab another range with --subnet');
   if (opts.shared && !/^[^:,\s]+$/.test(opts.shared)) return usage(`the shared directory path ${opts.shared} must not contain ":", "," or spaces`);
 
   const image = await ensureImage({ cacheDir, recipe, log: opts.log });

@@ -13,17 +13,21 @@ const TOOLS: [tool: string, pkg: string][] = [
 export interface PreflightOptions {
   /** debootstrap is only needed when the image must be built. */
   needDebootstrap: boolean;
+  /** For tests: the platform and user id to judge (default: this process's). */
+  platform?: NodeJS.Platform;
+  uid?: number;
 }
 
 export async function preflight(opts: PreflightOptions): Promise<Result<void>> {
-  if (process.platform !== 'linux') {
+  const platform = opts.platform ?? process.platform;
+  if (platform !== 'linux') {
     return err(
-      oshaError(`osha lab needs Linux (it runs systemd-nspawn containers); this is ${process.platform}`, {
+      oshaError(`osha lab needs Linux (it runs systemd-nspawn containers); this is ${platform}`, {
         fix: 'use the Vagrant lab instead: see vagrant/ in the osha repository',
       }),
     );
   }
-  if (process.getuid?.() !== 0) {
+  if ((opts.uid ?? process.getuid?.()) !== 0) {
     return err(oshaError('osha lab must run as root (it creates containers, mounts and network namespaces)', { fix: 'run it with sudo' }));
   }
   const tools = opts.needDebootstrap ? [...TOOLS, ['debootstrap', 'debootstrap'] as [string, string]] : TOOLS;
