@@ -1,0 +1,354 @@
+// buildResourceModel: the inventory's services, VIPs, storage, fencing and user additions turned
+// into Pacemaker primitives, groups, clones and constraints. Pure: same inventory, same model.
+import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
+import { canonicalService, type ServiceName } from '../inventory/services.ts';
+import {
+  DATA_DIRECTORIES,
+  FENCE_OPS,
+  FILESYSTEM_AGENT,
+  FILESYSTEM_OPS,
+  GROUP_KEYS,
+  GROUP_MEMBERS,
+  OS_PASSWORD_FILE,
+  PRIMITIVE_META,
+  SERVICE_SPECS,
+  START_CHAIN,
+  USER_OPS,
+  VIP_AGENT,
+  VIP_OPS,
+  fencePasswordFile,
+  type GroupKey,
+  type OpTimings,
+} from './catalog.ts';
+import {
+  OSHA_PREFIX,
+  type Agent,
+  type Attributes,
+  type ClusterOption,
+  type Clone,
+  type Constraint,
+  type Group,
+  type Operation,
+  type Primitive,
+  type Resource,
+  type ResourceModel,
+} from './model.ts';
+
+export const VIP_ID = `${OSHA_PREFIX}vip`;
+export const PUBLIC_VIP_ID = `${OSHA_PREFIX}public-vip`;
+
+export const primitiveId = (name: string): string => `${OSHA_PREFIX}${name}`;
+export const groupId = (key: GroupKey): string => `${OSHA_PREFIX}g-${key}`;
+export const cloneId = (name: string): string => `${OSHA_PREFIX}cl-${name}`;
+export const filesystemId = (service: 'mysql' | 'rabbitmq'): string => `${OSHA_PREFIX}fs-${service}`;
+
+/** An id without osha's prefix, for building readable constraint ids. */
+const short = (id: string): string => (id.startsWith(OSHA_PREFIX) ? id.slice(OSHA_PREFIX.length) : id);
+
+export function buildResourceModel(inv: Inventory): ResourceModel {
+  const overrides = normaliseOverrides(inv.resources.overrides);
+  const services = new Set<ServiceName>(inv.services);
+  const resources: Resource[] = [];
+  const constraints: Constraint[] = [];
+
+  resources.push(...fenceDevices(inv));
+  resources.push(vipPrimitive(VIP_ID, 'vip', inv.vip, overrides));
+  if (inv.public_vip) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
+
+  const groups = new Map<GroupKey, Group>();
+  for (const key of GROUP_KEYS) {
+    const members = GROUP_MEMBERS[key].filter((s) => services.has(s)).flatMap((s) => withStorage(s, inv, overrides));
+    if (members.length === 0) continue;
+    const group: Group = { kind: 'group', id: groupId(key), members };
+    groups.set(key, group);
+    resources.push(group);
+  }
+  const clones = inv.services
+    .filter((s) => SERVICE_SPECS[s].placement === 'clone')
+    .map((s): Clone => cloneOf(cloneId(s), servicePrimitive(s, inv, overrides)));
+  resources.push(...clones);
+
+  constraints.push(...fenceConstraints(inv));
+  constraints.push(...topologyConstraints(groups, clones, inv.public_vip !== undefined));
+
+  const user = userPrimitives(inv.resources.primitives);
+  resources.push(...user.resources);
+  const refs = referenceTable(inv, user.ids);
+  mergeConstraints(constraints, inv.resources.constraints.map((c) => userConstraint(c, refs)));
+
+  return { resources, constraints, options: clusterOptions(inv), warnings: warnings(inv) };
+}
+
+// --- primitives ---
+
+function vipPrimitive(id: string, name: string, vip: Vip, overrides: Overrides): Primitive {
+  const params: Attributes = [
+    ['ip', vip.address],
+    ['cidr_netmask', String(vip.cidr_netmask)],
+  ];
+  if (vip.nic) params.push(['nic', vip.nic]);
+  return primitive(id, name, VIP_AGENT, params, VIP_OPS, overrides.get(name));
+}
+
+function servicePrimitive(service: ServiceName, inv: Inventory, overrides: Overrides): Primitive {
+  const spec = SERVICE_SPECS[service];
+  const params: Attributes = [];
+  if (service === 'mysql') params.push(...mysqlParams(inv));
+  if (service === 'rabbitmq') params.push(['mnesia_base', inv.resources.storage.rabbitmq?.directory ?? DATA_DIRECTORIES.rabbitmq]);
+  if (spec.config) params.push(['config', spec.config]);
+  const deep = spec.api === true && inv.openstack?.password !== undefined;
+  if (deep) params.push(...monitoringCredentials(inv));
+  const p = primitive(primitiveId(service), service, spec.agent, params, spec.ops, overrides.get(service));
+  // A deep monitor logs in to the API (OCF_CHECK_LEVEL 20) only when osha has credentials for it.
+  if (deep) p.ops = p.ops.map((op) => (op.name === 'monitor' ? { ...op, depth: 20 } : op));
+  return p;
+}
+
+/** Debian's MariaDB paths, as in Listing 2; the server listens on the VIP it is colocated with. */
+function mysqlParams(inv: Inventory): Attributes {
+  return [
+    ['config', '/etc/mysql/my.cnf'],
+    ['datadir', inv.resources.storage.mysql?.directory ?? DATA_DIRECTORIES.mysql],
+    ['pid', '/run/mysqld/mysqld.pid'],
+    ['socket', '/run/mysqld/mysqld.sock'],
+    ['additional_parameters', `--bind-address=${inv.vip.address}`],
+  ];
+}
+
+/** The password is never a CIB value: the agent reads it from a root-only file. */
+function monitoringCredentials(inv: Inventory): Attributes {
+  const os = inv.openstack!;
+  return [
+    ['os_auth_url', os.auth_url ?? `http://${urlHost(inv.vip.address)}:5000/v3`],
+    ['os_username', os.username],
+    ['os_project_name', os.project],
+    ['os_user_domain_name', os.user_domain],
+    ['os_project_domain_name', os.project_domain],
+    ['os_password_file', OS_PASSWORD_FILE],
+  ];
+}
+
+const urlHost = (address: string): string => (address.includes(':') ? `[${address}]` : address);
+
+/** A stateful service with shared storage: the filesystem first, then the service on it. */
+function withStorage(service: ServiceName, inv: Inventory, overrides: Overrides): Primitive[] {
+  const p = servicePrimitive(service, inv, overrides);
+  if (service !== 'mysql' && service !== 'rabbitmq') return [p];
+  const storage = inv.resources.storage[service];
+  if (!storage) return [p];
+  const params: Attributes = [
+    ['device', storage.device],
+    ['directory', storage.directory ?? DATA_DIRECTORIES[service]],
+    ['fstype', storage.fstype],
+  ];
+  if (storage.options) params.push(['options', storage.options]);
+  return [primitive(filesystemId(service), `fs-${service}`, FILESYSTEM_AGENT, params, FILESYSTEM_OPS, undefined), p];
+}
+
+function primitive(id: string, origin: string, agent: Agent, params: Attributes, ops: OpTimings, override: ResourceOverride | undefined): Primitive {
+  return {
+    kind: 'primitive',
+    id,
+    agent,
+    params: mergeAttributes(params, override?.params),
+    meta: mergeAttributes(PRIMITIVE_META, override?.meta),
+    ops: operations(ops, override?.ops),
+    origin,
+  };
+}
+
+function operations(defaults: OpTimings, override: ResourceOverride['ops']): Operation[] {
+  return (['start', 'stop', 'monitor'] as const).map((name) => ({
+    name,
+    interval: override?.[name]?.interval ?? defaults[name].interval,
+    timeout: override?.[name]?.timeout ?? defaults[name].timeout,
+  }));
+}
+
+/** Defaults first, in their order; an override replaces a value in place or appends a new name. */
+function mergeAttributes(defaults: Attributes, override: Record<string, string | number | boolean> | undefined): Attributes {
+  const out: Attributes = defaults.map(([k, v]) => [k, v]);
+  for (const [k, v] of Object.entries(override ?? {})) {
+    const i = out.findIndex(([name]) => name === k);
+    if (i >= 0) out[i] = [k, String(v)];
+    else out.push([k, String(v)]);
+  }
+  return out;
+}
+
+function cloneOf(id: string, child: Primitive): Clone {
+  // interleave: an instance waits only for the instance it depends on on its own node.
+  return { kind: 'clone', id, child, meta: [['interleave', 'true']] };
+}
+
+function userPrimitives(list: UserPrimitive[]): { resources: Resource[]; ids: Map<string, string> } {
+  const ids = new Map<string, string>();
+  const resources = list.map((u): Resource => {
+    const p = primitive(primitiveId(u.id), `user:${u.id}`, parseAgent(u.agent), [], USER_OPS, u);
+    if (!u.clone) {
+      ids.set(u.id, p.id);
+      return p;
+    }
+    const c = cloneOf(cloneId(u.id), p);
+    ids.set(u.id, c.id);
+    return c;
+  });
+  return { resources, ids };
+}
+
+export function parseAgent(text: string): Agent {
+  const parts = text.split(':');
+  if (parts[0] === 'ocf' && parts.length === 3) return { class: 'ocf', provider: parts[1]!, type: parts[2]! };
+  return { class: parts[0]!, type: parts.slice(1).join(':') };
+}
+
+// --- fencing ---
+
+function fenceDevices(inv: Inventory): Primitive[] {
+  return inv.stonith.devices.map((d) => {
+    const params: Attributes = Object.entries(d.params).map(([k, v]) => [k, String(v)]);
+    params.push(['pcmk_host_list', d.node]);
+    // Fence agents run password_script through a shell and read the password from its output.
+    if (d.password !== undefined) params.push(['password_script', `cat ${fencePasswordFile(d.name)}`]);
+    return primitive(fenceId(d), `fence:${d.name}`, { class: 'stonith', type: d.agent }, params, FENCE_OPS, undefined);
+  });
+}
+
+const fenceId = (d: FenceDevice): string => `${OSHA_PREFIX}fence-${d.name}`;
+
+/** A node cannot be trusted to fence itself: keep each device off the node it powers off. */
+function fenceConstraints(inv: Inventory): Constraint[] {
+  return inv.stonith.devices.map((d) => ({
+    kind: 'location',
+    id: `${OSHA_PREFIX}lo-fence-${d.name}-avoids-${d.node}`,
+    rsc: fenceId(d),
+    node: d.node,
+    score: '-INFINITY',
+  }));
+}
+
+// --- constraints: the articles' topology ---
+
+function topologyConstraints(groups: Map<GroupKey, Group>, clones: Clone[], publicVip: boolean): Constraint[] {
+  const out: Constraint[] = [];
+  const id = (key: GroupKey) => groups.get(key)?.id;
+  const basic = id('basic');
+  const keystone = id('keystone');
+  // Everything active/passive runs where keystone runs; keystone (and the DB/MQ) where the VIP is.
+  const anchor = keystone ?? VIP_ID;
+  // What a group waits for when nothing earlier in the chain is there.
+  const base = keystone ?? basic ?? VIP_ID;
+
+  if (publicVip) out.push(colocation(PUBLIC_VIP_ID, VIP_ID));
+  if (basic) out.push(colocation(basic, VIP_ID), order(VIP_ID, basic));
+  if (keystone) {
+    out.push(colocation(keystone, VIP_ID));
+    if (basic) out.push(order(basic, keystone));
+    out.push(order(VIP_ID, keystone));
+  }
+  let previous = base;
+  for (const key of GROUP_KEYS) {
+    const g = id(key);
+    if (!g || key === 'basic' || key === 'keystone') continue;
+    out.push(colocation(g, anchor));
+    const inChain = START_CHAIN.includes(key);
+    out.push(order(inChain ? previous : base, g));
+    if (inChain) previous = g;
+  }
+  // The API services bind to the public VIP too: it must be up before the first of them starts.
+  if (publicVip) {
+    const entries = keystone ? [keystone] : [...groups.values()].map((g) => g.id).filter((g) => g !== basic);
+    for (const g of entries) out.push(order(PUBLIC_VIP_ID, g));
+  }
+  // Listing 2, line 44: the per-node agents start once keystone is up.
+  const cloneBase = keystone ?? basic;
+  if (cloneBase) for (const c of clones) out.push(order(cloneBase, c.id));
+  return out;
+}
+
+function colocation(rsc: string, withRsc: string, score = 'INFINITY', id?: string): Constraint {
+  return { kind: 'colocation', id: id ?? `${OSHA_PREFIX}co-${short(rsc)}-with-${short(withRsc)}`, rsc, withRsc, score };
+}
+
+function order(first: string, then: string, mandatory = true, id?: string): Constraint {
+  return { kind: 'order', id: id ?? `${OSHA_PREFIX}o-${short(then)}-after-${short(first)}`, first, then, mandatory };
+}
+
+function location(rsc: string, node: string, score: string, id?: string): Constraint {
+  return { kind: 'location', id: id ?? `${OSHA_PREFIX}lo-${short(rsc)}-on-${node}`, rsc, node, score };
+}
+
+// --- user constraints ---
+
+/** Name in the inventory → id in the CIB: vip, public-vip, services (aliases too), user primitives. */
+function referenceTable(inv: Inventory, userIds: Map<string, string>): (name: string) => string {
+  return (name: string) => {
+    if (name === 'vip') return VIP_ID;
+    if (name === 'public-vip') return PUBLIC_VIP_ID;
+    const user = userIds.get(name);
+    if (user) return user;
+    const service = canonicalService(name);
+    if (service && inv.services.includes(service)) {
+      return SERVICE_SPECS[service].placement === 'clone' ? cloneId(service) : primitiveId(service);
+    }
+    // The inventory schema checks every reference, so this is a bug, not a user error.
+    throw new Error(`constraint refers to unknown resource "${name}" (the inventory check should have caught it)`);
+  };
+}
+
+function userConstraint(c: UserConstraint, ref: (name: string) => string): Constraint {
+  const id = c.id === undefined ? undefined : `${OSHA_PREFIX}${c.id}`;
+  if (c.type === 'location') return location(ref(c.resource!), c.node!, scoreText(c.score ?? 10000), id);
+  if (c.type === 'colocation') return colocation(ref(c.resource!), ref(c.with!), scoreText(c.score ?? 'INFINITY'), id);
+  return order(ref(c.first!), ref(c.then!), c.mandatory ?? true, id);
+}
+
+function scoreText(s: number | string): string {
+  if (s === 'inf') return 'INFINITY';
+  if (s === '-inf') return '-INFINITY';
+  return String(s);
+}
+
+/** A user constraint with the id of a generated one replaces it (that is how a score is changed). */
+function mergeConstraints(into: Constraint[], extra: Constraint[]): void {
+  for (const c of extra) {
+    const i = into.findIndex((x) => x.id === c.id);
+    if (i >= 0) into[i] = c;
+    else into.push(c);
+  }
+}
+
+// --- overrides, options, warnings ---
+
+type Overrides = Map<string, ResourceOverride>;
+
+/** Override keys may be article aliases (quantum-server); the model uses canonical names. */
+function normaliseOverrides(raw: Record<string, ResourceOverride>): Overrides {
+  const out: Overrides = new Map();
+  for (const [key, value] of Object.entries(raw)) out.set(canonicalService(key) ?? key, value);
+  return out;
+}
+
+function clusterOptions(inv: Inventory): ClusterOption[] {
+  const options: ClusterOption[] = [{ name: 'fencing', value: inv.stonith.enabled ? 'true' : 'false' }];
+  // auto: leave Pacemaker's default (stop), which with corosync's two_node also suits 2 nodes.
+  if (inv.quorum.policy !== 'auto') options.push({ name: 'no-quorum-policy', value: inv.quorum.policy });
+  return options;
+}
+
+function warnings(inv: Inventory): string[] {
+  const out: string[] = [];
+  const storage = inv.resources.storage;
+  if (inv.services.includes('mysql') && !storage.mysql) {
+    out.push(
+      'mysql has no shared storage (resources.storage.mysql): every node keeps its own /var/lib/mysql, so after a failover the database starts with that node\'s copy of the data',
+    );
+  }
+  if (inv.services.includes('rabbitmq') && !storage.rabbitmq) {
+    out.push('rabbitmq has no shared storage (resources.storage.rabbitmq): durable queues stay behind on the failed node');
+  }
+  if (!inv.stonith.enabled) {
+    out.push('fencing is disabled: a node that hangs instead of dying can keep the VIP or the database, and the cluster cannot take them over safely');
+  }
+  return out;
+}

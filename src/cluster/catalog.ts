@@ -1,0 +1,144 @@
+// What osha knows about each service: its agent, its group, its parameters and its timeouts.
+// The topology follows article 001's Listing 2: databases and message queue together on the VIP,
+// keystone on the VIP after them, every other OpenStack group with keystone and started after it.
+import type { ServiceName } from '../inventory/services.ts';
+import type { Agent, OpName } from './model.ts';
+
+/** Active/passive groups, in the order Pacemaker starts them (Listing 2, lines 28-33). */
+export const GROUP_KEYS = ['basic', 'keystone', 'neutron', 'glance', 'nova', 'cinder', 'heat'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+/**
+ * Groups that start one after another, as in Listing 2 (lines 47, 50, 51): keystone, then
+ * neutron, then glance, then nova. A missing group is skipped, so the chain stays connected.
+ */
+export const START_CHAIN: GroupKey[] = ['keystone', 'neutron', 'glance', 'nova'];
+
+export type Timing = { interval: string; timeout: string };
+export type OpTimings = Record<OpName, Timing>;
+
+export interface ServiceSpec {
+  agent: Agent;
+  /** The group it runs in, or `clone` for a service that runs on every node. */
+  placement: GroupKey | 'clone';
+  ops: OpTimings;
+  /** The service's main configuration file, passed to osha's agents as `config`. */
+  config?: string;
+  /** An API with a deep (token) health check: gets the monitoring credentials. */
+  api?: boolean;
+}
+
+const openstackAgent = (type: string): Agent => ({ class: 'ocf', provider: 'openstack', type });
+
+/**
+ * OpenStack daemons: a start that waits for the API to answer, a stop that lets in-flight requests
+ * finish (a failed stop means fencing, so stop gets room), and a monitor with time for a token
+ * round trip. The articles' 30 s monitor timeouts were too tight for a deep check under load.
+ */
+const OPENSTACK_OPS: OpTimings = {
+  start: { interval: '0s', timeout: '120s' },
+  stop: { interval: '0s', timeout: '120s' },
+  monitor: { interval: '30s', timeout: '60s' },
+};
+
+const openstack = (service: ServiceName, placement: ServiceSpec['placement'], config: string, api = false): ServiceSpec => ({
+  agent: openstackAgent(service),
+  placement,
+  ops: OPENSTACK_OPS,
+  config,
+  api,
+});
+
+export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = {
+  // MariaDB through resource-agents' mysql agent; Listing 2 gives it 240 s to start and stop
+  // (crash recovery of a large journal after a failover takes a while).
+  mysql: {
+    agent: { class: 'ocf', provider: 'heartbeat', type: 'mysql' },
+    placement: 'basic',
+    ops: { start: { interval: '0s', timeout: '240s' }, stop: { interval: '0s', timeout: '240s' }, monitor: { interval: '30s', timeout: '60s' } },
+  },
+  // Debian's rabbitmq-server package ships this agent (ocf:rabbitmq:rabbitmq-server), the one
+  // Listing 2 uses; it runs one broker that moves between nodes with its mnesia directory.
+  rabbitmq: {
+    agent: { class: 'ocf', provider: 'rabbitmq', type: 'rabbitmq-server' },
+    placement: 'basic',
+    ops: { start: { interval: '0s', timeout: '300s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } },
+  },
+  keystone: openstack('keystone', 'keystone', '/etc/keystone/keystone.conf', true),
+  'glance-registry': openstack('glance-registry', 'glance', '/etc/glance/glance-registry.conf'),
+  'glance-api': openstack('glance-api', 'glance', '/etc/glance/glance-api.conf', true),
+  'neutron-server': openstack('neutron-server', 'neutron', '/etc/neutron/neutron.conf', true),
+  'neutron-dhcp-agent': openstack('neutron-dhcp-agent', 'neutron', '/etc/neutron/neutron.conf'),
+  'neutron-l3-agent': openstack('neutron-l3-agent', 'neutron', '/etc/neutron/neutron.conf'),
+  'neutron-metadata-agent': openstack('neutron-metadata-agent', 'neutron', '/etc/neutron/neutron.conf'),
+  'neutron-openvswitch-agent': openstack('neutron-openvswitch-agent', 'clone', '/etc/neutron/neutron.conf'),
+  'nova-api': openstack('nova-api', 'nova', '/etc/nova/nova.conf', true),
+  'nova-consoleauth': openstack('nova-consoleauth', 'nova', '/etc/nova/nova.conf'),
+  'nova-novncproxy': openstack('nova-novncproxy', 'nova', '/etc/nova/nova.conf'),
+  'nova-conductor': openstack('nova-conductor', 'nova', '/etc/nova/nova.conf'),
+  'nova-scheduler': openstack('nova-scheduler', 'nova', '/etc/nova/nova.conf'),
+  'cinder-volume': openstack('cinder-volume', 'cinder', '/etc/cinder/cinder.conf'),
+  'cinder-scheduler': openstack('cinder-scheduler', 'cinder', '/etc/cinder/cinder.conf'),
+  'cinder-api': openstack('cinder-api', 'cinder', '/etc/cinder/cinder.conf', true),
+  'heat-engine': openstack('heat-engine', 'heat', '/etc/heat/heat.conf'),
+  'heat-api': openstack('heat-api', 'heat', '/etc/heat/heat.conf', true),
+};
+
+/**
+ * Member order inside each group: Pacemaker starts a group's members in this order and stops them
+ * in reverse. It follows Listing 2 where the article lists the service (cinder-volume before the
+ * scheduler and API; glance-registry before glance-api); newer services slot in next to their kin.
+ */
+export const GROUP_MEMBERS: Record<GroupKey, ServiceName[]> = {
+  basic: ['mysql', 'rabbitmq'],
+  keystone: ['keystone'],
+  neutron: ['neutron-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent'],
+  glance: ['glance-registry', 'glance-api'],
+  nova: ['nova-api', 'nova-consoleauth', 'nova-novncproxy', 'nova-conductor', 'nova-scheduler'],
+  cinder: ['cinder-volume', 'cinder-scheduler', 'cinder-api'],
+  heat: ['heat-engine', 'heat-api'],
+};
+
+/** Where each stateful service keeps its data, and so where its shared storage is mounted. */
+export const DATA_DIRECTORIES = { mysql: '/var/lib/mysql', rabbitmq: '/var/lib/rabbitmq' } as const;
+
+export const VIP_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'IPaddr2' };
+export const VIP_OPS: OpTimings = {
+  start: { interval: '0s', timeout: '20s' },
+  stop: { interval: '0s', timeout: '20s' },
+  monitor: { interval: '10s', timeout: '20s' },
+};
+
+export const FILESYSTEM_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'Filesystem' };
+/** Unmounting may have to kill the processes that still hold it: stop gets twice start's time. */
+export const FILESYSTEM_OPS: OpTimings = {
+  start: { interval: '0s', timeout: '60s' },
+  stop: { interval: '0s', timeout: '120s' },
+  monitor: { interval: '20s', timeout: '40s' },
+};
+
+/** A user primitive's operations when the inventory gives none. */
+export const USER_OPS: OpTimings = OPENSTACK_OPS;
+
+export const FENCE_OPS: OpTimings = {
+  start: { interval: '0s', timeout: '60s' },
+  stop: { interval: '0s', timeout: '60s' },
+  monitor: { interval: '60s', timeout: '60s' },
+};
+
+/**
+ * Meta attributes on every primitive osha generates: after 3 failures on one node, move it to
+ * another node instead of restarting it in place forever; forget old failures after 2 minutes.
+ */
+export const PRIMITIVE_META: [string, string][] = [
+  ['migration-threshold', '3'],
+  ['failure-timeout', '120s'],
+];
+
+/** Where osha's agents read the monitoring password from (written 0600 by deploy; never in the CIB). */
+export const OS_PASSWORD_FILE = '/etc/osha/openstack-password';
+
+/** Where a fence device's password lives on every node; the CIB only names the file. */
+export function fencePasswordFile(device: string): string {
+  return `/etc/osha/fence-${device}.password`;
+}

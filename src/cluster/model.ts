@@ -1,0 +1,122 @@
+// The Pacemaker resource model: what osha wants in the CIB, as plain typed data.
+// Renderers turn it into CIB XML (src/render/cib.ts) or crm shell text (src/render/crmsh.ts).
+//
+// Ownership: every object osha writes has an id that starts with OSHA_PREFIX ("osha-"), and so
+// does every id nested in it (operations, attribute sets, nvpairs). We chose a prefix over a
+// Pacemaker <tag>: ownership is then readable from any id alone (in crm_mon, in a patch, in a
+// log), survives hand edits with crm or pcs, and needs no second object that could drift from
+// the objects it lists. Anything in the CIB without the prefix is foreign and left untouched.
+
+export const OSHA_PREFIX = 'osha-';
+
+export function isOshaId(id: string | null | undefined): boolean {
+  return typeof id === 'string' && id.startsWith(OSHA_PREFIX);
+}
+
+/** A resource agent, e.g. ocf:heartbeat:IPaddr2 or systemd:haproxy. */
+export interface Agent {
+  class: string;
+  provider?: string;
+  type: string;
+}
+
+export type OpName = 'start' | 'stop' | 'monitor';
+
+export interface Operation {
+  name: OpName;
+  /** A Pacemaker duration ("30s"); "0s" for start and stop. */
+  interval: string;
+  timeout: string;
+  /** OCF_CHECK_LEVEL for a monitor: 0 cheap (process), 10 HTTP, 20 deep (token). */
+  depth?: number;
+}
+
+/** Name/value pairs in the order they are rendered. */
+export type Attributes = [name: string, value: string][];
+
+export interface Primitive {
+  kind: 'primitive';
+  id: string;
+  agent: Agent;
+  params: Attributes;
+  meta: Attributes;
+  ops: Operation[];
+  /** Which inventory entry produced it: a service, vip, public-vip, a filesystem or a user primitive. */
+  origin: string;
+}
+
+export interface Group {
+  kind: 'group';
+  id: string;
+  members: Primitive[];
+}
+
+export interface Clone {
+  kind: 'clone';
+  id: string;
+  child: Primitive | Group;
+  meta: Attributes;
+}
+
+export type Resource = Primitive | Group | Clone;
+
+/** "INFINITY", "-INFINITY" or an integer as text. */
+export type Score = string;
+
+export interface Colocation {
+  kind: 'colocation';
+  id: string;
+  /** Placed relative to `withRsc`. */
+  rsc: string;
+  withRsc: string;
+  score: Score;
+}
+
+export interface Order {
+  kind: 'order';
+  id: string;
+  first: string;
+  then: string;
+  /** Mandatory (the articles' `inf:`) or Optional (`0:`, only ordering when both start together). */
+  mandatory: boolean;
+}
+
+export interface Location {
+  kind: 'location';
+  id: string;
+  rsc: string;
+  node: string;
+  score: Score;
+}
+
+export type Constraint = Colocation | Order | Location;
+
+/**
+ * A cluster option osha sets from the inventory. `fencing` is written as stonith-enabled or, on
+ * Pacemaker 3.0.2 and later, fencing-enabled (the new name; the old one stays an alias).
+ */
+export interface ClusterOption {
+  name: 'fencing' | 'no-quorum-policy';
+  value: string;
+}
+
+export interface ResourceModel {
+  /** Top-level resources in start order. */
+  resources: Resource[];
+  constraints: Constraint[];
+  options: ClusterOption[];
+  /** Things an operator should know about this configuration (e.g. no shared storage for MySQL). */
+  warnings: string[];
+}
+
+/** Every primitive in the model, groups and clones opened. */
+export function primitivesOf(resources: Resource[]): Primitive[] {
+  return resources.flatMap((r) => (r.kind === 'primitive' ? [r] : r.kind === 'group' ? r.members : primitivesOf([r.child])));
+}
+
+/** Every id a resource defines at the top of <resources> or inside it (children included). */
+export function resourceIds(r: Resource): string[] {
+  if (r.kind === 'primitive') return [r.id];
+  if (r.kind === 'group') return [r.id, ...r.members.map((m) => m.id)];
+  return [r.id, ...resourceIds(r.child)];
+}

@@ -1,0 +1,455 @@
+// The resource model as CIB XML, and the merge of that XML into a live CIB.
+// Pure string-in, string-out functions: the caller runs cibadmin --query / crm_diff / cibadmin
+// --patch (locally in tests, over SSH in deploy) and feeds the text through here.
+import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
+import {
+  OSHA_PREFIX,
+  isOshaId,
+  primitivesOf,
+  resourceIds,
+  type Attributes,
+  type ClusterOption,
+  type Constraint,
+  type Operation,
+  type Primitive,
+  type Resource,
+  type ResourceModel,
+} from '../cluster/model.ts';
+import { err, ok, oshaError, messageOf, type OshaError, type Result } from '../util/result.ts';
+
+/** Cluster properties Pacemaker maintains itself: osha never writes, moves or removes them. */
+export const AUTOMATIC_PROPERTIES = ['dc-version', 'cluster-infrastructure', 'cluster-name', 'have-watchdog', 'last-lrm-refresh'] as const;
+
+const BOOTSTRAP_SET = 'cib-bootstrap-options';
+
+const ELEMENT_NODE = 1;
+
+// --- model → XML ---
+
+/** The model as a `<configuration>` fragment (crm_config options, resources, constraints). */
+export function configurationXml(model: ResourceModel, fencingName: FencingName = 'stonith-enabled'): string {
+  const doc = new DOMParser().parseFromString('<configuration/>', 'text/xml');
+  const conf = doc.documentElement!;
+  const crmConfig = add(doc, conf, 'crm_config');
+  const set = add(doc, crmConfig, 'cluster_property_set', { id: BOOTSTRAP_SET });
+  for (const o of model.options) set.appendChild(optionElement(doc, o, fencingName));
+  const resources = add(doc, conf, 'resources');
+  for (const r of model.resources) resources.appendChild(resourceElement(doc, r));
+  const constraints = add(doc, conf, 'constraints');
+  for (const c of model.constraints) constraints.appendChild(constraintElement(doc, c));
+  return new XMLSerializer().serializeToString(doc);
+}
+
+function add(doc: Document, parent: Element, name: string, attrs: Record<string, string> = {}): Element {
+  const el = doc.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  parent.appendChild(el);
+  return el;
+}
+
+export function resourceElement(doc: Document, r: Resource): Element {
+  if (r.kind === 'primitive') return primitiveElement(doc, r);
+  if (r.kind === 'group') {
+    const g = doc.createElement('group');
+    g.setAttribute('id', r.id);
+    for (const m of r.members) g.appendChild(primitiveElement(doc, m));
+    return g;
+  }
+  const c = doc.createElement('clone');
+  c.setAttribute('id', r.id);
+  appendAttributes(doc, c, 'meta_attributes', `${r.id}-meta_attributes`, r.meta);
+  c.appendChild(resourceElement(doc, r.child));
+  return c;
+}
+
+function primitiveElement(doc: Document, p: Primitive): Element {
+  const el = doc.createElement('primitive');
+  el.setAttribute('id', p.id);
+  el.setAttribute('class', p.agent.class);
+  if (p.agent.provider) el.setAttribute('provider', p.agent.provider);
+  el.setAttribute('type', p.agent.type);
+  appendAttributes(doc, el, 'instance_attributes', `${p.id}-instance_attributes`, p.params);
+  appendAttributes(doc, el, 'meta_attributes', `${p.id}-meta_attributes`, p.meta);
+  const ops = add(doc, el, 'operations');
+  for (const op of p.ops) ops.appendChild(operationElement(doc, p.id, op));
+  return el;
+}
+
+function operationElement(doc: Document, owner: string, op: Operation): Element {
+  const id = `${owner}-${op.name}-interval-${op.interval}`;
+  const el = doc.createElement('op');
+  el.setAttribute('id', id);
+  el.setAttribute('name', op.name);
+  el.setAttribute('interval', op.interval);
+  el.setAttribute('timeout', op.timeout);
+  if (op.depth !== undefined) appendAttributes(doc, el, 'instance_attributes', `${id}-instance_attributes`, [['OCF_CHECK_LEVEL', String(op.depth)]]);
+  return el;
+}
+
+function appendAttributes(doc: Document, parent: Element, tag: string, id: string, attrs: Attributes): void {
+  if (attrs.length === 0) return;
+  const set = add(doc, parent, tag, { id });
+  for (const [name, value] of attrs) add(doc, set, 'nvpair', { id: `${id}-${name}`, name, value });
+}
+
+export function constraintElement(doc: Document, c: Constraint): Element {
+  if (c.kind === 'colocation') {
+    return element(doc, 'rsc_colocation', { id: c.id, rsc: c.rsc, 'with-rsc': c.withRsc, score: c.score });
+  }
+  if (c.kind === 'order') {
+    return element(doc, 'rsc_order', { id: c.id, first: c.first, then: c.then, kind: c.mandatory ? 'Mandatory' : 'Optional' });
+  }
+  return element(doc, 'rsc_location', { id: c.id, rsc: c.rsc, node: c.node, score: c.score });
+}
+
+function element(doc: Document, name: string, attrs: Record<string, string>): Element {
+  const el = doc.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+// --- fencing property name ---
+
+export type FencingName = 'stonith-enabled' | 'fencing-enabled';
+const FENCING_NAMES: readonly string[] = ['stonith-enabled', 'fencing-enabled'];
+
+/**
+ * Pacemaker 3.0.2 renamed stonith-enabled to fencing-enabled (the old name still works). Use the
+ * name the cluster already uses, else the one its version (dc-version) knows as current.
+ */
+export function fencingNameFor(doc: Document): FencingName {
+  const pairs = bootstrapPairs(doc);
+  const existing = pairs.find((p) => FENCING_NAMES.includes(p.getAttribute('name') ?? '') && !isOshaId(p.getAttribute('id')));
+  if (existing) return existing.getAttribute('name') as FencingName;
+  const version = pairs.find((p) => p.getAttribute('name') === 'dc-version')?.getAttribute('value') ?? '';
+  return versionAtLeast(version, [3, 0, 2]) ? 'fencing-enabled' : 'stonith-enabled';
+}
+
+function versionAtLeast(text: string, want: number[]): boolean {
+  const m = text.match(/^(\d+)\.(\d+)\.(\d+)/);
+  if (!m) return false;
+  const have = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (let i = 0; i < 3; i++) {
+    if (have[i]! !== want[i]!) return have[i]! > want[i]!;
+  }
+  return true;
+}
+
+function optionElement(doc: Document, o: ClusterOption, fencingName: FencingName): Element {
+  const name = o.name === 'fencing' ? fencingName : o.name;
+  return element(doc, 'nvpair', { id: `${OSHA_PREFIX}option-${name}`, name, value: o.value });
+}
+
+// --- parsing ---
+
+export function parseCib(xml: string): Result<Document> {
+  let doc: Document;
+  try {
+    doc = new DOMParser({
+      onError: (level, message) => {
+        if (level !== 'warning') throw new Error(message);
+      },
+    }).parseFromString(xml, 'text/xml');
+  } catch (e) {
+    return err(oshaError(`the CIB is not well-formed XML: ${messageOf(e).split('\n')[0]}`, { fix: 'check the output of `cibadmin --query`' }));
+  }
+  const root = doc.documentElement;
+  if (!root || root.nodeName !== 'cib') return err(oshaError('this XML is not a CIB (its root element is not <cib>)', { fix: 'pass the output of `cibadmin --query`' }));
+  if (!child(root, 'configuration')) return err(oshaError('the CIB has no <configuration> section', { fix: 'pass the output of `cibadmin --query`' }));
+  return ok(doc);
+}
+
+function children(parent: Element): Element[] {
+  const out: Element[] = [];
+  for (let n: Node | null = parent.firstChild; n; n = n.nextSibling) if (n.nodeType === ELEMENT_NODE) out.push(n as Element);
+  return out;
+}
+
+function child(parent: Element, name: string): Element | undefined {
+  return children(parent).find((c) => c.nodeName === name);
+}
+
+/** The named section under <configuration>, created (empty) when the CIB lacks it. */
+function section(doc: Document, name: 'crm_config' | 'resources' | 'constraints'): Element {
+  const conf = child(doc.documentElement!, 'configuration')!;
+  const found = child(conf, name);
+  if (found) return found;
+  const el = doc.createElement(name);
+  // Keep the schema's order: crm_config, rsc_defaults?, op_defaults?, nodes, resources, constraints.
+  const after = name === 'crm_config' ? children(conf)[0] : name === 'resources' ? child(conf, 'constraints') : undefined;
+  conf.insertBefore(el, after ?? null);
+  return el;
+}
+
+function bootstrapPairs(doc: Document): Element[] {
+  const conf = child(doc.documentElement!, 'configuration')!;
+  const crmConfig = child(conf, 'crm_config');
+  const set = crmConfig && children(crmConfig).find((s) => s.getAttribute('id') === BOOTSTRAP_SET);
+  return set ? children(set).filter((c) => c.nodeName === 'nvpair') : [];
+}
+
+function allElements(root: Element): Element[] {
+  const out: Element[] = [];
+  const walk = (el: Element) => {
+    out.push(el);
+    for (const c of children(el)) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+// --- the merge ---
+
+/**
+ * The live CIB with osha's objects replaced by the model's: every foreign object and every
+ * automatic property stays as it is; osha's objects are updated in place (so an unchanged object
+ * gives an empty crm_diff), new ones are appended, osha objects the model lacks are removed.
+ * epoch is bumped only when the configuration changed, so a second run is a no-op.
+ */
+export function desiredCib(liveCibXml: string, model: ResourceModel): Result<string> {
+  const parsed = parseCib(liveCibXml);
+  if (!parsed.ok) return parsed;
+  const doc = parsed.value;
+  const conf = child(doc.documentElement!, 'configuration')!;
+  const before = canonical(conf);
+
+  const conflict = checkForeignReferences(doc, model);
+  if (conflict) return err(conflict);
+
+  const fencingName = fencingNameFor(doc);
+  syncChildren(section(doc, 'resources'), model.resources.map((r) => resourceElement(doc, r)));
+  syncChildren(section(doc, 'constraints'), model.constraints.map((c) => constraintElement(doc, c)));
+  syncOptions(doc, model.options, fencingName);
+
+  if (canonical(conf) !== before) bumpEpoch(doc.documentElement!);
+  return ok(new XMLSerializer().serializeToString(doc));
+}
+
+/** Replaces osha children in place, appends new ones, removes osha children not wanted. */
+function syncChildren(parent: Element, wanted: Element[]): void {
+  const existing = new Map(children(parent).filter((c) => isOshaId(c.getAttribute('id'))).map((c) => [c.getAttribute('id')!, c]));
+  for (const el of wanted) {
+    const id = el.getAttribute('id')!;
+    const old = existing.get(id);
+    existing.delete(id);
+    if (!old) parent.appendChild(el);
+    else if (canonical(old) !== canonical(el)) parent.replaceChild(el, old);
+  }
+  for (const stale of existing.values()) removeWithIndent(stale);
+}
+
+/** Removes an element and the whitespace before it, so the pretty-printing stays tidy. */
+function removeWithIndent(el: Element): void {
+  const prev = el.previousSibling;
+  if (prev && prev.nodeType === 3 && /^\s*$/.test(prev.nodeValue ?? '')) prev.parentNode?.removeChild(prev);
+  el.parentNode?.removeChild(el);
+}
+
+/**
+ * osha's options are nvpairs with osha ids in cib-bootstrap-options. The inventory owns those
+ * property names, so a foreign nvpair of the same name in that set is replaced by osha's (two
+ * values for one property would leave the winner to chance). Automatic properties are never touched.
+ */
+function syncOptions(doc: Document, options: ClusterOption[], fencingName: FencingName): void {
+  const crmConfig = section(doc, 'crm_config');
+  let set = children(crmConfig).find((s) => s.nodeName === 'cluster_property_set' && s.getAttribute('id') === BOOTSTRAP_SET);
+  if (!set) {
+    set = doc.createElement('cluster_property_set');
+    set.setAttribute('id', BOOTSTRAP_SET);
+    crmConfig.insertBefore(set, crmConfig.firstChild);
+  }
+  // osha nvpairs anywhere in crm_config, including in other sets, are osha's to update or drop.
+  const oshaPairs = new Map(
+    allElements(crmConfig)
+      .filter((e) => e.nodeName === 'nvpair' && isOshaId(e.getAttribute('id')))
+      .map((p) => [p.getAttribute('id')!, p]),
+  );
+  for (const w of options.map((o) => optionElement(doc, o, fencingName))) {
+    const old = oshaPairs.get(w.getAttribute('id')!);
+    oshaPairs.delete(w.getAttribute('id')!);
+    const foreign = children(set).filter(
+      (p) =>
+        p.nodeName === 'nvpair' &&
+        !isOshaId(p.getAttribute('id')) &&
+        !(AUTOMATIC_PROPERTIES as readonly string[]).includes(p.getAttribute('name') ?? '') &&
+        sameOption(p, w),
+    );
+    if (foreign.length > 0) {
+      set.replaceChild(w, foreign[0]!);
+      for (const extra of foreign.slice(1)) removeWithIndent(extra);
+      if (old) removeWithIndent(old);
+    } else if (!old) set.appendChild(w);
+    else if (canonical(old) !== canonical(w)) old.parentNode!.replaceChild(w, old);
+  }
+  for (const stale of oshaPairs.values()) removeWithIndent(stale);
+}
+
+/** Both fencing names are one property; other properties match by name. */
+function sameOption(a: Element, b: Element): boolean {
+  const an = a.getAttribute('name')!;
+  const bn = b.getAttribute('name')!;
+  return an === bn || (FENCING_NAMES.includes(an) && FENCING_NAMES.includes(bn));
+}
+
+function bumpEpoch(cib: Element): void {
+  const epoch = Number(cib.getAttribute('epoch') ?? '0');
+  cib.setAttribute('epoch', String((Number.isFinite(epoch) ? epoch : 0) + 1));
+  cib.setAttribute('num_updates', '0');
+}
+
+/**
+ * A foreign object that refers to an osha resource the model drops would dangle: refuse, and say
+ * which object to delete first. (osha never edits foreign objects, not even to fix this.)
+ */
+function checkForeignReferences(doc: Document, model: ResourceModel): OshaError | undefined {
+  const keep = new Set(model.resources.flatMap(resourceIds));
+  const conf = child(doc.documentElement!, 'configuration')!;
+  const liveOsha = new Set(
+    allElements(section(doc, 'resources'))
+      .map((e) => e.getAttribute('id') ?? '')
+      .filter((id) => isOshaId(id)),
+  );
+  const dropped = new Set([...liveOsha].filter((id) => !keep.has(id)));
+  if (dropped.size === 0) return undefined;
+  const refAttrs = ['rsc', 'with-rsc', 'first', 'then', 'id-ref'];
+  for (const el of allElements(conf)) {
+    const owner = ownerOf(el);
+    if (owner && isOshaId(owner.getAttribute('id'))) continue;
+    for (const a of refAttrs) {
+      const v = el.getAttribute(a);
+      if (v && dropped.has(v)) {
+        const fid = owner?.getAttribute('id') ?? el.getAttribute('id') ?? el.nodeName;
+        return oshaError(`${fid} (not osha's) refers to ${v}, which this inventory removes`, {
+          fix: `delete ${fid} first (crm configure delete ${fid}), or keep the service in the inventory`,
+        });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The top-level object (a child of resources, constraints, tags...) that contains `el`. */
+function ownerOf(el: Element): Element | undefined {
+  let cur: Element = el;
+  while (cur.parentNode && cur.parentNode.nodeType === ELEMENT_NODE) {
+    const parent = cur.parentNode as Element;
+    if (parent.parentNode && (parent.parentNode as Element).nodeName === 'configuration') return cur;
+    cur = parent;
+  }
+  return undefined;
+}
+
+/** Element text without formatting whitespace, for "did it change" comparisons. */
+function canonical(el: Element): string {
+  const out: string[] = [];
+  const walk = (e: Element) => {
+    const attrs: string[] = [];
+    for (let i = 0; i < e.attributes.length; i++) {
+      const a = e.attributes.item(i)!;
+      attrs.push(`${a.name}=${JSON.stringify(a.value)}`);
+    }
+    attrs.sort();
+    out.push(`<${e.nodeName} ${attrs.join(' ')}>`);
+    for (const c of children(e)) walk(c);
+    out.push(`</${e.nodeName}>`);
+  };
+  walk(el);
+  return out.join('');
+}
+
+// --- removal in order ---
+
+/** osha resources in the live CIB that the model no longer has (top-level objects and group members). */
+export function removedResources(liveCibXml: string, model: ResourceModel): Result<string[]> {
+  const parsed = parseCib(liveCibXml);
+  if (!parsed.ok) return parsed;
+  const keep = new Set(model.resources.flatMap(resourceIds));
+  const removed: string[] = [];
+  for (const top of children(section(parsed.value, 'resources'))) {
+    const id = top.getAttribute('id');
+    if (!isOshaId(id)) continue;
+    if (!keep.has(id!)) {
+      removed.push(id!);
+      continue;
+    }
+    // A group osha keeps may lose members: those go too.
+    for (const m of allElements(top).filter((e) => e.nodeName === 'primitive')) {
+      const mid = m.getAttribute('id')!;
+      if (!keep.has(mid)) removed.push(mid);
+    }
+  }
+  return ok(removed);
+}
+
+/**
+ * Step one of removing services: the live CIB with target-role=Stopped on every osha resource the
+ * model drops, constraints untouched, so Pacemaker stops them in the configured order (dependants
+ * first). Deleting them outright would drop their order constraints at the same moment, and the
+ * database could stop before the services using it. Apply this, wait for the cluster to settle,
+ * then apply desiredCib. Returns the live CIB unchanged when nothing is removed.
+ */
+export function stopRemovedCib(liveCibXml: string, model: ResourceModel): Result<string> {
+  const removed = removedResources(liveCibXml, model);
+  if (!removed.ok) return removed;
+  if (removed.value.length === 0) return ok(liveCibXml);
+  const doc = (parseCib(liveCibXml) as { ok: true; value: Document }).value;
+  const byId = new Map(allElements(section(doc, 'resources')).map((e) => [e.getAttribute('id') ?? '', e]));
+  for (const id of removed.value) setTargetRoleStopped(doc, byId.get(id)!);
+  bumpEpoch(doc.documentElement!);
+  return ok(new XMLSerializer().serializeToString(doc));
+}
+
+function setTargetRoleStopped(doc: Document, rsc: Element): void {
+  const id = rsc.getAttribute('id')!;
+  let meta = children(rsc).find((c) => c.nodeName === 'meta_attributes');
+  if (!meta) {
+    meta = doc.createElement('meta_attributes');
+    meta.setAttribute('id', `${id}-meta_attributes`);
+    rsc.insertBefore(meta, rsc.firstChild);
+  }
+  const existing = children(meta).find((p) => p.getAttribute('name') === 'target-role');
+  if (existing) existing.setAttribute('value', 'Stopped');
+  else add(doc, meta, 'nvpair', { id: `${meta.getAttribute('id')}-target-role`, name: 'target-role', value: 'Stopped' });
+}
+
+// --- what changes, object by object (for the plan) ---
+
+export interface ObjectChange {
+  change: 'add' | 'change' | 'remove';
+  id: string;
+  /** primitive, group, clone, rsc_colocation, rsc_order, rsc_location or nvpair. */
+  tag: string;
+}
+
+/** osha objects that applying the model adds, changes or removes, in CIB order. */
+export function objectChanges(liveCibXml: string, model: ResourceModel): Result<ObjectChange[]> {
+  const parsed = parseCib(liveCibXml);
+  if (!parsed.ok) return parsed;
+  const doc = parsed.value;
+  const fencingName = fencingNameFor(doc);
+  const live = new Map<string, Element>();
+  for (const name of ['resources', 'constraints'] as const) {
+    for (const c of children(section(doc, name))) if (isOshaId(c.getAttribute('id'))) live.set(c.getAttribute('id')!, c);
+  }
+  for (const p of allElements(section(doc, 'crm_config'))) if (p.nodeName === 'nvpair' && isOshaId(p.getAttribute('id'))) live.set(p.getAttribute('id')!, p);
+  const wanted = [
+    ...model.options.map((o) => optionElement(doc, o, fencingName)),
+    ...model.resources.map((r) => resourceElement(doc, r)),
+    ...model.constraints.map((c) => constraintElement(doc, c)),
+  ];
+  const changes: ObjectChange[] = [];
+  for (const w of wanted) {
+    const id = w.getAttribute('id')!;
+    const old = live.get(id);
+    live.delete(id);
+    if (!old) changes.push({ change: 'add', id, tag: w.nodeName });
+    else if (canonical(old) !== canonical(w)) changes.push({ change: 'change', id, tag: w.nodeName });
+  }
+  for (const [id, el] of live) changes.push({ change: 'remove', id, tag: el.nodeName });
+  return ok(changes);
+}
+
+/** Every primitive id the model runs, for "wait until every osha resource is started". */
+export function modelPrimitiveIds(model: ResourceModel): string[] {
+  return primitivesOf(model.resources).map((p) => p.id);
+}
