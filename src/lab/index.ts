@@ -85,6 +85,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   const bad = checkPlanOptions(opts);
   if (bad) return usage(bad);
   const plan = planLab(opts);
+  // The overlay mount options separate paths with "," and ":".
+  if (/[,:\n]/.test(plan.dir)) return usage(`the lab directory ${plan.dir} must not contain ",", ":" or a newline`);
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const recipe = labRecipe();
   const cached = existsSync(join(cacheDir, recipeHash(recipe), 'recipe.json'));
@@ -328,7 +330,7 @@ async function setLink(dir: string | undefined, name: string, up: boolean): Prom
   if (!found.ok) return found;
   const { state, node } = found.value;
   if (node.killed) return usage(`${name} is killed; start it with: osha lab start ${name}`);
-  const r = await setNodeLink(node, up);
+  const r = await setNodeLink(node, up, state.nodes, state.bridge);
   if (!r.ok) return r;
   node.partitioned = !up;
   await writeState(state);

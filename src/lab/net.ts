@@ -87,7 +87,23 @@ export async function removeNodeNet(node: NodePlan): Promise<Result<void>> {
 }
 
 /** Cuts (down) or restores (up) the node's link to the bridge. */
-export async function setNodeLink(node: NodePlan, up: boolean): Promise<Result<void>> {
+export async function setNodeLink(node: NodePlan, up: boolean, all: NodePlan[] = [], bridge?: string): Promise<Result<void>> {
   const r = await ip('link', 'set', node.vethHost, up ? 'up' : 'down');
-  return r.ok ? ok(undefined) : r;
+  if (!r.ok) return r;
+  if (up) await forgetFailedNeighbours(node, all, bridge);
+  return ok(undefined);
+}
+
+/**
+ * After a partition the neighbours' ARP entries for the node (and the node's for them) are
+ * FAILED, and stay so for seconds; a real host announces itself when its link comes back.
+ * Flushing those entries in the lab's own namespaces has the same effect.
+ */
+async function forgetFailedNeighbours(node: NodePlan, all: NodePlan[], bridge?: string): Promise<void> {
+  const flushes = all
+    .filter((n) => n.name !== node.name && netnsExists(n.netns))
+    .map((n) => run('ip', ['-n', n.netns, 'neigh', 'flush', 'to', node.address]));
+  if (netnsExists(node.netns)) flushes.push(run('ip', ['-n', node.netns, 'neigh', 'flush', 'dev', node.iface]));
+  if (bridge) flushes.push(run('ip', ['neigh', 'flush', 'to', node.address, 'dev', bridge]));
+  await Promise.all(flushes);
 }

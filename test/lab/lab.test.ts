@@ -1,0 +1,191 @@
+// End-to-end test of the lab itself: a real 3-node lab of its own (198.18.200.0/24), entered
+// over ssh with the generated inventory and known_hosts, broken in every supported way, torn down.
+import { expect } from 'chai';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { labDown, labHeal, labKill, labPartition, labReboot, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
+import { planLab, type LabPlan } from '../../src/lab/plan.ts';
+import { loadInventory } from '../../src/inventory/load.ts';
+import { run } from '../../src/lab/exec.ts';
+import { sshBanner } from '../../src/lab/node.ts';
+import { labExec, labSkipReason, type LabInfo } from '../support/lab.ts';
+import { onTeardown } from '../support/teardown.ts';
+
+const DIR = '/tmp/osha-test-lab-own';
+const SUBNET = 200;
+
+/** Everything of the lab still present on the host: namespaces, links, mounts, processes, cgroups. */
+export async function leftovers(plan: LabPlan): Promise<string[]> {
+  const out: string[] = [];
+  const netns = (await run('ip', ['netns', 'list'])).stdout;
+  for (const n of plan.nodes) if (netns.split('\n').some((l) => l.split(' ')[0] === n.netns)) out.push(`netns ${n.netns}`);
+  for (const link of [plan.bridge, ...plan.nodes.map((n) => n.vethHost)]) {
+    if ((await run('ip', ['link', 'show', 'dev', link])).code === 0) out.push(`link ${link}`);
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(plan.dir)) out.push(`mount ${line.split(' ')[4]}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(plan.dir)) out.push(`process ${pid} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
+    if (existsSync(`${root}/${plan.cgroupBase}`)) out.push(`cgroup ${root}/${plan.cgroupBase}`);
+  }
+  if (existsSync(plan.files.state)) out.push(`state ${plan.files.state}`);
+  return out;
+}
+
+function asFixture(info: ApiLabInfo): LabInfo {
+  return {
+    dir: info.dir,
+    inventory: info.inventory,
+    privateKey: info.privateKey,
+    knownHosts: info.knownHosts,
+    vip: info.vip,
+    nic: info.nodes[0]!.iface,
+    nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
+  };
+}
+
+async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
+  const r = await labExec(lab, node, command);
+  if (r.code !== 0) throw new Error(`${node}: \`${command}\` exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+describe('osha lab (3 real nodes)', function () {
+  this.timeout(15 * 60_000);
+  const plan = planLab({ dir: DIR, nodes: 3, subnet: SUBNET });
+  let lab: LabInfo;
+  let up: ApiLabInfo;
+
+  before(async function () {
+    const reason = await labSkipReason();
+    if (reason) {
+      console.log(`      (skipped: ${reason})`);
+      this.skip();
+    }
+    onTeardown(async () => void (await labDown(DIR)));
+    await labDown(DIR); // a lab left by a crashed earlier run
+    const r = await labUp({ dir: DIR, nodes: 3, subnet: SUBNET });
+    if (!r.ok) throw new Error(r.error.message);
+    up = r.value;
+    lab = asFixture(r.value);
+  });
+
+  after(async () => {
+    await labDown(DIR);
+  });
+
+  it('writes an inventory that osha validate accepts, with the lab key and pinned host keys', async () => {
+    const inv = await loadInventory(up.inventory);
+    if (!inv.ok) throw new Error(JSON.stringify(inv.error));
+    expect(inv.value.nodes.map((n) => n.address)).to.deep.equal(['198.18.200.11', '198.18.200.12', '198.18.200.13']);
+    expect(inv.value.ssh.private_key).to.equal(up.privateKey);
+    const known = readFileSync(up.knownHosts, 'utf8').trim().split('\n');
+    expect(known).to.have.length(3);
+    for (const [i, line] of known.entries()) expect(line).to.match(new RegExp(`^198\\.18\\.200\\.${11 + i} ssh-ed25519 AAAA\\S+$`));
+    expect((await run('stat', ['-c', '%a', up.privateKey])).stdout.trim()).to.equal('600');
+  });
+
+  it('lets ssh into every node with strict host key checking, and a wrong host key is refused', async () => {
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'hostname')).to.equal(n.name);
+    // The pinned key of node1 used for node2's address must fail: known_hosts holds real, distinct keys.
+    const swapped = readFileSync(up.knownHosts, 'utf8').split('\n')[0]!.replace('198.18.200.11', '198.18.200.12');
+    const bad = `${DIR}/known_hosts.swapped`;
+    await run('sh', ['-c', 'printf "%s\\n" "$1" > "$2"', 'sh', swapped, bad]);
+    const r = await labExec({ nodes: [{ ...lab.nodes[1]!, knownHosts: bad }] }, 'node2', 'true');
+    expect(r.code).to.equal(255);
+    expect(r.stderr).to.match(/host key/i);
+  });
+
+  it('isolates nodes: hostname, /etc, /dev/shm and machine-id differ; no resolver', async () => {
+    await sh(lab, 'node1', 'echo one > /etc/osha-marker && echo shm > /dev/shm/osha-marker');
+    expect(await sh(lab, 'node2', 'test -e /etc/osha-marker && echo yes || echo no')).to.equal('no');
+    expect(await sh(lab, 'node2', 'test -e /dev/shm/osha-marker && echo yes || echo no')).to.equal('no');
+    const ids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'cat /etc/machine-id')));
+    expect(new Set(ids).size).to.equal(3);
+    for (const id of ids) expect(id).to.match(/^[0-9a-f]{32}$/);
+    expect(await sh(lab, 'node1', 'grep -c "^nameserver" /etc/resolv.conf || true')).to.equal('0');
+    expect(await sh(lab, 'node3', 'systemctl is-system-running')).to.equal('running');
+  });
+
+  it('gives nodes CAP_NET_ADMIN and a shared L2 network: a VIP added on one node is reachable from another', async () => {
+    await sh(lab, 'node1', `ip addr add ${up.vip}/24 dev eth0`);
+    const banner = await sh(lab, 'node2', `timeout 5 bash -c 'exec 3<>/dev/tcp/${up.vip}/22; head -c 4 <&3'`);
+    expect(banner).to.equal('SSH-');
+    await sh(lab, 'node1', `ip addr del ${up.vip}/24 dev eth0`);
+  });
+
+  it('installs pacemaker offline on a node from the image apt cache', async () => {
+    const out = await sh(lab, 'node1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download pacemaker >/tmp/apt.log 2>&1 || { tail -5 /tmp/apt.log; exit 1; }; crm_mon --version | head -1');
+    expect(out).to.match(/^Pacemaker 2\./);
+  });
+
+  it('kill is a power cut: the namespace and a VIP vanish; start boots the same disk again', async () => {
+    await sh(lab, 'node2', `ip addr add ${up.vip}/24 dev eth0 && echo kept > /root/disk-marker && sync`);
+    const killed = await labKill(DIR, 'node2');
+    if (!killed.ok) throw new Error(killed.error.message);
+    expect((await run('ip', ['netns', 'list'])).stdout).to.not.include(plan.nodes[1]!.netns);
+    expect(await sshBanner('198.18.200.12', 500)).to.equal(false);
+    const status = await labStatus(DIR);
+    expect(status.ok && status.value.nodes[1]!.state).to.equal('killed');
+    // The VIP answers nowhere now.
+    expect((await labExec(lab, 'node1', `timeout 2 bash -c 'exec 3<>/dev/tcp/${up.vip}/22'`)).code).to.not.equal(0);
+    const started = await labStart(DIR, 'node2');
+    if (!started.ok) throw new Error(started.error.message);
+    expect(await sh(lab, 'node2', 'cat /root/disk-marker')).to.equal('kept');
+    expect(await sh(lab, 'node2', `ip -4 -o addr show dev eth0 | grep -c ${up.vip} || true`)).to.equal('0');
+  });
+
+  it('partition cuts a node off; heal restores it', async () => {
+    const cut = await labPartition(DIR, 'node3');
+    if (!cut.ok) throw new Error(cut.error.message);
+    expect((await labExec(lab, 'node1', "timeout 2 bash -c 'exec 3<>/dev/tcp/198.18.200.13/22'")).code).to.not.equal(0);
+    expect(await sshBanner('198.18.200.13', 500)).to.equal(false);
+    const healed = await labHeal(DIR, 'node3');
+    if (!healed.ok) throw new Error(healed.error.message);
+    expect(await sh(lab, 'node1', "timeout 5 bash -c 'exec 3<>/dev/tcp/198.18.200.13/22; head -c 4 <&3'")).to.equal('SSH-');
+  });
+
+  it('reboot restarts the node (a fresh /run) and it answers again', async () => {
+    await sh(lab, 'node3', 'touch /run/osha-before-reboot');
+    const r = await labReboot(DIR, 'node3');
+    if (!r.ok) throw new Error(r.error.message);
+    expect(await sh(lab, 'node3', 'test -e /run/osha-before-reboot && echo stale || echo fresh')).to.equal('fresh');
+    expect(await sh(lab, 'node3', 'hostname')).to.equal('node3');
+  });
+
+  it('down removes every namespace, link, mount, process and cgroup, and is safe twice', async () => {
+    const r = await labDown(DIR);
+    expect(r.ok && r.value.removed).to.equal(true);
+    expect(await leftovers(plan)).to.deep.equal([]);
+    const again = await labDown(DIR);
+    expect(again.ok && again.value.removed).to.equal(false);
+  });
+});
+
+describe('osha lab cleans up a failed bring-up', function () {
+  this.timeout(10 * 60_000);
+  const dir = '/tmp/osha-test-lab-fail';
+  const plan = planLab({ dir, nodes: 2, subnet: 201 });
+
+  before(async function () {
+    const reason = await labSkipReason();
+    if (reason) {
+      console.log(`      (skipped: ${reason})`);
+      this.skip();
+    }
+    onTeardown(async () => void (await labDown(dir)));
+  });
+  after(async () => void (await labDown(dir)));
+
+  it('removes what it made when the nodes do not answer in time', async () => {
+    const r = await labUp({ dir, nodes: 2, subnet: 201, timeoutMs: 1 });
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.error.message).to.match(/sshd did not answer/);
+    expect(await leftovers(plan)).to.deep.equal([]);
+  });
+});
