@@ -260,9 +260,11 @@ function topologyConstraints(groups: Map<GroupKey, Group>, clones: Clone[], publ
     const entries = keystone ? [keystone] : [...groups.values()].map((g) => g.id).filter((g) => g !== basic);
     for (const g of entries) out.push(order(PUBLIC_VIP_ID, g));
   }
-  // Listing 2, line 44: the per-node agents start once keystone is up.
+  // Listing 2, line 44: the per-node agents start once keystone is up. Optional, unlike the
+  // article's inf: a mandatory order restarts every node's agent whenever keystone fails over
+  // (crm_simulate shows it), cutting VM networking cluster-wide for a control-plane failover.
   const cloneBase = keystone ?? basic;
-  if (cloneBase) for (const c of clones) out.push(order(cloneBase, c.id));
+  if (cloneBase) for (const c of clones) out.push(order(cloneBase, c.id, false));
   return out;
 }
 

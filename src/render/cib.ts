@@ -76,7 +76,8 @@ function primitiveElement(doc: Document, p: Primitive): Element {
 }
 
 function operationElement(doc: Document, owner: string, op: Operation): Element {
-  const id = `${owner}-${op.name}-interval-${op.interval}`;
+  // The id crmsh gives the same operation, so `crm configure edit` and osha agree.
+  const id = `${owner}-${op.name}-${op.interval}`;
   const el = doc.createElement('op');
   el.setAttribute('id', id);
   el.setAttribute('name', op.name);
@@ -97,7 +98,8 @@ export function constraintElement(doc: Document, c: Constraint): Element {
     return element(doc, 'rsc_colocation', { id: c.id, rsc: c.rsc, 'with-rsc': c.withRsc, score: c.score });
   }
   if (c.kind === 'order') {
-    return element(doc, 'rsc_order', { id: c.id, first: c.first, then: c.then, kind: c.mandatory ? 'Mandatory' : 'Optional' });
+    const kind = c.mandatory ? 'Mandatory' : 'Optional';
+    return element(doc, 'rsc_order', { id: c.id, kind, first: c.first, 'first-action': 'start', then: c.then, 'then-action': 'start' });
   }
   return element(doc, 'rsc_location', { id: c.id, rsc: c.rsc, node: c.node, score: c.score });
 }

@@ -1,0 +1,119 @@
+// The resource model in crm shell syntax, the notation the articles type by hand (Listing 2).
+// For people: `osha plan` shows it; osha itself applies XML (src/render/cib.ts), not this text.
+import type { Attributes, ClusterOption, Constraint, Operation, Primitive, Resource, ResourceModel } from '../cluster/model.ts';
+import type { FencingName, ObjectChange } from './cib.ts';
+
+const CONTINUE = ' \\\n    ';
+
+/** The whole model as `crm configure` input: primitives, groups, clones, constraints, properties. */
+export function renderCrmsh(model: ResourceModel, fencingName: FencingName = 'stonith-enabled'): string {
+  return crmshObjects(model, fencingName)
+    .map((o) => o.text)
+    .join('\n')
+    .concat('\n');
+}
+
+export interface CrmshObject {
+  id: string;
+  text: string;
+}
+
+/**
+ * One crm statement per object, in the order `crm configure show` uses: primitives (group members
+ * too), groups, clones, then location, colocation and order constraints, then properties.
+ */
+export function crmshObjects(model: ResourceModel, fencingName: FencingName = 'stonith-enabled'): CrmshObject[] {
+  const primitives: CrmshObject[] = [];
+  const containers: CrmshObject[] = [];
+  const clones: CrmshObject[] = [];
+  const visit = (r: Resource): void => {
+    if (r.kind === 'primitive') primitives.push({ id: r.id, text: primitive(r) });
+    else if (r.kind === 'group') {
+      r.members.forEach(visit);
+      containers.push({ id: r.id, text: `group ${r.id} ${r.members.map((m) => m.id).join(' ')}` });
+    } else {
+      visit(r.child);
+      clones.push({ id: r.id, text: `clone ${r.id} ${r.child.id}${attributes('meta', r.meta)}` });
+    }
+  };
+  model.resources.forEach(visit);
+  const byKind = (kind: Constraint['kind']) => model.constraints.filter((c) => c.kind === kind).map((c) => ({ id: c.id, text: constraint(c) }));
+  return [
+    ...primitives,
+    ...containers,
+    ...clones,
+    ...byKind('location'),
+    ...byKind('colocation'),
+    ...byKind('order'),
+    ...model.options.map((o) => ({ id: o.name, text: property(o, fencingName) })),
+  ];
+}
+
+function primitive(p: Primitive): string {
+  const agent = p.agent.provider ? `${p.agent.class}:${p.agent.provider}:${p.agent.type}` : `${p.agent.class}:${p.agent.type}`;
+  const parts = [`primitive ${p.id} ${agent}`];
+  if (p.params.length) parts.push(`params ${pairs(p.params)}`);
+  if (p.meta.length) parts.push(`meta ${pairs(p.meta)}`);
+  for (const op of p.ops) parts.push(operation(op));
+  return parts.join(CONTINUE);
+}
+
+function operation(op: Operation): string {
+  const extra: Attributes = op.depth === undefined ? [] : [['OCF_CHECK_LEVEL', String(op.depth)]];
+  return `op ${op.name} ${pairs([['interval', op.interval], ['timeout', op.timeout], ...extra])}`;
+}
+
+function attributes(keyword: string, attrs: Attributes): string {
+  return attrs.length ? `${CONTINUE}${keyword} ${pairs(attrs)}` : '';
+}
+
+function pairs(attrs: Attributes): string {
+  return attrs.map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+}
+
+/** crmsh reads double-quoted values with backslash escapes. */
+function quote(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** crmsh writes INFINITY as inf, as Listing 2 does. */
+function score(s: string): string {
+  if (s === 'INFINITY' || s === '+INFINITY') return 'inf';
+  if (s === '-INFINITY') return '-inf';
+  return s;
+}
+
+function constraint(c: Constraint): string {
+  if (c.kind === 'location') return `location ${c.id} ${c.rsc} ${score(c.score)}: ${c.node}`;
+  if (c.kind === 'colocation') return `colocation ${c.id} ${score(c.score)}: ${c.rsc} ${c.withRsc}`;
+  return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:start ${c.then}:start`;
+}
+
+function property(o: ClusterOption, fencingName: FencingName): string {
+  const name = o.name === 'fencing' ? fencingName : o.name;
+  return `property ${name}=${quote(o.value)}`;
+}
+
+/**
+ * The configuration change in crm syntax, Terraform style: `+` objects added (with their
+ * definition), `~` objects changed (new definition), `-` objects removed (id only).
+ */
+export function renderChange(model: ResourceModel, changes: ObjectChange[], fencingName: FencingName = 'stonith-enabled'): string {
+  if (changes.length === 0) return 'no change to the Pacemaker configuration\n';
+  const objects = new Map(crmshObjects(model, fencingName).map((o) => [o.id, o.text]));
+  // A changed group or clone is shown with its primitives, where the change usually is.
+  const containers = new Map<string, string[]>();
+  const collect = (r: Resource): string[] => (r.kind === 'primitive' ? [r.id] : r.kind === 'group' ? r.members.map((m) => m.id) : collect(r.child));
+  for (const r of model.resources) if (r.kind !== 'primitive') containers.set(r.id, collect(r));
+  const optionText = new Map(model.options.map((o) => [`osha-option-${o.name === 'fencing' ? fencingName : o.name}`, property(o, fencingName)]));
+  const lines: string[] = [];
+  for (const c of changes) {
+    const inner = (containers.get(c.id) ?? []).map((id) => objects.get(id)).filter((t): t is string => t !== undefined);
+    const text = [...inner, objects.get(c.id) ?? optionText.get(c.id)].filter((t): t is string => t !== undefined).join('\n');
+    if (c.change === 'remove') lines.push(`- ${c.tag === 'nvpair' ? 'property' : c.tag} ${c.id}`);
+    else lines.push(`${c.change === 'add' ? '+' : '~'} ${(text || c.id).replace(/\n/g, '\n  ')}`);
+  }
+  const count = (k: ObjectChange['change']) => changes.filter((c) => c.change === k).length;
+  lines.push(`${count('add')} to add, ${count('change')} to change, ${count('remove')} to remove`);
+  return lines.join('\n') + '\n';
+}
