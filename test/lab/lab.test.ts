@@ -1,7 +1,9 @@
 // End-to-end test of the lab itself: a real 3-node lab of its own (198.18.200.0/24), entered
 // over ssh with the generated inventory and known_hosts, broken in every supported way, torn down.
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { labDown, labHeal, labKill, labPartition, labReboot, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
 import { planLab, type LabPlan } from '../../src/lab/plan.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
@@ -94,9 +96,11 @@ describe('osha lab (3 real nodes)', function () {
     for (const n of lab.nodes) expect(await sh(lab, n.name, 'hostname')).to.equal(n.name);
     // The pinned key of node1 used for node2's address must fail: known_hosts holds real, distinct keys.
     const swapped = readFileSync(up.knownHosts, 'utf8').split('\n')[0]!.replace('198.18.200.11', '198.18.200.12');
-    const bad = `${DIR}/known_hosts.swapped`;
-    await run('sh', ['-c', 'printf "%s\\n" "$1" > "$2"', 'sh', swapped, bad]);
+    const tmp = mkdtempSync(join(tmpdir(), 'osha-kh-'));
+    const bad = join(tmp, 'known_hosts');
+    writeFileSync(bad, `${swapped}\n`);
     const r = await labExec({ nodes: [{ ...lab.nodes[1]!, knownHosts: bad }] }, 'node2', 'true');
+    rmSync(tmp, { recursive: true, force: true });
     expect(r.code).to.equal(255);
     expect(r.stderr).to.match(/host key/i);
   });

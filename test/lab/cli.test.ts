@@ -1,0 +1,94 @@
+// `osha lab` as a user runs it: the shared lab through the CLI, and one clear line with exit 2
+// for each bad environment (not root, missing tools, address range in use, lab already up).
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { run, which, type RunOutput } from '../../src/lab/exec.ts';
+import { labExec, labSkipReason, sharedLab, sharedLabPlace } from '../support/lab.ts';
+import { onTeardown } from '../support/teardown.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Runs the real CLI (node + tsx) with optional environment and user. */
+function osha(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<RunOutput> {
+  const argv = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args];
+  if (opts.uid === undefined) return run(process.execPath, argv, { env: opts.env, timeoutMs: 120_000 });
+  // setpriv drops to another user without a login shell.
+  return run('setpriv', [`--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', process.execPath, ...argv], { env: opts.env, timeoutMs: 120_000 });
+}
+
+function oneLine(stderr: string): string {
+  return stderr.trim().split('\n')[0]!;
+}
+
+describe('osha lab CLI', function () {
+  this.timeout(15 * 60_000);
+
+  before(async function () {
+    const reason = await labSkipReason();
+    if (reason) {
+      console.log(`      (skipped: ${reason})`);
+      this.skip();
+    }
+  });
+
+  it('runs commands in every node of the shared lab through labExec', async function () {
+    const lab = await sharedLab(this);
+    const names = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, 'hostname')));
+    expect(names.map((r) => r.stdout.trim())).to.deep.equal(lab.nodes.map((n) => n.name));
+    const failing = await labExec(lab, lab.nodes[0]!.name, 'exit 3');
+    expect(failing.code).to.equal(3);
+  });
+
+  it('status lists the nodes and their state', async function () {
+    const lab = await sharedLab(this);
+    const r = await osha(['lab', 'status', '--dir', lab.dir]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const n of lab.nodes) expect(r.stdout).to.match(new RegExp(`${n.name}\\s+${n.address.replace(/\./g, '\\.')}\\s+running\\s+up\\s+yes`));
+  });
+
+  it('refuses a second lab in the same directory (exit 2)', async function () {
+    const lab = await sharedLab(this);
+    const { subnet } = sharedLabPlace(lab.nodes.length);
+    const r = await osha(['lab', 'up', '--dir', lab.dir, '--subnet', String(subnet)]);
+    expect(r.code).to.equal(2);
+    expect(oneLine(r.stderr)).to.equal(`osha lab: a lab is already up in ${lab.dir}`);
+  });
+
+  it('refuses an address range already in use (exit 2)', async () => {
+    const bridge = 'oshatest202';
+    onTeardown(async () => void (await run('ip', ['link', 'del', bridge])));
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', '198.18.202.1/24', 'dev', bridge]);
+    try {
+      const r = await osha(['lab', 'up', '--subnet', '202', '--dir', join(tmpdir(), 'osha-test-lab-inuse')]);
+      expect(r.code).to.equal(2);
+      expect(oneLine(r.stderr)).to.match(/198\.18\.202\.0\/24 is already in use on this host \(198\.18\.202\.1 on oshatest202\)/);
+    } finally {
+      await run('ip', ['link', 'del', bridge]);
+    }
+  });
+
+  it('says to install systemd-container when systemd-nspawn is missing (exit 2)', async () => {
+    // A PATH with every tool the lab needs except systemd-nspawn.
+    const bin = mkdtempSync(join(tmpdir(), 'osha-path-'));
+    try {
+      for (const tool of ['sh', 'bash', 'ip', 'mount', 'ssh-keygen', 'debootstrap']) {
+        const path = await which(tool);
+        if (path) symlinkSync(path, join(bin, tool));
+      }
+      const r = await osha(['lab', 'up', '--subnet', '203', '--dir', join(bin, 'lab')], { env: { ...process.env, PATH: bin } });
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/^osha lab: missing systemd-nspawn on this host\n {2}fix: apt-get install systemd-container\n$/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('says it must run as root (exit 2)', async () => {
+    const r = await osha(['lab', 'up', '--dir', join(tmpdir(), 'osha-test-lab-nobody')], { uid: 65534, env: { ...process.env, HOME: '/tmp' } });
+    expect(r.code, r.stderr).to.equal(2);
+    expect(oneLine(r.stderr)).to.equal('osha lab: osha lab must run as root (it creates containers, mounts and network namespaces)');
+  });
+});
