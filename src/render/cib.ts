@@ -442,13 +442,45 @@ export function objectChanges(liveCibXml: string, model: ResourceModel): Result<
   const changes: ObjectChange[] = [];
   for (const w of wanted) {
     const id = w.getAttribute('id')!;
-    const old = live.get(id);
+    diffObject(live.get(id), w, changes);
     live.delete(id);
-    if (!old) changes.push({ change: 'add', id, tag: w.nodeName });
-    else if (canonical(old) !== canonical(w)) changes.push({ change: 'change', id, tag: w.nodeName });
   }
   for (const [id, el] of live) changes.push({ change: 'remove', id, tag: el.nodeName });
   return ok(changes);
+}
+
+const RESOURCE_TAGS = new Set(['primitive', 'group', 'clone']);
+
+/**
+ * Groups and clones are compared member by member, so a plan names the primitive that changed
+ * rather than its whole group; the container itself changes only when its own settings or its
+ * member list do.
+ */
+function diffObject(old: Element | undefined, w: Element, out: ObjectChange[]): void {
+  const id = w.getAttribute('id')!;
+  if (!old) {
+    out.push({ change: 'add', id, tag: w.nodeName });
+    return;
+  }
+  if (!RESOURCE_TAGS.has(w.nodeName) || w.nodeName === 'primitive' || old.nodeName !== w.nodeName) {
+    if (canonical(old) !== canonical(w)) out.push({ change: 'change', id, tag: w.nodeName });
+    return;
+  }
+  const oldMembers = new Map(children(old).filter((c) => RESOURCE_TAGS.has(c.nodeName)).map((c) => [c.getAttribute('id')!, c]));
+  for (const m of children(w).filter((c) => RESOURCE_TAGS.has(c.nodeName))) {
+    diffObject(oldMembers.get(m.getAttribute('id')!), m, out);
+    oldMembers.delete(m.getAttribute('id')!);
+  }
+  for (const [mid, m] of oldMembers) out.push({ change: 'remove', id: mid, tag: m.nodeName });
+  if (shell(old) !== shell(w)) out.push({ change: 'change', id, tag: w.nodeName });
+}
+
+/** A container's own settings and its member ids, without the members' content. */
+function shell(el: Element): string {
+  const attrs: string[] = [];
+  for (let i = 0; i < el.attributes.length; i++) attrs.push(`${el.attributes.item(i)!.name}=${JSON.stringify(el.attributes.item(i)!.value)}`);
+  const inner = children(el).map((c) => (RESOURCE_TAGS.has(c.nodeName) ? `[${c.getAttribute('id')}]` : canonical(c)));
+  return `<${el.nodeName} ${attrs.sort().join(' ')}>${inner.join('')}`;
 }
 
 /** Every primitive id the model runs, for "wait until every osha resource is started". */

@@ -101,14 +101,15 @@ function property(o: ClusterOption, fencingName: FencingName): string {
 export function renderChange(model: ResourceModel, changes: ObjectChange[], fencingName: FencingName = 'stonith-enabled'): string {
   if (changes.length === 0) return 'no change to the Pacemaker configuration\n';
   const objects = new Map(crmshObjects(model, fencingName).map((o) => [o.id, o.text]));
-  // A changed group or clone is shown with its primitives, where the change usually is.
   const containers = new Map<string, string[]>();
   const collect = (r: Resource): string[] => (r.kind === 'primitive' ? [r.id] : r.kind === 'group' ? r.members.map((m) => m.id) : collect(r.child));
   for (const r of model.resources) if (r.kind !== 'primitive') containers.set(r.id, collect(r));
   const optionText = new Map(model.options.map((o) => [`osha-option-${o.name === 'fencing' ? fencingName : o.name}`, property(o, fencingName)]));
   const lines: string[] = [];
   for (const c of changes) {
-    const inner = (containers.get(c.id) ?? []).map((id) => objects.get(id)).filter((t): t is string => t !== undefined);
+    // An added group or clone is shown with its primitives, which are new too.
+    const members = c.change === 'add' ? (containers.get(c.id) ?? []) : [];
+    const inner = members.map((id) => objects.get(id)).filter((t): t is string => t !== undefined);
     const text = [...inner, objects.get(c.id) ?? optionText.get(c.id)].filter((t): t is string => t !== undefined).join('\n');
     if (c.change === 'remove') lines.push(`- ${c.tag === 'nvpair' ? 'property' : c.tag} ${c.id}`);
     else lines.push(`${c.change === 'add' ? '+' : '~'} ${(text || c.id).replace(/\n/g, '\n  ')}`);
