@@ -1,0 +1,131 @@
+// What the deploy uploads to every node so that Pacemaker can run osha's OpenStack agents
+// (`ocf:openstack:NAME`), read from playbooks/agents/ in this repository.
+//
+// Placement:
+// - Agents and aliases go to /usr/lib/ocf/resource.d/openstack/NAME, mode 0755. Pacemaker lists
+//   every executable there as an agent.
+// - The shared library goes to /usr/lib/ocf/lib/openstack/ocf-openstack-funcs, mode 0644: outside
+//   resource.d, beside ClusterLabs' own /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs, so no tool can
+//   mistake it for an agent. Agents source it from ${OCF_ROOT}/lib/openstack.
+// - Aliases (the articles' names: quantum-server...) are 3-line sh files that exec the canonical
+//   agent beside them, so they upload like any file (no symlink handling in the executor).
+//
+// Verification, after upload, on each node and for each agent and alias NAME:
+//   crm_resource --show-metadata ocf:openstack:NAME
+// It must exit 0 and print the agent's OCF 1.0 XML (verifyCommand() builds it).
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+export interface AgentFile {
+  /** File name in playbooks/agents/ and on the node. */
+  name: string;
+  /** Absolute path on the node. */
+  remotePath: string;
+  content: Buffer;
+  /** 0o755 for agents and aliases, 0o644 for the library. */
+  mode: number;
+  /** Hex SHA-256 of content: upload only when the node's differs. */
+  sha256: string;
+  kind: 'agent' | 'library' | 'alias';
+}
+
+export const OCF_ROOT = '/usr/lib/ocf';
+export const AGENT_DIR = `${OCF_ROOT}/resource.d/openstack`;
+export const LIBRARY_DIR = `${OCF_ROOT}/lib/openstack`;
+export const LIBRARY_NAME = 'ocf-openstack-funcs';
+
+/** The agents osha ships, by the service they manage. */
+export const AGENT_NAMES = [
+  'keystone',
+  'glance-api',
+  'glance-registry',
+  'nova-api',
+  'nova-scheduler',
+  'nova-conductor',
+  'nova-consoleauth',
+  'nova-novncproxy',
+  'neutron-server',
+  'neutron-dhcp-agent',
+  'neutron-l3-agent',
+  'neutron-metadata-agent',
+  'neutron-openvswitch-agent',
+  'cinder-api',
+  'cinder-scheduler',
+  'cinder-volume',
+  'heat-api',
+  'heat-engine',
+] as const;
+
+export type AgentName = (typeof AGENT_NAMES)[number];
+
+/** The articles' agent names, each running the canonical agent. */
+export const AGENT_ALIASES: Record<string, AgentName> = {
+  'quantum-server': 'neutron-server',
+  'quantum-agent-dhcp': 'neutron-dhcp-agent',
+  'quantum-agent-l3': 'neutron-l3-agent',
+  'nova-novnc': 'nova-novncproxy',
+  'cinder-schedule': 'cinder-scheduler',
+};
+
+/** Where the agent sources live in this repository. */
+export function agentSourceDir(): string {
+  return fileURLToPath(new URL('../../playbooks/agents/', import.meta.url));
+}
+
+export function sha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** How a file of playbooks/agents/ is installed, or undefined when it is not part of the set. */
+export function placement(name: string): Pick<AgentFile, 'remotePath' | 'mode' | 'kind'> | undefined {
+  if (name === LIBRARY_NAME) return { remotePath: `${LIBRARY_DIR}/${name}`, mode: 0o644, kind: 'library' };
+  if ((AGENT_NAMES as readonly string[]).includes(name)) return { remotePath: `${AGENT_DIR}/${name}`, mode: 0o755, kind: 'agent' };
+  if (name in AGENT_ALIASES) return { remotePath: `${AGENT_DIR}/${name}`, mode: 0o755, kind: 'alias' };
+  return undefined;
+}
+
+/**
+ * Every file the deploy uploads: the library, the agents and the aliases, in that order (so a
+ * node never has an agent without its library). Rejects when a file is missing from
+ * playbooks/agents/ or the folder holds a file this module does not know.
+ */
+export async function agentFiles(dir: string = agentSourceDir()): Promise<AgentFile[]> {
+  const present = new Set(await readdir(dir));
+  const expected = [LIBRARY_NAME, ...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)];
+  const missing = expected.filter((n) => !present.has(n));
+  if (missing.length > 0) throw new Error(`playbooks/agents is missing ${missing.join(', ')}`);
+  const unknown = [...present].filter((n) => !expected.includes(n));
+  if (unknown.length > 0) throw new Error(`playbooks/agents holds files osha does not deploy: ${unknown.join(', ')}`);
+  return Promise.all(
+    expected.map(async (name) => {
+      const content = await readFile(`${dir}/${name}`);
+      return { name, content, sha256: sha256(content), ...placement(name)! };
+    }),
+  );
+}
+
+/** The command that proves Pacemaker can use an uploaded agent (exit 0 and OCF XML). */
+export function verifyCommand(name: string): string {
+  return `crm_resource --show-metadata ocf:openstack:${name}`;
+}
+
+/** The files whose node copy differs (missing, or another checksum) from ours. */
+export function filesToUpload(files: readonly AgentFile[], remoteSums: ReadonlyMap<string, string>): AgentFile[] {
+  return files.filter((f) => remoteSums.get(f.remotePath) !== f.sha256);
+}
+
+/** A read-only command printing `SHA256  PATH` for each file that exists on the node. */
+export function remoteChecksumCommand(files: readonly AgentFile[]): string {
+  return `sha256sum -- ${files.map((f) => `'${f.remotePath}'`).join(' ')} 2>/dev/null; true`;
+}
+
+/** Parses sha256sum output into remotePath -> checksum. */
+export function parseChecksums(output: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (m) sums.set(m[2]!, m[1]!);
+  }
+  return sums;
+}

@@ -1,0 +1,56 @@
+// Static checks of the agents: shellcheck -s sh, OCF 1.0 meta-data as user nobody, every
+// parameter the library reads documented in meta-data.
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { agentFiles, agentSourceDir, LIBRARY_NAME } from '../../src/agents/files.ts';
+import { run } from '../../src/lab/exec.ts';
+import { hostSkipReason, installAgentTree, type AgentTree } from './support.ts';
+
+describe('OCF agents: static checks', function () {
+  it('shellcheck -s sh is clean on every agent, alias and the library', async function () {
+    if (!existsSync('/usr/bin/shellcheck')) {
+      console.log('      (skipped: shellcheck is not installed)');
+      this.skip();
+    }
+    const files = (await agentFiles()).map((f) => `${agentSourceDir()}/${f.name}`);
+    const r = await run('shellcheck', ['-s', 'sh', ...files]);
+    expect(r.stdout + r.stderr).to.equal('');
+    expect(r.code).to.equal(0);
+  });
+
+  describe('meta-data', function () {
+    let tree: AgentTree;
+    before(async function () {
+      const reason = hostSkipReason();
+      if (reason) {
+        console.log(`      (skipped: ${reason})`);
+        this.skip();
+      }
+      tree = await installAgentTree();
+    });
+
+    it('is valid OCF 1.0 (ra-api-1.dtd) for every agent and alias, printed as user nobody', async function () {
+      for (const f of await agentFiles()) {
+        if (f.kind === 'library') continue;
+        const cmd = `OCF_ROOT=/usr/lib/ocf OCF_OPENSTACK_LIBDIR='${tree.libDir}' '${tree.agent(f.name)}' meta-data | (cd /usr/share/resource-agents && xmllint --noout --valid -)`;
+        const r = await run('su', ['nobody', '-s', '/bin/sh', '-c', cmd]);
+        expect(r.code, `${f.name}: ${r.stderr}`).to.equal(0);
+        expect(r.stderr, f.name).to.equal('');
+      }
+    });
+
+    it('documents every parameter the library reads, with defaults and a depth-10 monitor', async function () {
+      const lib = readFileSync(`${agentSourceDir()}/${LIBRARY_NAME}`, 'utf8');
+      const read = new Set([...lib.matchAll(/OCF_RESKEY_([a-z_]+)\b/g)].map((m) => m[1]!).filter((n) => !n.endsWith('_default') && !n.startsWith('CRM_')));
+      const documented = new Set<string>();
+      for (const f of await agentFiles()) {
+        if (f.kind !== 'agent') continue;
+        const r = await run(tree.agent(f.name), ['meta-data'], { env: { OCF_ROOT: '/usr/lib/ocf', OCF_OPENSTACK_LIBDIR: tree.libDir } });
+        for (const m of r.stdout.matchAll(/<parameter name="([a-z_]+)"[\s\S]*?<content type="\w+" default="[^"]*" \/>/g)) documented.add(m[1]!);
+        expect(r.stdout, f.name).to.match(/<action name="monitor" timeout="60s" interval="60s" depth="10" \/>/);
+        expect(r.stdout, f.name).to.match(/<action name="start" timeout="\d+s" \/>/);
+      }
+      expect([...read].filter((n) => !documented.has(n))).to.deep.equal([]);
+    });
+  });
+});
