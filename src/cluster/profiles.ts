@@ -76,6 +76,6 @@ export function inventoryProfile(inv: Inventory): ProfileSummary {
 }
 
 function seconds(ms: number): string {
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+  // Tenths of a second, rounded half up (3650 ms is ~3.7 s; toFixed would say 3.6).
+  return `${Math.round(ms / 100) / 10} s`;
 }

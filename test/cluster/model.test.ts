@@ -1,0 +1,163 @@
+// buildResourceModel on inventories other than Listing 2: smaller service sets, overrides, user
+// additions, a public VIP and fencing. Every variant is also checked by the real crm_verify.
+import { expect } from 'chai';
+import { buildResourceModel } from '../../src/cluster/build.ts';
+import { primitivesOf, type Constraint, type Primitive, type ResourceModel } from '../../src/cluster/model.ts';
+import { desiredCib } from '../../src/render/cib.ts';
+import { havePacemakerTools, inventoryFrom, liveCib } from './fixtures.ts';
+import { crmVerify, simulate } from './tools.ts';
+
+const BASE = `
+cluster: { name: lab }
+nodes:
+  - { name: node1, address: 198.18.0.11 }
+  - { name: node2, address: 198.18.0.12 }
+  - { name: node3, address: 198.18.0.13 }
+vip: { address: 198.18.0.100, cidr_netmask: 24 }
+`;
+
+const model = (extra: string): ResourceModel => buildResourceModel(inventoryFrom(BASE + extra));
+const prim = (m: ResourceModel, id: string): Primitive => {
+  const p = primitivesOf(m.resources).find((x) => x.id === id);
+  if (!p) throw new Error(`no primitive ${id}`);
+  return p;
+};
+const has = (m: ResourceModel, want: Partial<Constraint>): boolean =>
+  m.constraints.some((c) => Object.entries(want).every(([k, v]) => (c as unknown as Record<string, unknown>)[k] === v));
+
+/** The model must be a configuration Pacemaker accepts and can start. */
+function checkWithPacemaker(m: ResourceModel): void {
+  if (!havePacemakerTools()) return;
+  const d = desiredCib(liveCib(), m);
+  if (!d.ok) throw new Error(d.error.message);
+  const v = crmVerify(d.value);
+  expect(v.ok, v.output).to.equal(true);
+  const placed = simulate(d.value).placement;
+  for (const p of primitivesOf(m.resources)) expect(placed[p.id], p.id).to.have.length.greaterThan(0);
+}
+
+describe('resource model', function () {
+  it('with only the VIP: one primitive, fencing property off, nothing else', function () {
+    const m = model('services: []\n');
+    expect(m.resources.map((r) => r.id)).to.deep.equal(['osha-vip']);
+    expect(m.constraints).to.deep.equal([]);
+    expect(m.options).to.deep.equal([{ name: 'fencing', value: 'false' }]);
+    expect(prim(m, 'osha-vip').params).to.deep.equal([
+      ['ip', '198.18.0.100'],
+      ['cidr_netmask', '24'],
+    ]);
+    checkWithPacemaker(m);
+  });
+
+  it('without keystone: groups sit on the VIP and wait for the database', function () {
+    const m = model('services: [mysql, glance-api, nova-api, cinder-api]\n');
+    expect(has(m, { kind: 'colocation', rsc: 'osha-g-glance', withRsc: 'osha-vip' })).to.equal(true);
+    expect(has(m, { kind: 'order', first: 'osha-g-basic', then: 'osha-g-glance' })).to.equal(true);
+    expect(has(m, { kind: 'order', first: 'osha-g-glance', then: 'osha-g-nova' })).to.equal(true);
+    expect(has(m, { kind: 'order', first: 'osha-g-basic', then: 'osha-g-cinder' })).to.equal(true);
+    expect(m.warnings.join('\n')).to.include('mysql has no shared storage');
+    checkWithPacemaker(m);
+  });
+
+  it('a public VIP runs with the VIP and comes up before keystone', function () {
+    const m = model('public_vip: { address: 198.19.0.100, cidr_netmask: 24, nic: eth1 }\nservices: [keystone]\n');
+    expect(prim(m, 'osha-public-vip').params).to.deep.include(['nic', 'eth1']);
+    expect(has(m, { kind: 'colocation', rsc: 'osha-public-vip', withRsc: 'osha-vip' })).to.equal(true);
+    expect(has(m, { kind: 'order', first: 'osha-public-vip', then: 'osha-g-keystone' })).to.equal(true);
+    checkWithPacemaker(m);
+  });
+
+  it('applies overrides of params, meta and operation timings (article aliases work as keys)', function () {
+    const m = model(`services: [mysql, quantum-server]
+resources:
+  overrides:
+    quantum-server: { ops: { monitor: { interval: 60s, timeout: 2min } }, params: { config: /etc/neutron/other.conf } }
+    mysql: { ops: { start: { timeout: 600 } }, meta: { migration-threshold: 1, resource-stickiness: 200 } }
+    vip: { params: { nic: br-mgmt } }
+`);
+    const neutron = prim(m, 'osha-neutron-server');
+    expect(neutron.ops.find((o) => o.name === 'monitor')).to.deep.equal({ name: 'monitor', interval: '60s', timeout: '2min' });
+    expect(neutron.params).to.deep.include(['config', '/etc/neutron/other.conf']);
+    const mysql = prim(m, 'osha-mysql');
+    expect(mysql.ops.find((o) => o.name === 'start')!.timeout).to.equal('600');
+    expect(mysql.meta).to.deep.equal([
+      ['migration-threshold', '1'],
+      ['failure-timeout', '120s'],
+      ['resource-stickiness', '200'],
+    ]);
+    expect(prim(m, 'osha-vip').params).to.deep.include(['nic', 'br-mgmt']);
+    checkWithPacemaker(m);
+  });
+
+  it('adds user primitives (cloned or not) and user constraints, which may replace a generated one', function () {
+    const m = model(`services: [keystone]
+resources:
+  primitives:
+    - { id: haproxy, agent: "systemd:haproxy", clone: true }
+    - { id: memcached, agent: "lsb:memcached", ops: { monitor: { interval: 15s } } }
+  constraints:
+    - { type: colocation, resource: memcached, with: keystone, score: 500 }
+    - { type: order, first: haproxy, then: keystone, mandatory: false }
+    - { type: colocation, id: co-g-keystone-with-vip, resource: keystone, with: vip, score: inf }
+`);
+    expect(m.resources.map((r) => r.id)).to.include.members(['osha-cl-haproxy', 'osha-memcached']);
+    const memcached = prim(m, 'osha-memcached');
+    expect(memcached.agent).to.deep.equal({ class: 'lsb', type: 'memcached' });
+    expect(memcached.ops.find((o) => o.name === 'monitor')).to.deep.equal({ name: 'monitor', interval: '15s', timeout: '60s' });
+    expect(prim(m, 'osha-haproxy').agent).to.deep.equal({ class: 'systemd', type: 'haproxy' });
+    expect(has(m, { kind: 'colocation', id: 'osha-co-memcached-with-keystone', rsc: 'osha-memcached', withRsc: 'osha-keystone', score: '500' })).to.equal(true);
+    expect(has(m, { kind: 'order', first: 'osha-cl-haproxy', then: 'osha-keystone', mandatory: false })).to.equal(true);
+    // Same id as the generated constraint: replaced in place, not duplicated.
+    const replaced = m.constraints.filter((c) => c.id === 'osha-co-g-keystone-with-vip');
+    expect(replaced).to.have.length(1);
+    expect(replaced[0]).to.include({ rsc: 'osha-keystone', withRsc: 'osha-vip', score: 'INFINITY' });
+    checkWithPacemaker(m);
+  });
+
+  it('fence devices: a stonith primitive per device, kept off the node it powers off, password by file', function () {
+    const m = model(`services: [keystone]
+stonith:
+  enabled: true
+  devices:
+    - { name: ipmi-node1, agent: fence_ipmilan, node: node1, params: { ip: 198.18.1.11, username: admin, lanplus: 1 }, password: { env: IPMI_PASSWORD } }
+quorum: { policy: freeze }
+`);
+    const fence = prim(m, 'osha-fence-ipmi-node1');
+    expect(fence.agent).to.deep.equal({ class: 'stonith', type: 'fence_ipmilan' });
+    expect(fence.params).to.deep.include(['pcmk_host_list', 'node1']);
+    expect(fence.params).to.deep.include(['password_script', 'cat /etc/osha/fence-ipmi-node1.password']);
+    expect(fence.params.map(([k]) => k)).to.not.include('password');
+    expect(has(m, { kind: 'location', rsc: 'osha-fence-ipmi-node1', node: 'node1', score: '-INFINITY' })).to.equal(true);
+    expect(m.options).to.deep.equal([
+      { name: 'fencing', value: 'true' },
+      { name: 'no-quorum-policy', value: 'freeze' },
+    ]);
+    expect(m.warnings.join('\n')).to.not.include('fencing is disabled');
+    checkWithPacemaker(m);
+  });
+
+  it('shared storage: a Filesystem resource in front of the service, datadir on it', function () {
+    const m = model(`services: [mysql]
+resources:
+  storage:
+    mysql: { device: /dev/drbd0, fstype: ext4, directory: /srv/mysql }
+`);
+    const group = m.resources.find((r) => r.id === 'osha-g-basic');
+    expect(group?.kind === 'group' && group.members.map((x) => x.id)).to.deep.equal(['osha-fs-mysql', 'osha-mysql']);
+    expect(prim(m, 'osha-fs-mysql').params).to.deep.equal([
+      ['device', '/dev/drbd0'],
+      ['directory', '/srv/mysql'],
+      ['fstype', 'ext4'],
+    ]);
+    expect(prim(m, 'osha-mysql').params).to.deep.include(['datadir', '/srv/mysql']);
+    expect(prim(m, 'osha-mysql').params).to.deep.include(['additional_parameters', '--bind-address=198.18.0.100']);
+    expect(m.warnings.join('\n')).to.not.include('mysql has no shared storage');
+  });
+
+  it('no deep monitor without credentials', function () {
+    const m = model('services: [keystone]\n');
+    const ks = prim(m, 'osha-keystone');
+    expect(ks.params).to.deep.equal([['config', '/etc/keystone/keystone.conf']]);
+    expect(ks.ops.find((o) => o.name === 'monitor')!.depth).to.equal(undefined);
+  });
+});
