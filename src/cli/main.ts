@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { validateCommand } from './validate.ts';
 import { labCommand } from './lab.ts';
 import { initCommand } from './init.ts';
+import { deployCommand, planCommand, runCommand } from './deploy.ts';
 import { EXIT } from './exit.ts';
 
 const program = new Command();
@@ -14,6 +15,9 @@ program
   .showHelpAfterError('(run `osha --help` for usage)')
   .exitOverride();
 
+program.addCommand(deployCommand());
+program.addCommand(planCommand());
+program.addCommand(runCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

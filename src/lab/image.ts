@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildEnv, labRecipe, recipeHash, BUILD_SCRIPT, type Recipe } from './image-recipe.ts';
+import { buildEnv, labRecipe, recipeHash, type Recipe } from './image-recipe.ts';
 import { run } from './exec.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { pidAlive, waitFor } from './proc.ts';
@@ -62,7 +62,7 @@ async function buildImage(cacheDir: string, hash: string, recipe: Recipe, log?: 
   await mkdir(tmp, { recursive: true });
   const rootfs = join(tmp, 'rootfs');
   const env = { ...process.env, ...buildEnv(recipe), LC_ALL: 'C' };
-  const r = await run('bash', ['-c', BUILD_SCRIPT, 'osha-lab-build', rootfs], { env, onOutput: log ? (c) => emitLines(c, log) : undefined });
+  const r = await run('bash', ['-c', recipe.buildScript, 'osha-lab-build', rootfs], { env, onOutput: log ? (c) => emitLines(c, log) : undefined });
   if (r.code !== 0) {
     const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
     await rm(tmp, { recursive: true, force: true });

@@ -2,8 +2,11 @@
 // Thin on purpose: it runs commands and moves bytes; deciding what to run is the steps' job.
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type Client as SshClient } from 'ssh2';
 import type { SshTarget } from './target.ts';
+
+// ssh2 is CommonJS: take its members from the default export so both Node's ESM loader and tsx agree.
+const { Client, utils } = ssh2;
 import { appendKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, readKnownHosts } from './known-hosts.ts';
 import { sh } from './quote.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
@@ -48,7 +51,7 @@ export class HostConnection {
 
   private constructor(
     readonly target: SshTarget,
-    private readonly client: Client,
+    private readonly client: SshClient,
     private readonly sudoPassword: string | undefined,
     private readonly log: ((line: string) => void) | undefined,
   ) {

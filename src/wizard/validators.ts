@@ -124,7 +124,16 @@ function bigIntToV4(n: bigint): string {
 function bigIntToV6(n: bigint): string {
   const groups: string[] = [];
   for (let s = 112n; s >= 0n; s -= 16n) groups.push(((n >> s) & 0xffffn).toString(16));
-  return groups.join(':');
+  // RFC 5952 form: the longest run of two or more zero groups becomes "::".
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  if (best.len < 2) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
 }
 
 /**

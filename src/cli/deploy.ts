@@ -1,0 +1,137 @@
+// `osha deploy`, `osha plan` and `osha run`: load the inventory and a playbook, run its steps
+// over SSH, print progress and a summary, set the exit code.
+import { Command, Option } from 'commander';
+import { loadInventory, formatProblem } from '../inventory/load.ts';
+import { loadPlaybook } from '../playbook/load.ts';
+import { runSteps } from '../runner/run.ts';
+import { LineReporter, ListrReporter, jsonSummary } from '../runner/report.ts';
+import type { Reporter } from '../runner/run.ts';
+import type { RunSummary } from '../runner/types.ts';
+import { SshSession, DEFAULT_CONCURRENCY } from '../ssh/session.ts';
+import { targetsFor } from '../ssh/target.ts';
+import { describeError } from '../util/result.ts';
+import { EXIT } from './exit.ts';
+
+export interface RunFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  acceptNewHostKeys?: boolean;
+  regenerateKey?: boolean;
+  concurrency?: string;
+  timeout?: string;
+}
+
+function addRunOptions(cmd: Command, withDryRun: boolean): Command {
+  if (withDryRun) cmd.option('-n, --dry-run', 'show every change (file diffs, commands) and change nothing');
+  return cmd
+    .option('--json', 'print one machine-readable summary at the end (progress goes to stderr)')
+    .option('-v, --verbose', 'show each remote command (secrets redacted)')
+    .option('--accept-new-host-keys', 'trust and record host keys of nodes not yet in known_hosts (keys that differ are still refused)')
+    .option('--regenerate-key', 'replace the corosync authkey even when nodes disagree about it')
+    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(String(DEFAULT_CONCURRENCY)))
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default('120'));
+}
+
+async function askPassphrase(path: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { password } = await import('@inquirer/prompts');
+  try {
+    return await password({ message: `Passphrase for ${path}:`, mask: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a playbook against an inventory; returns the exit code. */
+export async function runPlaybookCli(playbookName: string, file: string, flags: RunFlags): Promise<number> {
+  const out = (s: string) => (flags.json ? process.stderr.write(s) : process.stdout.write(s));
+  const loaded = await loadInventory(file);
+  if (!loaded.ok) {
+    for (const p of loaded.error) console.error(formatProblem(p));
+    console.error(`${file}: ${loaded.error.length} problem(s); nothing was changed on any node`);
+    return EXIT.usage;
+  }
+  const playbook = await loadPlaybook(playbookName);
+  if (!playbook.ok) {
+    console.error(`osha: ${describeError(playbook.error)}`);
+    return EXIT.usage;
+  }
+  const concurrency = Number(flags.concurrency ?? DEFAULT_CONCURRENCY);
+  const timeoutS = Number(flags.timeout ?? 120);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isFinite(timeoutS) || timeoutS <= 0) {
+    console.error('osha: --concurrency takes a whole number >= 1 and --timeout a number of seconds > 0');
+    return EXIT.usage;
+  }
+  const inv = loaded.value;
+  const dryRun = Boolean(flags.dryRun);
+  const verbose = Boolean(flags.verbose);
+  const useListr = process.stdout.isTTY && !flags.json && !dryRun;
+  const reporter: Reporter = useListr ? new ListrReporter(out, { verbose }) : new LineReporter(out, { verbose, dryRun });
+  const session = new SshSession(
+    targetsFor(inv, file),
+    { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), askPassphrase, log: verbose ? (l) => reporter.log(l) : undefined },
+    concurrency,
+  );
+
+  // First Ctrl-C: finish the actions under way, then stop and say what was left. Second: quit now.
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(EXIT.interrupted);
+    process.stderr.write('\nosha: stopping after the actions under way (Ctrl-C again to quit at once)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let summary: RunSummary;
+  try {
+    out(`osha ${playbook.value.name}: ${playbook.value.description} on ${inv.nodes.length} nodes of cluster ${inv.cluster.name}${dryRun ? ' (dry run)' : ''}\n`);
+    summary = await runSteps({
+      playbook: playbook.value.name,
+      steps: playbook.value.steps,
+      inv,
+      inventoryFile: file,
+      session,
+      options: { dryRun, regenerateKey: Boolean(flags.regenerateKey), settleTimeoutMs: timeoutS * 1000 },
+      reporter,
+      signal: abort.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    await session.close();
+  }
+  if (flags.json) process.stdout.write(`${jsonSummary(summary)}\n`);
+  if (summary.interrupted) return EXIT.interrupted;
+  return summary.failed > 0 || summary.skipped > 0 ? EXIT.failed : EXIT.ok;
+}
+
+export function deployCommand(): Command {
+  return addRunOptions(
+    new Command('deploy')
+      .description('make the nodes a Pacemaker/Corosync cluster as the inventory describes (re-running changes nothing)')
+      .argument('<inventory>', 'inventory file (YAML)'),
+    true,
+  ).action(async (file: string, flags: RunFlags) => {
+    process.exitCode = await runPlaybookCli('deploy', file, flags);
+  });
+}
+
+export function planCommand(): Command {
+  return addRunOptions(
+    new Command('plan').description('show what `osha deploy` would change, per host (same as deploy --dry-run)').argument('<inventory>', 'inventory file (YAML)'),
+    false,
+  ).action(async (file: string, flags: RunFlags) => {
+    process.exitCode = await runPlaybookCli('deploy', file, { ...flags, dryRun: true });
+  });
+}
+
+export function runCommand(): Command {
+  return addRunOptions(
+    new Command('run')
+      .description('run one playbook (a part of the deploy, e.g. `cluster`) from playbooks/ or a path')
+      .argument('<playbook>', 'playbook name (file in playbooks/ without .yaml) or path')
+      .argument('<inventory>', 'inventory file (YAML)'),
+    true,
+  ).action(async (playbook: string, file: string, flags: RunFlags) => {
+    process.exitCode = await runPlaybookCli(playbook, file, flags);
+  });
+}

@@ -1,0 +1,96 @@
+// Facts about a node's operating system: distribution, init system, package manager, packages.
+// Each fact is gathered with as few round trips as possible (one shell script, key=value output).
+import type { HostConnection } from '../ssh/connection.ts';
+import { sh } from '../ssh/quote.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+export type OsFamily = 'debian' | 'rhel' | 'suse' | 'unknown';
+export type InitSystem = 'systemd' | 'upstart' | 'sysvinit' | 'unknown';
+export type PackageManager = 'apt' | 'dnf' | 'yum' | 'zypper' | 'none';
+
+export interface OsFacts {
+  id: string;
+  versionId: string;
+  prettyName: string;
+  family: OsFamily;
+  init: InitSystem;
+  packageManager: PackageManager;
+  uid: number;
+  hostname: string;
+  /** Seconds since the epoch on the node, for the clock-skew check. */
+  epoch: number;
+}
+
+const OS_SCRIPT = `
+. /etc/os-release 2>/dev/null
+echo "id=$ID"
+echo "id_like=$ID_LIKE"
+echo "version_id=$VERSION_ID"
+echo "pretty=$PRETTY_NAME"
+if [ -d /run/systemd/system ]; then echo init=systemd
+elif /sbin/initctl version 2>/dev/null | grep -q upstart; then echo init=upstart
+elif [ -d /etc/init.d ]; then echo init=sysvinit
+else echo init=unknown; fi
+for pm in apt-get dnf yum zypper; do if command -v $pm >/dev/null 2>&1; then echo "pm=$pm"; break; fi; done
+echo "uid=$(id -u)"
+echo "hostname=$(hostname)"
+echo "epoch=$(date +%s.%N)"
+`;
+
+export function parseKeyValues(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return m;
+}
+
+export function osFamily(id: string, idLike: string): OsFamily {
+  const all = `${id} ${idLike}`;
+  if (/\b(debian|ubuntu)\b/.test(all)) return 'debian';
+  if (/\b(rhel|fedora|centos|rocky|almalinux)\b/.test(all)) return 'rhel';
+  if (/\b(suse|sles|opensuse)\b/.test(all)) return 'suse';
+  return 'unknown';
+}
+
+export async function readOsFacts(c: HostConnection): Promise<Result<OsFacts>> {
+  const r = await c.run(OS_SCRIPT);
+  if (!r.ok) return r;
+  const kv = parseKeyValues(r.value.stdout);
+  const pm = kv.get('pm');
+  const id = kv.get('id') ?? '';
+  return ok({
+    id,
+    versionId: kv.get('version_id') ?? '',
+    prettyName: kv.get('pretty') ?? id,
+    family: osFamily(id, kv.get('id_like') ?? ''),
+    init: (kv.get('init') ?? 'unknown') as InitSystem,
+    packageManager: pm === 'apt-get' ? 'apt' : ((pm ?? 'none') as PackageManager),
+    uid: Number(kv.get('uid') ?? -1),
+    hostname: kv.get('hostname') ?? '',
+    epoch: Number(kv.get('epoch') ?? 0),
+  });
+}
+
+/** Installed version per package ('' when not installed). */
+export async function readInstalledPackages(c: HostConnection, pm: PackageManager, names: string[]): Promise<Result<Map<string, string>>> {
+  let cmd: string;
+  if (pm === 'apt') cmd = sh`for p in ${names}; do v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$p" 2>/dev/null); case "$v" in ii*) echo "$p=\${v#*|}";; *) echo "$p=";; esac; done`;
+  else if (pm === 'dnf' || pm === 'yum' || pm === 'zypper') cmd = sh`for p in ${names}; do echo "$p=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null | grep -v 'not installed')"; done`;
+  else return err({ host: c.target.name, message: 'no supported package manager (apt-get, dnf, yum or zypper) on this node' });
+  const r = await c.run(cmd);
+  if (!r.ok) return r;
+  return ok(parseKeyValues(r.value.stdout));
+}
+
+export interface FileFact {
+  exists: boolean;
+  content?: Buffer;
+}
+
+export async function readFileFact(c: HostConnection, path: string): Promise<Result<FileFact>> {
+  const r = await c.readFile(path);
+  if (!r.ok) return r;
+  return ok(r.value === undefined ? { exists: false } : { exists: true, content: r.value });
+}

@@ -1,0 +1,137 @@
+// corosync.conf from the inventory: corosync 3 (knet, encrypted by default, or udpu) and a
+// legacy corosync 2 rendering for old hosts. Pure: same inventory in, same bytes out.
+import type { Inventory } from '../inventory/schema.ts';
+import { addressToBigInt } from '../inventory/net.ts';
+import { isIP } from 'node:net';
+import { err, ok, type Result } from '../util/result.ts';
+
+export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
+export const COROSYNC_AUTHKEY = '/etc/corosync/authkey';
+export const MANAGED_MARKER = '# Managed by osha';
+
+/** Totem timings in milliseconds (from the tuning profile, src/cluster/profiles.ts). */
+export type TotemTimings = Record<string, number>;
+
+export interface CorosyncRenderInput {
+  inv: Inventory;
+  /** Major version of corosync on the nodes (2 or 3). */
+  major: 2 | 3;
+  timings: TotemTimings;
+}
+
+type Block = { name: string; entries: (readonly [string, string | number] | Block)[] };
+
+function renderBlock(b: Block, indent = ''): string {
+  const inner = b.entries
+    .map((e) => (Array.isArray(e) ? `${indent}    ${e[0]}: ${e[1]}` : renderBlock(e as Block, `${indent}    `)))
+    .join('\n');
+  return `${indent}${b.name} {\n${inner}\n${indent}}`;
+}
+
+/** The network address of `address/prefix`, for corosync 2's bindnetaddr. */
+export function networkAddress(address: string, prefix: number): string {
+  const n = addressToBigInt(address) ?? 0n;
+  const bits = isIP(address) === 6 ? 128 : 32;
+  const net = (n >> BigInt(bits - prefix)) << BigInt(bits - prefix);
+  if (bits === 32) return [24n, 16n, 8n, 0n].map((s) => String((net >> s) & 255n)).join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => ((net >> BigInt(112 - i * 16)) & 0xffffn).toString(16));
+  return groups.join(':');
+}
+
+export function renderCorosyncConf(input: CorosyncRenderInput): Result<string> {
+  const { inv, major, timings } = input;
+  const c = inv.corosync;
+  if (major === 3 && c.transport === 'udpu' && c.crypto) {
+    return err({
+      message: 'corosync 3 encrypts only the knet transport; udpu traffic would go out in clear text',
+      fix: 'set corosync.transport: knet (recommended), or corosync.crypto: false if you accept unencrypted cluster traffic',
+    });
+  }
+  const timing = Object.entries(timings).filter(([, v]) => v !== undefined) as [string, number][];
+  const totem: Block = { name: 'totem', entries: [['version', 2], ['cluster_name', inv.cluster.name]] };
+  if (major === 3) {
+    totem.entries.push(['transport', c.transport]);
+    if (c.transport === 'knet') {
+      totem.entries.push(['crypto_cipher', c.crypto ? 'aes256' : 'none'], ['crypto_hash', c.crypto ? 'sha256' : 'none']);
+    }
+    totem.entries.push(...timing);
+    totem.entries.push({ name: 'interface', entries: [['linknumber', 0], ['mcastport', c.port]] });
+  } else {
+    // corosync 2 has no knet: unicast UDP, with its own secauth encryption.
+    totem.entries.push(['transport', 'udpu']);
+    totem.entries.push(['secauth', c.crypto ? 'on' : 'off']);
+    if (c.crypto) totem.entries.push(['crypto_cipher', 'aes256'], ['crypto_hash', 'sha256']);
+    totem.entries.push(...timing);
+    const first = inv.nodes[0]!;
+    totem.entries.push({ name: 'interface', entries: [['ringnumber', 0], ['bindnetaddr', networkAddress(first.address, inv.vip.cidr_netmask)], ['mcastport', c.port]] });
+  }
+  const nodelist: Block = {
+    name: 'nodelist',
+    entries: inv.nodes.map((n, i) => ({ name: 'node', entries: [['ring0_addr', n.address], ['name', n.name], ['nodeid', i + 1]] as const }) as Block),
+  };
+  const quorumEntries: Block['entries'] = [['provider', 'corosync_votequorum']];
+  // Two nodes can never have a majority after one fails: two_node lets the survivor keep quorum
+  // (and implies wait_for_all, so a lone node that boots does not start services on its own).
+  if (inv.nodes.length === 2) quorumEntries.push(['two_node', 1]);
+  const quorum: Block = { name: 'quorum', entries: quorumEntries };
+  const logging: Block = {
+    name: 'logging',
+    entries: [
+      ['to_logfile', 'yes'],
+      ['logfile', '/var/log/corosync/corosync.log'],
+      ['to_syslog', 'yes'],
+      ['timestamp', 'on'],
+    ],
+  };
+  const header = [
+    `${MANAGED_MARKER} for cluster ${inv.cluster.name}: local edits are replaced on the next deploy.`,
+    `# Corosync ${major} configuration rendered from the osha inventory.`,
+  ].join('\n');
+  return ok(`${header}\n\n${[totem, nodelist, quorum, logging].map((b) => renderBlock(b)).join('\n\n')}\n`);
+}
+
+/** Parses corosync.conf into flat `section.sub.key` → values (repeated blocks get an index). */
+export function parseCorosyncConf(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const stack: string[] = [];
+  const counters = new Map<string, number>();
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const open = line.match(/^([A-Za-z0-9_]+)\s*\{$/);
+    if (open) {
+      const base = [...stack, open[1]].join('.');
+      const n = counters.get(base) ?? 0;
+      counters.set(base, n + 1);
+      stack.push(open[1] === 'node' || open[1] === 'interface' ? `${open[1]}[${n}]` : open[1]!);
+      continue;
+    }
+    if (line === '}') {
+      stack.pop();
+      continue;
+    }
+    const kv = line.match(/^([A-Za-z0-9_]+)\s*:\s*(.*)$/);
+    if (kv) out.set([...stack, kv[1]].join('.'), kv[2]!.trim());
+  }
+  return out;
+}
+
+/**
+ * What applying a new corosync.conf to a running cluster needs. corosync 3 re-reads totem
+ * timings, logging and quorum options on `corosync-cfgtool -R`; anything else (cluster name,
+ * transport, crypto, ports, addresses) only takes effect on a restart.
+ */
+export function corosyncChangeKind(before: string, after: string): 'none' | 'reload' | 'restart' {
+  if (before === after) return 'none';
+  const a = parseCorosyncConf(before);
+  const b = parseCorosyncConf(after);
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  const reloadable = /^(totem\.(token|token_coefficient|consensus|join|max_messages|token_retransmits_before_loss_const|merge|downcheck|fail_recv_const|seqno_unchanged_const|send_join|miss_count_const|knet_pmtud_interval)|logging\..*)$/;
+  let changed = false;
+  for (const k of keys) {
+    if (a.get(k) === b.get(k)) continue;
+    changed = true;
+    if (!reloadable.test(k)) return 'restart';
+  }
+  return changed ? 'reload' : 'none';
+}

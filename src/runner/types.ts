@@ -1,0 +1,85 @@
+// The vocabulary of a run: steps plan actions per host from facts; the runner applies them.
+import type { Inventory } from '../inventory/schema.ts';
+import type { SshSession } from '../ssh/session.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import type { Result } from '../util/result.ts';
+import type { FactCache } from '../facts/cache.ts';
+
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+/** One change a step will make on one host: what, how it shows in a plan, and how to do it. */
+export interface Action {
+  /** One line for humans: "write /etc/corosync/corosync.conf". */
+  summary: string;
+  /** A unified diff (secrets masked) for file changes. */
+  diff?: string;
+  /** The remote commands this action runs, as shown by a dry run (secrets masked). */
+  commands?: string[];
+  apply(): Promise<Result<void>>;
+}
+
+/** What a step wants on one host: the actions still needed (none = already as desired). */
+export type HostPlan = Result<Action[]>;
+
+export interface RunOptions {
+  dryRun: boolean;
+  /** Replace the corosync authkey even when nodes disagree. */
+  regenerateKey: boolean;
+  /** How long to wait for the cluster to form / settle, in ms. */
+  settleTimeoutMs: number;
+}
+
+export interface StepContext {
+  inv: Inventory;
+  inventoryFile: string;
+  session: SshSession;
+  facts: FactCache;
+  options: RunOptions;
+  /** The hosts this step runs on: every node that has not failed an earlier step. */
+  hosts: string[];
+  /** All node names of the inventory, in order. */
+  allHosts: string[];
+  /** Lines a step wants to tell the operator (shown in the plan and in --verbose). */
+  note(host: string, line: string): void;
+  log(line: string): void;
+  signal: AbortSignal;
+  /** The open connection to a host (opened once per run). */
+  connection(host: string): Promise<Result<HostConnection>>;
+}
+
+export interface Step {
+  /** The id used in playbooks: lowercase words joined by "-". */
+  name: string;
+  /** What the step makes true, for humans. */
+  title: string;
+  /** Apply hosts one at a time in inventory order (rolling changes). Default: in parallel. */
+  sequential?: boolean;
+  /**
+   * Needs every node of the cluster: when any host failed earlier, the step is skipped
+   * (a cluster cannot be formed from part of its nodes without the operator knowing).
+   */
+  needsAllHosts?: boolean;
+  /** Reads facts and returns, per host, the actions still needed. Never changes a node. */
+  plan(ctx: StepContext): Promise<Map<string, HostPlan>>;
+}
+
+export interface HostStepResult {
+  step: string;
+  status: HostStatus;
+  changes: string[];
+  error?: string;
+}
+
+export interface RunSummary {
+  playbook: string;
+  dryRun: boolean;
+  interrupted: boolean;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  /** Steps that did not run because of Ctrl-C or an earlier failure. */
+  notRun: string[];
+  hosts: Record<string, HostStepResult[]>;
+  durationMs: number;
+}

@@ -1,0 +1,101 @@
+// Building blocks shared by the deploy steps: per-host planning, host facts, file actions.
+import type { Action, HostPlan, StepContext } from '../runner/types.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import { readOsFacts, readFileFact, type OsFacts, type FileFact } from '../facts/host.ts';
+import { renderFileDiff, maskSecrets } from '../render/diff.ts';
+import { backupPathFor } from '../openstack/backup.ts';
+import { sh } from '../ssh/quote.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { mapLimit } from '../util/concurrency.ts';
+
+export interface HostHandle {
+  host: string;
+  c: HostConnection;
+  os: OsFacts;
+}
+
+/** The connection and OS facts of a host (read once per run). */
+export async function hostHandle(ctx: StepContext, host: string): Promise<Result<HostHandle>> {
+  const c = await ctx.connection(host);
+  if (!c.ok) return c;
+  const os = await ctx.facts.get(host, 'os', () => readOsFacts(c.value));
+  if (!os.ok) return os;
+  return ok({ host, c: c.value, os: os.value });
+}
+
+/** Plans every host of the step in parallel with `fn`; a thrown bug becomes that host's error. */
+export async function planEachHost(ctx: StepContext, fn: (h: HostHandle) => Promise<HostPlan>): Promise<Map<string, HostPlan>> {
+  const plans = await mapLimit(ctx.hosts, ctx.session.concurrency, async (host): Promise<HostPlan> => {
+    const h = await hostHandle(ctx, host);
+    if (!h.ok) return h;
+    return fn(h.value);
+  });
+  return new Map(ctx.hosts.map((h, i) => [h, plans[i] as HostPlan]));
+}
+
+export function fileFact(ctx: StepContext, h: HostHandle, path: string): Promise<Result<FileFact>> {
+  return ctx.facts.get(h.host, `file:${path}`, () => readFileFact(h.c, path));
+}
+
+export interface WriteFileOptions {
+  mode: number;
+  owner?: string;
+  group?: string;
+  /** Keep the file as osha found it in PATH.osha-orig before the first change. */
+  backup?: boolean;
+  /** Show only checksums, never content (keys). */
+  secret?: boolean;
+  /** How diff lines are masked; the default hides password-like options and URL passwords. */
+  mask?: (line: string) => string;
+  /** Runs after a successful write (e.g. forget a fact). */
+  after?: () => void;
+}
+
+/** An action that writes `content` to `path` when it differs from `current`; none otherwise. */
+export function writeFileActions(h: HostHandle, path: string, current: FileFact, content: string | Buffer, opts: WriteFileOptions): Action[] {
+  const next = typeof content === 'string' ? Buffer.from(content) : content;
+  if (current.exists && current.content?.equals(next)) return [];
+  const before = current.content?.toString('utf8') ?? '';
+  const diff = opts.secret ? undefined : renderFileDiff(path, before, next.toString('utf8'), opts.mask ?? maskSecrets);
+  const backupPath = backupPathFor(path);
+  return [
+    {
+      summary: `${current.exists ? 'update' : 'create'} ${path} (mode ${opts.mode.toString(8).padStart(4, '0')})`,
+      diff,
+      commands: opts.backup && current.exists ? [sh`[ -e ${backupPath} ] || cp -p ${path} ${backupPath}`] : undefined,
+      apply: async () => {
+        if (opts.backup && current.exists) {
+          const b = await h.c.run(sh`[ -e ${backupPath} ] || cp -p -- ${path} ${backupPath}`);
+          if (!b.ok) return b;
+        }
+        const r = await h.c.upload(path, next, { mode: opts.mode, owner: opts.owner, group: opts.group });
+        if (r.ok) opts.after?.();
+        return r;
+      },
+    },
+  ];
+}
+
+/** An action that runs one command (shown as is in a dry run: never put a secret in it). */
+export function commandAction(h: HostHandle, summary: string, command: string, timeoutMs?: number): Action {
+  return {
+    summary,
+    commands: [command],
+    apply: async () => {
+      const r = await h.c.run(command, { timeoutMs });
+      return r.ok ? ok(undefined) : r;
+    },
+  };
+}
+
+/** Waits for `check` to succeed, polling at `intervalMs`, up to `timeoutMs`; returns the last failure otherwise. */
+export async function waitFor<T>(check: () => Promise<Result<T>>, timeoutMs: number, intervalMs = 250, signal?: AbortSignal): Promise<Result<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Result<T> = err({ message: 'not checked yet' });
+  while (Date.now() < deadline && !signal?.aborted) {
+    last = await check();
+    if (last.ok) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return last;
+}

@@ -1,0 +1,127 @@
+// Step 6: corosync.conf rendered from the inventory on every node. On a running cluster a change
+// is applied without losing quorum: reloaded where corosync allows it, otherwise one node is
+// restarted at a time and must rejoin before the next one goes.
+import type { Action, Step, StepContext } from '../runner/types.ts';
+import { hostHandle, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { readStackFacts, readClusterStatus, judgeFormed, type StackFacts } from '../facts/cluster.ts';
+import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, parseCorosyncConf, renderCorosyncConf } from '../render/corosync.ts';
+import { totemTuning } from '../cluster/profiles.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+export function stackFacts(ctx: StepContext, h: HostHandle): Promise<Result<StackFacts>> {
+  return ctx.facts.get(h.host, 'stack', () => readStackFacts(h.c));
+}
+
+/** The node has rejoined: seen from itself, every node is online and the cluster is quorate. */
+export function waitForCluster(ctx: StepContext, h: HostHandle, expected: string[]): Promise<Result<unknown>> {
+  return waitFor(
+    async () => {
+      const s = await readClusterStatus(h.c);
+      return s.ok ? judgeFormed(s.value, expected) : s;
+    },
+    ctx.options.settleTimeoutMs,
+    250,
+    ctx.signal,
+  );
+}
+
+function restartAction(ctx: StepContext, h: HostHandle, why: string): Action {
+  const command = 'systemctl stop pacemaker && systemctl restart corosync && systemctl start pacemaker';
+  return {
+    summary: `restart corosync and pacemaker on ${h.host} (${why}), then wait until it rejoins with quorum`,
+    commands: [command],
+    apply: async () => {
+      const r = await h.c.run(command, { timeoutMs: 300_000 });
+      if (!r.ok) return r;
+      ctx.facts.forget(h.host, 'stack');
+      const back = await waitForCluster(ctx, h, ctx.allHosts);
+      if (!back.ok) return err({ host: h.host, message: `did not rejoin within ${ctx.options.settleTimeoutMs / 1000} s: ${back.error.message}` });
+      return ok(undefined);
+    },
+  };
+}
+
+export const corosyncConf: Step = {
+  name: 'corosync-conf',
+  title: 'corosync.conf from the inventory on every node, applied without losing quorum',
+  needsAllHosts: true,
+  sequential: true,
+  async plan(ctx) {
+    const plans = new Map<string, Result<Action[]>>();
+    let reloadNeeded = false;
+    for (const host of ctx.hosts) {
+      const hh = await hostHandle(ctx, host);
+      if (!hh.ok) {
+        plans.set(host, hh);
+        continue;
+      }
+      const h = hh.value;
+      const stack = await stackFacts(ctx, h);
+      if (!stack.ok) {
+        plans.set(host, stack);
+        continue;
+      }
+      const major = stack.value.corosyncVersion?.startsWith('2.') ? 2 : 3;
+      if (!stack.value.corosyncVersion) ctx.note(host, 'corosync not installed yet: planned for corosync 3');
+      const tuning = totemTuning(ctx.inv.corosync.profile, ctx.inv.nodes.length, ctx.inv.corosync.token_timeout);
+      const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning } });
+      if (!rendered.ok) {
+        plans.set(host, err({ ...rendered.error, host }));
+        continue;
+      }
+      const current = await fileFact(ctx, h, COROSYNC_CONF);
+      if (!current.ok) {
+        plans.set(host, current);
+        continue;
+      }
+      const before = current.value.content?.toString('utf8') ?? '';
+      const actions: Action[] = [];
+      const running = stack.value.corosyncActive;
+      const ours = before.includes(MANAGED_MARKER);
+      if (running && !ours) {
+        // Debian starts a one-node cluster named "debian" on install; it must not survive.
+        const name = parseCorosyncConf(before).get('totem.cluster_name');
+        if (name !== undefined && name !== 'debian' && name !== ctx.inv.cluster.name) {
+          plans.set(host, err({ host, message: `this node already runs corosync for another cluster ("${name}")`, fix: 'remove it from that cluster first; osha will not take over a foreign cluster' }));
+          continue;
+        }
+        const stop = 'systemctl stop pacemaker corosync && rm -f /var/lib/pacemaker/cib/cib*';
+        actions.push({
+          summary: `stop the package's default cluster ("${name ?? 'unnamed'}") and drop its CIB`,
+          commands: [stop],
+          apply: async () => {
+            const r = await h.c.run(stop, { timeoutMs: 300_000 });
+            ctx.facts.forget(host, 'stack');
+            return r.ok ? ok(undefined) : r;
+          },
+        });
+      }
+      // corosync.conf holds no secret (the key is a separate file): show it unmasked.
+      actions.push(...writeFileActions(h, COROSYNC_CONF, current.value, rendered.value, { mode: 0o644, backup: true, mask: (l) => l, after: () => ctx.facts.forget(host, `file:${COROSYNC_CONF}`) }));
+      const keyChanged = await ctx.facts.get(host, 'authkey-changed', async () => ok(false));
+      if (running && ours) {
+        const kind = keyChanged.ok && keyChanged.value ? 'restart' : corosyncChangeKind(before, rendered.value);
+        if (kind === 'restart') actions.push(restartAction(ctx, h, keyChanged.ok && keyChanged.value ? 'new authkey' : 'change needs a restart'));
+        if (kind === 'reload') reloadNeeded = true;
+      }
+      plans.set(host, ok(actions));
+    }
+    // One reload after every node has the new file: corosync-cfgtool -R reloads the whole cluster.
+    const last = ctx.hosts[ctx.hosts.length - 1];
+    const lastPlan = last ? plans.get(last) : undefined;
+    if (reloadNeeded && last && lastPlan?.ok) {
+      const h = await hostHandle(ctx, last);
+      if (h.ok) {
+        lastPlan.value.push({
+          summary: 'reload corosync.conf on every node (corosync-cfgtool -R), no restart needed',
+          commands: ['corosync-cfgtool -R'],
+          apply: async () => {
+            const r = await h.value.c.run('corosync-cfgtool -R');
+            return r.ok ? ok(undefined) : r;
+          },
+        });
+      }
+    }
+    return plans;
+  },
+};

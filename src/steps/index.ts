@@ -1,0 +1,16 @@
+// Every step osha can run, by the name playbooks use.
+import type { Step } from '../runner/types.ts';
+import { preflight } from './preflight.ts';
+import { hostsFile } from './hosts-file.ts';
+import { packages } from './packages.ts';
+import { initServices } from './init-services.ts';
+import { authkey } from './authkey.ts';
+import { corosyncConf } from './corosync-conf.ts';
+import { clusterStart } from './cluster-start.ts';
+import { clusterProperties } from './cluster-properties.ts';
+
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties];
+
+export function stepNamed(name: string): Step | undefined {
+  return STEPS.find((s) => s.name === name);
+}

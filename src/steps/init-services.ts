@@ -1,0 +1,94 @@
+// Step 4: services Pacemaker will own are taken away from the init system, so that nothing but
+// Pacemaker ever starts them (two copies of a database on two nodes is how data is lost).
+import type { Action, Step } from '../runner/types.ts';
+import type { ServiceName } from '../inventory/services.ts';
+import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
+import { parseKeyValues } from '../facts/host.ts';
+import { sh } from '../ssh/quote.ts';
+import { ok, type Result } from '../util/result.ts';
+
+/** Init units per service on Debian/Ubuntu; names differ between releases, so all are listed. */
+export const INIT_UNITS: Record<ServiceName, string[]> = {
+  mysql: ['mariadb', 'mysql'],
+  rabbitmq: ['rabbitmq-server'],
+  keystone: ['keystone'],
+  'glance-api': ['glance-api'],
+  'glance-registry': ['glance-registry'],
+  'nova-api': ['nova-api'],
+  'nova-scheduler': ['nova-scheduler'],
+  'nova-conductor': ['nova-conductor'],
+  'nova-consoleauth': ['nova-consoleauth'],
+  'nova-novncproxy': ['nova-novncproxy'],
+  'neutron-server': ['neutron-server', 'neutron-api', 'neutron-rpc-server'],
+  'neutron-dhcp-agent': ['neutron-dhcp-agent'],
+  'neutron-l3-agent': ['neutron-l3-agent'],
+  'neutron-metadata-agent': ['neutron-metadata-agent'],
+  'neutron-openvswitch-agent': ['neutron-openvswitch-agent'],
+  'cinder-api': ['cinder-api'],
+  'cinder-scheduler': ['cinder-scheduler'],
+  'cinder-volume': ['cinder-volume'],
+  'heat-api': ['heat-api'],
+  'heat-engine': ['heat-engine'],
+};
+
+export interface UnitState {
+  exists: boolean;
+  enabled: string;
+  active: string;
+}
+
+/** One round trip: for every unit, whether it exists, its enablement and whether it runs. */
+async function readUnits(h: HostHandle, units: string[]): Promise<Result<Map<string, UnitState>>> {
+  if (units.length === 0) return ok(new Map());
+  const script =
+    h.os.init === 'systemd'
+      ? sh`for u in ${units}; do if systemctl cat "$u.service" >/dev/null 2>&1 || [ -L "/etc/systemd/system/$u.service" ]; then e=1; else e=0; fi; ` +
+        sh`echo "$u=$e|$(systemctl is-enabled "$u.service" 2>/dev/null)|$(systemctl is-active "$u.service" 2>/dev/null)"; done`
+      : h.os.init === 'upstart'
+        ? sh`for u in ${units}; do if [ -e "/etc/init/$u.conf" ]; then e=1; else e=0; fi; o=$(cat "/etc/init/$u.override" 2>/dev/null | tr -d '\\n'); echo "$u=$e|$o|"; done`
+        : sh`for u in ${units}; do if [ -e "/etc/init.d/$u" ]; then e=1; else e=0; fi; if ls /etc/rc[2345].d/S*"$u" >/dev/null 2>&1; then s=enabled; else s=disabled; fi; echo "$u=$e|$s|"; done`;
+  const r = await h.c.run(script);
+  if (!r.ok) return r;
+  const out = new Map<string, UnitState>();
+  for (const [u, v] of parseKeyValues(r.value.stdout)) {
+    const [e, enabled = '', active = ''] = v.split('|');
+    out.set(u, { exists: e === '1', enabled, active });
+  }
+  return ok(out);
+}
+
+export function unitActions(h: HostHandle, unit: string, s: UnitState): Action[] {
+  if (!s.exists) return [];
+  if (h.os.init === 'systemd') {
+    if (s.enabled === 'masked' && s.active !== 'active') return [];
+    return [commandAction(h, `stop, disable and mask ${unit} (Pacemaker owns it)`, sh`systemctl disable --now ${`${unit}.service`} && systemctl mask ${`${unit}.service`}`)];
+  }
+  if (h.os.init === 'upstart') {
+    if (s.enabled === 'manual') return [];
+    return [commandAction(h, `write /etc/init/${unit}.override (manual)`, sh`echo manual > ${`/etc/init/${unit}.override`}`)];
+  }
+  if (s.enabled === 'disabled') return [];
+  return [commandAction(h, `update-rc.d ${unit} disable`, sh`update-rc.d ${unit} disable`)];
+}
+
+export const initServices: Step = {
+  name: 'init-services',
+  title: 'services Pacemaker will own are stopped and masked in the init system; corosync may start',
+  plan(ctx) {
+    const units = [...new Set(ctx.inv.services.flatMap((s) => INIT_UNITS[s]))];
+    return planEachHost(ctx, async (h) => {
+      const states = await readUnits(h, units);
+      if (!states.ok) return states;
+      const actions = units.flatMap((u) => unitActions(h, u, states.value.get(u) ?? { exists: false, enabled: '', active: '' }));
+      // Older Debian/Ubuntu corosync packages refuse to start until START=yes.
+      const def = await fileFact(ctx, h, '/etc/default/corosync');
+      if (!def.ok) return def;
+      if (def.value.exists) {
+        const text = def.value.content?.toString('utf8') ?? '';
+        const next = /^START=/m.test(text) ? text.replace(/^START=.*$/m, 'START=yes') : `${text}${text.endsWith('\n') || !text ? '' : '\n'}START=yes\n`;
+        actions.push(...writeFileActions(h, '/etc/default/corosync', def.value, next, { mode: 0o644, backup: true }));
+      }
+      return ok(actions);
+    });
+  },
+};

@@ -1,0 +1,66 @@
+// Step 3: the cluster stack is installed, without the distribution starting any of it.
+import type { Step } from '../runner/types.ts';
+import type { OsFacts } from '../facts/host.ts';
+import { readInstalledPackages } from '../facts/host.ts';
+import { planEachHost, commandAction } from './common.ts';
+import { sh } from '../ssh/quote.ts';
+import { err, ok } from '../util/result.ts';
+
+/** The packages of the cluster stack per OS family. */
+export function clusterPackages(os: OsFacts, withFencing: boolean): string[] {
+  if (os.family === 'debian') return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', ...(withFencing ? ['fence-agents'] : [])];
+  return ['pacemaker', 'corosync', 'pcs', 'resource-agents', ...(withFencing ? ['fence-agents-all'] : [])];
+}
+
+/** Marks the policy-rc.d osha writes, so an interrupted run's leftover is recognised as ours. */
+const POLICY_MARK = '# osha: no service starts during package installs';
+
+/**
+ * The apt install, wrapped in a policy-rc.d that forbids service starts: Debian's postinst would
+ * otherwise start corosync and pacemaker with a default one-node cluster.
+ */
+export function aptInstallScript(packages: string[]): string {
+  return [
+    'set -e',
+    'created=0',
+    sh`if [ ! -e /usr/sbin/policy-rc.d ] || grep -q -F ${POLICY_MARK} /usr/sbin/policy-rc.d; then`,
+    sh`  printf '#!/bin/sh\\n%s\\nexit 101\\n' ${POLICY_MARK} > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; created=1`,
+    'fi',
+    `cleanup() { if [ "$created" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; }`,
+    'trap cleanup EXIT',
+    `trap 'cleanup; exit 1' HUP INT TERM`,
+    'export DEBIAN_FRONTEND=noninteractive',
+    sh`do_install() { apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${packages}; }`,
+    // A node with stale or no package lists gets one `apt-get update`, then a second try.
+    'do_install || { apt-get update -q && do_install; }',
+  ].join('\n');
+}
+
+export function yumInstallCommand(pm: string, packages: string[]): string {
+  return sh`${pm} install -y ${packages}`;
+}
+
+export const packages: Step = {
+  name: 'packages',
+  title: 'pacemaker, corosync, crmsh/pcs and resource-agents installed, nothing auto-started',
+  plan(ctx) {
+    const withFencing = ctx.inv.stonith.devices.length > 0;
+    return planEachHost(ctx, async (h) => {
+      const wanted = clusterPackages(h.os, withFencing);
+      const installed = await ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, wanted));
+      if (!installed.ok) return installed;
+      const missing = wanted.filter((p) => !installed.value.get(p));
+      if (missing.length === 0) return ok([]);
+      const after = () => ctx.facts.forget(h.host, 'packages');
+      if (h.os.packageManager === 'apt') {
+        const a = commandAction(h, `install ${missing.join(' ')} (services kept stopped by policy-rc.d)`, aptInstallScript(missing), 1_800_000);
+        return ok([{ ...a, commands: [sh`apt-get install -y --no-install-recommends ${missing}`], apply: async () => { const r = await a.apply(); after(); return r; } }]);
+      }
+      if (h.os.packageManager === 'dnf' || h.os.packageManager === 'yum') {
+        // RHEL-family packages do not start services on install.
+        return ok([commandAction(h, `install ${missing.join(' ')}`, yumInstallCommand(h.os.packageManager, missing), 1_800_000)]);
+      }
+      return err({ host: h.host, message: `installing with ${h.os.packageManager} is not supported yet`, fix: `install ${missing.join(' ')} by hand, then re-run` });
+    });
+  },
+};

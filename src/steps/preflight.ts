@@ -1,0 +1,99 @@
+// Step 1, preflight: prove every node is fit before anything changes. It has no actions: it
+// either passes on a host or fails it with what to fix; a failure stops the run before step 2.
+import type { HostPlan, Step, StepContext } from '../runner/types.ts';
+import { planEachHost, type HostHandle } from './common.ts';
+import { sh } from '../ssh/quote.ts';
+import { parseKeyValues, type OsFacts } from '../facts/host.ts';
+import { err, ok, type OshaError } from '../util/result.ts';
+
+/** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
+export const MAX_CLOCK_SKEW_S = 5;
+
+export const preflight: Step = {
+  name: 'preflight',
+  title: 'SSH, sudo, OS, init system, package manager, corosync port, VIP and clocks checked on every node',
+  async plan(ctx) {
+    const localBefore = Date.now() / 1000;
+    const plans = await planEachHost(ctx, (h) => checkHost(ctx, h));
+    // Clock skew needs every node's clock, so it is judged once all answered.
+    const clocks = new Map<string, number>();
+    for (const host of ctx.hosts) {
+      const os = await ctx.facts.get<OsFacts>(host, 'os', async () => err({ message: 'no facts' }));
+      if (os.ok && plans.get(host)?.ok) clocks.set(host, os.value.epoch);
+    }
+    const localAfter = Date.now() / 1000;
+    if (clocks.size > 1) {
+      const values = [...clocks.values()];
+      const spread = Math.max(...values) - Math.min(...values);
+      // Facts were read in parallel within (localAfter - localBefore) seconds of each other.
+      const allowance = MAX_CLOCK_SKEW_S + (localAfter - localBefore);
+      if (spread > allowance) {
+        const median = values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+        for (const [host, t] of clocks) {
+          if (Math.abs(t - median) > MAX_CLOCK_SKEW_S) {
+            plans.set(host, err({ host, message: `clock is ${(t - median).toFixed(1)} s off the other nodes (more than ${MAX_CLOCK_SKEW_S} s)`, fix: 'enable time sync (chrony or systemd-timesyncd) on every node' }));
+          }
+        }
+      }
+    }
+    return plans;
+  },
+};
+
+async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (h.os.uid !== 0) {
+    problems.push(`commands run as uid ${h.os.uid}, not root`);
+    fixes.push('log in as root or set ssh.sudo: true for a user with passwordless sudo');
+  }
+  if (h.os.family === 'unknown') {
+    problems.push(`unsupported OS "${h.os.prettyName}"`);
+    fixes.push('osha supports Debian/Ubuntu and the RHEL family');
+  }
+  if (h.os.init !== 'systemd' && h.os.init !== 'upstart' && h.os.init !== 'sysvinit') {
+    problems.push('no init system recognised (systemd, upstart or sysvinit)');
+  }
+  if (h.os.packageManager === 'none') {
+    problems.push('no package manager found (apt-get, dnf, yum or zypper)');
+  }
+  const port = ctx.inv.corosync.port;
+  // Who listens on the corosync port: corosync itself is fine (a re-run); anyone else is not.
+  const probe = await h.c.exec(
+    sh`owner=$(ss -Hlunp "sport = :${port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
+      sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${ctx.inv.vip.address}/")"; ` +
+      sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${ctx.inv.vip.address} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; else echo vip_answers=unknown; fi`,
+  );
+  if (!probe.ok) return probe;
+  const kv = parseKeyValues(probe.value.stdout);
+  const owner = kv.get('port_owner') ?? '';
+  if (owner && owner !== 'corosync') {
+    problems.push(`UDP port ${port} is already used by ${owner}`);
+    fixes.push(`stop ${owner} or set corosync.port to a free port`);
+  }
+  // The VIP may answer because this cluster already holds it (a re-run); not when no node has it.
+  if (kv.get('vip_answers') === 'yes' && kv.get('vip_local') === '0') {
+    const anyNodeHolds = await vipHeldByCluster(ctx);
+    if (!anyNodeHolds) {
+      problems.push(`the VIP ${ctx.inv.vip.address} already answers, but no cluster node holds it`);
+      fixes.push('pick a free address for vip.address');
+    }
+  }
+  if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: no ping on this node');
+  if (problems.length > 0) {
+    const e: OshaError = { host: h.host, message: problems.join('; ') };
+    if (fixes.length) e.fix = fixes.join('; ');
+    return err(e);
+  }
+  return ok([]);
+}
+
+async function vipHeldByCluster(ctx: StepContext): Promise<boolean> {
+  for (const host of ctx.hosts) {
+    const c = await ctx.connection(host);
+    if (!c.ok) continue;
+    const r = await c.value.exec(sh`ip -o addr show | grep -q -F " ${ctx.inv.vip.address}/"`);
+    if (r.ok && r.value.code === 0) return true;
+  }
+  return false;
+}
