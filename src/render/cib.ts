@@ -487,3 +487,37 @@ function shell(el: Element): string {
 export function modelPrimitiveIds(model: ResourceModel): string[] {
   return primitivesOf(model.resources).map((p) => p.id);
 }
+
+// --- a baseline for planning without a cluster ---
+
+/**
+ * The CIB of a freshly formed, quorate cluster with these nodes online and nothing configured:
+ * what `osha plan` merges into when there is no cluster to query yet, so crm_verify and
+ * crm_simulate can still check and predict the result. Node ids are 1..n in inventory order, as
+ * corosync's nodelist numbers them. pacemaker-3.0 is the oldest schema every Pacemaker 2.x/3.x
+ * reads; a real cluster upgrades it on its own.
+ */
+export function offlineCib(nodeNames: string[]): string {
+  const doc = new DOMParser().parseFromString('<cib/>', 'text/xml');
+  const cib = doc.documentElement!;
+  for (const [k, v] of Object.entries({ 'validate-with': 'pacemaker-3.0', epoch: '0', num_updates: '0', admin_epoch: '0', 'have-quorum': '1', 'dc-uuid': '1' })) {
+    cib.setAttribute(k, v);
+  }
+  const conf = add(doc, cib, 'configuration');
+  add(doc, add(doc, conf, 'crm_config'), 'cluster_property_set', { id: BOOTSTRAP_SET });
+  const nodes = add(doc, conf, 'nodes');
+  nodeNames.forEach((name, i) => add(doc, nodes, 'node', { id: String(i + 1), uname: name }));
+  add(doc, conf, 'resources');
+  add(doc, conf, 'constraints');
+  const status = add(doc, cib, 'status');
+  nodeNames.forEach((name, i) =>
+    add(doc, status, 'node_state', { id: String(i + 1), uname: name, in_ccm: 'true', crmd: 'online', join: 'member', expected: 'member' }),
+  );
+  return new XMLSerializer().serializeToString(doc);
+}
+
+/** The fencing property's name for a live CIB (stonith-enabled, or fencing-enabled on 3.0.2+). */
+export function fencingNameOf(liveCibXml: string): Result<FencingName> {
+  const parsed = parseCib(liveCibXml);
+  return parsed.ok ? ok(fencingNameFor(parsed.value)) : parsed;
+}

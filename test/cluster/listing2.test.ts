@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
 import { primitivesOf, type Constraint, type Group, type ResourceModel } from '../../src/cluster/model.ts';
-import { desiredCib } from '../../src/render/cib.ts';
+import { desiredCib, offlineCib } from '../../src/render/cib.ts';
 import { havePacemakerTools, inventoryFrom, LISTING2_INVENTORY, liveCib } from './fixtures.ts';
 import { crmVerify, settled, simulate } from './tools.ts';
 
@@ -172,6 +172,16 @@ describe('Listing 2 (article 001) reproduced from the inventory', function () {
       const d = desiredCib(liveCib(), model);
       if (!d.ok) throw new Error(d.error.message);
       cib = d.value;
+    });
+
+    it('osha plan without a cluster: merged into an offline CIB, crm_verify accepts it and crm_simulate starts it all', function () {
+      const d = desiredCib(offlineCib(['node1', 'node2', 'node3']), model);
+      if (!d.ok) throw new Error(d.error.message);
+      const v = crmVerify(d.value);
+      expect(v.ok, v.output).to.equal(true);
+      expect(v.output).to.not.match(/error|warning/i);
+      const started = new Set(simulate(d.value).actions.filter((a) => a.action === 'start').map((a) => a.resource.replace(/:\d+$/, '')));
+      expect([...started].sort()).to.deep.equal(primitivesOf(model.resources).map((p) => p.id).sort());
     });
 
     it('crm_verify accepts the configuration', function () {
