@@ -319,7 +319,7 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
   r.primitives.forEach((p, i) => {
     const clash = canonicalService(p.id) ?? (p.id === 'vip' || p.id === 'public-vip' ? p.id : undefined);
     if (clash) add(['resources', 'primitives', i, 'id'], `"${p.id}" is the name of a resource osha generates; change it under resources.overrides.${clash} instead, or pick another id`);
-    else if (/^(g|cl|fs)-/.test(p.id)) add(['resources', 'primitives', i, 'id'], `ids starting with g-, cl- or fs- are kept for the groups, clones and filesystems osha generates; pick another id`);
+    else if (/^(g|cl|fs|fence)-/.test(p.id)) add(['resources', 'primitives', i, 'id'], `ids starting with g-, cl-, fs- or fence- are kept for the groups, clones, filesystems and fence devices osha generates; pick another id`);
     else if (known.has(p.id)) add(['resources', 'primitives', i, 'id'], `primitive id "${p.id}" is used twice; ids must be unique`);
     known.add(p.id);
   });
@@ -348,6 +348,9 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
   r.constraints.forEach((c, i) => {
     if (!c.id) return;
     if (ids.has(c.id)) add(['resources', 'constraints', i, 'id'], `constraint id "${c.id}" is used twice; ids must be unique`);
+    else if (known.has(c.id) || canonicalService(c.id) || /^(g|cl|fs|fence)-/.test(c.id)) {
+      add(['resources', 'constraints', i, 'id'], `"${c.id}" is the id of a resource; give the constraint an id of its own, such as lo-${c.id}`);
+    }
     ids.add(c.id);
   });
 }
