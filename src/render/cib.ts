@@ -306,6 +306,16 @@ function bumpEpoch(cib: Element): void {
 function checkForeignReferences(doc: Document, model: ResourceModel): OshaError | undefined {
   const keep = new Set(model.resources.flatMap(resourceIds));
   const conf = child(doc.documentElement!, 'configuration')!;
+  // An osha resource moved into a foreign group or clone by hand: osha would create it twice.
+  for (const el of allElements(section(doc, 'resources'))) {
+    const owner = ownerOf(el);
+    if (RESOURCE_TAGS.has(el.nodeName) && isOshaId(el.getAttribute('id')) && owner && !isOshaId(owner.getAttribute('id'))) {
+      const fid = owner.getAttribute('id')!;
+      return oshaError(`${el.getAttribute('id')} is inside ${fid}, which is not osha's`, {
+        fix: `take it out of ${fid} (or delete ${fid}); osha manages ${el.getAttribute('id')} on its own`,
+      });
+    }
+  }
   const liveOsha = new Set(
     allElements(section(doc, 'resources'))
       .map((e) => e.getAttribute('id') ?? '')

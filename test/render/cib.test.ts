@@ -167,3 +167,16 @@ describe('desiredCib: merging osha objects into a live CIB', function () {
     });
   });
 });
+
+describe('desiredCib: osha objects moved into foreign ones', function () {
+  it('refuses, naming the foreign container', function () {
+    const model = buildResourceModel(inventoryFrom(INVENTORY));
+    const once = desiredCib(liveCib({ resources: FOREIGN_PRIMITIVE }), model);
+    if (!once.ok) throw new Error(once.error.message);
+    // Someone wrapped osha's VIP in their own group by hand.
+    const wrapped = once.value.replace(/<primitive id="osha-vip"[\s\S]*?<\/primitive>/, (m) => `<group id="mine">${m}</group>`);
+    const r = desiredCib(wrapped, model);
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.error.message).to.equal("osha-vip is inside mine, which is not osha's");
+  });
+});
