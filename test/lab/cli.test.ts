@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, which, type RunOutput } from '../../src/lab/exec.ts';
-import { labExec, labSkipReason, sharedLab, sharedLabPlace } from '../support/lab.ts';
+import { labExec, labSkipReason, sharedLab } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -50,8 +50,8 @@ describe('osha lab CLI', function () {
 
   it('refuses a second lab in the same directory (exit 2)', async function () {
     const lab = await sharedLab(this);
-    const { subnet } = sharedLabPlace(lab.nodes.length);
-    const r = await osha(['lab', 'up', '--dir', lab.dir, '--subnet', String(subnet)]);
+    const subnet = lab.nodes[0]!.address.split('.')[2]!;
+    const r = await osha(['lab', 'up', '--dir', lab.dir, '--subnet', subnet]);
     expect(r.code).to.equal(2);
     expect(oneLine(r.stderr)).to.equal(`osha lab: a lab is already up in ${lab.dir}`);
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labHeal, labKill, labPartition, labReboot, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
 import { planLab, type LabPlan } from '../../src/lab/plan.ts';
+import { OFFLINE_DEBS } from '../../src/lab/image-recipe.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
@@ -126,6 +127,12 @@ describe('osha lab (3 real nodes)', function () {
   it('installs pacemaker offline on a node from the image apt cache', async () => {
     const out = await sh(lab, 'node1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download pacemaker >/tmp/apt.log 2>&1 || { tail -5 /tmp/apt.log; exit 1; }; crm_mon --version | head -1');
     expect(out).to.match(/^Pacemaker 2\./);
+  });
+
+  it('has every listed offline package and its dependencies in the apt cache (nothing to download)', async () => {
+    // --print-uris lists what apt would have to fetch; with a complete cache it lists nothing.
+    const uris = await sh(lab, 'node3', `apt-get install -qq --print-uris ${OFFLINE_DEBS.join(' ')}`);
+    expect(uris).to.equal('');
   });
 
   it('kill is a power cut: the namespace and a VIP vanish; start boots the same disk again', async () => {

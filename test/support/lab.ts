@@ -2,9 +2,13 @@
 // brought up on first use, reused by later callers, removed at the end of the run (onTeardown).
 // Tests that kill or partition a node should start/heal it again; the fixture also repairs the
 // lab when it hands it out.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { labDown, labHeal, labStart, labStatus, labUp } from '../../src/lab/index.ts';
 import { which, run } from '../../src/lab/exec.ts';
+import { rangeInUse } from '../../src/lab/net.ts';
+import { planLab } from '../../src/lab/plan.ts';
+import { pidAlive } from '../../src/lab/proc.ts';
 import { onTeardown } from './teardown.ts';
 
 export interface LabNode {
@@ -37,10 +41,13 @@ export async function labSkipReason(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Lab directory and subnet of the shared lab of N nodes: outside the checkout, away from 198.18.0.0/24. */
-export function sharedLabPlace(nodes: number): { dir: string; subnet: number } {
-  return { dir: `/tmp/osha-test-lab-${nodes}`, subnet: 100 + nodes };
+/** Lab directory and subnet of the shared lab of N nodes in a slot: outside the checkout, away from 198.18.0.0/24. */
+export function sharedLabPlace(nodes: number, slot = 0): { dir: string; subnet: number } {
+  return { dir: slot === 0 ? `/tmp/osha-test-lab-${nodes}` : `/tmp/osha-test-lab-${nodes}-${slot}`, subnet: 100 + 20 * slot + nodes };
 }
+
+const SLOTS = 7;
+const placeOf = new Map<number, { dir: string; subnet: number }>();
 
 /**
  * Returns the shared lab of `nodes` nodes (3 by default), bringing it up on first use.
@@ -67,18 +74,48 @@ export async function sharedLab(ctx: Mocha.Context, opts: { nodes?: number } = {
   return lab;
 }
 
+/** The PID recorded as owner of a slot's lab, when that process still runs. */
+function liveOwner(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    return pid !== process.pid && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const OWNER_FILE = 'owner.pid';
+
+/**
+ * Picks a slot: the fixed directory unless another live test run (a parallel mocha) owns it.
+ * A lab whose owner died (a crashed run) is removed by its lab.json and the slot reused.
+ */
+async function claimSlot(nodes: number): Promise<{ dir: string; subnet: number }> {
+  for (let slot = 0; slot < SLOTS; slot++) {
+    const place = sharedLabPlace(nodes, slot);
+    if (liveOwner(place.dir)) continue;
+    if (existsSync(join(place.dir, 'lab.json'))) {
+      const old = await labDown(place.dir);
+      if (!old.ok) throw new Error(`cannot remove the stale test lab in ${place.dir}: ${old.error.message}`);
+    }
+    if (await rangeInUse(planLab({ dir: place.dir, nodes, subnet: place.subnet }))) continue;
+    mkdirSync(place.dir, { recursive: true });
+    writeFileSync(join(place.dir, OWNER_FILE), String(process.pid));
+    return place;
+  }
+  throw new Error(`no free slot for a shared test lab of ${nodes} nodes: ${SLOTS} test runs seem to be running`);
+}
+
 async function bringUp(nodes: number): Promise<LabInfo> {
-  const { dir, subnet } = sharedLabPlace(nodes);
+  const place = await claimSlot(nodes);
+  placeOf.set(nodes, place);
+  const { dir, subnet } = place;
   // Teardown is registered before anything exists, so even a half-made lab is removed.
   onTeardown(async () => {
     const r = await labDown(dir);
     if (!r.ok) console.error(`shared lab teardown: ${r.error.message}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
-  // A previous run that crashed may have left its lab behind: its lab.json says what to remove.
-  if (existsSync(`${dir}/lab.json`)) {
-    const old = await labDown(dir);
-    if (!old.ok) throw new Error(`cannot remove the stale test lab in ${dir}: ${old.error.message}`);
-  }
   const r = await labUp({ dir, nodes, subnet });
   if (!r.ok) throw new Error(`shared lab did not come up: ${r.error.message}`);
   const info = r.value;
@@ -95,7 +132,9 @@ async function bringUp(nodes: number): Promise<LabInfo> {
 
 /** Starts killed nodes and heals partitioned ones, so each test gets a whole lab. */
 async function repair(nodes: number): Promise<void> {
-  const { dir } = sharedLabPlace(nodes);
+  const place = placeOf.get(nodes);
+  if (!place) return;
+  const { dir } = place;
   const s = await labStatus(dir);
   if (!s.ok) return;
   for (const n of s.value.nodes) {
