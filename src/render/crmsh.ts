@@ -45,7 +45,7 @@ export function crmshObjects(model: ResourceModel, fencingName: FencingName = 's
     ...byKind('location'),
     ...byKind('colocation'),
     ...byKind('order'),
-    ...model.options.map((o) => ({ id: o.name, text: property(o, fencingName) })),
+    ...model.options.map((o) => ({ id: optionId(o, fencingName), text: property(o, fencingName) })),
   ];
 }
 
@@ -89,6 +89,11 @@ function constraint(c: Constraint): string {
   return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:start ${c.then}:start`;
 }
 
+/** The CIB id of osha's nvpair for an option (see src/render/cib.ts). */
+function optionId(o: ClusterOption, fencingName: FencingName): string {
+  return `osha-option-${o.name === 'fencing' ? fencingName : o.name}`;
+}
+
 function property(o: ClusterOption, fencingName: FencingName): string {
   const name = o.name === 'fencing' ? fencingName : o.name;
   return `property ${name}=${quote(o.value)}`;
@@ -100,19 +105,26 @@ function property(o: ClusterOption, fencingName: FencingName): string {
  */
 export function renderChange(model: ResourceModel, changes: ObjectChange[], fencingName: FencingName = 'stonith-enabled'): string {
   if (changes.length === 0) return 'no change to the Pacemaker configuration\n';
-  const objects = new Map(crmshObjects(model, fencingName).map((o) => [o.id, o.text]));
+  const objects = crmshObjects(model, fencingName);
+  const text = new Map(objects.map((o) => [o.id, o.text]));
+  // Shown in `crm configure show` order (resources, constraints, properties); removals last.
+  const rank = new Map(objects.map((o, i) => [o.id, i]));
   const containers = new Map<string, string[]>();
   const collect = (r: Resource): string[] => (r.kind === 'primitive' ? [r.id] : r.kind === 'group' ? r.members.map((m) => m.id) : collect(r.child));
   for (const r of model.resources) if (r.kind !== 'primitive') containers.set(r.id, collect(r));
-  const optionText = new Map(model.options.map((o) => [`osha-option-${o.name === 'fencing' ? fencingName : o.name}`, property(o, fencingName)]));
+  const sorted = [...changes].sort((a, b) => (rank.get(a.id) ?? Infinity) - (rank.get(b.id) ?? Infinity));
   const lines: string[] = [];
-  for (const c of changes) {
-    // An added group or clone is shown with its primitives, which are new too.
+  for (const c of sorted) {
+    if (c.change === 'remove') {
+      lines.push(`- ${c.tag === 'nvpair' ? 'property' : c.tag} ${c.id}`);
+      continue;
+    }
+    // An added group or clone brings its primitives, which are new too.
     const members = c.change === 'add' ? (containers.get(c.id) ?? []) : [];
-    const inner = members.map((id) => objects.get(id)).filter((t): t is string => t !== undefined);
-    const text = [...inner, objects.get(c.id) ?? optionText.get(c.id)].filter((t): t is string => t !== undefined).join('\n');
-    if (c.change === 'remove') lines.push(`- ${c.tag === 'nvpair' ? 'property' : c.tag} ${c.id}`);
-    else lines.push(`${c.change === 'add' ? '+' : '~'} ${(text || c.id).replace(/\n/g, '\n  ')}`);
+    for (const id of [...members, c.id]) {
+      const statement = text.get(id) ?? id;
+      lines.push(`${c.change === 'add' ? '+' : '~'} ${statement.replace(/\n/g, '\n  ')}`);
+    }
   }
   const count = (k: ObjectChange['change']) => changes.filter((c) => c.change === k).length;
   lines.push(`${count('add')} to add, ${count('change')} to change, ${count('remove')} to remove`);
