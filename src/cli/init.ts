@@ -1,8 +1,8 @@
 // `osha init`: the first-time setup wizard. Asks, checks each answer, writes a commented
 // inventory that `osha validate` accepts. Needs a terminal; Ctrl-C writes nothing.
-import { access } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { confirm } from '@inquirer/prompts';
 import { runWizard } from '../wizard/flow.ts';
@@ -39,6 +39,12 @@ export function initCommand(): Command {
         return;
       }
       const out = resolve(opts.out);
+      // Found out now, not after twenty answers.
+      if (!(await access(dirname(out), constants.W_OK).then(() => true, () => false))) {
+        console.error(`cannot write ${opts.out}: the folder ${dirname(out)} does not exist or is not writable; choose another --out`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
       try {
         const overwrite = await exists(out);
         if (overwrite && !(await confirm({ message: `${opts.out} already exists. Replace it when the wizard finishes?`, default: false }))) {

@@ -49,7 +49,7 @@ function upCommand(): Command {
     .option('-n, --nodes <n>', `number of nodes, ${MIN_NODES} to ${MAX_NODES}`, intOption('--nodes'), DEFAULT_NODES)
     .option('-d, --dir <dir>', 'lab directory (state, keys, inventory, node disks)', DEFAULT_DIR)
     .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
-    .option('--subnet <x>', 'use 198.18.X.0/24 (default 0); a second lab needs its own', intOption('--subnet'), 0)
+    .option('--subnet <x>', 'use 198.18.X.0/24; a second lab on this host needs its own X', intOption('--subnet'), 0)
     .option('-v, --verbose', 'show the image build output')
     .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean }) => {
       let told = false;

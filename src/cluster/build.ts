@@ -99,8 +99,10 @@ function servicePrimitive(service: ServiceName, inv: Inventory, overrides: Overr
   const deep = spec.api === true && inv.openstack?.password !== undefined;
   if (deep) params.push(...monitoringCredentials(inv));
   const p = primitive(primitiveId(service), service, spec.agent, params, spec.ops, overrides.get(service));
-  // A deep monitor logs in to the API (OCF_CHECK_LEVEL 20) only when osha has credentials for it.
-  if (deep) p.ops = p.ops.map((op) => (op.name === 'monitor' ? { ...op, depth: 20 } : op));
+  // osha's agents check health at depth 10 (HTTP, listening socket or AMQP link, per service);
+  // depth 20 logs in to the API, so only when osha has credentials for it.
+  const depth = deep ? 20 : spec.agent.provider === 'openstack' ? 10 : undefined;
+  if (depth !== undefined) p.ops = p.ops.map((op) => (op.name === 'monitor' ? { ...op, depth } : op));
   return p;
 }
 

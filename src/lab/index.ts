@@ -1,6 +1,6 @@
 // The lab API: `osha lab` and the end-to-end tests call these; each returns a Result and prints
 // nothing. State lives in DIR/lab.json, so every command acts on recorded PIDs and names.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ensureImage, DEFAULT_CACHE_DIR } from './image.ts';
@@ -100,6 +100,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   const image = await ensureImage({ cacheDir, recipe, log: opts.log });
   if (!image.ok) return image;
 
+  // Without lab.json nothing in DIR/nodes belongs to a lab: start from clean disks.
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${plan.files.nodes}/`)) {
+    return usage(`something is still mounted under ${plan.files.nodes}`, `unmount it (findmnt | grep ${plan.files.nodes}) and try again`);
+  }
+  await rm(plan.files.nodes, { recursive: true, force: true });
   const started = Date.now();
   await mkdir(plan.files.nodes, { recursive: true });
   const shared = opts.shared ? resolve(opts.shared) : undefined;

@@ -248,7 +248,7 @@ export async function vagrantLabUp(opts: VagrantLabOptions): Promise<Result<Vagr
   const inventory = renderVagrantInventory(plan, facts);
   const parsed = parseInventory(inventory, plan.files.inventory);
   if (!parsed.ok) return err(oshaError(`the lab inventory is invalid (a bug): ${parsed.error.map(formatProblem).join('; ')}`));
-  await writeAtomic(plan.files.knownHosts, renderVagrantKnownHosts(facts), 0o644);
+  await writeAtomic(plan.files.knownHosts, renderVagrantKnownHosts(facts), 0o600);
   await writeAtomic(plan.files.inventory, inventory, 0o644);
   return ok({ dir: plan.dir, inventory: plan.files.inventory, knownHosts: plan.files.knownHosts, nodes: facts.map((f) => ({ name: f.name, address: f.address })) });
 }

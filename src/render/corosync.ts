@@ -117,21 +117,25 @@ export function parseCorosyncConf(text: string): Map<string, string> {
 }
 
 /**
- * What applying a new corosync.conf to a running cluster needs. corosync 3 re-reads totem
- * timings, logging and quorum options on `corosync-cfgtool -R`; anything else (cluster name,
- * transport, crypto, ports, addresses) only takes effect on a restart.
+ * What applying a new corosync.conf to a running cluster needs:
+ * - reload: corosync 3 re-reads totem timings and logging on `corosync-cfgtool -R`;
+ * - full: nodes with the old and the new value cannot talk to each other (cluster name,
+ *   transport, crypto, port), so every node restarts together and quorum is briefly lost;
+ * - rolling: anything else takes effect on a restart that old and new nodes survive, so nodes
+ *   restart one at a time, each rejoining before the next goes.
  */
-export function corosyncChangeKind(before: string, after: string): 'none' | 'reload' | 'restart' {
+export type CorosyncChange = 'none' | 'reload' | 'rolling' | 'full';
+
+const RELOADABLE = /^(totem\.(token|token_coefficient|consensus|join|max_messages|token_retransmits_before_loss_const|merge|downcheck|fail_recv_const|seqno_unchanged_const|send_join|miss_count_const|knet_pmtud_interval)|logging\..*)$/;
+const INCOMPATIBLE = /^totem\.(cluster_name|transport|crypto_cipher|crypto_hash|secauth|version|interface\[\d+\]\.mcastport)$/;
+
+export function corosyncChangeKind(before: string, after: string): CorosyncChange {
   if (before === after) return 'none';
   const a = parseCorosyncConf(before);
   const b = parseCorosyncConf(after);
-  const keys = new Set([...a.keys(), ...b.keys()]);
-  const reloadable = /^(totem\.(token|token_coefficient|consensus|join|max_messages|token_retransmits_before_loss_const|merge|downcheck|fail_recv_const|seqno_unchanged_const|send_join|miss_count_const|knet_pmtud_interval)|logging\..*)$/;
-  let changed = false;
-  for (const k of keys) {
-    if (a.get(k) === b.get(k)) continue;
-    changed = true;
-    if (!reloadable.test(k)) return 'restart';
-  }
-  return changed ? 'reload' : 'none';
+  const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+  if (keys.length === 0) return 'none';
+  if (keys.some((k) => INCOMPATIBLE.test(k))) return 'full';
+  if (keys.every((k) => RELOADABLE.test(k))) return 'reload';
+  return 'rolling';
 }

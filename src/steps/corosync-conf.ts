@@ -2,7 +2,7 @@
 // is applied without losing quorum: reloaded where corosync allows it, otherwise one node is
 // restarted at a time and must rejoin before the next one goes.
 import type { Action, Step, StepContext } from '../runner/types.ts';
-import { hostHandle, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { readStackFacts, readClusterStatus, judgeFormed, type StackFacts } from '../facts/cluster.ts';
 import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, parseCorosyncConf, renderCorosyncConf } from '../render/corosync.ts';
 import { totemTuning } from '../cluster/profiles.ts';
@@ -41,39 +41,52 @@ function restartAction(ctx: StepContext, h: HostHandle, why: string): Action {
   };
 }
 
+/**
+ * Old and new settings cannot share a membership: stop the stack everywhere, then start it
+ * everywhere. Quorum is lost for those seconds; the plan says so before anyone applies it.
+ */
+function fullRestartAction(ctx: StepContext): Action {
+  return {
+    summary: `restart corosync and pacemaker on all ${ctx.hosts.length} nodes together (the change splits old from new nodes; services pause until the cluster re-forms)`,
+    commands: ['systemctl stop pacemaker corosync', 'systemctl start corosync pacemaker'],
+    apply: async () => {
+      const handles = await Promise.all(ctx.hosts.map((host) => hostHandle(ctx, host)));
+      for (const step of ['systemctl stop pacemaker corosync', 'systemctl start corosync pacemaker']) {
+        const results = await Promise.all(handles.map((h) => (h.ok ? h.value.c.run(step, { timeoutMs: 300_000 }) : Promise.resolve(h))));
+        const failed = results.find((r) => !r.ok);
+        if (failed && !failed.ok) return failed;
+      }
+      for (const h of handles) if (h.ok) ctx.facts.forget(h.value.host, 'stack');
+      const first = handles[0];
+      if (first?.ok) {
+        const back = await waitForCluster(ctx, first.value, ctx.allHosts);
+        if (!back.ok) return back;
+      }
+      return ok(undefined);
+    },
+  };
+}
+
 export const corosyncConf: Step = {
   name: 'corosync-conf',
   title: 'corosync.conf from the inventory on every node, applied without losing quorum',
   needsAllHosts: true,
   sequential: true,
   async plan(ctx) {
-    const plans = new Map<string, Result<Action[]>>();
     let reloadNeeded = false;
-    for (const host of ctx.hosts) {
-      const hh = await hostHandle(ctx, host);
-      if (!hh.ok) {
-        plans.set(host, hh);
-        continue;
-      }
-      const h = hh.value;
+    let fullRestart = false;
+    // Facts are read on all hosts at once; the step's actions are then applied host by host.
+    const plans = await planEachHost(ctx, async (h): Promise<Result<Action[]>> => {
+      const host = h.host;
       const stack = await stackFacts(ctx, h);
-      if (!stack.ok) {
-        plans.set(host, stack);
-        continue;
-      }
+      if (!stack.ok) return stack;
       const major = stack.value.corosyncVersion?.startsWith('2.') ? 2 : 3;
       if (!stack.value.corosyncVersion) ctx.note(host, 'corosync not installed yet: planned for corosync 3');
       const tuning = totemTuning(ctx.inv.corosync.profile, ctx.inv.nodes.length, ctx.inv.corosync.token_timeout);
       const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning } });
-      if (!rendered.ok) {
-        plans.set(host, err({ ...rendered.error, host }));
-        continue;
-      }
+      if (!rendered.ok) return err({ ...rendered.error, host });
       const current = await fileFact(ctx, h, COROSYNC_CONF);
-      if (!current.ok) {
-        plans.set(host, current);
-        continue;
-      }
+      if (!current.ok) return current;
       const before = current.value.content?.toString('utf8') ?? '';
       const actions: Action[] = [];
       const running = stack.value.corosyncActive;
@@ -82,8 +95,7 @@ export const corosyncConf: Step = {
         // Debian starts a one-node cluster named "debian" on install; it must not survive.
         const name = parseCorosyncConf(before).get('totem.cluster_name');
         if (name !== undefined && name !== 'debian' && name !== ctx.inv.cluster.name) {
-          plans.set(host, err({ host, message: `this node already runs corosync for another cluster ("${name}")`, fix: 'remove it from that cluster first; osha will not take over a foreign cluster' }));
-          continue;
+          return err({ host, message: `this node already runs corosync for another cluster ("${name}")`, fix: 'remove it from that cluster first; osha will not take over a foreign cluster' });
         }
         const stop = 'systemctl stop pacemaker corosync && rm -f /var/lib/pacemaker/cib/cib*';
         actions.push({
@@ -100,16 +112,19 @@ export const corosyncConf: Step = {
       actions.push(...writeFileActions(h, COROSYNC_CONF, current.value, rendered.value, { mode: 0o644, backup: true, mask: (l) => l, after: () => ctx.facts.forget(host, `file:${COROSYNC_CONF}`) }));
       const keyChanged = await ctx.facts.get(host, 'authkey-changed', async () => ok(false));
       if (running && ours) {
-        const kind = keyChanged.ok && keyChanged.value ? 'restart' : corosyncChangeKind(before, rendered.value);
-        if (kind === 'restart') actions.push(restartAction(ctx, h, keyChanged.ok && keyChanged.value ? 'new authkey' : 'change needs a restart'));
+        const kind = keyChanged.ok && keyChanged.value ? 'full' : corosyncChangeKind(before, rendered.value);
+        if (kind === 'rolling') actions.push(restartAction(ctx, h, 'this change needs a restart'));
         if (kind === 'reload') reloadNeeded = true;
+        if (kind === 'full') fullRestart = true;
       }
-      plans.set(host, ok(actions));
-    }
+      return ok(actions);
+    });
     // One reload after every node has the new file: corosync-cfgtool -R reloads the whole cluster.
     const last = ctx.hosts[ctx.hosts.length - 1];
     const lastPlan = last ? plans.get(last) : undefined;
-    if (reloadNeeded && last && lastPlan?.ok) {
+    if (fullRestart && last && lastPlan?.ok) {
+      lastPlan.value.push(fullRestartAction(ctx));
+    } else if (reloadNeeded && last && lastPlan?.ok) {
       const h = await hostHandle(ctx, last);
       if (h.ok) {
         lastPlan.value.push({

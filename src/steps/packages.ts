@@ -30,6 +30,8 @@ export function aptInstallScript(packages: string[]): string {
     'trap cleanup EXIT',
     `trap 'cleanup; exit 1' HUP INT TERM`,
     'export DEBIAN_FRONTEND=noninteractive',
+    // An install cut short (node lost mid-run) leaves dpkg half-configured: finish it first.
+    'dpkg --configure -a',
     sh`do_install() { apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${packages}; }`,
     // A node with stale or no package lists gets one `apt-get update`, then a second try.
     'do_install || { apt-get update -q && do_install; }',

@@ -1,0 +1,181 @@
+// End-to-end: `osha deploy` brings real lab nodes from bare to a quorate, encrypted cluster.
+// Each describe gets its own fresh lab (bare nodes); the lab boots in seconds, the package
+// installs are what takes time, so the cases share one deploy each.
+import { expect } from 'chai';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labUp, labDown, labKill, labStart } from '../../src/lab/index.ts';
+import { labSkipReason, labExec, type LabInfo } from '../support/lab.ts';
+import { onTeardown } from '../support/teardown.ts';
+import { oshaJson, osha, startOsha } from '../support/osha.ts';
+
+async function freshLab(ctx: Mocha.Context, nodes: number): Promise<LabInfo> {
+  const reason = await labSkipReason();
+  if (reason) {
+    console.log(`      (skipped: ${reason})`);
+    ctx.skip();
+  }
+  const dir = `/tmp/osha-test-deploy-${nodes}`;
+  await labDown(dir); // a crashed earlier run's lab, if any
+  onTeardown(async () => {
+    await labDown(dir);
+  });
+  const r = await labUp({ dir, nodes, subnet: 50 + nodes });
+  if (!r.ok) throw new Error(`lab did not come up: ${r.error.message}`);
+  const info = r.value;
+  return {
+    dir: info.dir,
+    inventory: info.inventory,
+    privateKey: info.privateKey,
+    knownHosts: info.knownHosts,
+    vip: info.vip,
+    nic: info.nodes[0]!.iface,
+    nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
+  };
+}
+
+async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
+  const r = await labExec(lab, node, command);
+  if (r.code !== 0) throw new Error(`${node}: ${command} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every file a deploy could touch, checksummed: /etc, policy-rc.d, Pacemaker's state, the package list. */
+const FINGERPRINT =
+  'find /etc /var/lib/pacemaker /var/lib/corosync /usr/sbin/policy-rc.d -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; dpkg-query -W -f "\\${Package} \\${Version}\\n"; systemctl is-active corosync pacemaker || true';
+
+function onlineNodes(crmMonXml: string): string[] {
+  return [...crmMonXml.matchAll(/<node name="([^"]+)"[^>]*online="true"/g)].map((m) => m[1]!);
+}
+
+describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', function () {
+  this.timeout(20 * 60_000);
+  let lab: LabInfo;
+
+  before(async function () {
+    lab = await freshLab(this, 3);
+  });
+
+  it('--dry-run changes nothing on any node (checksums of /etc, state dirs and packages)', async () => {
+    const before = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
+    const { run, summary } = await oshaJson(['deploy', lab.inventory, '--dry-run']);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(summary.dryRun).to.equal(true);
+    expect(summary.changed).to.be.greaterThan(10); // it does show the work to do
+    expect(run.stderr).to.include('+++ b/etc/corosync/corosync.conf');
+    expect(run.stderr).to.match(/authkey sha256:[0-9a-f]{16}/);
+    const after = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
+    expect(after).to.deep.equal(before);
+  });
+
+  it('deploys: every node online, with quorum, knet traffic encrypted, key 0400 root', async () => {
+    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    const xml = await sh(lab, 'node2', 'crm_mon --one-shot --output-as=xml');
+    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node2', 'node3']);
+    expect(xml).to.match(/with_quorum="true"/);
+    for (const n of lab.nodes) {
+      expect(await sh(lab, n.name, 'corosync-cmapctl -g totem.crypto_cipher; corosync-cmapctl -g totem.crypto_hash')).to.include('aes256').and.include('sha256');
+      expect((await sh(lab, n.name, 'stat -c "%a %U:%G" /etc/corosync/authkey')).trim()).to.equal('400 root:root');
+      expect(await sh(lab, n.name, 'cat /etc/hosts')).to.include('# BEGIN osha managed block').and.include(`${lab.nodes[2]!.address} node3`);
+      expect(await sh(lab, n.name, 'test -e /usr/sbin/policy-rc.d && echo left || echo gone')).to.include('gone');
+    }
+    const keys = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'sha256sum < /etc/corosync/authkey')));
+    expect(new Set(keys).size).to.equal(1);
+    // The key itself is never printed, only its fingerprint.
+    const key = (await sh(lab, 'node1', 'od -An -tx1 /etc/corosync/authkey | tr -d " \\n"')).trim();
+    expect(run.stdout + run.stderr).to.not.include(key.slice(0, 32));
+  });
+
+  it('a second run changes nothing and restarts nothing (same corosync PIDs, same CIB epoch)', async () => {
+    const pids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')));
+    const epoch = await sh(lab, 'node1', 'cibadmin --query | head -1 | grep -o " epoch=\\"[0-9]*\\""');
+    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(summary.changed).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    expect(await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')))).to.deep.equal(pids);
+    expect(await sh(lab, 'node1', 'cibadmin --query | head -1 | grep -o " epoch=\\"[0-9]*\\""')).to.equal(epoch);
+  });
+
+  it('a changed token timeout reaches every node while the cluster keeps quorum throughout', async () => {
+    const inv = join(lab.dir, 'inventory-token.yaml');
+    writeFileSync(inv, readFileSync(lab.inventory, 'utf8').replace(/^services:/m, 'corosync:\n  token_timeout: 4200\nservices:'));
+    // Watch quorum from node3 every 100 ms while the deploy runs.
+    const watcher = startWatch(lab, 'node3');
+    const { run, summary } = await oshaJson(['deploy', inv]);
+    const samples = await watcher.stop();
+    expect(run.code, run.stderr).to.equal(0);
+    expect(summary.changed).to.be.greaterThan(0);
+    for (const n of lab.nodes) {
+      expect(await sh(lab, n.name, 'corosync-cmapctl -g totem.token')).to.match(/= 4200$/m);
+      expect(await sh(lab, n.name, 'corosync-cmapctl -g runtime.config.totem.token')).to.match(/= 4850$/m); // + 650 ms for the third node
+    }
+    expect(samples.length).to.be.greaterThan(5);
+    expect(samples.filter((q) => q !== 'quorate'), samples.join(',')).to.deep.equal([]);
+    // And back: the original inventory again is one more reload, then nothing.
+    const back = await oshaJson(['deploy', lab.inventory]);
+    expect(back.run.code).to.equal(0);
+    const again = await oshaJson(['deploy', lab.inventory]);
+    expect(again.summary.changed).to.equal(0);
+  });
+});
+
+/** Samples corosync's quorum state on a node in a loop over one ssh session until stopped. */
+function startWatch(lab: LabInfo, node: string): { stop(): Promise<string[]> } {
+  const run = labExec(
+    lab,
+    node,
+    'end=$(( $(date +%s) + 600 )); while [ ! -e /tmp/osha-stop-watch ] && [ $(date +%s) -lt $end ]; do if corosync-quorumtool -s >/dev/null 2>&1; then echo quorate; else echo LOST; fi; sleep 0.1; done; rm -f /tmp/osha-stop-watch',
+  );
+  return {
+    async stop() {
+      await labExec(lab, node, 'touch /tmp/osha-stop-watch');
+      const r = await run;
+      return r.stdout.split('\n').filter(Boolean);
+    },
+  };
+}
+
+describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function () {
+  this.timeout(20 * 60_000);
+  let lab: LabInfo;
+
+  before(async function () {
+    lab = await freshLab(this, 2);
+  });
+
+  it('reports the killed node by name, and converges on a re-run after it is back', async () => {
+    const deploy = startOsha(['deploy', lab.inventory]);
+    await deploy.waitForOutput(/== packages/);
+    const killed = await labKill(lab.dir, 'node2');
+    expect(killed.ok).to.equal(true);
+    const first = await deploy.done;
+    expect(first.code).to.equal(1);
+    expect(first.stdout).to.match(/node2: failed/);
+    expect(first.stdout).to.match(/node2: failed - .*(lost|timed out|closed|connect)/);
+    const started = await labStart(lab.dir, 'node2');
+    expect(started.ok).to.equal(true);
+    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    expect(summary.failed).to.equal(0);
+  });
+
+  it('gives a 2-node cluster two_node: 1 and both nodes online with quorum', async () => {
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'corosync-cmapctl -g quorum.two_node')).to.match(/= 1$/m);
+    const xml = await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml');
+    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node2']);
+    expect(xml).to.match(/with_quorum="true"/);
+    const again = await oshaJson(['deploy', lab.inventory]);
+    expect(again.summary.changed).to.equal(0);
+  });
+
+  it('refuses to run against an invalid inventory and touches no node', async () => {
+    const bad = join(lab.dir, 'bad.yaml');
+    writeFileSync(bad, readFileSync(lab.inventory, 'utf8').replace(/cidr_netmask: 24/, 'cidr_netmask: "24"'));
+    const r = await osha(['deploy', bad]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/bad\.yaml:\d+:\d+ vip\.cidr_netmask: expected number/);
+  });
+});
