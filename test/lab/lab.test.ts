@@ -14,6 +14,7 @@ import { labExec, labSkipReason, type LabInfo } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
+const SHARED = '/tmp/osha-test-lab-own-shared';
 const SUBNET = 200;
 
 /** Everything of the lab still present on the host: namespaces, links, mounts, processes, cgroups. */
@@ -72,7 +73,8 @@ describe('osha lab (3 real nodes)', function () {
     }
     onTeardown(async () => void (await labDown(DIR)));
     await labDown(DIR); // a lab left by a crashed earlier run
-    const r = await labUp({ dir: DIR, nodes: 3, subnet: SUBNET });
+    onTeardown(() => rmSync(SHARED, { recursive: true, force: true }));
+    const r = await labUp({ dir: DIR, nodes: 3, subnet: SUBNET, shared: SHARED });
     if (!r.ok) throw new Error(r.error.message);
     up = r.value;
     lab = asFixture(r.value);
@@ -80,6 +82,7 @@ describe('osha lab (3 real nodes)', function () {
 
   after(async () => {
     await labDown(DIR);
+    rmSync(SHARED, { recursive: true, force: true });
   });
 
   it('writes an inventory that osha validate accepts, with the lab key and pinned host keys', async () => {
@@ -115,6 +118,12 @@ describe('osha lab (3 real nodes)', function () {
     for (const id of ids) expect(id).to.match(/^[0-9a-f]{32}$/);
     expect(await sh(lab, 'node1', 'grep -c "^nameserver" /etc/resolv.conf || true')).to.equal('0');
     expect(await sh(lab, 'node3', 'systemctl is-system-running')).to.equal('running');
+  });
+
+  it('mounts the shared directory into every node (stand-in for shared storage)', async () => {
+    await sh(lab, 'node1', 'echo from-node1 > /srv/shared/hello');
+    expect(await sh(lab, 'node3', 'cat /srv/shared/hello')).to.equal('from-node1');
+    expect(readFileSync(join(SHARED, 'hello'), 'utf8').trim()).to.equal('from-node1');
   });
 
   it('gives nodes CAP_NET_ADMIN and a shared L2 network: a VIP added on one node is reachable from another', async () => {
