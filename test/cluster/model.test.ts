@@ -76,7 +76,7 @@ resources:
     vip: { params: { nic: br-mgmt } }
 `);
     const neutron = prim(m, 'osha-neutron-server');
-    expect(neutron.ops.find((o) => o.name === 'monitor')).to.deep.equal({ name: 'monitor', interval: '60s', timeout: '2min' });
+    expect(neutron.ops.find((o) => o.name === 'monitor')).to.deep.equal({ name: 'monitor', interval: '60s', timeout: '2min', depth: 10 });
     expect(neutron.params).to.deep.include(['config', '/etc/neutron/other.conf']);
     const mysql = prim(m, 'osha-mysql');
     expect(mysql.ops.find((o) => o.name === 'start')!.timeout).to.equal('600');
@@ -154,10 +154,16 @@ resources:
     expect(m.warnings.join('\n')).to.not.include('mysql has no shared storage');
   });
 
-  it('no deep monitor without credentials', function () {
-    const m = model('services: [keystone]\n');
+  it('monitors osha agents at depth 10 (health), 20 (login) only with credentials', function () {
+    const m = model('services: [mysql, keystone, nova-scheduler]\n');
     const ks = prim(m, 'osha-keystone');
     expect(ks.params).to.deep.equal([['config', '/etc/keystone/keystone.conf']]);
-    expect(ks.ops.find((o) => o.name === 'monitor')!.depth).to.equal(undefined);
+    const depth = (id: string) => prim(m, id).ops.find((o) => o.name === 'monitor')!.depth;
+    expect(depth('osha-keystone')).to.equal(10);
+    expect(depth('osha-nova-scheduler')).to.equal(10);
+    expect(depth('osha-mysql')).to.equal(undefined);
+    const withCredentials = model('services: [keystone, nova-scheduler]\nopenstack: { password: { file: /etc/osha/pw } }\n');
+    expect(prim(withCredentials, 'osha-keystone').ops.find((o) => o.name === 'monitor')!.depth).to.equal(20);
+    expect(prim(withCredentials, 'osha-nova-scheduler').ops.find((o) => o.name === 'monitor')!.depth).to.equal(10);
   });
 });
