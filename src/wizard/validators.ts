@@ -97,7 +97,7 @@ export function checkNewNodeAddress(nodes: DraftNode[], name: string, address: s
 export function checkVip(nodes: DraftNode[], address: string, prefix: number): Check {
   const format = checkAddressFormat(address);
   if (format !== true) return format;
-  return true;
+  return checkDraftAt({ nodes, vip: { address, cidr_netmask: prefix } }, ['vip']);
 }
 
 /** The public VIP: any free address, different from the VIP. */

@@ -157,6 +157,7 @@ describe('vagrant lab: vagrantLabUp with a MOCK vagrant (no VMs can run here)', 
     expect(checkHostKey(known, '198.18.0.13', 22, Buffer.from(node3Ed25519.base64, 'base64')).kind).to.equal('match');
     expect(checkHostKey(known, '198.18.0.11', 22, Buffer.from(node3Ed25519.base64, 'base64')).kind).to.equal('mismatch');
     expect(statSync(labDir).mode & 0o777).to.equal(0o700);
+    expect(statSync(r.value.knownHosts).mode & 0o777).to.equal(0o600);
   });
 
   it('reports a failed vagrant up and writes no inventory', async () => {

@@ -59,21 +59,25 @@ async function answerNodes(s: Tmux): Promise<void> {
   await answer(s, 'Add another node?', ''); // default no at 3
 }
 
-beforeEach(function () {
-  home = mkdtempSync(join(tmpdir(), 'osha-init-home-'));
-  mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wizard-test', '-f', join(home, '.ssh', 'id_ed25519')]);
-  out = join(home, 'inventory.yaml');
-});
+/** Per-test scratch HOME and tmux session; called inside each describe (not root-level hooks). */
+function scratchHome(): void {
+  beforeEach(function () {
+    home = mkdtempSync(join(tmpdir(), 'osha-init-home-'));
+    mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wizard-test', '-f', join(home, '.ssh', 'id_ed25519')]);
+    out = join(home, 'inventory.yaml');
+  });
 
-afterEach(async () => {
-  await t?.kill();
-  t = undefined;
-  rmSync(home, { recursive: true, force: true });
-});
+  afterEach(async () => {
+    await t?.kill();
+    t = undefined;
+    rmSync(home, { recursive: true, force: true });
+  });
+}
 
 describe('osha init in a terminal', function () {
   this.timeout(60_000);
+  scratchHome();
 
   it('a full run with defaults writes an inventory that osha validate accepts', async () => {
     const s = await startInit();
@@ -258,6 +262,7 @@ describe('osha init in a terminal', function () {
 
 describe('osha init in a terminal: SSH test against a real sshd', function () {
   this.timeout(60_000);
+  scratchHome();
 
   before(function () {
     if (!isRoot()) {
