@@ -79,8 +79,10 @@ describe('osha init in a terminal', function () {
   this.timeout(60_000);
   scratchHome();
 
-  it('a full run with defaults writes an inventory that osha validate accepts', async () => {
+  it('a full run with defaults writes an inventory that osha validate accepts (replacing a file when told to)', async () => {
+    writeFileSync(out, 'old: file\n');
     const s = await startInit();
+    await answer(s, `${out} already exists. Replace it`, 'y');
     await answer(s, 'Cluster name', 'lab-one');
     await answerNodes(s);
     await answer(s, 'SSH user on the nodes', '');
