@@ -59,10 +59,11 @@ export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = {
   },
   // Debian's rabbitmq-server package ships this agent (ocf:rabbitmq:rabbitmq-server), the one
   // Listing 2 uses; it runs one broker that moves between nodes with its mnesia directory.
+  // Start gets the 600 s its meta-data asks for (mnesia recovery after a crash can be slow).
   rabbitmq: {
     agent: { class: 'ocf', provider: 'rabbitmq', type: 'rabbitmq-server' },
     placement: 'basic',
-    ops: { start: { interval: '0s', timeout: '300s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } },
+    ops: { start: { interval: '0s', timeout: '600s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } },
   },
   keystone: openstack('keystone', 'keystone', '/etc/keystone/keystone.conf', true),
   'glance-registry': openstack('glance-registry', 'glance', '/etc/glance/glance-registry.conf'),
