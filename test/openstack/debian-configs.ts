@@ -39,15 +39,37 @@ export function debCacheDir(): string {
 }
 
 function cachedDeb(cache: string, pkg: string): string | undefined {
-  const name = readdirSync(cache).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  let names: string[];
+  try {
+    names = readdirSync(cache);
+  } catch {
+    return undefined;
+  }
+  const name = names.find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   return name === undefined ? undefined : join(cache, name);
 }
 
-async function fetchDeb(cache: string, pkg: string): Promise<string> {
+let listsRefreshed = false;
+
+/** apt-get download; when apt's package lists are missing (a fresh machine) and we are root, refresh them once. */
+async function download(cache: string, pkg: string): Promise<void> {
+  try {
+    await run('apt-get', ['download', pkg], { cwd: cache, timeout: 180_000 });
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr ?? '';
+    if (listsRefreshed || process.getuid?.() !== 0 || !/Unable to locate package|has no installation candidate/.test(stderr)) throw e;
+    listsRefreshed = true;
+    await run('apt-get', ['update', '-qq'], { timeout: 300_000 });
+    await run('apt-get', ['download', pkg], { cwd: cache, timeout: 180_000 });
+  }
+}
+
+/** The cached .deb of `pkg`, downloaded first if needed. Fails with a message that says what to do. */
+export async function fetchDeb(cache: string, pkg: string): Promise<string> {
   const have = cachedDeb(cache, pkg);
   if (have) return have;
   try {
-    await run('apt-get', ['download', pkg], { cwd: cache, timeout: 180_000 });
+    await download(cache, pkg);
   } catch (e) {
     const detail = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
     throw new Error(
