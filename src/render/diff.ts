@@ -109,7 +109,24 @@ export function changedLines(before: string, after: string): DiffLine[] {
 
 /** Hides the password part of URLs (`scheme://user:PASS@host`, also each host of a multi-host URL). */
 export function maskUrlPasswords(line: string): string {
-  return line.replace(/([/,][^:/@\s,]*):([^@\s]+)@/g, '$1:***@');
+  return line
+    .split(/(\s+)/)
+    .map((token) => maskToken(token))
+    .join('');
+}
+
+function maskToken(token: string): string {
+  // Each password ends at the "@" after which a host runs to a delimiter without another "@".
+  let out = token.replace(/([/,][^:/@\s,]*):(.*?)@(?=[^@\s/,]*(?:[/,?#]|$))/g, '$1:***@');
+  // An "@" still left after the last mask may mean a password with an unencoded "@" and "/":
+  // mask up to the last "@" (hiding too much is safe, hiding too little is not).
+  const i = out.lastIndexOf(':***@');
+  if (i >= 0) {
+    const rest = out.slice(i + 5);
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) out = out.slice(0, i) + ':***@' + rest.slice(at + 1);
+  }
+  return out;
 }
 
 const SECRET_OPTION = /^(\s*[#;]?\s*[A-Za-z0-9_.-]*(?:password|passwd|secret|_key|token)\s*[=:][ \t]*)(\S.*)$/i;

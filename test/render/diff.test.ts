@@ -122,3 +122,14 @@ describe('unified diff renderer', () => {
     expect(maskSecrets('auth_type = password')).to.equal('auth_type = password');
   });
 });
+
+describe('password masking edge cases', () => {
+  it('hides passwords holding unencoded "@", "/" or ","', () => {
+    expect(maskUrlPasswords('connection = mysql://u:p@ss/w,rd@198.18.0.11/db')).to.equal('connection = mysql://u:***@198.18.0.11/db');
+    expect(maskUrlPasswords('x = rabbit://u:a@b@h1:5672,v:c@h2:5672/')).to.equal('x = rabbit://u:***@h1:5672,v:***@h2:5672/');
+  });
+  it('leaves host:port and user-only URLs readable', () => {
+    expect(maskUrlPasswords('api_servers = http://198.18.0.100:9292/v2')).to.equal('api_servers = http://198.18.0.100:9292/v2');
+    expect(maskUrlPasswords('url = mysql://root@198.18.0.11/db')).to.equal('url = mysql://root@198.18.0.11/db');
+  });
+});
