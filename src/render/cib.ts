@@ -327,10 +327,12 @@ function checkForeignReferences(doc: Document, model: ResourceModel): OshaError 
   for (const el of allElements(conf)) {
     const owner = ownerOf(el);
     if (owner && isOshaId(owner.getAttribute('id'))) continue;
-    for (const a of refAttrs) {
+    // Resource sets and tags name their members as <resource_ref id=...> and <obj_ref id=...>.
+    const attrs = el.nodeName === 'resource_ref' || el.nodeName === 'obj_ref' ? ['id'] : refAttrs;
+    for (const a of attrs) {
       const v = el.getAttribute(a);
       if (v && dropped.has(v)) {
-        const fid = owner?.getAttribute('id') ?? el.getAttribute('id') ?? el.nodeName;
+        const fid = owner?.getAttribute('id') ?? el.nodeName;
         return oshaError(`${fid} (not osha's) refers to ${v}, which this inventory removes`, {
           fix: `delete ${fid} first (crm configure delete ${fid}), or keep the service in the inventory`,
         });

@@ -98,6 +98,21 @@ describe('desiredCib: merging osha objects into a live CIB', function () {
     }
   });
 
+  it('also sees references from foreign resource sets and tags', function () {
+    const before = must(desiredCib(live, full));
+    const withSet = before.replace(
+      '<rsc_location id="web-prefers-node3"',
+      '<rsc_order id="web-set"><resource_set id="web-set-0"><resource_ref id="web"/><resource_ref id="osha-cinder-api"/></resource_set></rsc_order><rsc_location id="web-prefers-node3"',
+    );
+    const r = desiredCib(withSet, withoutCinder);
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.error.message).to.equal("web-set (not osha's) refers to osha-cinder-api, which this inventory removes");
+    const tagged = before.replace('</constraints>', '</constraints><tags><tag id="mine"><obj_ref id="osha-g-cinder"/></tag></tags>');
+    const t = desiredCib(tagged, withoutCinder);
+    expect(t.ok).to.equal(false);
+    if (!t.ok) expect(t.error.message).to.equal("mine (not osha's) refers to osha-g-cinder, which this inventory removes");
+  });
+
   it('owns stonith-enabled: replaces a foreign value, names it fencing-enabled on Pacemaker 3.0.2+', function () {
     const foreignFencing = liveCib({ props: '        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="true"/>' });
     const out = must(desiredCib(foreignFencing, full));
