@@ -26,6 +26,14 @@ export type FileStep =
   | { kind: 'write'; path: string; content: string; modeFrom: string; why: string }
   | { kind: 'remove'; path: string; why: string };
 
+/** A write step whose JSON form leaves the content out: config files hold passwords. */
+function write(path: string, content: string, modeFrom: string, why: string): FileStep {
+  const step: FileStep = { kind: 'write', path, content, modeFrom, why };
+  const shown = { kind: 'write', path, modeFrom, why, bytes: Buffer.byteLength(content, 'utf8') };
+  Object.defineProperty(step, 'toJSON', { value: () => shown, enumerable: false });
+  return step;
+}
+
 /**
  * The steps that change `file` from `current` to `next`: first a backup of `current` unless
  * osha already holds one (`existingBackup` is its content, undefined when there is none), then
@@ -35,9 +43,9 @@ export function planFileWrite(file: string, current: string, next: string, exist
   if (current === next) return [];
   const steps: FileStep[] = [];
   if (existingBackup === undefined) {
-    steps.push({ kind: 'write', path: backupPathFor(file), content: current, modeFrom: file, why: `keep the original of ${file} for osha rollback` });
+    steps.push(write(backupPathFor(file), current, file, `keep the original of ${file} for osha rollback`));
   }
-  steps.push({ kind: 'write', path: file, content: next, modeFrom: file, why: `point ${file} at the VIP` });
+  steps.push(write(file, next, file, `point ${file} at the VIP`));
   return steps;
 }
 
@@ -58,7 +66,7 @@ export function planRestore(file: string, current: string | undefined, backup: s
   }
   const steps: FileStep[] = [];
   if (current !== backup) {
-    steps.push({ kind: 'write', path: file, content: backup, modeFrom: backupPathFor(file), why: `restore ${file} as osha found it` });
+    steps.push(write(file, backup, backupPathFor(file), `restore ${file} as osha found it`));
   }
   steps.push({ kind: 'remove', path: backupPathFor(file), why: 'the backup has been restored' });
   return ok(steps);

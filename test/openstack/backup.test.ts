@@ -56,3 +56,12 @@ describe('config backups', () => {
     expect(!latin1.ok && latin1.error.message).to.contain('not valid UTF-8');
   });
 });
+
+describe('file steps in JSON', () => {
+  it('leave the file content (and so its passwords) out', () => {
+    const steps = planFileWrite(F, 'connection = mysql://g:Secret1@h/g\n', 'connection = mysql://g:Secret1@v/g\n', undefined);
+    const json = JSON.stringify(steps);
+    expect(json).not.to.contain('Secret1');
+    expect(JSON.parse(json)[1]).to.deep.equal({ kind: 'write', path: F, modeFrom: F, why: `point ${F} at the VIP`, bytes: 35 });
+  });
+});
