@@ -58,7 +58,22 @@ function upCommand(): Command {
         told = true;
         if (opts.verbose) console.error(`  ${line}`);
       };
-      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, log });
+      // Ctrl-C during `up` removes the half-made lab instead of leaving it running.
+      const abort = new AbortController();
+      const onSignal = () => {
+        console.error('osha lab: interrupted; removing the half-made lab...');
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, log, signal: abort.signal });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (!r.ok && r.error.interrupted) {
+        console.error(`osha lab: ${r.error.message}`);
+        process.exitCode = EXIT.interrupted;
+        return;
+      }
       report(r, (lab) => {
         const image = lab.image.built ? `built in ${lab.image.buildSeconds.toFixed(0)} s` : 'cached';
         console.log(`lab up in ${lab.dir}: ${lab.nodes.length} nodes answer on ssh after ${lab.bootSeconds.toFixed(1)} s (image ${lab.image.hash}, ${image})`);

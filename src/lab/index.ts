@@ -25,6 +25,7 @@ import {
   startLauncher,
   unmountRoot,
   waitForSshd,
+  notUpReason,
   writeNodeFiles,
 } from './node.ts';
 import { err, ok, oshaError, type OshaError, type Result } from '../util/result.ts';
@@ -35,6 +36,8 @@ export { OFFLINE_DEBS, BASE_PACKAGES } from './image-recipe.ts';
 /** A lab error; `usage` marks a bad environment or bad input (exit 2) rather than a failure. */
 export interface LabError extends OshaError {
   usage?: boolean;
+  /** Set when `up` stopped because its AbortSignal fired. */
+  interrupted?: boolean;
 }
 type LabResult<T> = Result<T, LabError>;
 
@@ -47,7 +50,11 @@ export interface LabUpOptions extends PlanOptions {
   /** How long to wait for every sshd, in ms. */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** Aborting (e.g. on Ctrl-C) stops the bring-up and removes what it made. */
+  signal?: AbortSignal;
 }
+
+const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
 
 export interface LabNodeInfo {
   name: string;
@@ -99,6 +106,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
 
   const image = await ensureImage({ cacheDir, recipe, log: opts.log });
   if (!image.ok) return image;
+  if (opts.signal?.aborted) return interrupted();
 
   // Without lab.json nothing in DIR/nodes belongs to a lab: start from clean disks.
   if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${plan.files.nodes}/`)) {
@@ -121,9 +129,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   };
   // Recorded before anything is created: a crash from here on is cleaned by `lab down`.
   await writeState(state);
-  const booted = await bootLab(state, opts);
+  const booted = opts.signal?.aborted ? interrupted() : await bootLab(state, opts);
   if (!booted.ok) {
     const cleaned = await teardown(state);
+    if (opts.signal?.aborted) return interrupted();
     const note = cleaned.ok ? '' : ` (cleanup also failed: ${cleaned.error.message})`;
     return err({ ...booted.error, message: booted.error.message + note });
   }
@@ -139,6 +148,7 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
   const publicKey = await readFile(state.files.publicKey, 'utf8');
   const bridge = await createBridge(state);
   if (!bridge.ok) return bridge;
+  if (opts.signal?.aborted) return interrupted();
 
   const prepared = await Promise.all(state.nodes.map(async (node) => prepareNode(state, node, publicKey)));
   const failed = prepared.find((r) => !r.ok);
@@ -147,6 +157,7 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
     if (r.ok) state.nodes[i]!.hostKey = r.value;
   });
 
+  if (opts.signal?.aborted) return interrupted();
   for (const node of state.nodes) {
     const pid = startLauncher(state, node);
     if (!pid.ok) return pid;
@@ -154,11 +165,10 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
   }
   await writeState(state);
 
-  const up = await Promise.all(state.nodes.map((n) => waitForSshd(n.address, opts.timeoutMs ?? 60_000)));
-  const late = state.nodes.filter((_, i) => !up[i]);
-  if (late.length) {
-    return err(oshaError(`sshd did not answer on ${late.map((n) => n.name).join(', ')}; console: ${consoleTail(late[0]!)}`));
-  }
+  const up = await Promise.all(state.nodes.map((n) => waitForSshd(state, n, opts.timeoutMs ?? 60_000, opts.signal)));
+  if (opts.signal?.aborted) return interrupted();
+  const late = state.nodes.flatMap((n, i) => (up[i] === 'up' ? [] : [notUpReason(n, up[i] as 'died' | 'timeout')]));
+  if (late.length) return err(oshaError(`the lab did not come up: ${late.join('; ')}`));
   await writeFile(state.files.knownHosts, renderKnownHosts(state.nodes.map((n) => n.hostKey!)), { mode: 0o600 });
   await writeFile(state.files.inventory, renderInventory(state), { mode: 0o644 });
   state.ready = true;
@@ -316,8 +326,8 @@ export async function labStart(dir: string | undefined, name: string, timeoutMs 
   node.killed = false;
   node.partitioned = false;
   await writeState(state);
-  if (!(await waitForSshd(node.address, timeoutMs))) return err(oshaError(`${name} did not answer on ssh after start; console: ${consoleTail(node)}`));
-  return ok(undefined);
+  const up = await waitForSshd(state, node, timeoutMs);
+  return up === 'up' ? ok(undefined) : err(oshaError(notUpReason(node, up)));
 }
 
 /** Cuts the node's link (its veth goes down): it stays up but nobody reaches it. */
@@ -357,8 +367,7 @@ export async function labReboot(dir: string | undefined, name: string, timeoutMs
     return now !== undefined && now !== before;
   }, { timeoutMs });
   if (!restarted) return err(oshaError(`${name} did not reboot within ${timeoutMs / 1000}s; console: ${consoleTail(node)}`));
-  if (!node.partitioned && !(await waitForSshd(node.address, timeoutMs))) {
-    return err(oshaError(`${name} rebooted but its sshd did not answer; console: ${consoleTail(node)}`));
-  }
-  return ok(undefined);
+  if (node.partitioned) return ok(undefined);
+  const up = await waitForSshd(state, node, timeoutMs);
+  return up === 'up' ? ok(undefined) : err(oshaError(`after the reboot: ${notUpReason(node, up)}`));
 }

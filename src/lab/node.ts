@@ -201,9 +201,23 @@ function recordedNspawnPid(node: NodePlan): number | undefined {
   }
 }
 
-/** Waits until the node's sshd answers with its SSH banner. */
-export async function waitForSshd(address: string, timeoutMs: number): Promise<boolean> {
-  return waitFor(() => sshBanner(address, 1_000), { timeoutMs, intervalMs: 50 });
+/** Waits until the node's sshd answers with its SSH banner; gives up at once if the node died. */
+export async function waitForSshd(state: LabState, node: NodeState, timeoutMs: number, signal?: AbortSignal): Promise<'up' | 'died' | 'timeout'> {
+  let died = false;
+  const done = await waitFor(
+    async () => {
+      if (!launcherAlive(node, state.files.launcher)) died = true;
+      return died || signal?.aborted === true || sshBanner(node.address, 1_000);
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+  return died ? 'died' : done ? 'up' : 'timeout';
+}
+
+/** Why a node is not up, for an error message. */
+export function notUpReason(node: NodePlan, outcome: 'died' | 'timeout'): string {
+  const what = outcome === 'died' ? 'stopped while booting' : 'did not answer on ssh in time';
+  return `${node.name} ${what}; console: ${consoleTail(node)}`;
 }
 
 /** Connects to port 22 and reports whether an SSH server greets us. */
