@@ -8,7 +8,7 @@
 // installed release reads: the one its shipped sample mentions, or `options.release`.
 import { isIP } from 'node:net';
 import type { Inventory, ServiceName } from '../inventory/schema.ts';
-import { entries as iniEntries, hasCommentedDefault, parseIni, editIni, type IniDocument } from '../render/ini.ts';
+import { entries as iniEntries, getValue, hasCommentedDefault, parseIni, editIni, type IniDocument } from '../render/ini.ts';
 import { maskSecrets, maskUrlPasswords, renderFileDiff } from '../render/diff.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { hostForUrl, rewriteBareHost, rewriteHostList, rewriteUrlHosts, type HostRewrite, type HostTest } from './url.ts';
@@ -313,24 +313,22 @@ function addMissing(ctx: Context, rule: Rule): void {
   );
 }
 
-/** The option name the installed release reads: the newest its sample mentions, else by `release`. */
+/**
+ * The option name the installed release reads: the newest one its shipped sample mentions (the
+ * oldest with `release: 'legacy'`); with no hint, the newest name, or the oldest for a legacy
+ * release. An option only some releases have (registry_host) is added only when known.
+ */
 function nameForRelease(ctx: Context, rule: Rule): OptionName | undefined {
+  const legacy = ctx.options.release === 'legacy';
   const known = rule.names.filter((n) => hasCommentedDefault(ctx.doc, n.section, n.key));
-  if (ctx.options.release === 'legacy') return known[known.length - 1] ?? (rule.addOnlyIfKnown ? undefined : rule.names[rule.names.length - 1]);
-  if (ctx.options.release === 'current') return known[0] ?? (rule.addOnlyIfKnown ? undefined : rule.names[0]);
-  return known[0] ?? (rule.addOnlyIfKnown ? undefined : rule.names[0]);
+  const hinted = legacy ? known[known.length - 1] : known[0];
+  if (hinted) return hinted;
+  if (rule.addOnlyIfKnown && !legacy) return undefined;
+  return legacy ? rule.names[rule.names.length - 1] : rule.names[0];
 }
 
 function findSet(doc: IniDocument, name: OptionName): string | undefined {
-  let value: string | undefined;
-  for (const e of iniEntries(doc)) {
-    if (e.section === normalized(name.section) && e.key === name.key) value = e.value;
-  }
-  return value;
-}
-
-function normalized(section: string): string {
-  return section === 'DEFAULT' ? section : section.toLowerCase();
+  return getValue(doc, name.section, name.key);
 }
 
 /** Every keystone URL option, in any section, that points at a node: move it to the VIP. */
