@@ -92,8 +92,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   const bad = checkPlanOptions(opts);
   if (bad) return usage(bad);
   const plan = planLab(opts);
-  // The overlay mount options separate paths with "," and ":".
-  if (/[,:\n]/.test(plan.dir)) return usage(`the lab directory ${plan.dir} must not contain ",", ":" or a newline`);
+  // Overlay mount options separate paths with "," and ":"; mountinfo escapes whitespace.
+  if (/[,:\s]/.test(plan.dir)) return usage(`the lab directory ${plan.dir} must not contain ",", ":" or whitespace`);
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const recipe = labRecipe();
   const cached = existsSync(join(cacheDir, recipeHash(recipe), 'recipe.json'));
@@ -195,6 +195,8 @@ export interface LabDownResult {
 
 /** Removes every container, mount, namespace, veth, bridge and cgroup the lab in DIR made. */
 export async function labDown(dir?: string): Promise<LabResult<LabDownResult>> {
+  const pre = await preflight({ needDebootstrap: false });
+  if (!pre.ok) return usage(pre.error.message, pre.error.fix);
   const plan = planLab({ dir });
   const read = await readState(plan.files.state);
   if (!read.ok) return read;
@@ -233,6 +235,8 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
 }
 
 async function loadLab(dir: string | undefined): Promise<LabResult<LabState>> {
+  const pre = await preflight({ needDebootstrap: false });
+  if (!pre.ok) return usage(pre.error.message, pre.error.fix);
   const plan = planLab({ dir });
   const read = await readState(plan.files.state);
   if (!read.ok) return read;
