@@ -136,10 +136,10 @@ async function repair(nodes: number): Promise<void> {
   if (!place) return;
   const { dir } = place;
   const s = await labStatus(dir);
-  if (!s.ok) return;
+  if (!s.ok) throw new Error(`shared lab: ${s.error.message}`);
   for (const n of s.value.nodes) {
-    if (n.state !== 'running') await labStart(dir, n.name);
-    else if (n.partitioned) await labHeal(dir, n.name);
+    const r = n.state !== 'running' ? await labStart(dir, n.name) : n.partitioned ? await labHeal(dir, n.name) : undefined;
+    if (r && !r.ok) throw new Error(`shared lab: cannot repair ${n.name}: ${r.error.message}`);
   }
 }
 
