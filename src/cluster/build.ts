@@ -248,14 +248,19 @@ function topologyConstraints(groups: Map<GroupKey, Group>, clones: Clone[], publ
     if (basic) out.push(order(basic, keystone));
     out.push(order(VIP_ID, keystone));
   }
+  // Each chain member waits for the one before it that is present; the others wait for the base.
+  const after = new Map<GroupKey, string>();
   let previous = base;
+  for (const key of START_CHAIN) {
+    const g = id(key);
+    if (!g || key === 'keystone') continue;
+    after.set(key, previous);
+    previous = g;
+  }
   for (const key of GROUP_KEYS) {
     const g = id(key);
     if (!g || key === 'basic' || key === 'keystone') continue;
-    out.push(colocation(g, anchor));
-    const inChain = START_CHAIN.includes(key);
-    out.push(order(inChain ? previous : base, g));
-    if (inChain) previous = g;
+    out.push(colocation(g, anchor), order(after.get(key) ?? base, g));
   }
   // The API services bind to the public VIP too: it must be up before the first of them starts.
   if (publicVip) {
