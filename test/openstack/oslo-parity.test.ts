@@ -1,0 +1,118 @@
+// The editor reads files the way oslo.config does: checked against oslo.config itself (Debian's
+// python3-oslo.config), on the real packaged files, on the rewritten ones and on tricky input.
+// This is also what proves that after a rewrite the services read the VIP values.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { entries, parseIni } from '../../src/render/ini.ts';
+import { applyRewrites, planRewrites, SERVICE_CONFIG_FILES, type OpenStackService } from '../../src/openstack/rewrites.ts';
+import { onTeardown } from '../support/teardown.ts';
+import { debianConfigs } from './debian-configs.ts';
+import { labInventory, VIP } from './fixtures.ts';
+
+const run = promisify(execFile);
+// Debian's interpreter, where python3-oslo.config installs (a pyenv python3 on PATH would not see it).
+const PYTHON = '/usr/bin/python3';
+
+// Parses a file with oslo.config's own parser and prints {group: {key: [values]}}, with group
+// names normalised the way oslo.config looks them up.
+const OSLO_DUMP = [
+  'import json, sys',
+  'from oslo_config import cfg',
+  'parser = cfg.ConfigParser(sys.argv[1], {})',
+  'parser._normalized = {}',
+  'parser.parse()',
+  'print(json.dumps(parser._normalized))',
+].join('\n');
+
+type Groups = Record<string, Record<string, string[]>>;
+
+async function osloRead(path: string): Promise<Groups> {
+  const { stdout } = await run(PYTHON, ['-c', OSLO_DUMP, path], { maxBuffer: 64 * 1024 * 1024 });
+  return JSON.parse(stdout) as Groups;
+}
+
+function oshaRead(text: string): Groups {
+  const out: Groups = {};
+  const doc = parseIni(text);
+  for (const l of doc.lines) if (l.kind === 'section') out[l.section!] ??= {};
+  for (const e of entries(doc)) ((out[e.section] ??= {})[e.key] ??= []).push(e.value);
+  return out;
+}
+
+describe('INI editor agrees with oslo.config', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let files: Record<string, string>;
+
+  before(async function () {
+    const probe = await run(PYTHON, ['-c', 'import oslo_config']).then(
+      () => true,
+      () => false,
+    );
+    if (!existsSync(PYTHON) || !probe) {
+      throw new Error(`${PYTHON} cannot import oslo_config: install the Debian package python3-oslo.config (listed in .ci/apt-packages)`);
+    }
+    files = await debianConfigs();
+    dir = mkdtempSync(join(tmpdir(), 'osha-oslo-'));
+    onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  async function compare(name: string, text: string): Promise<Groups> {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    const oslo = await osloRead(path);
+    expect(oshaRead(text)).to.deep.equal(oslo);
+    return oslo;
+  }
+
+  it('on every packaged file', async () => {
+    for (const [file, text] of Object.entries(files)) await compare(file.replaceAll('/', '_'), text);
+  });
+
+  it('on tricky input: continuations, quotes, ":" separators, repeated keys and sections, CRLF', async () => {
+    const text = [
+      '[DEFAULT]',
+      'a = 1',
+      'a = 2',
+      'list = x,',
+      '  y,',
+      '\tz',
+      'colon: http://h:1/p=q',
+      'q = "quoted"',
+      "s = 'single' ",
+      'empty =',
+      '; semicolon comment',
+      '[Database]',
+      'connection = mysql://u:p@h/db',
+      '[database]',
+      'max_pool_size = 3',
+      '[database]',
+      'connection = mysql://u:p@v/db\r',
+      '',
+    ].join('\n');
+    await compare('tricky.conf', text);
+  });
+
+  it('after the rewrite, oslo.config reads the VIP for every rewritten option', async () => {
+    const inv = labInventory();
+    for (const service of ['glance', 'nova', 'neutron', 'cinder', 'heat'] as OpenStackService[]) {
+      const file = SERVICE_CONFIG_FILES[service][0]!;
+      const plan = planRewrites(inv, service, { [file]: files[file]! });
+      if (!plan.ok) throw new Error(plan.error.message);
+      const applied = applyRewrites(plan.value, { [file]: files[file]! });
+      if (!applied.ok) throw new Error(applied.error.message);
+      const oslo = await compare(`${service}-rewritten.conf`, applied.value[0]!.after);
+      expect(plan.value.entries.length).to.be.greaterThan(0);
+      for (const e of plan.value.entries) {
+        const group = e.section === 'DEFAULT' ? e.section : e.section.toLowerCase();
+        const values = oslo[group]?.[e.key];
+        expect(values?.[values.length - 1], `${service} [${e.section}] ${e.key}`).to.equal(e.value);
+        expect(e.value).to.contain(VIP);
+      }
+    }
+  });
+});
