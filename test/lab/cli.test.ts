@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, which, type RunOutput } from '../../src/lab/exec.ts';
 import { labExec, labSkipReason, sharedLab } from '../support/lab.ts';
+import { labKill, labPartition } from '../../src/lab/index.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -39,6 +40,15 @@ describe('osha lab CLI', function () {
     expect(names.map((r) => r.stdout.trim())).to.deep.equal(lab.nodes.map((n) => n.name));
     const failing = await labExec(lab, lab.nodes[0]!.name, 'exit 3');
     expect(failing.code).to.equal(3);
+  });
+
+  it('hands out a repaired lab after a test killed and partitioned nodes', async function () {
+    const lab = await sharedLab(this);
+    const [a, b] = [lab.nodes[0]!.name, lab.nodes[1]!.name];
+    expect((await labKill(lab.dir, a)).ok).to.equal(true);
+    expect((await labPartition(lab.dir, b)).ok).to.equal(true);
+    const again = await sharedLab(this);
+    for (const n of [a, b]) expect((await labExec(again, n, 'hostname')).stdout.trim()).to.equal(n);
   });
 
   it('status lists the nodes and their state', async function () {
