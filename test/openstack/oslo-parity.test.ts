@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { entries, parseIni } from '../../src/render/ini.ts';
+import { entries, parseIni, setValue, serializeIni } from '../../src/render/ini.ts';
+import { changedLines } from '../../src/render/diff.ts';
 import { applyRewrites, planRewrites, SERVICE_CONFIG_FILES, type OpenStackService } from '../../src/openstack/rewrites.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { debianConfigs } from './debian-configs.ts';
@@ -114,5 +115,40 @@ describe('INI editor agrees with oslo.config', function () {
         expect(e.value).to.contain(VIP);
       }
     }
+  });
+
+  it('random set operations change one line each, and oslo.config sees exactly those values', async () => {
+    const file = '/etc/glance/glance-api.conf';
+    const original = files[file]!;
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    // Keys that exist (set or only as commented defaults) in real sections, plus a new section.
+    const doc0 = parseIni(original);
+    const commented = doc0.lines.filter((l) => l.kind === 'comment' && /^#[a-z_]+ = /.test(l.text) && l.section);
+    const expected = await compare('glance-original.conf', original);
+    let text = original;
+    for (let i = 0; i < 25; i++) {
+      const pick = commented[rand(commented.length)]!;
+      const key = /^#([a-z_]+) = /.exec(pick.text)![1]!;
+      const section = i % 10 === 9 ? `osha_new_${i}` : pick.section!;
+      const value = `v${i}-${rand(1000)}`;
+      const next = serializeIni(setValue(parseIni(text), section, key, value).doc);
+      const diff = changedLines(text, next);
+      const added = diff.filter((l) => l.op === '+').length;
+      const removed = diff.filter((l) => l.op === '-').length;
+      const wasSet = (expected[section]?.[key] ?? []).length > 0;
+      // Set: one line replaced. New key: one line added. New section: blank, header, key.
+      if (wasSet) expect([removed, added], `${section}.${key}`).to.deep.equal([1, 1]);
+      else if (section.startsWith('osha_new_')) expect([removed, added]).to.deep.equal([0, 3]);
+      else expect([removed, added], `${section}.${key}`).to.deep.equal([0, 1]);
+      const values = ((expected[section] ??= {})[key] ??= []);
+      if (values.length === 0) values.push(value);
+      else values[values.length - 1] = value;
+      text = next;
+    }
+    await compare('glance-edited.conf', text).then((oslo) => expect(oslo).to.deep.equal(expected));
   });
 });
