@@ -23,7 +23,7 @@ export async function preflight(opts: PreflightOptions): Promise<Result<void>> {
   if (platform !== 'linux') {
     return err(
       oshaError(`osha lab needs Linux (it runs systemd-nspawn containers); this is ${platform}`, {
-        fix: 'use the Vagrant lab instead: see vagrant/ in the osha repository',
+        fix: 'use the Vagrant lab instead: see vagrant/README.md in the osha repository',
       }),
     );
   }
