@@ -5,6 +5,7 @@ import { validateCommand } from './validate.ts';
 import { labCommand } from './lab.ts';
 import { initCommand } from './init.ts';
 import { deployCommand, planCommand, runCommand } from './deploy.ts';
+import { statusCommand } from './status.ts';
 import { EXIT } from './exit.ts';
 
 const program = new Command();
@@ -18,6 +19,7 @@ program
 program.addCommand(deployCommand());
 program.addCommand(planCommand());
 program.addCommand(runCommand());
+program.addCommand(statusCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

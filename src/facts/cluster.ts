@@ -10,6 +10,30 @@ export interface ClusterStatus {
   dc?: string;
   /** Node name -> online. */
   nodes: Map<string, boolean>;
+  /** Per node: standby / maintenance flags (for `osha status`). */
+  nodeFlags: Map<string, { standby: boolean; maintenance: boolean }>;
+  resources: ResourceStatus[];
+  failures: FailedAction[];
+}
+
+export interface ResourceStatus {
+  id: string;
+  agent: string;
+  role: string;
+  active: boolean;
+  failed: boolean;
+  /** Nodes it runs on (more than one for clones). */
+  nodes: string[];
+  /** The group or clone it belongs to, if any. */
+  parent?: string;
+}
+
+export interface FailedAction {
+  resource: string;
+  operation: string;
+  node: string;
+  exitStatus: string;
+  exitReason: string;
 }
 
 /** Parses `crm_mon --output-as=xml`. */
@@ -29,15 +53,45 @@ export function parseCrmMonXml(xml: string): Result<ClusterStatus> {
     const name = n.getAttribute('name');
     if (name) nodes.set(name, n.getAttribute('online') === 'true');
   }
+  const nodeFlags = new Map<string, { standby: boolean; maintenance: boolean }>();
+  for (const n of Array.from(list)) {
+    const name = n.getAttribute('name');
+    if (name) nodeFlags.set(name, { standby: n.getAttribute('standby') === 'true', maintenance: n.getAttribute('maintenance') === 'true' });
+  }
+  const resources: ResourceStatus[] = [];
+  const resourcesEl = doc.getElementsByTagName('resources')[0];
+  for (const r of resourcesEl ? Array.from(resourcesEl.getElementsByTagName('resource')) : []) {
+    const parentEl = r.parentNode as Element | null;
+    const parentTag = parentEl?.nodeName;
+    resources.push({
+      id: r.getAttribute('id') ?? '',
+      agent: r.getAttribute('resource_agent') ?? '',
+      role: r.getAttribute('role') ?? '',
+      active: r.getAttribute('active') === 'true',
+      failed: r.getAttribute('failed') === 'true',
+      nodes: Array.from(r.getElementsByTagName('node')).map((n) => n.getAttribute('name') ?? ''),
+      parent: parentTag === 'group' || parentTag === 'clone' ? (parentEl?.getAttribute('id') ?? undefined) : undefined,
+    });
+  }
+  const failures: FailedAction[] = Array.from(doc.getElementsByTagName('failure')).map((f) => ({
+    resource: (f.getAttribute('op_key') ?? '').replace(/_[a-z]+_\d+$/, ''),
+    operation: f.getAttribute('task') ?? '',
+    node: f.getAttribute('node') ?? '',
+    exitStatus: f.getAttribute('exitstatus') ?? '',
+    exitReason: f.getAttribute('exitreason') ?? '',
+  }));
   return ok({
     quorate: dc.getAttribute('with_quorum') === 'true',
     dc: dc.getAttribute('present') === 'true' ? (dc.getAttribute('name') ?? undefined) : undefined,
     nodes,
+    nodeFlags,
+    resources,
+    failures,
   });
 }
 
 export async function readClusterStatus(c: HostConnection): Promise<Result<ClusterStatus>> {
-  const r = await c.exec('crm_mon --one-shot --output-as=xml', { timeoutMs: 20_000 });
+  const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
   if (!r.ok) return r;
   if (r.value.code !== 0 && !r.value.stdout.includes('<current_dc')) {
     return err({ host: c.target.name, message: `crm_mon failed (exit ${r.value.code}): ${r.value.stderr.trim() || 'cluster not running'}` });

@@ -119,6 +119,25 @@ export function planEndpoints(current: readonly EndpointRow[], desired: readonly
   return [...updates, ...creates, ...deletes];
 }
 
+/**
+ * Service types that have endpoints only in regions osha was not asked about: usually a region
+ * name that differs from the inventory's (Debian's packaging uses "regionOne", the install
+ * guides "RegionOne"). Planning would then add a second set instead of updating: say so.
+ */
+export function regionMismatches(current: readonly EndpointRow[], desired: readonly DesiredEndpoint[]): string[] {
+  const out: string[] = [];
+  const types = [...new Set(desired.map((d) => d.serviceType))];
+  for (const type of types) {
+    const wanted = new Set(desired.filter((d) => d.serviceType === type).map((d) => d.region));
+    const rows = current.filter((r) => r.serviceType === type);
+    const regions = [...new Set(rows.map((r) => r.region ?? '(none)'))];
+    if (rows.length > 0 && !rows.some((r) => r.region !== null && wanted.has(r.region))) {
+      out.push(`${type} endpoints exist only in region ${regions.join(', ')}, not in ${[...wanted].join(', ')}; set openstack.region in the inventory if that is the same region`);
+    }
+  }
+  return out;
+}
+
 /** Catalog entries per cluster service: service type, port and path of a fresh endpoint. */
 export const CATALOG: Partial<Record<ServiceName, { type: string; port: number; path: string }>> = {
   keystone: { type: 'identity', port: 5000, path: '/v3' },

@@ -22,7 +22,7 @@ export function splitKeepingEol(text: string): string[] {
 }
 
 /** Beyond this many differences the middle is shown as one replacement: still correct, not minimal. */
-const MAX_EDIT_DISTANCE = 4000;
+const MAX_EDIT_DISTANCE = 2000;
 
 /** Myers' O((N+M)D) algorithm; undefined when the edit distance exceeds maxD. */
 function myers(a: readonly string[], b: readonly string[], maxD: number): DiffOp[] | undefined {

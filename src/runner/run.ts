@@ -38,6 +38,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
   const results: Record<string, HostStepResult[]> = Object.fromEntries(allHosts.map((h) => [h, []]));
   const facts = new FactCache();
   const notRun: string[] = [];
+  const stepTimes: { name: string; durationMs: number }[] = [];
 
   const record = (step: Step, host: string, r: HostStepResult) => {
     const clean = { ...r, changes: r.changes.map((c) => redactor.scrub(c)), error: r.error === undefined ? undefined : redactor.scrub(r.error) };
@@ -51,6 +52,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       break;
     }
     const hosts = allHosts.filter((h) => !failedHosts.has(h));
+    const stepStarted = Date.now();
     reporter.stepStarted(step, hosts);
     if (hosts.length === 0 || (step.needsAllHosts && failedHosts.size > 0)) {
       const why = `needs every node, but ${[...failedHosts].join(', ')} failed earlier`;
@@ -116,6 +118,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     } else {
       await mapLimit(hosts, session.concurrency, applyHost);
     }
+    stepTimes.push({ name: step.name, durationMs: Date.now() - stepStarted });
     await reporter.stepFinished(step);
   }
 
@@ -130,6 +133,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     skipped: flat.filter((r) => r.status === 'skipped').length,
     notRun,
     hosts: results,
+    steps: stepTimes,
     durationMs: Date.now() - started,
   };
   reporter.finished(summary);

@@ -81,5 +81,7 @@ export interface RunSummary {
   /** Steps that did not run because of Ctrl-C or an earlier failure. */
   notRun: string[];
   hosts: Record<string, HostStepResult[]>;
+  /** Wall time of each step that ran (plan + apply over all hosts). */
+  steps: { name: string; durationMs: number }[];
   durationMs: number;
 }

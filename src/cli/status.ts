@@ -1,0 +1,108 @@
+// `osha status FILE [--json]`: nodes, quorum, where the VIP and each service run, failed
+// actions, on one screen. Asks the first node that answers; reads crm_mon's XML.
+import { Command } from 'commander';
+import chalk from 'chalk';
+import { loadInventory, formatProblem } from '../inventory/load.ts';
+import { SshSession } from '../ssh/session.ts';
+import { targetsFor } from '../ssh/target.ts';
+import { readClusterStatus, type ClusterStatus } from '../facts/cluster.ts';
+import { isOshaId } from '../cluster/model.ts';
+import { VIP_ID } from '../cluster/build.ts';
+import type { Inventory } from '../inventory/schema.ts';
+import { EXIT } from './exit.ts';
+
+export interface StatusReport {
+  cluster: string;
+  askedNode: string;
+  unreachable: { node: string; error: string }[];
+  quorate: boolean;
+  dc?: string;
+  nodes: { name: string; online: boolean; standby: boolean; maintenance: boolean }[];
+  vip: { address: string; node?: string };
+  resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
+  failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
+}
+
+export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus): StatusReport {
+  const vip = s.resources.find((r) => r.id === VIP_ID);
+  return {
+    cluster: inv.cluster.name,
+    askedNode: asked,
+    unreachable,
+    quorate: s.quorate,
+    dc: s.dc,
+    nodes: [...s.nodes].map(([name, online]) => ({ name, online, ...(s.nodeFlags.get(name) ?? { standby: false, maintenance: false }) })),
+    vip: { address: inv.vip.address, node: vip?.nodes[0] },
+    resources: s.resources.map((r) => ({ id: r.id, agent: r.agent, role: r.role, nodes: r.nodes, group: r.parent, osha: isOshaId(r.id), failed: r.failed })),
+    failedActions: s.failures.map((f) => ({ resource: f.resource, operation: f.operation, node: f.node, exitStatus: f.exitStatus, reason: f.exitReason })),
+  };
+}
+
+export function renderStatus(r: StatusReport): string {
+  const lines: string[] = [];
+  const q = r.quorate ? chalk.green('quorate') : chalk.red('NO QUORUM');
+  lines.push(`${chalk.bold(`cluster ${r.cluster}`)}: ${q}, DC ${r.dc ?? chalk.red('none')} (asked ${r.askedNode})`);
+  for (const u of r.unreachable) lines.push(`  ${chalk.red('unreachable')} ${u.node}: ${u.error}`);
+  lines.push(
+    `nodes: ${r.nodes
+      .map((n) => `${n.name} ${n.online ? (n.standby ? chalk.yellow('standby') : chalk.green('online')) : chalk.red('OFFLINE')}${n.maintenance ? ' (maintenance)' : ''}`)
+      .join(', ')}`,
+  );
+  lines.push(`VIP ${r.vip.address}: ${r.vip.node ? `on ${chalk.cyan(r.vip.node)}` : chalk.yellow('not running (no resource set applied yet, or stopped)')}`);
+  if (r.resources.length) {
+    lines.push('resources:');
+    for (const res of r.resources) {
+      const where = res.nodes.length ? res.nodes.join(', ') : '-';
+      const role = res.failed ? chalk.red(`${res.role} FAILED`) : res.role === 'Started' ? chalk.green(res.role) : chalk.yellow(res.role);
+      lines.push(`  ${res.id.padEnd(28)} ${role.padEnd(18)} ${where}${res.group ? chalk.dim(`  (${res.group})`) : ''}${res.osha ? '' : chalk.dim('  [not osha]')}`);
+    }
+  } else {
+    lines.push('resources: none');
+  }
+  if (r.failedActions.length) {
+    lines.push(chalk.red('failed actions:'));
+    for (const f of r.failedActions) lines.push(`  ${f.resource} ${f.operation} on ${f.node}: exit ${f.exitStatus}${f.reason ? ` (${f.reason})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show nodes, quorum, where the VIP and each service run, and failed actions')
+    .argument('<inventory>', 'inventory file (YAML)')
+    .option('--json', 'print the status as JSON')
+    .action(async (file: string, flags: { json?: boolean }) => {
+      const loaded = await loadInventory(file);
+      if (!loaded.ok) {
+        for (const p of loaded.error) console.error(formatProblem(p));
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const inv = loaded.value;
+      const session = new SshSession(targetsFor(inv, file));
+      const unreachable: StatusReport['unreachable'] = [];
+      try {
+        for (const node of inv.nodes) {
+          const c = await session.connect(node.name);
+          if (!c.ok) {
+            unreachable.push({ node: node.name, error: c.error.message });
+            continue;
+          }
+          const s = await readClusterStatus(c.value);
+          if (!s.ok) {
+            unreachable.push({ node: node.name, error: s.error.message });
+            continue;
+          }
+          const report = statusReport(inv, node.name, unreachable, s.value);
+          console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+          const healthy = report.quorate && report.nodes.every((n) => n.online) && report.failedActions.length === 0;
+          process.exitCode = healthy ? EXIT.ok : EXIT.failed;
+          return;
+        }
+        console.error(`osha status: no node answered:\n${unreachable.map((u) => `  ${u.node}: ${u.error}`).join('\n')}`);
+        process.exitCode = EXIT.failed;
+      } finally {
+        await session.close();
+      }
+    });
+}
