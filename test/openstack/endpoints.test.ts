@@ -7,6 +7,7 @@ import {
   endpointArgv,
   parseEndpointList,
   planEndpoints,
+  regionMismatches,
   type DesiredEndpoint,
   type EndpointOp,
   type EndpointRow,
@@ -113,5 +114,13 @@ describe('keystone endpoints on the VIP', () => {
     // A region-less endpoint (Region null) parses and matches no region-scoped desire.
     const noRegion = rows([{ ID: 'n', Region: null, 'Service Name': 'glance', 'Service Type': 'image', Enabled: true, Interface: 'public', URL: 'http://x:9292' }]);
     expect(noRegion[0]!.region).to.equal(null);
+  });
+
+  it('warns when the catalog uses another region name than the inventory', () => {
+    const lower = rows(SINGLE_NODE.slice(0, 3).map((r) => ({ ...r, Region: 'regionOne' })));
+    expect(regionMismatches(lower, desiredEndpoints(inv))).to.deep.equal([
+      'identity endpoints exist only in region regionOne, not in RegionOne; set openstack.region in the inventory if that is the same region',
+    ]);
+    expect(regionMismatches(rows(SINGLE_NODE), desiredEndpoints(inv))).to.deep.equal([]);
   });
 });

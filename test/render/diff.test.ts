@@ -133,3 +133,16 @@ describe('password masking edge cases', () => {
     expect(maskUrlPasswords('url = mysql://root@198.18.0.11/db')).to.equal('url = mysql://root@198.18.0.11/db');
   });
 });
+
+describe('diff of very different files', () => {
+  it('falls back to one replacement hunk that GNU patch still applies', async function () {
+    this.timeout(120_000);
+    const dir = mkdtempSync(join(tmpdir(), 'osha-diff-big-'));
+    onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+    const before = Array.from({ length: 1500 }, (_, i) => `old ${i}`).join('\n') + '\n';
+    const after = Array.from({ length: 1500 }, (_, i) => `new ${i}`).join('\n') + '\n';
+    const out = renderFileDiff('f', before, after, (l) => l);
+    expect(out.split('\n')[2]).to.equal('@@ -1,1500 +1,1500 @@');
+    expect(await patched(dir, before, out)).to.equal(after);
+  });
+});
