@@ -18,6 +18,7 @@ import {
   type LabError,
 } from '../lab/index.ts';
 import { describeError, type Result } from '../util/result.ts';
+import { vagrantLabUp } from '../lab/vagrant.ts';
 import { EXIT } from './exit.ts';
 
 interface DirOption {
@@ -51,7 +52,24 @@ function upCommand(): Command {
     .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
     .option('--subnet <x>', 'use 198.18.X.0/24; a second lab on this host needs its own X', intOption('--subnet'), 0)
     .option('-v, --verbose', 'show the image build output')
-    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean }) => {
+    .option('--provider <name>', 'nspawn (containers on this machine) or vagrant (VMs from vagrant/Vagrantfile)', 'nspawn')
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string }) => {
+      if (opts.provider === 'vagrant') {
+        const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
+        if (!v.ok) {
+          console.error(`osha lab: ${v.error.message}${v.error.fix ? `\n  fix: ${v.error.fix}` : ''}`);
+          process.exitCode = EXIT.failed;
+          return;
+        }
+        console.log(`vagrant lab up in ${v.value.dir}: ${v.value.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
+        console.log(`inventory: ${v.value.inventory}\n  deploy:  osha deploy ${v.value.inventory}`);
+        return;
+      }
+      if (opts.provider !== 'nspawn') {
+        console.error(`osha lab: unknown provider "${opts.provider}"; use nspawn or vagrant`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
       let told = false;
       const log = (line: string) => {
         if (!told) console.error('osha lab: building the node image (debootstrap + offline packages, about a minute; cached afterwards)...');

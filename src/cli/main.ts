@@ -8,6 +8,14 @@ import { deployCommand, planCommand, runCommand } from './deploy.ts';
 import { statusCommand } from './status.ts';
 import { EXIT } from './exit.ts';
 
+// `osha status | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const program = new Command();
 program
   .name('osha')

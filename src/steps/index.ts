@@ -8,8 +8,9 @@ import { authkey } from './authkey.ts';
 import { corosyncConf } from './corosync-conf.ts';
 import { clusterStart } from './cluster-start.ts';
 import { clusterProperties } from './cluster-properties.ts';
+import { agents } from './agents.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);
