@@ -9,8 +9,9 @@ import { corosyncConf } from './corosync-conf.ts';
 import { clusterStart } from './cluster-start.ts';
 import { clusterProperties } from './cluster-properties.ts';
 import { agents } from './agents.ts';
+import { secretsFiles, resources } from './resources.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, resources];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

@@ -1,0 +1,155 @@
+// Steps for the Pacemaker resource set: the secret files the resources read, then the resource
+// set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
+import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
+import { hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { buildResourceModel } from '../cluster/build.ts';
+import { applyModel, type CibTools } from '../cluster/apply.ts';
+import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
+import { parseSimulation } from '../cluster/transition.ts';
+import { parseClusterStatus, notReady } from '../cluster/status.ts';
+import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
+import type { ResourceModel } from '../cluster/model.ts';
+import { resolveSecret } from '../inventory/secrets.ts';
+import type { SecretRef } from '../inventory/schema.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+/** The secrets resources read from files on every node (never from the CIB or a command line). */
+function secretFiles(ctx: StepContext): { path: string; ref: SecretRef; field: string }[] {
+  const out: { path: string; ref: SecretRef; field: string }[] = [];
+  const pw = ctx.inv.openstack?.password;
+  if (pw !== undefined) out.push({ path: OS_PASSWORD_FILE, ref: pw, field: 'openstack.password' });
+  ctx.inv.stonith.devices.forEach((d, i) => {
+    if (d.password !== undefined) out.push({ path: fencePasswordFile(d.name), ref: d.password, field: `stonith.devices[${i}].password` });
+  });
+  return out;
+}
+
+export const secretsFiles: Step = {
+  name: 'secret-files',
+  title: 'credentials the resources need, in 0600 root files on every node',
+  async plan(ctx) {
+    const wanted = secretFiles(ctx);
+    const values: string[] = [];
+    for (const w of wanted) {
+      const v = await resolveSecret(w.ref, w.field);
+      if (!v.ok) return new Map(ctx.hosts.map((h) => [h, v] as [string, HostPlan]));
+      values.push(v.value);
+    }
+    return planEachHost(ctx, async (h) => {
+      const actions: Action[] = [];
+      if (wanted.length > 0) {
+        const mk = await h.c.run('mkdir -p -m 0700 /etc/osha');
+        if (!mk.ok) return mk;
+      }
+      for (const [i, w] of wanted.entries()) {
+        // Read through sudo like any file; only compared, never printed.
+        const cur = await fileFact(ctx, h, w.path);
+        if (!cur.ok) return cur;
+        actions.push(...writeFileActions(h, w.path, cur.value, `${values[i]}\n`, { mode: 0o600, owner: 'root', group: 'root', secret: true }));
+      }
+      return ok(actions);
+    });
+  },
+};
+
+/** Pacemaker's XML tools on one node, over the existing SSH connection (stdin carries the XML). */
+export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
+  const runXml = async (command: string, stdin?: string) => h.c.exec(command, { stdin, timeoutMs: 120_000 });
+  return {
+    async query() {
+      const r = await runXml('cibadmin --query');
+      if (!r.ok) return r;
+      return r.value.code === 0 ? ok(r.value.stdout) : err({ host: h.host, message: `cibadmin --query failed: ${r.value.stderr.trim()}` });
+    },
+    async verify(xml) {
+      const r = await runXml('crm_verify --xml-pipe', xml);
+      if (!r.ok) return r;
+      return r.value.code === 0 ? ok(undefined) : err({ host: h.host, message: (r.value.stderr || r.value.stdout).trim() });
+    },
+    async diff(original, desired) {
+      // Both documents travel on stdin, one base64 line each, into a private temp dir.
+      const payload = `${Buffer.from(original).toString('base64')}\n${Buffer.from(desired).toString('base64')}\n`;
+      const script =
+        'd=$(mktemp -d) || exit 90; trap \'rm -rf "$d"\' EXIT; read -r a; read -r b; ' +
+        'printf %s "$a" | base64 -d > "$d/a"; printf %s "$b" | base64 -d > "$d/b"; crm_diff --original "$d/a" --new "$d/b"';
+      const r = await runXml(script, payload);
+      if (!r.ok) return r;
+      if (r.value.code === 0) return ok(undefined);
+      if (r.value.code === 1 && r.value.stdout.includes('<diff')) return ok(r.value.stdout);
+      return err({ host: h.host, message: `crm_diff failed (exit ${r.value.code}): ${r.value.stderr.trim()}` });
+    },
+    async patch(xml) {
+      const r = await runXml('cibadmin --patch --xml-pipe', xml);
+      if (!r.ok) return r;
+      return ok({ code: r.value.code, stderr: r.value.stderr });
+    },
+    async settle() {
+      const r = await h.c.exec(`crm_resource --wait --timeout=${settleTimeoutS}s`, { timeoutMs: (settleTimeoutS + 30) * 1000 });
+      if (!r.ok) return r;
+      return r.value.code === 0 ? ok(undefined) : err({ host: h.host, message: `the cluster did not settle within ${settleTimeoutS} s: ${r.value.stderr.trim()}` });
+    },
+  };
+}
+
+/** Waits until every osha resource is started; the error names the ones that are not. */
+export async function waitForResources(ctx: StepContext, h: HostHandle, model: ResourceModel): Promise<Result<void>> {
+  const r = await waitFor(
+    async () => {
+      const x = await h.c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
+      if (!x.ok) return x;
+      const s = parseClusterStatus(x.value.stdout);
+      if (!s.ok) return s;
+      const missing = notReady(s.value, model);
+      return missing.length === 0 ? ok(undefined) : err({ host: h.host, message: missing.map((m) => `${m.id}: ${m.why}`).join('; ') });
+    },
+    ctx.options.settleTimeoutMs,
+    500,
+    ctx.signal,
+  );
+  return r.ok ? r : err({ host: h.host, message: `resources not all started after ${ctx.options.settleTimeoutMs / 1000} s: ${r.error.message}` });
+}
+
+export const resources: Step = {
+  name: 'resources',
+  title: 'the VIP and the OpenStack services under Pacemaker, as the inventory says',
+  needsAllHosts: true,
+  async plan(ctx) {
+    // The CIB is one for the cluster: one node reads it and applies the patch for all.
+    const host = ctx.hosts[0]!;
+    const single = (p: HostPlan) => new Map([[host, p]]);
+    const hh = await hostHandle(ctx, host);
+    if (!hh.ok) return single(hh);
+    const h = hh.value;
+    const model = buildResourceModel(ctx.inv);
+    const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000));
+    const live = await tools.query();
+    // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
+    const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
+    if (!plan.ok) return single(err({ ...plan.error, host }));
+    if (live.ok && plan.value.desired === live.value) {
+      // Nothing to change; still make sure what osha owns is running (a re-run repairs).
+      const started = await waitForResources({ ...ctx, options: { ...ctx.options, settleTimeoutMs: 1 } }, h, model);
+      if (started.ok) return single(ok([]));
+      return single(ok([{ summary: `wait until every osha resource is started (now: ${started.error.message})`, apply: () => waitForResources(ctx, h, model) }]));
+    }
+    let simulation;
+    const sim = await h.c.exec('crm_simulate --simulate --xml-pipe --output-as=xml', { stdin: plan.value.desired, timeoutMs: 60_000 });
+    if (sim.ok && sim.value.code === 0) {
+      const parsed = parseSimulation(sim.value.stdout);
+      if (parsed.ok) simulation = parsed.value;
+    }
+    const text = renderClusterPlan(ctx.inv, model, plan.value, simulation);
+    const action: Action = {
+      summary: `patch the CIB: ${plan.value.changes.length} osha object change(s) (crm_verify, crm_diff, cibadmin --patch), then wait until every osha resource is started`,
+      diff: text,
+      apply: async () => {
+        const applied = await applyModel(tools, model);
+        if (!applied.ok) return err({ ...applied.error, host });
+        if (applied.value.removed.length) ctx.log(`removed: ${applied.value.removed.join(', ')}`);
+        if (applied.value.retries) ctx.log(`CIB changed meanwhile ${applied.value.retries} time(s): re-read and retried`);
+        return waitForResources(ctx, h, model);
+      },
+    };
+    return single(ok([action]));
+  },
+};
