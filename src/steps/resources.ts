@@ -126,7 +126,7 @@ export const resources: Step = {
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
     const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
     if (!plan.ok) return single(err({ ...plan.error, host }));
-    if (live.ok && plan.value.desired === live.value) {
+    if (live.ok && plan.value.desired.trimEnd() === live.value.trimEnd()) {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
       const started = await waitForResources({ ...ctx, options: { ...ctx.options, settleTimeoutMs: 1 } }, h, model);
       if (started.ok) return single(ok([]));
