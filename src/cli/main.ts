@@ -6,6 +6,7 @@ import { labCommand } from './lab.ts';
 import { initCommand } from './init.ts';
 import { deployCommand, planCommand, runCommand } from './deploy.ts';
 import { statusCommand } from './status.ts';
+import { drillCommand } from './drill.ts';
 import { EXIT } from './exit.ts';
 
 // `osha status | head` closes the pipe early: that is the reader's choice, not an error.
@@ -28,6 +29,7 @@ program.addCommand(deployCommand());
 program.addCommand(planCommand());
 program.addCommand(runCommand());
 program.addCommand(statusCommand());
+program.addCommand(drillCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

@@ -1,0 +1,83 @@
+// `osha drill FILE`: a failover drill with measured recovery times (see src/drill/drill.ts).
+import { Command, Option } from 'commander';
+import chalk from 'chalk';
+import { loadInventory, formatProblem } from '../inventory/load.ts';
+import { SshSession } from '../ssh/session.ts';
+import { targetsFor } from '../ssh/target.ts';
+import { runDrill, pacemakerControl, type DrillMode, type DrillResult, type NodeControl } from '../drill/drill.ts';
+import { labKill, labStart, labPartition, labHeal } from '../lab/index.ts';
+import { describeError } from '../util/result.ts';
+import { EXIT } from './exit.ts';
+
+function labControl(dir: string, mode: 'kill' | 'partition'): NodeControl {
+  return mode === 'kill'
+    ? { takeOut: (n) => labKill(dir, n), bringBack: (n) => labStart(dir, n) }
+    : { takeOut: (n) => labPartition(dir, n), bringBack: (n) => labHeal(dir, n) };
+}
+
+export function renderDrill(r: DrillResult): string {
+  const s = (ms?: number) => (ms === undefined ? chalk.red('not recovered') : `${(ms / 1000).toFixed(1)} s`);
+  const lines = [`drill: took ${r.node} out (${r.mode})`, `  VIP                         ${s(r.vipMs)}`];
+  for (const x of r.services) lines.push(`  ${x.id.padEnd(28)}${s(x.recoveryMs)}${x.node ? chalk.dim(` on ${x.node}`) : ''}`);
+  lines.push(`  ${r.node} rejoined after ${s(r.rejoinMs)}`);
+  for (const e of r.errors) lines.push(chalk.red(`  ! ${e}`));
+  return lines.join('\n');
+}
+
+export function drillCommand(): Command {
+  return new Command('drill')
+    .description('take the node holding the VIP out, measure until the VIP and every service are back elsewhere, bring the node back')
+    .argument('<inventory>', 'inventory file (YAML)')
+    .option('--node <name>', 'the node to take out (default: the one holding the VIP)')
+    .option('--lab <dir>', 'the nodes are an osha lab in DIR: allows --mode kill and partition')
+    .addOption(new Option('--mode <mode>', 'standby or stop (Pacemaker), kill or partition (lab only); default: kill with --lab, standby otherwise').choices(['standby', 'stop', 'kill', 'partition']))
+    .option('--json', 'print the result as JSON')
+    .addOption(new Option('--timeout <seconds>', 'give up waiting for recovery after this long').default('180'))
+    .action(async (file: string, flags: { node?: string; lab?: string; mode?: DrillMode; json?: boolean; timeout: string }) => {
+      const loaded = await loadInventory(file);
+      if (!loaded.ok) {
+        for (const p of loaded.error) console.error(formatProblem(p));
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const mode: DrillMode = flags.mode ?? (flags.lab ? 'kill' : 'standby');
+      if ((mode === 'kill' || mode === 'partition') && !flags.lab) {
+        console.error(`osha drill: --mode ${mode} needs --lab DIR (only a lab node can be powered off or cut by osha)`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const inv = loaded.value;
+      const session = new SshSession(targetsFor(inv, file));
+      let victim = flags.node;
+      const control: NodeControl =
+        mode === 'kill' || mode === 'partition'
+          ? labControl(flags.lab!, mode)
+          : pacemakerControl(session, mode, () => inv.nodes.map((n) => n.name).filter((n) => n !== victim));
+      try {
+        const r = await runDrill({
+          inv,
+          session,
+          mode,
+          control: {
+            takeOut: (n) => {
+              victim = n;
+              return control.takeOut(n);
+            },
+            bringBack: (n) => control.bringBack(n),
+          },
+          node: flags.node,
+          timeoutMs: Number(flags.timeout) * 1000,
+          log: flags.json ? undefined : (l) => console.error(chalk.dim(l)),
+        });
+        if (!r.ok) {
+          console.error(`osha drill: ${describeError(r.error)}`);
+          process.exitCode = EXIT.failed;
+          return;
+        }
+        console.log(flags.json ? JSON.stringify(r.value, null, 2) : renderDrill(r.value));
+        process.exitCode = r.value.errors.length === 0 ? EXIT.ok : EXIT.failed;
+      } finally {
+        await session.close();
+      }
+    });
+}

@@ -1,0 +1,199 @@
+// A failover drill: take the node that holds the VIP out, measure how long until the VIP answers
+// again and every osha service passes its depth-10 monitor on another node, then bring the node
+// back. Measured from the operator's side with wait-for-condition polling, no fixed sleeps.
+import { connect } from 'node:net';
+import type { Inventory } from '../inventory/schema.ts';
+import type { SshSession } from '../ssh/session.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import { parseClusterStatus, type ClusterStatus } from '../cluster/status.ts';
+import { buildResourceModel, VIP_ID } from '../cluster/build.ts';
+import { primitivesOf } from '../cluster/model.ts';
+import { sh } from '../ssh/quote.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+export type DrillMode = 'standby' | 'stop' | 'kill' | 'partition';
+
+/** How a node is taken out and brought back: by Pacemaker (standby, stop) or by the lab (kill, partition). */
+export interface NodeControl {
+  takeOut(node: string): Promise<Result<void>>;
+  bringBack(node: string): Promise<Result<void>>;
+}
+
+export interface DrillResult {
+  node: string;
+  mode: DrillMode;
+  /** Milliseconds from taking the node out until the VIP answered again. */
+  vipMs?: number;
+  services: { id: string; node?: string; recoveryMs?: number; error?: string }[];
+  /** How long the node took to rejoin after being brought back. */
+  rejoinMs?: number;
+  errors: string[];
+}
+
+export async function clusterStatusVia(c: HostConnection): Promise<Result<ClusterStatus>> {
+  const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 15_000 });
+  if (!r.ok) return r;
+  return parseClusterStatus(r.value.stdout);
+}
+
+/** True when something at `host` answers TCP (accepts or refuses): the address is alive. */
+export function addressAnswers(host: string, port = 22, timeoutMs = 300): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED'));
+  });
+}
+
+/** Pacemaker's own ways to take a node out, for real hosts. */
+export function pacemakerControl(session: SshSession, mode: 'standby' | 'stop', others: () => string[]): NodeControl {
+  const on = async (node: string, command: string): Promise<Result<void>> => {
+    const c = await session.connect(node);
+    if (!c.ok) return c;
+    const r = await c.value.run(command, { timeoutMs: 300_000 });
+    return r.ok ? ok(undefined) : r;
+  };
+  if (mode === 'standby') {
+    // Any cluster node can set another node's standby attribute; ask a survivor.
+    const viaSurvivor = async (node: string, cmd: string) => on(others()[0] ?? node, cmd);
+    return {
+      takeOut: (node) => viaSurvivor(node, sh`crm_attribute --node ${node} --name standby --update on --lifetime forever`),
+      bringBack: (node) => viaSurvivor(node, sh`crm_attribute --node ${node} --name standby --delete --lifetime forever`),
+    };
+  }
+  return {
+    takeOut: (node) => on(node, 'systemctl stop pacemaker'),
+    bringBack: (node) => on(node, 'systemctl start pacemaker'),
+  };
+}
+
+export interface DrillInput {
+  inv: Inventory;
+  session: SshSession;
+  mode: DrillMode;
+  control: NodeControl;
+  /** The node to take out; default: the one holding the VIP. */
+  node?: string;
+  timeoutMs: number;
+  log?: (line: string) => void;
+}
+
+async function firstStatus(session: SshSession, nodes: string[]): Promise<Result<{ via: string; status: ClusterStatus }>> {
+  const errors: string[] = [];
+  for (const n of nodes) {
+    const c = await session.connect(n);
+    if (!c.ok) {
+      errors.push(c.error.message);
+      continue;
+    }
+    const s = await clusterStatusVia(c.value);
+    if (s.ok) return ok({ via: n, status: s.value });
+    errors.push(`${n}: ${s.error.message}`);
+  }
+  return err({ message: `no node could report the cluster status: ${errors.join('; ')}` });
+}
+
+export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> {
+  const { inv, session, mode, control, timeoutMs } = input;
+  const log = input.log ?? (() => undefined);
+  const names = inv.nodes.map((n) => n.name);
+  const before = await firstStatus(session, names);
+  if (!before.ok) return before;
+  const vipNode = before.value.status.resources.get(VIP_ID)?.nodes[0];
+  const victim = input.node ?? vipNode;
+  if (!victim) return err({ message: `the VIP (${VIP_ID}) is not running anywhere, so there is nothing to fail over`, fix: 'run osha deploy first, and check osha status' });
+  if (!names.includes(victim)) return err({ message: `no node named ${victim} in the inventory` });
+  const survivors = names.filter((n) => n !== victim);
+  // Services that run in one place (not clones) and are osha's: each must come back elsewhere.
+  const model = buildResourceModel(inv);
+  const watched = primitivesOf(model.resources.filter((r) => r.kind !== 'clone')).map((p) => p.id);
+  const result: DrillResult = { node: victim, mode, services: watched.map((id) => ({ id })), errors: [] };
+
+  log(`taking ${victim} out (${mode})`);
+  const t0 = Date.now();
+  const out = await control.takeOut(victim);
+  if (!out.ok) return err({ message: `could not take ${victim} out: ${out.error.message}` });
+  if (mode === 'kill' || mode === 'partition') await session.reset(victim);
+  const deadline = t0 + timeoutMs;
+
+  // The VIP, watched from here, in parallel with the services, watched from a survivor.
+  const vipWatch = (async () => {
+    // First see it gone (the node's own address stack may answer for a moment), then back.
+    while (Date.now() < deadline) {
+      const status = await firstStatus(session, survivors);
+      const at = status.ok ? status.value.status.resources.get(VIP_ID) : undefined;
+      if (at && at.roles.includes('Started') && at.nodes.some((n) => n !== victim) && (await addressAnswers(inv.vip.address))) {
+        result.vipMs = Date.now() - t0;
+        return;
+      }
+      await pause(100);
+    }
+    result.errors.push(`VIP not back within ${timeoutMs / 1000} s`);
+  })();
+
+  const pending = new Set(watched);
+  while (pending.size > 0 && Date.now() < deadline) {
+    const status = await firstStatus(session, survivors);
+    if (status.ok) {
+      await Promise.all(
+        [...pending].map(async (id) => {
+          const s = status.value.status.resources.get(id);
+          const where = s?.roles.includes('Started') ? s.nodes.find((n) => n !== victim) : undefined;
+          if (!where) return;
+          const c = await session.connect(where);
+          if (!c.ok) return;
+          // The resource's own monitor at depth 10 (health endpoint or port), run where it now lives.
+          const check = await c.value.exec(sh`crm_resource --resource ${id} --force-check=10`, { timeoutMs: 30_000 });
+          if (check.ok && check.value.code === 0 && pending.has(id)) {
+            pending.delete(id);
+            const entry = result.services.find((x) => x.id === id)!;
+            entry.node = where;
+            entry.recoveryMs = Date.now() - t0;
+            log(`${id} healthy on ${where} after ${(entry.recoveryMs / 1000).toFixed(1)} s`);
+          }
+        }),
+      );
+    }
+    if (pending.size > 0) await pause(200);
+  }
+  for (const id of pending) {
+    const entry = result.services.find((x) => x.id === id)!;
+    entry.error = `not healthy on another node within ${timeoutMs / 1000} s`;
+    result.errors.push(`${id}: ${entry.error}`);
+  }
+  await vipWatch;
+
+  log(`bringing ${victim} back`);
+  const t1 = Date.now();
+  const back = await control.bringBack(victim);
+  if (!back.ok) {
+    result.errors.push(`could not bring ${victim} back: ${back.error.message}`);
+    return ok(result);
+  }
+  await session.reset(victim);
+  while (Date.now() < t1 + timeoutMs) {
+    const status = await firstStatus(session, survivors);
+    if (status.ok && status.value.status.onlineNodes.includes(victim)) {
+      const c = await session.connect(victim);
+      if (c.ok) {
+        const own = await clusterStatusVia(c.value);
+        if (own.ok && own.value.quorate && own.value.onlineNodes.length === names.length) {
+          result.rejoinMs = Date.now() - t1;
+          break;
+        }
+      }
+    }
+    await pause(250);
+  }
+  if (result.rejoinMs === undefined) result.errors.push(`${victim} did not rejoin within ${timeoutMs / 1000} s`);
+  return ok(result);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
