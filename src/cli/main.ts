@@ -7,6 +7,7 @@ import { initCommand } from './init.ts';
 import { deployCommand, planCommand, runCommand } from './deploy.ts';
 import { statusCommand } from './status.ts';
 import { drillCommand } from './drill.ts';
+import { rollbackCommand } from './rollback.ts';
 import { EXIT } from './exit.ts';
 
 // `osha status | head` closes the pipe early: that is the reader's choice, not an error.
@@ -30,6 +31,7 @@ program.addCommand(planCommand());
 program.addCommand(runCommand());
 program.addCommand(statusCommand());
 program.addCommand(drillCommand());
+program.addCommand(rollbackCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

@@ -37,6 +37,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
   const failedHosts = new Set<string>();
   const results: Record<string, HostStepResult[]> = Object.fromEntries(allHosts.map((h) => [h, []]));
   const facts = new FactCache();
+  const shared = new Map<string, unknown>();
   const notRun: string[] = [];
   const stepTimes: { name: string; durationMs: number }[] = [];
 
@@ -71,6 +72,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       note: (host, line) => reporter.note(host, redactor.scrub(line)),
       log: (line) => reporter.log(redactor.scrub(line)),
       signal,
+      shared,
       connection: (host) => session.connect(host),
     };
     let plans: Map<string, HostPlan>;

@@ -43,6 +43,8 @@ export interface StepContext {
   note(host: string, line: string): void;
   log(line: string): void;
   signal: AbortSignal;
+  /** Run-wide notes one step leaves for a later one (e.g. which configs changed). */
+  shared: Map<string, unknown>;
   /** The open connection to a host (opened once per run). */
   connection(host: string): Promise<Result<HostConnection>>;
 }

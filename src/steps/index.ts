@@ -10,8 +10,9 @@ import { clusterStart } from './cluster-start.ts';
 import { clusterProperties } from './cluster-properties.ts';
 import { agents } from './agents.ts';
 import { secretsFiles, resources } from './resources.ts';
+import { openstackConfig, keystoneEndpoints } from './openstack.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, resources];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, keystoneEndpoints];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

@@ -2,13 +2,15 @@
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
-import { buildResourceModel } from '../cluster/build.ts';
+import { buildResourceModel, primitiveId } from '../cluster/build.ts';
+import { changedConfigServices, configServiceOf } from './openstack.ts';
+import { sh } from '../ssh/quote.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
 import { parseSimulation } from '../cluster/transition.ts';
 import { parseClusterStatus, notReady } from '../cluster/status.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
-import type { ResourceModel } from '../cluster/model.ts';
+import { primitivesOf, type ResourceModel } from '../cluster/model.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import type { SecretRef } from '../inventory/schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -109,6 +111,30 @@ export async function waitForResources(ctx: StepContext, h: HostHandle, model: R
   return r.ok ? r : err({ host: h.host, message: `resources not all started after ${ctx.options.settleTimeoutMs / 1000} s: ${r.error.message}` });
 }
 
+/** Resources whose config files this run rewrote restart, so they read the new values. */
+function restartsForChangedConfig(ctx: StepContext, h: HostHandle, model: ResourceModel): Action[] {
+  const changed = changedConfigServices(ctx);
+  if (changed.size === 0) return [];
+  const ids = new Set(primitivesOf(model.resources).map((p) => p.id));
+  const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
+  return ctx.inv.services
+    .filter((s) => {
+      const family = configServiceOf(s);
+      return family !== undefined && changed.has(family) && ids.has(primitiveId(s));
+    })
+    .map((s) => {
+      const cmd = sh`crm_resource --restart --resource ${primitiveId(s)} --timeout=${`${timeout}s`}`;
+      return {
+        summary: `restart ${primitiveId(s)}: its config now points at the VIP`,
+        commands: [cmd],
+        apply: async () => {
+          const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
+          return r.ok ? ok(undefined) : r;
+        },
+      };
+    });
+}
+
 export const resources: Step = {
   name: 'resources',
   title: 'the VIP and the OpenStack services under Pacemaker, as the inventory says',
@@ -129,7 +155,7 @@ export const resources: Step = {
     if (live.ok && plan.value.desired.trimEnd() === live.value.trimEnd()) {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
       const started = await waitForResources({ ...ctx, options: { ...ctx.options, settleTimeoutMs: 1 } }, h, model);
-      if (started.ok) return single(ok([]));
+      if (started.ok) return single(ok(restartsForChangedConfig(ctx, h, model)));
       return single(ok([{ summary: `wait until every osha resource is started (now: ${started.error.message})`, apply: () => waitForResources(ctx, h, model) }]));
     }
     let simulation;

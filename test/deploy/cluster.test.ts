@@ -171,6 +171,37 @@ describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function ()
     expect(again.summary.changed).to.equal(0);
   });
 
+  it('points glance-api.conf at the VIP, keeps a backup, re-runs as a no-op, and rolls back byte for byte', async () => {
+    // Debian's own packages, from the node's offline apt cache; their default files are the input.
+    await Promise.all(
+      lab.nodes.map((n) =>
+        sh(lab, n.name, 'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download glance-api >/dev/null; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc'),
+      ),
+    );
+    const files = ['/etc/glance/glance-api.conf'];
+    const original = await sh(lab, 'node1', `sha256sum ${files.join(' ')}`);
+    const inv = join(lab.dir, 'inventory-openstack.yaml');
+    writeFileSync(inv, readFileSync(lab.inventory, 'utf8').replace(/^services: \[\]/m, 'services: [glance-api]'));
+    const first = await oshaJson(['run', 'openstack', inv]);
+    expect(first.run.code, first.run.stderr).to.equal(0);
+    expect(first.summary.changed).to.equal(2); // both nodes
+    for (const n of lab.nodes) {
+      const glance = await sh(lab, n.name, 'sed -n "/^\\[DEFAULT\\]/,/^\\[/p" /etc/glance/glance-api.conf | grep "^bind_host"');
+      expect(glance.trim()).to.equal(`bind_host = ${lab.vip}`);
+      // Only the intended lines changed: diff against the backup shows added/changed option lines only.
+      const d = await labExec(lab, n.name, `diff /etc/glance/glance-api.conf.osha-orig /etc/glance/glance-api.conf | grep '^[<>]'`);
+      expect(d.stdout.trim()).to.equal(`> bind_host = ${lab.vip}`);
+      expect((await sh(lab, n.name, 'stat -c "%a %U:%G" /etc/glance/glance-api.conf')).trim()).to.equal((await sh(lab, n.name, 'stat -c "%a %U:%G" /etc/glance/glance-api.conf.osha-orig')).trim());
+    }
+    const again = await oshaJson(['run', 'openstack', inv]);
+    expect(again.summary.changed).to.equal(0);
+    const rollback = await osha(['rollback', inv]);
+    expect(rollback.code, rollback.stderr).to.equal(0);
+    expect(rollback.stdout).to.include('restored /etc/glance/glance-api.conf');
+    expect(await sh(lab, 'node1', `sha256sum ${files.join(' ')}`)).to.equal(original);
+    expect((await labExec(lab, 'node1', 'ls /etc/glance/*.osha-orig')).code).to.not.equal(0);
+  });
+
   it('refuses to run against an invalid inventory and touches no node', async () => {
     const bad = join(lab.dir, 'bad.yaml');
     writeFileSync(bad, readFileSync(lab.inventory, 'utf8').replace(/cidr_netmask: 24/, 'cidr_netmask: "24"'));
