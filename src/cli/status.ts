@@ -5,7 +5,8 @@ import chalk from 'chalk';
 import { loadInventory, formatProblem } from '../inventory/load.ts';
 import { SshSession } from '../ssh/session.ts';
 import { targetsFor } from '../ssh/target.ts';
-import { readClusterStatus, type ClusterStatus } from '../facts/cluster.ts';
+import { readClusterStatus } from '../facts/cluster.ts';
+import type { ClusterStatus } from '../cluster/status.ts';
 import { isOshaId } from '../cluster/model.ts';
 import { VIP_ID } from '../cluster/build.ts';
 import type { Inventory } from '../inventory/schema.ts';
@@ -24,17 +25,17 @@ export interface StatusReport {
 }
 
 export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus): StatusReport {
-  const vip = s.resources.find((r) => r.id === VIP_ID);
+  const vip = s.resources.get(VIP_ID);
   return {
     cluster: inv.cluster.name,
     askedNode: asked,
     unreachable,
     quorate: s.quorate,
     dc: s.dc,
-    nodes: [...s.nodes].map(([name, online]) => ({ name, online, ...(s.nodeFlags.get(name) ?? { standby: false, maintenance: false }) })),
-    vip: { address: inv.vip.address, node: vip?.nodes[0] },
-    resources: s.resources.map((r) => ({ id: r.id, agent: r.agent, role: r.role, nodes: r.nodes, group: r.parent, osha: isOshaId(r.id), failed: r.failed })),
-    failedActions: s.failures.map((f) => ({ resource: f.resource, operation: f.operation, node: f.node, exitStatus: f.exitStatus, reason: f.exitReason })),
+    nodes: s.nodes,
+    vip: { address: inv.vip.address, node: vip?.roles.includes('Started') ? vip.nodes[0] : undefined },
+    resources: [...s.resources.values()].map((r) => ({ id: r.id, agent: r.agent, role: [...new Set(r.roles)].join('/'), nodes: r.nodes, group: r.parent, osha: isOshaId(r.id), failed: r.failed })),
+    failedActions: s.failures.map((f) => ({ resource: f.resource, operation: f.opKey, node: f.node, exitStatus: f.exitStatus, reason: f.exitReason })),
   };
 }
 

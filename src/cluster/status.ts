@@ -7,6 +7,10 @@ import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
 
 export interface ResourceState {
   id: string;
+  /** class:provider:type, e.g. ocf:heartbeat:IPaddr2. */
+  agent: string;
+  /** The group or clone it belongs to, if any. */
+  parent?: string;
   /** Started, Stopped, Starting, Stopping, Promoted...; one per instance for clones. */
   roles: string[];
   nodes: string[];
@@ -24,8 +28,18 @@ export interface Failure {
   exitReason: string;
 }
 
+export interface NodeState {
+  name: string;
+  online: boolean;
+  standby: boolean;
+  maintenance: boolean;
+}
+
 export interface ClusterStatus {
   quorate: boolean;
+  /** The designated controller, when one is elected. */
+  dc?: string;
+  nodes: NodeState[];
   onlineNodes: string[];
   resources: Map<string, ResourceState>;
   failures: Failure[];
@@ -50,12 +64,17 @@ export function parseClusterStatus(xml: string): Result<ClusterStatus> {
     return err(oshaError(`crm_mon failed (exit ${status.getAttribute('code')}): ${status.getAttribute('message') ?? ''}`));
   }
   const dc = child(child(root, 'summary'), 'current_dc');
-  const onlineNodes = children(child(root, 'nodes'))
-    .filter((n) => n.getAttribute('online') === 'true')
-    .map((n) => n.getAttribute('name') ?? '');
+  const nodes = children(child(root, 'nodes')).map((n) => ({
+    name: n.getAttribute('name') ?? '',
+    online: n.getAttribute('online') === 'true',
+    standby: n.getAttribute('standby') === 'true',
+    maintenance: n.getAttribute('maintenance') === 'true',
+  }));
   return ok({
     quorate: dc?.getAttribute('with_quorum') === 'true',
-    onlineNodes,
+    dc: dc?.getAttribute('present') === 'true' ? (dc.getAttribute('name') ?? undefined) : undefined,
+    nodes,
+    onlineNodes: nodes.filter((n) => n.online).map((n) => n.name),
     resources: resourceStates(child(root, 'resources')),
     failures: children(child(root, 'failures')).map(failure),
   });
@@ -70,7 +89,8 @@ function resourceStates(resources: Element | undefined): Map<string, ResourceSta
         continue;
       }
       const id = c.getAttribute('id') ?? '';
-      const s = out.get(id) ?? { id, roles: [], nodes: [], failed: false, blocked: false, managed: true };
+      const parent = el.nodeName === 'group' || el.nodeName === 'clone' ? (el.getAttribute('id') ?? undefined) : undefined;
+      const s = out.get(id) ?? { id, agent: c.getAttribute('resource_agent') ?? '', parent, roles: [], nodes: [], failed: false, blocked: false, managed: true };
       s.roles.push(c.getAttribute('role') ?? '');
       s.nodes.push(...children(c).filter((n) => n.nodeName === 'node').map((n) => n.getAttribute('name') ?? ''));
       s.failed ||= c.getAttribute('failed') === 'true';
