@@ -1,0 +1,234 @@
+// osha's keystone and glance-api agents against the REAL Debian bookworm keystone (uwsgi) and
+// glance-api, with a real mariadb database, in a lab node (systemd-nspawn). ocf-tester at depths
+// 0, 10 and 20, the deploy's verification command, and failure injection with exact exit codes.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { agentFiles, verifyCommand, type AgentFile } from '../../src/agents/files.ts';
+import { run, type RunOutput } from '../../src/lab/exec.ts';
+import { sharedLab, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import { argvScanScript, configureScript, INSTALL_SCRIPT, type LabSecrets } from './lab-setup.ts';
+
+const AGENTS = '/usr/lib/ocf/resource.d/openstack';
+const PASSWORD_FILE = '/root/osha-admin.password';
+// keystone-uwsgi.ini asks for 8 processes of 32 threads: on a 2-core host they need ~40 s to
+// load, beyond ocf-tester's fixed 20 s start timeout. One process starts in seconds.
+const KEYSTONE_TUNING = '--processes 1 --threads 8';
+
+/** Runs a bash script on the node, the script on stdin (so secrets in it are on no argv). */
+function nodeScript(node: LabNode, script: string, timeoutMs = 300_000): Promise<RunOutput> {
+  return run('ssh', [...sshOptions(node), `root@${node.address}`, '--', 'bash', '-s'], { input: script, timeoutMs });
+}
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One script that writes every agent file with its mode, then lists their checksums. */
+function uploadScript(files: AgentFile[]): string {
+  const lines = ['set -eu'];
+  for (const f of files) {
+    const dir = f.remotePath.slice(0, f.remotePath.lastIndexOf('/'));
+    lines.push(`mkdir -p ${shq(dir)}`);
+    lines.push(`base64 -d > ${shq(f.remotePath)}.tmp <<'EOF'\n${f.content.toString('base64')}\nEOF`);
+    lines.push(`chmod ${f.mode.toString(8)} ${shq(f.remotePath)}.tmp && mv -f ${shq(f.remotePath)}.tmp ${shq(f.remotePath)}`);
+  }
+  lines.push(`sha256sum ${files.map((f) => shq(f.remotePath)).join(' ')}`);
+  return lines.join('\n');
+}
+
+/** Environment assignments for an agent call on the node (no secrets: the password is in a 0600 file). */
+function agentCall(agent: string, action: string, instance: string, params: Record<string, string>, extra: Record<string, string> = {}): string {
+  const env = { OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: instance, OCF_RESKEY_CRM_meta_timeout: '60000', ...extra };
+  const assigns = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
+  for (const [k, v] of Object.entries(params)) assigns.push(`OCF_RESKEY_${k}=${shq(v)}`);
+  return `env ${assigns.join(' ')} ${AGENTS}/${agent} ${action}`;
+}
+
+function ocfTesterCall(agent: string, instance: string, params: Record<string, string>, level: number): string {
+  const opts = Object.entries(params).map(([k, v]) => `-o ${shq(`${k}=${v}`)}`);
+  return `OCF_CHECK_LEVEL=${level} ocf-tester -n ${instance} ${opts.join(' ')} ${AGENTS}/${agent}`;
+}
+
+const credentials = { os_username: 'admin', os_project_name: 'admin', os_password_file: PASSWORD_FILE };
+const keystoneParams = { ...credentials, additional_parameters: KEYSTONE_TUNING };
+const glanceParams = { ...credentials, os_auth_url: 'http://127.0.0.1:5000/v3' };
+
+describe('OCF agents with the real Debian keystone and glance-api in a lab node', function () {
+  let lab: LabInfo;
+  let node: LabNode;
+  const secrets: LabSecrets = {
+    admin: `adm-${randomBytes(9).toString('hex')}`,
+    keystoneDb: randomBytes(12).toString('hex'),
+    glanceDb: randomBytes(12).toString('hex'),
+  };
+
+  async function sh(command: string, timeoutMs?: number): Promise<RunOutput> {
+    return nodeScript(node, command, timeoutMs);
+  }
+
+  before(async function () {
+    this.timeout(30 * 60_000);
+    lab = await sharedLab(this, { nodes: 2 });
+    node = lab.nodes[0]!;
+    const install = await sh(INSTALL_SCRIPT, 20 * 60_000);
+    expect(install.code, `install: ${install.stderr}`).to.equal(0);
+    const configure = await sh(configureScript(secrets), 10 * 60_000);
+    expect(configure.code, `configure: ${configure.stderr.slice(-2000)}`).to.equal(0);
+    const files = await agentFiles();
+    const upload = await sh(uploadScript(files));
+    expect(upload.code, upload.stderr).to.equal(0);
+    for (const f of files) expect(upload.stdout).to.contain(`${f.sha256}  ${f.remotePath}`);
+  });
+
+  after(async function () {
+    if (!node) return;
+    this.timeout(120_000);
+    // Stop every instance a test may have left; stop needs no parameters.
+    await sh(String.raw`for p in /run/resource-agents/openstack-osha-lab-*.pid; do
+  [ -e "$p" ] || continue; i=${'$'}{p##*/openstack-}; i=${'$'}{i%.pid}
+  OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE="$i" ${AGENTS}/keystone stop >/dev/null 2>&1
+done; true`);
+  });
+
+  it('crm_resource --show-metadata works on the node for every uploaded agent and alias (the deploy\'s check)', async function () {
+    this.timeout(300_000);
+    const inst = await sh('DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download -o Dpkg::Options::=--force-unsafe-io pacemaker-cli-utils >/dev/null 2>&1', 600_000);
+    expect(inst.code).to.equal(0);
+    const names = (await agentFiles()).filter((f) => f.kind !== 'library').map((f) => f.name);
+    const script = names.map((n) => `${verifyCommand(n)} | grep -q '<resource-agent name=' || echo "FAILED ${n}"`).join('\n');
+    const r = await sh(script);
+    expect(r.stdout).to.equal('');
+    const list = await sh('crm_resource --list-agents ocf:openstack');
+    expect(list.stdout.split('\n').filter(Boolean).sort()).to.deep.equal([...names].sort());
+  });
+
+  for (const level of [0, 10, 20]) {
+    it(`ocf-tester passes for keystone (real, uwsgi) at depth ${level}`, async function () {
+      this.timeout(300_000);
+      const r = await sh(ocfTesterCall('keystone', `osha-lab-kst${level}`, keystoneParams, level));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('passed all tests');
+    });
+  }
+
+  describe('with keystone running (real)', function () {
+    before(async function () {
+      this.timeout(120_000);
+      const r = await sh(agentCall('keystone', 'start', 'osha-lab-keystone', keystoneParams));
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
+    for (const level of [0, 10, 20]) {
+      it(`ocf-tester passes for glance-api (real) at depth ${level}`, async function () {
+        this.timeout(300_000);
+        const r = await sh(ocfTesterCall('glance-api', `osha-lab-gl${level}`, glanceParams, level));
+        expect(r.code, r.stdout + r.stderr).to.equal(0);
+      });
+    }
+
+    it('real keystone: drained health check (503) while the process lives gives 1; depth 0 still 0', async function () {
+      const r = await sh(
+        `touch /etc/keystone/healthcheck_disable; ${agentCall('keystone', 'monitor', 'osha-lab-keystone', keystoneParams, { OCF_CHECK_LEVEL: '10' })}; echo "rc=$?"; rm -f /etc/keystone/healthcheck_disable; ${agentCall('keystone', 'monitor', 'osha-lab-keystone', keystoneParams)}; echo "rc0=$?"`,
+      );
+      expect(r.stdout).to.contain('rc=1');
+      expect(r.stdout).to.contain('rc0=0');
+      expect(r.stderr).to.contain('answered HTTP 503');
+    });
+
+    it('real keystone and glance-api: wrong password at depth 20 gives 1 (not 6)', async function () {
+      this.timeout(120_000);
+      const r = await sh(String.raw`
+umask 077; printf 'not-the-password\n' > /root/wrong.password
+${agentCall('keystone', 'monitor', 'osha-lab-keystone', { ...keystoneParams, os_password_file: '/root/wrong.password' }, { OCF_CHECK_LEVEL: '20' })}; echo "keystone=$?"
+${agentCall('glance-api', 'start', 'osha-lab-glance', glanceParams)} >/dev/null 2>&1; echo "gstart=$?"
+${agentCall('glance-api', 'monitor', 'osha-lab-glance', { ...glanceParams, os_password_file: '/root/wrong.password' }, { OCF_CHECK_LEVEL: '20' })}; echo "glance=$?"
+${agentCall('glance-api', 'monitor', 'osha-lab-glance', glanceParams, { OCF_CHECK_LEVEL: '20' })}; echo "glance_ok=$?"
+rm -f /root/wrong.password`);
+      expect(r.stdout).to.match(/keystone=1\n/);
+      expect(r.stdout).to.match(/gstart=0\n/);
+      expect(r.stdout).to.match(/glance=1\n/);
+      expect(r.stdout).to.match(/glance_ok=0\n/);
+      expect(r.stderr).to.contain('rejected the credentials of admin (HTTP 401)');
+    });
+
+    it('real glance-api: no process argv holds the password during a depth-20 monitor (token + image list)', async function () {
+      this.timeout(120_000);
+      const r = await sh(argvScanScript(agentCall('glance-api', 'monitor', 'osha-lab-glance', glanceParams, { OCF_CHECK_LEVEL: '20' }), PASSWORD_FILE, 'v3/[a]uth/tokens'));
+      const m = /leaks=(\d+) seen=(\d+) rc=(\d+)/.exec(r.stdout);
+      expect(m, r.stdout + r.stderr).to.not.equal(null);
+      expect(Number(m![3]), 'monitor rc').to.equal(0);
+      expect(Number(m![2]), 'the scan saw the token request in flight').to.be.greaterThan(0);
+      expect(Number(m![1]), r.stderr).to.equal(0);
+    });
+
+    it('real keystone: no process argv holds the password during a depth-20 monitor', async function () {
+      this.timeout(120_000);
+      const r = await sh(argvScanScript(agentCall('keystone', 'monitor', 'osha-lab-keystone', keystoneParams, { OCF_CHECK_LEVEL: '20' }), PASSWORD_FILE, 'v3/[a]uth/tokens'));
+      const m = /leaks=(\d+) seen=(\d+) rc=(\d+)/.exec(r.stdout);
+      expect(m, r.stdout + r.stderr).to.not.equal(null);
+      expect(Number(m![3]), 'monitor rc').to.equal(0);
+      expect(Number(m![2])).to.be.greaterThan(0);
+      expect(Number(m![1]), r.stderr).to.equal(0);
+    });
+
+    it('real keystone: a second instance on the busy port 5000 exits at launch; start fails (1) in under 5 s', async function () {
+      this.timeout(120_000);
+      const r = await sh(`s=$(date +%s%N); ${agentCall('keystone', 'start', 'osha-lab-kdup', keystoneParams, { OCF_RESKEY_CRM_meta_timeout: '120000' })}; rc=$?; e=$(date +%s%N); echo "rc=$rc ms=$(( (e - s) / 1000000 ))"`);
+      const m = /rc=(\d+) ms=(\d+)/.exec(r.stdout)!;
+      expect(Number(m[1]), r.stderr).to.equal(1);
+      expect(Number(m[2])).to.be.below(5000);
+      expect(r.stderr).to.contain('keystone exited during start');
+      const mon = await sh(`${agentCall('keystone', 'monitor', 'osha-lab-keystone', keystoneParams, { OCF_CHECK_LEVEL: '10' })}; echo "rc=$?"`);
+      expect(mon.stdout, 'the first instance is untouched').to.contain('rc=0');
+    });
+
+    it('real glance-api with a missing configuration file exits at launch; start fails (1) in under 5 s', async function () {
+      this.timeout(120_000);
+      const r = await sh(`s=$(date +%s%N); ${agentCall('glance-api', 'start', 'osha-lab-gbad', { ...glanceParams, port: '9393', additional_parameters: '--config-file=/nonexistent/glance.conf' }, { OCF_RESKEY_CRM_meta_timeout: '120000' })}; rc=$?; e=$(date +%s%N); echo "rc=$rc ms=$(( (e - s) / 1000000 ))"`);
+      const m = /rc=(\d+) ms=(\d+)/.exec(r.stdout)!;
+      expect(Number(m[1]), r.stderr).to.equal(1);
+      expect(Number(m[2])).to.be.below(5000);
+      expect(r.stderr).to.contain('glance-api exited during start');
+    });
+  });
+
+  describe('failure injection on a keystone of its own (real)', function () {
+    it('real keystone killed with SIGKILL: monitor 7 at every depth; stop 0 leaves no keystone process', async function () {
+      this.timeout(240_000);
+      // The keystone used above is stopped first: this one takes port 5000.
+      const r = await sh(String.raw`
+${agentCall('keystone', 'stop', 'osha-lab-keystone', {})} >/dev/null 2>&1
+${agentCall('keystone', 'start', 'osha-lab-kkill', keystoneParams)} >/dev/null 2>&1; echo "start=$?"
+pid=$(head -n 1 /run/resource-agents/openstack-osha-lab-kkill.pid)
+kill -9 "$pid"
+while [ -d /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do sleep 0.1; done
+for l in 0 10 20; do export OCF_CHECK_LEVEL=$l; ${agentCall('keystone', 'monitor', 'osha-lab-kkill', keystoneParams)} 2>/dev/null; echo "depth$l=$?"; done; unset OCF_CHECK_LEVEL
+${agentCall('keystone', 'stop', 'osha-lab-kkill', {})} >/dev/null 2>&1; echo "stop=$?"
+echo "left=$(ps -u keystone -o pid= | wc -l)"`);
+      expect(r.stdout).to.contain('start=0');
+      for (const l of [0, 10, 20]) expect(r.stdout).to.contain(`depth${l}=7`);
+      expect(r.stdout).to.contain('stop=0');
+      expect(r.stdout).to.contain('left=0');
+    });
+
+    it('real keystone with its binary removed: stop 0 (process gone), then probe 7 and stop 0 again', async function () {
+      this.timeout(240_000);
+      const r = await sh(String.raw`
+${agentCall('keystone', 'start', 'osha-lab-knobin', keystoneParams)} >/dev/null 2>&1; echo "start=$?"
+pid=$(head -n 1 /run/resource-agents/openstack-osha-lab-knobin.pid)
+mv /usr/bin/uwsgi_python3 /usr/bin/uwsgi_python3.osha-moved
+${agentCall('keystone', 'validate-all', 'osha-lab-knobin', keystoneParams)} 2>/dev/null; echo "validate=$?"
+${agentCall('keystone', 'stop', 'osha-lab-knobin', keystoneParams)} 2>/dev/null; echo "stop=$?"
+[ -d /proc/$pid ] && echo "alive=yes" || echo "alive=no"
+${agentCall('keystone', 'monitor', 'osha-lab-knobin', keystoneParams, { OCF_RESKEY_CRM_meta_interval: '0' })} 2>/dev/null; echo "probe=$?"
+${agentCall('keystone', 'stop', 'osha-lab-knobin', keystoneParams)} 2>/dev/null; echo "stop2=$?"
+mv /usr/bin/uwsgi_python3.osha-moved /usr/bin/uwsgi_python3`);
+      expect(r.stdout).to.contain('start=0');
+      expect(r.stdout).to.contain('validate=5');
+      expect(r.stdout).to.contain('stop=0');
+      expect(r.stdout).to.contain('alive=no');
+      expect(r.stdout).to.contain('probe=7');
+      expect(r.stdout).to.contain('stop2=0');
+    });
+  });
+});
