@@ -113,6 +113,9 @@ function mysqlParams(inv: Inventory): Attributes {
     ['datadir', inv.resources.storage.mysql?.directory ?? DATA_DIRECTORIES.mysql],
     ['pid', '/run/mysqld/mysqld.pid'],
     ['socket', '/run/mysqld/mysqld.sock'],
+    // The agent's Debian default, /var/log/mysql/error.log, is in a directory MariaDB's package no
+    // longer makes (it logs to the journal): the start fails. The agent creates a file in /var/log.
+    ['log', '/var/log/mysqld.log'],
     ['additional_parameters', `--bind-address=${inv.vip.address}`],
   ];
 }
