@@ -96,6 +96,7 @@ function servicePrimitive(service: ServiceName, inv: Inventory, overrides: Overr
   if (service === 'mysql') params.push(...mysqlParams(inv));
   if (service === 'rabbitmq') params.push(['mnesia_base', inv.resources.storage.rabbitmq?.directory ?? DATA_DIRECTORIES.rabbitmq]);
   if (spec.config) params.push(['config', spec.config]);
+  if (spec.listensOnVip) params.push(['monitor_host', inv.vip.address]);
   const deep = spec.api === true && inv.openstack?.password !== undefined;
   if (deep) params.push(...monitoringCredentials(inv));
   const p = primitive(primitiveId(service), service, spec.agent, params, spec.ops, overrides.get(service));

@@ -26,6 +26,9 @@ export interface ServiceSpec {
   config?: string;
   /** An API with a deep (token) health check: gets the monitoring credentials. */
   api?: boolean;
+  /** osha's config rewrite makes it listen on the VIP only (src/openstack/rewrites.ts), so its
+   *  health check must ask there, not on the agent's default 127.0.0.1. */
+  listensOnVip?: boolean;
 }
 
 const openstackAgent = (type: string): Agent => ({ class: 'ocf', provider: 'openstack', type });
@@ -67,7 +70,7 @@ export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = {
   },
   keystone: openstack('keystone', 'keystone', '/etc/keystone/keystone.conf', true),
   'glance-registry': openstack('glance-registry', 'glance', '/etc/glance/glance-registry.conf'),
-  'glance-api': openstack('glance-api', 'glance', '/etc/glance/glance-api.conf', true),
+  'glance-api': { ...openstack('glance-api', 'glance', '/etc/glance/glance-api.conf', true), listensOnVip: true },
   'neutron-server': openstack('neutron-server', 'neutron', '/etc/neutron/neutron.conf', true),
   'neutron-dhcp-agent': openstack('neutron-dhcp-agent', 'neutron', '/etc/neutron/neutron.conf'),
   'neutron-l3-agent': openstack('neutron-l3-agent', 'neutron', '/etc/neutron/neutron.conf'),
