@@ -3,7 +3,9 @@
 // agents are the real ones. The real keystone and glance run in test/agents/lab.test.ts.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AGENT_ALIASES, AGENT_NAMES } from '../../src/agents/files.ts';
 import { run } from '../../src/lab/exec.ts';
 import { onTeardown } from '../support/teardown.ts';
@@ -23,7 +25,7 @@ import {
   type AgentTree,
   type Broker,
 } from './support.ts';
-import { makePassword, standinServices, standinSetup, startStandinApi, WORKER_AGENTS } from './standin-params.ts';
+import { CREDENTIALS, makePassword, standinServices, standinSetup, startStandinApi, WORKER_AGENTS } from './standin-params.ts';
 
 describe('OCF agents on this host, against stand-in daemons', function () {
   let tree: AgentTree;
@@ -192,6 +194,21 @@ describe('OCF agents on this host, against stand-in daemons', function () {
         expect(leaks).to.deep.equal([]);
       });
     }
+
+    it('trace_ra (set -x) of a depth-20 monitor of stand-in glance-api holds neither password nor token (os_password_file)', async function () {
+      const s = await standinSetup(tree, 'glance-api', { password });
+      const inst = track('trace');
+      expect((await runAgent(tree, 'glance-api', 'start', inst, s.params)).code).to.equal(0);
+      const traceDir = mkdtempSync(join(tmpdir(), 'osha-trace-'));
+      onTeardown(() => rmSync(traceDir, { recursive: true, force: true }));
+      const r = await runAgent(tree, 'glance-api', 'monitor', inst, { ...s.params, trace_ra: '1', trace_dir: traceDir }, { OCF_CHECK_LEVEL: '20' });
+      expect(r.code, r.stderr).to.equal(0);
+      const traces = readdirSync(traceDir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+      const text = traces.map((d) => readFileSync(join(d.parentPath, d.name), 'utf8')).join('\n') + r.stderr;
+      expect(text, 'the trace ran').to.contain('osa_get_token');
+      expect(text.includes(password), 'password in the trace').to.equal(false);
+      expect(text.includes(CREDENTIALS.token), 'token in the trace').to.equal(false);
+    });
 
     it('stand-in glance-api ignoring TERM, with 2 workers: stop escalates to KILL inside the timeout and leaves no process', async function () {
       const s = await standinSetup(tree, 'glance-api', { password });

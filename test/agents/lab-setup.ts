@@ -11,7 +11,7 @@ chmod 755 /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download \
   -o Dpkg::Options::=--force-unsafe-io \
-  mariadb-server keystone glance-api resource-agents libxml2-utils >/var/log/osha-agents-install.log 2>&1 ||
+  mariadb-server keystone glance-api resource-agents libxml2-utils pacemaker-cli-utils >/var/log/osha-agents-install.log 2>&1 ||
   { tail -n 20 /var/log/osha-agents-install.log >&2; exit 1; }
 # Pacemaker, not systemd, runs keystone and glance-api from now on.
 systemctl disable --now keystone glance-api >/dev/null 2>&1 || true
