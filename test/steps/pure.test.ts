@@ -1,0 +1,93 @@
+// The pure parts of the deploy steps: decisions made from facts, tested without a network.
+import { expect } from 'chai';
+import { decideKey, keyFingerprint } from '../../src/steps/authkey.ts';
+import { renderHostsBlock, withHostsBlock, HOSTS_BEGIN } from '../../src/render/hosts.ts';
+import { aptInstallScript, clusterPackages } from '../../src/steps/packages.ts';
+import { desiredProperties } from '../../src/steps/cluster-properties.ts';
+import { quote, sh, raw } from '../../src/ssh/quote.ts';
+import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../src/ssh/known-hosts.ts';
+import { parseInventory } from '../../src/inventory/load.ts';
+import type { Inventory } from '../../src/inventory/schema.ts';
+import type { OsFacts } from '../../src/facts/host.ts';
+
+function inv(extra = '', nodes = 3): Inventory {
+  const list = Array.from({ length: nodes }, (_, i) => `  - { name: n${i + 1}, address: 198.18.0.${11 + i} }`).join('\n');
+  const r = parseInventory(`cluster: { name: c1 }\nnodes:\n${list}\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\n${extra}`, 'x.yaml');
+  if (!r.ok) throw new Error(r.error.map((p) => p.message).join('; '));
+  return r.value;
+}
+
+describe('authkey decisions', () => {
+  const f = (sha256?: string, managed = true) => ({ sha256, managed });
+  it('generates when no node has a key, keeps when all agree, copies to nodes without one', () => {
+    expect(decideKey(new Map([['a', f()], ['b', f()]]), false).kind).to.equal('generate');
+    expect(decideKey(new Map([['a', f('k1')], ['b', f('k1')]]), false)).to.deep.equal({ kind: 'keep', sha256: 'k1' });
+    expect(decideKey(new Map([['a', f('k1')], ['b', f()]]), false)).to.deep.equal({ kind: 'copy', sha256: 'k1', from: 'a' });
+  });
+  it('refuses nodes that disagree on an osha cluster unless --regenerate-key', () => {
+    const facts = new Map([['a', f('k1')], ['b', f('k2')]]);
+    expect(decideKey(facts, false).kind).to.equal('conflict');
+    expect(decideKey(facts, true).kind).to.equal('generate');
+  });
+  it('replaces unrelated package-made keys on nodes osha never configured', () => {
+    expect(decideKey(new Map([['a', f('k1', false)], ['b', f('k2', false)]]), false).kind).to.equal('generate');
+  });
+  it('shows only a short fingerprint', () => {
+    expect(keyFingerprint('ab'.repeat(32))).to.equal('sha256:abababababababab');
+  });
+});
+
+describe('/etc/hosts managed block', () => {
+  it('appends once, then replaces in place, never touching other lines', () => {
+    const block = renderHostsBlock(inv());
+    const original = '127.0.0.1 localhost\n# keep me\n';
+    const once = withHostsBlock(original, block);
+    expect(once.startsWith(original)).to.equal(true);
+    expect(withHostsBlock(once, block)).to.equal(once);
+    const changed = renderHostsBlock(inv('', 2));
+    const twice = withHostsBlock(`${once}10.9.9.9 other\n`, changed);
+    expect(twice).to.equal(`${original}${changed}10.9.9.9 other\n`);
+    expect(twice.split(HOSTS_BEGIN).length).to.equal(2);
+  });
+});
+
+describe('packages and properties', () => {
+  const os = (family: OsFacts['family']) => ({ family }) as OsFacts;
+  it('picks crmsh on Debian and pcs on RHEL', () => {
+    expect(clusterPackages(os('debian'), false)).to.include('crmsh');
+    expect(clusterPackages(os('rhel'), true)).to.include.members(['pcs', 'fence-agents-all']);
+  });
+  it('wraps apt in a policy-rc.d that osha marks and removes', () => {
+    const s = aptInstallScript(['pacemaker', "x'y"]);
+    expect(s).to.include('policy-rc.d').and.include('exit 101').and.include(`'x'\\''y'`);
+  });
+  it('resolves quorum policy auto and says why', () => {
+    const p = desiredProperties(inv());
+    expect(p.find((x) => x.name === 'no-quorum-policy')?.value).to.equal('stop');
+    expect(p.find((x) => x.name === 'stonith-enabled')?.value).to.equal('false');
+    expect(desiredProperties(inv('quorum: { policy: freeze }')).find((x) => x.name === 'no-quorum-policy')?.value).to.equal('freeze');
+  });
+});
+
+describe('shell quoting', () => {
+  it('leaves plain words readable and single-quotes everything else', () => {
+    expect(quote('node1')).to.equal('node1');
+    expect(quote('')).to.equal("''");
+    expect(quote('a b;rm -rf /')).to.equal("'a b;rm -rf /'");
+    expect(quote("it's")).to.equal(`'it'\\''s'`);
+    expect(sh`echo ${'$(id)'} ${['a', 'b c']} ${raw('|| true')}`).to.equal("echo '$(id)' a 'b c' || true");
+  });
+});
+
+describe('known_hosts matching', () => {
+  const key = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIB5Lw7m1', 'base64');
+  it('matches plain, wildcard and bracketed port entries, and honours negation', () => {
+    const entries = parseKnownHosts(`198.18.0.*,!198.18.0.99 ssh-ed25519 ${key.toString('base64')}\n[h]:2222 ssh-ed25519 ${key.toString('base64')}\n`);
+    expect(entryMatches(entries[0]!, '198.18.0.11')).to.equal(true);
+    expect(entryMatches(entries[0]!, '198.18.0.99')).to.equal(false);
+    expect(hostKeyName('h', 2222)).to.equal('[h]:2222');
+    expect(checkHostKey(entries, 'h', 2222, key).kind).to.equal('match');
+    expect(checkHostKey(entries, 'h', 22, key).kind).to.equal('unknown');
+    expect(checkHostKey(entries, '198.18.0.11', 22, Buffer.from('other')).kind).to.equal('mismatch');
+  });
+});
