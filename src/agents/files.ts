@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NAMES, type ServiceName } from '../inventory/services.ts';
 
 export interface AgentFile {
   /** File name in playbooks/agents/ and on the node. */
@@ -35,29 +36,12 @@ export const AGENT_DIR = `${OCF_ROOT}/resource.d/openstack`;
 export const LIBRARY_DIR = `${OCF_ROOT}/lib/openstack`;
 export const LIBRARY_NAME = 'ocf-openstack-funcs';
 
-/** The agents osha ships, by the service they manage. */
-export const AGENT_NAMES = [
-  'keystone',
-  'glance-api',
-  'glance-registry',
-  'nova-api',
-  'nova-scheduler',
-  'nova-conductor',
-  'nova-consoleauth',
-  'nova-novncproxy',
-  'neutron-server',
-  'neutron-dhcp-agent',
-  'neutron-l3-agent',
-  'neutron-metadata-agent',
-  'neutron-openvswitch-agent',
-  'cinder-api',
-  'cinder-scheduler',
-  'cinder-volume',
-  'heat-api',
-  'heat-engine',
-] as const;
+/** Services run by osha's own agents: all but the database and the queue (resource-agents' mysql, RabbitMQ's own agent). */
+export type AgentName = Exclude<ServiceName, 'mysql' | 'rabbitmq'>;
 
-export type AgentName = (typeof AGENT_NAMES)[number];
+/** The agents osha ships, one per service it manages. */
+export const AGENT_NAMES: readonly AgentName[] = SERVICE_NAMES.filter((s): s is AgentName => s !== 'mysql' && s !== 'rabbitmq');
+
 
 /** The articles' agent names, each running the canonical agent. */
 export const AGENT_ALIASES: Record<string, AgentName> = {

@@ -4,34 +4,13 @@
 import { expect } from 'chai';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { labUp, labDown, labKill, labStart } from '../../src/lab/index.ts';
-import { labSkipReason, labExec, type LabInfo } from '../support/lab.ts';
-import { onTeardown } from '../support/teardown.ts';
+import { labKill, labStart } from '../../src/lab/index.ts';
+import { freshLab, labExec, type LabInfo } from '../support/lab.ts';
 import { oshaJson, osha, startOsha } from '../support/osha.ts';
 
-async function freshLab(ctx: Mocha.Context, nodes: number): Promise<LabInfo> {
-  const reason = await labSkipReason();
-  if (reason) {
-    console.log(`      (skipped: ${reason})`);
-    ctx.skip();
-  }
-  const dir = `/tmp/osha-test-deploy-${nodes}`;
-  await labDown(dir); // a crashed earlier run's lab, if any
-  onTeardown(async () => {
-    await labDown(dir);
-  });
-  const r = await labUp({ dir, nodes, subnet: 50 + nodes });
-  if (!r.ok) throw new Error(`lab did not come up: ${r.error.message}`);
-  const info = r.value;
-  return {
-    dir: info.dir,
-    inventory: info.inventory,
-    privateKey: info.privateKey,
-    knownHosts: info.knownHosts,
-    vip: info.vip,
-    nic: info.nodes[0]!.iface,
-    nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
-  };
+/** Bare nodes of their own per describe: a deploy from scratch must start from a fresh lab. */
+function bareLab(ctx: Mocha.Context, nodes: number): Promise<LabInfo> {
+  return freshLab(ctx, { dir: `/tmp/osha-test-deploy-${nodes}`, nodes, subnet: 50 + nodes });
 }
 
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
@@ -53,7 +32,7 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
   let lab: LabInfo;
 
   before(async function () {
-    lab = await freshLab(this, 3);
+    lab = await bareLab(this, 3);
   });
 
   it('--dry-run changes nothing on any node (checksums of /etc, state dirs and packages)', async () => {
@@ -143,7 +122,7 @@ describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function ()
   let lab: LabInfo;
 
   before(async function () {
-    lab = await freshLab(this, 2);
+    lab = await bareLab(this, 2);
   });
 
   it('reports the killed node by name, and converges on a re-run after it is back', async () => {

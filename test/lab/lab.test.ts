@@ -10,7 +10,7 @@ import { OFFLINE_DEBS } from '../../src/lab/image-recipe.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
-import { labExec, labSkipReason, type LabInfo } from '../support/lab.ts';
+import { labExec, labSkipReason, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
@@ -41,18 +41,6 @@ export async function leftovers(plan: LabPlan): Promise<string[]> {
   return out;
 }
 
-function asFixture(info: ApiLabInfo): LabInfo {
-  return {
-    dir: info.dir,
-    inventory: info.inventory,
-    privateKey: info.privateKey,
-    knownHosts: info.knownHosts,
-    vip: info.vip,
-    nic: info.nodes[0]!.iface,
-    nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
-  };
-}
-
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
   const r = await labExec(lab, node, command);
   if (r.code !== 0) throw new Error(`${node}: \`${command}\` exited ${r.code}: ${r.stderr.trim()}`);
@@ -77,7 +65,7 @@ describe('osha lab (3 real nodes)', function () {
     const r = await labUp({ dir: DIR, nodes: 3, subnet: SUBNET, shared: SHARED });
     if (!r.ok) throw new Error(r.error.message);
     up = r.value;
-    lab = asFixture(r.value);
+    lab = labInfoOf(r.value);
   });
 
   after(async () => {

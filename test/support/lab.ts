@@ -4,7 +4,7 @@
 // lab when it hands it out.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { labDown, labHeal, labStart, labStatus, labUp } from '../../src/lab/index.ts';
+import { labDown, labHeal, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
 import { which, run } from '../../src/lab/exec.ts';
 import { rangeInUse } from '../../src/lab/net.ts';
 import { planLab } from '../../src/lab/plan.ts';
@@ -118,7 +118,11 @@ async function bringUp(nodes: number): Promise<LabInfo> {
   });
   const r = await labUp({ dir, nodes, subnet });
   if (!r.ok) throw new Error(`shared lab did not come up: ${r.error.message}`);
-  const info = r.value;
+  return labInfoOf(r.value);
+}
+
+/** The fixture's view of a lab that the API brought up. */
+export function labInfoOf(info: ApiLabInfo): LabInfo {
   return {
     dir: info.dir,
     inventory: info.inventory,
@@ -128,6 +132,25 @@ async function bringUp(nodes: number): Promise<LabInfo> {
     nic: info.nodes[0]!.iface,
     nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
   };
+}
+
+/**
+ * A lab of its own for tests that need bare nodes (a deploy from scratch): removed at the end of
+ * the run, and first removed if a crashed earlier run left it. Skips when the lab cannot run here.
+ */
+export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: number; subnet: number; shared?: string }): Promise<LabInfo> {
+  const reason = await labSkipReason();
+  if (reason) {
+    console.log(`      (skipped: ${reason})`);
+    ctx.skip();
+  }
+  await labDown(opts.dir);
+  onTeardown(async () => {
+    await labDown(opts.dir);
+  });
+  const r = await labUp(opts);
+  if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
+  return labInfoOf(r.value);
 }
 
 /** Starts killed nodes and heals partitioned ones, so each test gets a whole lab. */
