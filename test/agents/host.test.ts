@@ -279,6 +279,32 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       expect(gone.stderr).to.contain('WARNING');
     });
 
+    it('stand-in keystone whose health check hangs: depth 10 answers 1 before the 6 s operation timeout', async function () {
+      const s = await standinSetup(tree, 'keystone', { password });
+      const inst = track('hang');
+      expect((await runAgent(tree, 'keystone', 'start', inst, s.params)).code).to.equal(0);
+      writeStandinConfig(s.config, { ...s.configBody, mode: 'hang' });
+      const t0 = Date.now();
+      const r = await runAgent(tree, 'keystone', 'monitor', inst, { ...s.params, check_timeout: '30' }, { OCF_CHECK_LEVEL: '10', OCF_RESKEY_CRM_meta_timeout: '6000' });
+      const seconds = (Date.now() - t0) / 1000;
+      expect(r.code).to.equal(1);
+      expect(seconds).to.be.below(6);
+      expect(r.stderr).to.match(/did not answer within \ds/);
+    });
+
+    it('stand-in nova-conductor whose keystone accepts but never answers: depth 20 passes with a warning before the 6 s timeout', async function () {
+      const s = await standinSetup(tree, 'nova-conductor', { password, brokerPort: broker.port, apiUrl });
+      const inst = track('mute');
+      expect((await runAgent(tree, 'nova-conductor', 'start', inst, s.params)).code).to.equal(0);
+      const mute = `http://127.0.0.1:${broker.port}`;
+      const t0 = Date.now();
+      const r = await runAgent(tree, 'nova-conductor', 'monitor', inst, { ...s.params, os_auth_url: `${mute}/v3`, check_timeout: '30' }, { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_timeout: '6000' });
+      const seconds = (Date.now() - t0) / 1000;
+      expect(r.code, r.stderr).to.equal(0);
+      expect(seconds).to.be.below(6);
+      expect(r.stderr).to.match(/WARNING: .*gave no token \(HTTP 000\)/);
+    });
+
     it('a world-readable password file is refused at start (4), before anything runs', async function () {
       const s = await standinSetup(tree, 'glance-api', { password });
       chmodSync(s.passwordFile, 0o644);

@@ -123,7 +123,7 @@ export async function startBroker(): Promise<Broker> {
 
 /** The stand-in's behaviour file (see openstack-standin.py), world readable for user nobody. */
 export interface StandinConfig {
-  mode: 'healthy' | 'unhealthy' | 'die';
+  mode: 'healthy' | 'unhealthy' | 'die' | 'hang';
   port?: number;
   listen?: boolean;
   amqp_port?: number;

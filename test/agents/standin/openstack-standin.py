@@ -5,7 +5,8 @@ It accepts the command lines the agents build (daemon style: --config-file=F --l
 uwsgi style: --http-socket ADDR:PORT --ini F [--pyargv "--config-file=F"]) and behaves as the
 JSON "config file" says, re-read on every request so a test can change it while it runs:
 
-  mode        "healthy" | "unhealthy" (/healthcheck answers 503) | "die" (exit at launch)
+  mode        "healthy" | "unhealthy" (/healthcheck answers 503) | "die" (exit at launch) |
+              "hang" (/healthcheck answers after 60 s)
   port        port to serve HTTP on (daemon style; uwsgi style takes it from --http-socket)
   listen      false: serve no HTTP at all (RPC workers)
   amqp_port   when set, hold a TCP connection to 127.0.0.1:amqp_port (a broker stand-in)
@@ -78,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         c = cfg()
         if self.path == "/healthcheck":
+            if c.get("mode") == "hang":
+                time.sleep(60)
             if c.get("mode") == "unhealthy":
                 return self.reply(503, b"DISABLED BY STAND-IN")
             return self.reply(200, b"OK")
