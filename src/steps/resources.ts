@@ -93,21 +93,19 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
   };
 }
 
+/** One look: ok when every osha resource is started, else an error naming the ones that are not. */
+export async function resourcesStarted(h: HostHandle, model: ResourceModel): Promise<Result<void>> {
+  const x = await h.c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
+  if (!x.ok) return x;
+  const s = parseClusterStatus(x.value.stdout);
+  if (!s.ok) return s;
+  const missing = notReady(s.value, model);
+  return missing.length === 0 ? ok(undefined) : err({ host: h.host, message: missing.map((m) => `${m.id}: ${m.why}`).join('; ') });
+}
+
 /** Waits until every osha resource is started; the error names the ones that are not. */
 export async function waitForResources(ctx: StepContext, h: HostHandle, model: ResourceModel): Promise<Result<void>> {
-  const r = await waitFor(
-    async () => {
-      const x = await h.c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
-      if (!x.ok) return x;
-      const s = parseClusterStatus(x.value.stdout);
-      if (!s.ok) return s;
-      const missing = notReady(s.value, model);
-      return missing.length === 0 ? ok(undefined) : err({ host: h.host, message: missing.map((m) => `${m.id}: ${m.why}`).join('; ') });
-    },
-    ctx.options.settleTimeoutMs,
-    500,
-    ctx.signal,
-  );
+  const r = await waitFor(() => resourcesStarted(h, model), ctx.options.settleTimeoutMs, 500, ctx.signal);
   return r.ok ? r : err({ host: h.host, message: `resources not all started after ${ctx.options.settleTimeoutMs / 1000} s: ${r.error.message}` });
 }
 
@@ -154,7 +152,8 @@ export const resources: Step = {
     if (!plan.ok) return single(err({ ...plan.error, host }));
     if (live.ok && plan.value.desired.trimEnd() === live.value.trimEnd()) {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
-      const started = await waitForResources({ ...ctx, options: { ...ctx.options, settleTimeoutMs: 1 } }, h, model);
+      // Exactly one look (a 1 ms waitFor could time out before its first check on a busy host).
+      const started = await resourcesStarted(h, model);
       if (started.ok) return single(ok(restartsForChangedConfig(ctx, h, model)));
       return single(ok([{ summary: `wait until every osha resource is started (now: ${started.error.message})`, apply: () => waitForResources(ctx, h, model) }]));
     }
