@@ -6,6 +6,7 @@ import { hostHandle } from './common.ts';
 import { parseKeyValues } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok } from '../util/result.ts';
+import { DC_DEADTIME } from './cluster-start.ts';
 
 export interface ClusterProperty {
   /** crm_config (cluster options) or rsc_defaults (resource defaults). */
@@ -38,6 +39,7 @@ export function desiredProperties(inv: Inventory): ClusterProperty[] {
     },
     { type: 'crm_config', name: 'no-quorum-policy', value: policy, why },
     { type: 'rsc_defaults', name: 'resource-stickiness', value: '100', why: 'resources stay where they run when a failed node returns (no second outage)' },
+    { type: 'crm_config', name: 'dc-deadtime', value: DC_DEADTIME, why: 'a starting node waits this long for an existing DC (default 20 s); nodes on one LAN answer within it' },
   ];
 }
 

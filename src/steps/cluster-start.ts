@@ -6,6 +6,34 @@ import { planEachHost } from './common.ts';
 import { stackFacts, waitForCluster } from './corosync-conf.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
 import { err, ok } from '../util/result.ts';
+import { sh } from '../ssh/quote.ts';
+import { dirname } from 'node:path';
+
+export const CIB_FILE = '/var/lib/pacemaker/cib/cib.xml';
+/** How long a starting node waits for an existing DC; cluster-properties keeps the same value. */
+export const DC_DEADTIME = '5s';
+
+/**
+ * The smallest valid CIB: an empty configuration but for dc-deadtime, in the nvpair id that
+ * crm_attribute itself uses, so cluster-properties manages it by name like the other options.
+ */
+export function seedCib(): string {
+  return [
+    `<cib crm_feature_set="3.0.0" validate-with="pacemaker-3.0" epoch="1" num_updates="0" admin_epoch="0">`,
+    `  <configuration>`,
+    `    <crm_config>`,
+    `      <cluster_property_set id="cib-bootstrap-options">`,
+    `        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="${DC_DEADTIME}"/>`,
+    `      </cluster_property_set>`,
+    `    </crm_config>`,
+    `    <nodes/>`,
+    `    <resources/>`,
+    `    <constraints/>`,
+    `  </configuration>`,
+    `  <status/>`,
+    `</cib>`,
+  ].join('\n');
+}
 
 export const clusterStart: Step = {
   name: 'cluster-start',
@@ -27,6 +55,12 @@ export const clusterStart: Step = {
       if (toStart.length === 0) {
         const status = await readClusterStatus(h.c);
         formed = status.ok && judgeFormed(status.value, ctx.allHosts).ok;
+      }
+      if (!s.pacemakerActive) {
+        // A node that never ran Pacemaker would wait dc-deadtime (20 s by default) for a DC that
+        // does not exist yet: seed its first CIB with a shorter one (only when it has no CIB).
+        const seed = sh`[ -e ${CIB_FILE} ] || { install -d -o hacluster -g haclient -m 0750 ${dirname(CIB_FILE)} && printf '%s\n' ${seedCib()} > ${CIB_FILE}.osha && chown hacluster:haclient ${CIB_FILE}.osha && chmod 0600 ${CIB_FILE}.osha && mv ${CIB_FILE}.osha ${CIB_FILE}; }`;
+        actions.push({ summary: `seed a first CIB with dc-deadtime ${DC_DEADTIME} where none exists (first start without a 20 s wait)`, commands: [seed], apply: async () => { const r = await h.c.run(seed); return r.ok ? ok(undefined) : r; } });
       }
       if (toStart.length > 0 || !formed) {
         const cmd = toStart.length ? `systemctl start ${toStart.join(' ')}` : '';
