@@ -96,7 +96,7 @@ async function main(): Promise<void> {
 }
 
 const cleanup = async () => {
-  if (!opt('--lab')) await haLabDown(BENCH.dir).catch((e: Error) => console.error(e.message));
+  if (!opt('--lab')) await haLabDown(BENCH.dir, BENCH.shared).catch((e: Error) => console.error(e.message));
 };
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()

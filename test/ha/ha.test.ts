@@ -24,6 +24,9 @@ import {
   type Image,
 } from './setup.ts';
 
+/** Deploys that start glance-api get room for one failed start and its retry after failure-timeout. */
+const GLANCE_START = ['--timeout', '300'];
+
 interface DrillJson {
   node: string;
   mode: string;
@@ -49,30 +52,29 @@ function cibObjects(cib: string): Map<string, string> {
   return out;
 }
 
-/** Polls for tokens through the VIP until stopped: when the last one before an outage and the first after it came. */
-function watchTokens(vip: string, password: string): { stop(): Promise<{ lastOkBefore?: number; firstOkAfter?: number; failures: number }> } {
+interface TokenOutage {
+  /** Start of the last successful request before the longest run of failures. */
+  lastOkBefore?: number;
+  /** End of the first successful request after it. */
+  firstOkAfter?: number;
+  failures: number;
+}
+
+/** Polls for tokens through the VIP until stopped, and finds the outage (the longest run of failures). */
+function watchTokens(vip: string, password: string): { stop(): Promise<TokenOutage> } {
   let running = true;
-  let lastOkBefore: number | undefined;
-  let firstOkAfter: number | undefined;
-  let failures = 0;
+  const samples: { start: number; end: number; ok: boolean }[] = [];
   const loop = (async () => {
-    while (running && firstOkAfter === undefined) {
-      const started = Date.now();
+    while (running) {
+      const start = Date.now();
       let good = false;
       try {
         // A dead VIP holder drops packets: a short timeout marks the outage quickly.
-        const body = JSON.stringify({
-          auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } },
-        });
-        const r = await fetch(`http://${vip}:5000/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(1000) });
-        await r.arrayBuffer();
-        good = r.status === 201;
+        good = (await issueToken(vip, password, 'admin', 'admin', 2000)).status === 201;
       } catch {
         good = false;
       }
-      if (good && failures === 0) lastOkBefore = started;
-      else if (good) firstOkAfter = Date.now();
-      else failures++;
+      samples.push({ start, end: Date.now(), ok: good });
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
@@ -80,7 +82,18 @@ function watchTokens(vip: string, password: string): { stop(): Promise<{ lastOkB
     async stop() {
       running = false;
       await loop;
-      return { lastOkBefore, firstOkAfter, failures };
+      let best: TokenOutage = { failures: 0 };
+      for (let i = 0; i < samples.length; ) {
+        if (samples[i]!.ok) {
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < samples.length && !samples[j]!.ok) j++;
+        if (j - i > best.failures) best = { failures: j - i, lastOkBefore: samples[i - 1]?.start, firstOkAfter: samples[j]?.end };
+        i = j;
+      }
+      return best;
     },
   };
 }
@@ -169,7 +182,8 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(seen.firstOkAfter, 'no token after the outage').to.be.a('number');
     const outage = seen.firstOkAfter! - seen.lastOkBefore!;
     console.log(`      token outage seen through the VIP: at most ${outage} ms (keystone recovery measured by the drill: ${keystone.recoveryMs} ms)`);
-    expect(outage).to.be.at.most(keystone.recoveryMs! + 1500);
+    // Slack: one poll cycle (2 s timeout + 0.2 s pause) on each side of the outage.
+    expect(outage).to.be.at.most(keystone.recoveryMs! + 4400);
     // Nothing lost: a new token, the same image listed with the same checksum and the same bytes.
     expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
@@ -214,11 +228,12 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     for (const [id, xml] of after) expect(xml, id).to.equal(before.get(id));
     expect(after.has('handmade-dummy')).to.equal(true);
     const mon = await crmMon(ha);
-    expect(mon).to.not.include('osha-glance-api');
+    expect(activeNode(mon, 'osha-glance-api')).to.equal(undefined);
     expect(activeNode(mon, 'osha-keystone')).to.be.a('string');
+    for (const n of ha.nodes) expect(await nodeOk(n, 'pgrep', 'pgrep -f /usr/bin/glance-api || true'), n.name).to.equal('');
     expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
 
-    await deployOk(ha, inventory);
+    await deployOk(ha, inventory, GLANCE_START);
     const back = cibObjects(await nodeOk(node, 'cibadmin', 'cibadmin --query'));
     expect([...back.keys()].sort()).to.deep.equal([...before.keys()].sort());
     expect((await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id)).to.deep.equal(image);

@@ -3,7 +3,7 @@
 // Also used by bench/drill.ts. Every script goes to a node on ssh's stdin, so the passwords in
 // it are on no command line; the host talks to keystone and glance over HTTP through the VIP.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp } from '../../src/lab/index.ts';
@@ -209,7 +209,7 @@ const GLANCE_DB_SYNC = `set -eu\nsu -s /bin/sh -c 'glance-manage db_sync' glance
 // --- HTTP through the VIP (from the host: it reaches the lab subnet directly) ---
 
 /** Asks keystone for a token as `user` in `project`; resolves with the HTTP status and token. */
-export async function issueToken(vip: string, password: string, user = 'admin', project = 'admin'): Promise<{ status: number; token?: string }> {
+export async function issueToken(vip: string, password: string, user = 'admin', project = 'admin', timeoutMs = 20_000): Promise<{ status: number; token?: string }> {
   const body = {
     auth: {
       identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } },
@@ -220,7 +220,7 @@ export async function issueToken(vip: string, password: string, user = 'admin', 
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   await r.arrayBuffer();
   return { status: r.status, token: r.headers.get('x-subject-token') ?? undefined };
@@ -379,10 +379,12 @@ function labFromState(dir: string): LabFacts {
   return { dir, inventory: s.files.inventory, privateKey: s.files.key, knownHosts: s.files.knownHosts, vip: s.vip, nodes: s.nodes };
 }
 
-/** Removes the HA lab (safe when there is none). */
-export async function haLabDown(dir: string = HA_PLACE.dir): Promise<void> {
+/** Removes the HA lab and its shared directory (safe when there is none). */
+export async function haLabDown(dir: string = HA_PLACE.dir, shared: string = HA_PLACE.shared): Promise<void> {
   const r = await labDown(dir);
   if (!r.ok) throw new Error(`HA lab teardown: ${r.error.message}`);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(shared, { recursive: true, force: true });
 }
 
 /**
@@ -446,7 +448,8 @@ export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab> {
   await nodeOk(dbNode, 'glance db_sync', GLANCE_DB_SYNC, 10 * 60_000);
   step('glance configured; deploying all four services');
 
-  await deployOk(ha, haInventory(ha));
+  // Room for one failed glance-api start and its retry after failure-timeout (120 s).
+  await deployOk(ha, haInventory(ha), ['--timeout', '300']);
   step('all services deployed');
   return ha;
 }
