@@ -153,6 +153,31 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(image.checksum).to.equal(createHash('md5').update(data).digest('hex'));
   });
 
+  it('keystone lists the identity and image endpoints on the VIP, exactly once per interface (openstack endpoint list)', async () => {
+    // The OpenStack client inside a node; the password travels in the script on ssh's stdin, not on argv.
+    const out = await nodeOk(
+      ha.nodes[0]!,
+      'openstack endpoint list',
+      [
+        `export OS_AUTH_URL=http://${ha.vip}:5000/v3 OS_USERNAME=admin OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_IDENTITY_API_VERSION=3`,
+        `export OS_PASSWORD='${ha.secrets.admin}'`,
+        'openstack endpoint list -f json',
+      ].join('\n'),
+    );
+    const rows = JSON.parse(out) as Record<string, string>[];
+    for (const type of ['identity', 'image']) {
+      for (const iface of ['public', 'internal', 'admin']) {
+        const found = rows.filter((r) => r['Service Type'] === type && r['Interface'] === iface);
+        expect(found, `${type} ${iface}: ${JSON.stringify(rows)}`).to.have.length(1);
+        expect(new URL(found[0]!['URL']!).hostname).to.equal(ha.vip);
+      }
+    }
+    // And a re-run of the endpoints step changes nothing.
+    const again = await osha(['run', 'openstack', inventory, '--json']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect((JSON.parse(again.stdout) as { changed: number }).changed).to.equal(0);
+  });
+
   it('osha drill kills the VIP node: recovery measured per service; token and the same image back within it', async () => {
     const before = activeNode(await crmMon(ha), 'osha-vip');
     const tokens = watchTokens(ha.vip, ha.secrets.admin);
