@@ -1,8 +1,9 @@
 // Reads `crm_mon --one-shot --output-as=xml` (never its text, which changes between releases) and
 // says which osha resources are not yet running well: the "wait until every osha resource is
 // started" check of deploy. Pure: XML text in, values out.
-import { DOMParser, type Element, type Node } from '@xmldom/xmldom';
+import { DOMParser, type Element } from '@xmldom/xmldom';
 import { primitivesOf, type ResourceModel } from './model.ts';
+import { children, child } from '../render/dom.ts';
 import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
 
 export interface ResourceState {
@@ -45,7 +46,6 @@ export interface ClusterStatus {
   failures: Failure[];
 }
 
-const ELEMENT_NODE = 1;
 
 export function parseClusterStatus(xml: string): Result<ClusterStatus> {
   let root: Element | null;
@@ -141,12 +141,4 @@ export function notReady(status: ClusterStatus, model: ResourceModel): NotReady[
   return out;
 }
 
-function children(parent: Element | undefined): Element[] {
-  const out: Element[] = [];
-  for (let n: Node | null = parent?.firstChild ?? null; n; n = n.nextSibling) if (n.nodeType === ELEMENT_NODE) out.push(n as Element);
-  return out;
-}
 
-function child(parent: Element | undefined, name: string): Element | undefined {
-  return children(parent).find((c) => c.nodeName === name);
-}

@@ -1,7 +1,8 @@
 // Reads what `crm_simulate --simulate --output-as=xml` predicts (Pacemaker 2.1's XML output, kept
 // stable across releases unlike its text): the summary actions, the steps of the transition in
 // execution order, and where every resource runs afterwards. Pure: XML text in, values out.
-import { DOMParser, type Element, type Node } from '@xmldom/xmldom';
+import { DOMParser, type Element } from '@xmldom/xmldom';
+import { children, child } from '../render/dom.ts';
 import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
 
 /** One line of the transition summary: start X on node1, move Y node1 → node2, stop Z... */
@@ -35,7 +36,6 @@ export interface Simulation {
   placement: Record<string, string[]>;
 }
 
-const ELEMENT_NODE = 1;
 
 export function parseSimulation(xml: string): Result<Simulation> {
   let root: Element | null;
@@ -101,15 +101,7 @@ function placement(resources: Element | undefined): Record<string, string[]> {
   return out;
 }
 
-function children(parent: Element | undefined): Element[] {
-  const out: Element[] = [];
-  for (let n: Node | null = parent?.firstChild ?? null; n; n = n.nextSibling) if (n.nodeType === ELEMENT_NODE) out.push(n as Element);
-  return out;
-}
 
-function child(parent: Element | undefined, name: string): Element | undefined {
-  return children(parent).find((c) => c.nodeName === name);
-}
 
 /** The summary as lines for a plan: "start osha-keystone on node1", "move osha-vip node1 → node2". */
 export function describeActions(actions: PlannedAction[]): string[] {

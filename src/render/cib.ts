@@ -1,7 +1,7 @@
 // The resource model as CIB XML, and the merge of that XML into a live CIB.
 // Pure string-in, string-out functions: the caller runs cibadmin --query / crm_diff / cibadmin
 // --patch (locally in tests, over SSH in deploy) and feeds the text through here.
-import { DOMParser, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
+import { DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
 import {
   OSHA_PREFIX,
   isOshaId,
@@ -15,6 +15,7 @@ import {
   type Resource,
   type ResourceModel,
 } from '../cluster/model.ts';
+import { children, child } from './dom.ts';
 import { err, ok, oshaError, messageOf, type OshaError, type Result } from '../util/result.ts';
 
 /** Cluster properties Pacemaker maintains itself: osha never writes, moves or removes them. */
@@ -161,15 +162,7 @@ export function parseCib(xml: string): Result<Document> {
   return ok(doc);
 }
 
-function children(parent: Element): Element[] {
-  const out: Element[] = [];
-  for (let n: Node | null = parent.firstChild; n; n = n.nextSibling) if (n.nodeType === ELEMENT_NODE) out.push(n as Element);
-  return out;
-}
 
-function child(parent: Element, name: string): Element | undefined {
-  return children(parent).find((c) => c.nodeName === name);
-}
 
 /** The named section under <configuration>, created (empty) when the CIB lacks it. */
 function section(doc: Document, name: 'crm_config' | 'resources' | 'constraints'): Element {

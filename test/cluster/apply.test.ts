@@ -6,18 +6,10 @@ import { expect } from 'chai';
 import { applyModel, type CibTools } from '../../src/cluster/apply.ts';
 import { buildResourceModel } from '../../src/cluster/build.ts';
 import { err, ok, oshaError } from '../../src/util/result.ts';
-import { havePacemakerTools, inventoryFrom, liveCib, run, writeCib } from './fixtures.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, run, writeCib, threeNodeInventory } from './fixtures.ts';
 import { simulate } from './tools.ts';
 
-const INVENTORY = `
-cluster: { name: lab }
-nodes:
-  - { name: node1, address: 198.18.0.11 }
-  - { name: node2, address: 198.18.0.12 }
-  - { name: node3, address: 198.18.0.13 }
-vip: { address: 198.18.0.100, cidr_netmask: 24 }
-services: [mysql, keystone, glance-api, cinder-volume, cinder-api]
-`;
+const INVENTORY = threeNodeInventory(['mysql', 'keystone', 'glance-api', 'cinder-volume', 'cinder-api']);
 const full = buildResourceModel(inventoryFrom(INVENTORY));
 const smaller = buildResourceModel(inventoryFrom(INVENTORY.replace(', cinder-volume, cinder-api', '')));
 

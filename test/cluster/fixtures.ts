@@ -52,6 +52,20 @@ resources:
     - { type: location, id: lo-host3-prefer-node3, resource: nova-compute-host3, node: node3, score: 10000 }
 `;
 
+/** A 3-node lab inventory (node1..3 on 198.18.0.0/24, VIP .100) with the given services and extra YAML. */
+export function threeNodeInventory(services: string[], extra = ''): string {
+  return [
+    'cluster: { name: lab }',
+    'nodes:',
+    '  - { name: node1, address: 198.18.0.11 }',
+    '  - { name: node2, address: 198.18.0.12 }',
+    '  - { name: node3, address: 198.18.0.13 }',
+    'vip: { address: 198.18.0.100, cidr_netmask: 24 }',
+    `services: [${services.join(', ')}]`,
+    extra,
+  ].join('\n');
+}
+
 export function inventoryFrom(text: string): Inventory {
   const r = parseInventory(text, 'test.yaml');
   if (!r.ok) throw new Error(r.error.map((p) => `${p.field}: ${p.message}`).join('\n'));

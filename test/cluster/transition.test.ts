@@ -4,18 +4,10 @@ import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
 import { describeActions, parseSimulation } from '../../src/cluster/transition.ts';
 import { desiredCib } from '../../src/render/cib.ts';
-import { havePacemakerTools, inventoryFrom, liveCib } from './fixtures.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from './fixtures.ts';
 import { settled, simulate } from './tools.ts';
 
-const INVENTORY = `
-cluster: { name: lab }
-nodes:
-  - { name: node1, address: 198.18.0.11 }
-  - { name: node2, address: 198.18.0.12 }
-  - { name: node3, address: 198.18.0.13 }
-vip: { address: 198.18.0.100, cidr_netmask: 24 }
-services: [keystone, glance-api, neutron-openvswitch-agent]
-`;
+const INVENTORY = threeNodeInventory(['keystone', 'glance-api', 'neutron-openvswitch-agent']);
 
 describe('crm_simulate output parser', function () {
   it('reads actions, steps and placement from crm_simulate XML', function () {

@@ -3,18 +3,10 @@
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
 import { desiredCib, objectChanges, removedResources, stopRemovedCib } from '../../src/render/cib.ts';
-import { havePacemakerTools, inventoryFrom, liveCib } from '../cluster/fixtures.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from '../cluster/fixtures.ts';
 import { cibadminPatch, crmDiff, crmVerify, settled, simulate } from '../cluster/tools.ts';
 
-const INVENTORY = `
-cluster: { name: lab }
-nodes:
-  - { name: node1, address: 198.18.0.11 }
-  - { name: node2, address: 198.18.0.12 }
-  - { name: node3, address: 198.18.0.13 }
-vip: { address: 198.18.0.100, cidr_netmask: 24 }
-services: [mysql, rabbitmq, keystone, glance-api, cinder-volume, cinder-scheduler, cinder-api]
-`;
+const INVENTORY = threeNodeInventory(['mysql', 'rabbitmq', 'keystone', 'glance-api', 'cinder-volume', 'cinder-scheduler', 'cinder-api']);
 const full = buildResourceModel(inventoryFrom(INVENTORY));
 const withoutCinder = buildResourceModel(inventoryFrom(INVENTORY.replace(', cinder-volume, cinder-scheduler, cinder-api', '')));
 
