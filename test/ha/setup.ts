@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
-import { sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import { labInfoOf, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 
@@ -410,13 +410,7 @@ export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab> {
   writeFileSync(passwordFile, `${secrets.admin}\n`, { mode: 0o600 });
   chmodSync(passwordFile, 0o600);
   const ha: HaLab = {
-    dir: info.dir,
-    inventory: info.inventory,
-    privateKey: info.privateKey,
-    knownHosts: info.knownHosts,
-    vip: info.vip,
-    nic: info.nodes[0]!.iface,
-    nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, privateKey: info.privateKey, knownHosts: info.knownHosts })),
+    ...labInfoOf(info),
     shared: sharedDir,
     secrets,
     passwordFile,

@@ -122,7 +122,7 @@ async function bringUp(nodes: number): Promise<LabInfo> {
 }
 
 /** The fixture's view of a lab that the API brought up. */
-export function labInfoOf(info: ApiLabInfo): LabInfo {
+export function labInfoOf(info: Pick<ApiLabInfo, 'dir' | 'inventory' | 'privateKey' | 'knownHosts' | 'vip' | 'nodes'>): LabInfo {
   return {
     dir: info.dir,
     inventory: info.inventory,
