@@ -1,19 +1,13 @@
 // Node-side scripts for the real-service agent tests: a lab node gets mariadb, keystone and
 // glance-api from its offline apt cache, a database, a bootstrapped keystone and osha's agents.
 // Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
+import { offlineInstallScript } from '../support/lab.ts';
 
 /** Installs the packages from the node's apt cache; no daemon starts during the install. */
-export const INSTALL_SCRIPT = String.raw`set -eu
-echo "man-db man-db/auto-update boolean false" | debconf-set-selections
-rm -f /var/lib/man-db/auto-update
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download \
-  -o Dpkg::Options::=--force-unsafe-io \
-  mariadb-server keystone glance-api resource-agents libxml2-utils pacemaker-cli-utils >/var/log/osha-agents-install.log 2>&1 ||
-  { tail -n 20 /var/log/osha-agents-install.log >&2; exit 1; }
-# Pacemaker, not systemd, runs keystone and glance-api from now on.
+export const INSTALL_SCRIPT = offlineInstallScript(
+  ['mariadb-server', 'keystone', 'glance-api', 'resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'],
+  '/var/log/osha-agents-install.log',
+) + String.raw`# Pacemaker, not systemd, runs keystone and glance-api from now on.
 systemctl disable --now keystone glance-api >/dev/null 2>&1 || true
 `;
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labKill, labStart } from '../../src/lab/index.ts';
-import { freshLab, labExec, type LabInfo } from '../support/lab.ts';
+import { freshLab, labExec, offlineInstallScript, type LabInfo } from '../support/lab.ts';
 import { oshaJson, osha, startOsha } from '../support/osha.ts';
 
 /** Bare nodes of their own per describe: a deploy from scratch must start from a fresh lab. */
@@ -154,7 +154,7 @@ describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function ()
     // Debian's own packages, from the node's offline apt cache; their default files are the input.
     await Promise.all(
       lab.nodes.map((n) =>
-        sh(lab, n.name, 'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download glance-api >/dev/null; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc'),
+        sh(lab, n.name, offlineInstallScript(['glance-api'], '/var/log/osha-test-install.log')),
       ),
     );
     const files = ['/etc/glance/glance-api.conf'];

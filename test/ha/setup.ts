@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
-import { labInfoOf, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import { labInfoOf, offlineInstallScript, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 
@@ -85,15 +85,9 @@ function nodeByName(ha: LabInfo, name: string): LabNode {
 const UIDS = 'echo "uids mysql=$(id -u mysql):$(id -g mysql) glance=$(id -u glance):$(id -g glance)"\n';
 
 /** Installs the OpenStack side from the node's offline apt cache; nothing starts during it. */
-const INSTALL = String.raw`set -eu
-echo "man-db man-db/auto-update boolean false" | debconf-set-selections
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download -o Dpkg::Options::=--force-unsafe-io \
-  mariadb-server rabbitmq-server keystone glance-api python3-openstackclient >/var/log/osha-ha-install.log 2>&1 ||
-  { tail -n 30 /var/log/osha-ha-install.log >&2; exit 1; }
-# STAND-IN, not kmod: the lab image (debootstrap minbase) has no modprobe, and ocf:heartbeat:Filesystem
+const INSTALL =
+  offlineInstallScript(['mariadb-server', 'rabbitmq-server', 'keystone', 'glance-api', 'python3-openstackclient'], '/var/log/osha-ha-install.log') +
+  String.raw`# STAND-IN, not kmod: the lab image (debootstrap minbase) has no modprobe, and ocf:heartbeat:Filesystem
 # refuses to run without one even for a bind mount, which loads no module. A container cannot
 # load kernel modules anyway, so this one only says so and fails, as kmod's would here.
 if ! command -v modprobe >/dev/null; then

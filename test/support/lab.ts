@@ -146,7 +146,10 @@ export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: n
   }
   await labDown(opts.dir);
   onTeardown(async () => {
-    await labDown(opts.dir);
+    const r = await labDown(opts.dir);
+    // The directory is the test's alone (inventories it wrote too): gone once the lab is.
+    if (r.ok) rmSync(opts.dir, { recursive: true, force: true });
+    else console.error(`lab teardown in ${opts.dir}: ${r.error.message}`);
   });
   const r = await labUp(opts);
   if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
@@ -177,6 +180,24 @@ export async function labExec(lab: Pick<LabInfo, 'nodes'>, node: string, command
   const n = lab.nodes.find((x) => x.name === node || x.address === node);
   if (!n) throw new Error(`no lab node ${node}; nodes: ${lab.nodes.map((x) => x.name).join(', ')}`);
   return run('ssh', [...sshOptions(n), `root@${n.address}`, '--', command], { timeoutMs });
+}
+
+/**
+ * A bash script that installs Debian packages from a lab node's offline apt cache (the image
+ * carries them) with no daemon started during the install (policy-rc.d, removed on exit). The
+ * apt output goes to `log` on the node; its tail reaches stderr when the install fails.
+ */
+export function offlineInstallScript(packages: readonly string[], log: string): string {
+  return String.raw`set -eu
+echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+rm -f /var/lib/man-db/auto-update
+printf '#!/bin/sh
+exit 101
+' > /usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download -o Dpkg::Options::=--force-unsafe-io   ${packages.join(' ')} >${log} 2>&1 || { tail -n 30 ${log} >&2; exit 1; }
+`;
 }
 
 /** ssh options for a lab node: the lab key, the lab's known_hosts, strict host key checking. */

@@ -4,48 +4,24 @@ import { expect } from 'chai';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { ARTICLE_SERVICES } from '../../src/inventory/services.ts';
 import { checkHostKey, readKnownHosts } from '../../src/ssh/known-hosts.ts';
 import { isRoot, sharedSshd } from '../support/sshd.ts';
-import { Tmux } from './tmux.ts';
+import { answer, answerVipToPassword, press, refused, ROOT, startInit as startInitIn } from './drive.ts';
+import type { Tmux } from './tmux.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
 let home: string;
 let out: string;
 let t: Tmux | undefined;
 
 async function startInit(args: string[] = ['--out', out]): Promise<Tmux> {
-  t = await Tmux.start(['node', 'bin/osha.js', 'init', ...args], {
-    cwd: ROOT,
-    env: { HOME: home, SSH_AUTH_SOCK: '', PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+  t = await startInitIn(home, args);
   return t;
-}
-
-/** Waits for the prompt `? question` to be the active one, then types the answer. */
-async function answer(s: Tmux, question: string, text: string): Promise<void> {
-  await s.waitFor(`? ${question}`);
-  await s.type(text);
-}
-
-/** Waits for the prompt, presses keys (for lists and checkboxes). */
-async function press(s: Tmux, question: string, ...keys: string[]): Promise<void> {
-  await s.waitFor(`? ${question}`);
-  await s.key(...keys);
-}
-
-/** Types a wrong answer and waits for the prompt to refuse it with `reason`; clears the line. */
-async function refused(s: Tmux, question: string, text: string, reason: string): Promise<void> {
-  await s.waitFor(`? ${question}`);
-  const before = await s.screen();
-  await s.type(text);
-  await s.waitForNew(reason, before);
-  await s.key('C-u');
 }
 
 async function answerNodes(s: Tmux): Promise<void> {
@@ -90,18 +66,7 @@ describe('osha init in a terminal', function () {
     await press(s, 'SSH private key', 'Enter'); // the first key found: ~/.ssh/id_ed25519
     await answer(s, 'known_hosts file', '');
     await answer(s, 'Test SSH to each node now', 'n');
-    await answer(s, 'Prefix length', '');
-    await answer(s, 'VIP address', ''); // suggested: .100
-    await answer(s, 'Network interface for the VIP', '');
-    await answer(s, 'Add a public VIP', '');
-    await press(s, 'OpenStack services', 'Enter'); // the articles' set, pre-selected
-    await press(s, 'Fencing', 'Down', 'Enter');
-    await answer(s, 'Run WITHOUT fencing?', 'y');
-    await answer(s, 'Keystone URL', '');
-    await answer(s, 'OpenStack user', '');
-    await answer(s, 'Its project', '');
-    await press(s, 'Its password', 'Enter');
-    await press(s, 'Where does osha read the OpenStack password from?', 'Enter');
+    await answerVipToPassword(s, { password: 'env' }); // VIP .100, the articles' services
     await answer(s, 'Environment variable name', '');
     const screen = await s.waitFor(`Next: osha deploy ${out}`);
     expect(await s.waitExit(), screen).to.equal(0);
@@ -220,18 +185,7 @@ describe('osha init in a terminal', function () {
     await press(s, 'SSH private key', 'Enter');
     await answer(s, 'known_hosts file', '');
     await answer(s, 'Test SSH to each node now', 'n');
-    await answer(s, 'Prefix length', '');
-    await answer(s, 'VIP address', '');
-    await answer(s, 'Network interface for the VIP', '');
-    await answer(s, 'Add a public VIP', '');
-    await press(s, 'OpenStack services', 'Enter');
-    await press(s, 'Fencing', 'Down', 'Enter');
-    await answer(s, 'Run WITHOUT fencing?', 'y');
-    await answer(s, 'Keystone URL', '');
-    await answer(s, 'OpenStack user', '');
-    await answer(s, 'Its project', '');
-    await press(s, 'Its password', 'Enter');
-    await press(s, 'Where does osha read the OpenStack password from?', 'Enter');
+    await answerVipToPassword(s, { password: 'env' });
     await s.waitFor('? Environment variable name');
     await s.key('C-c');
     await s.waitFor('Interrupted: nothing was written.');
@@ -295,17 +249,7 @@ describe('osha init in a terminal: SSH test against a real sshd', function () {
     await s.type('y');
     await s.waitFor(`alpha: logged in as ${sshd.users.nopasswd}`);
     await s.waitFor(`bravo: cannot reach 127.0.0.2:${sshd.port}`);
-    await answer(s, 'Prefix length', '');
-    await answer(s, 'VIP address', '');
-    await answer(s, 'Network interface for the VIP', '');
-    await answer(s, 'Add a public VIP', '');
-    await press(s, 'OpenStack services', 'Enter');
-    await press(s, 'Fencing', 'Down', 'Enter');
-    await answer(s, 'Run WITHOUT fencing?', 'y');
-    await answer(s, 'Keystone URL', '');
-    await answer(s, 'OpenStack user', '');
-    await answer(s, 'Its project', '');
-    await press(s, 'Its password', 'Down', 'Enter');
+    await answerVipToPassword(s, { password: 'none' });
     await s.waitFor('and 1 host key to');
     expect(await s.waitExit()).to.equal(0);
 
