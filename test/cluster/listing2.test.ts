@@ -5,7 +5,7 @@ import { buildResourceModel } from '../../src/cluster/build.ts';
 import { primitivesOf, type Constraint, type Group, type ResourceModel } from '../../src/cluster/model.ts';
 import { desiredCib, offlineCib } from '../../src/render/cib.ts';
 import { havePacemakerTools, inventoryFrom, LISTING2_INVENTORY, liveCib } from './fixtures.ts';
-import { crmVerify, settled, simulate } from './tools.ts';
+import { crmVerify, settled, simulate, transitionGraph, waitsFor } from './tools.ts';
 
 /**
  * Listing 2's names → osha's. Deliberate differences, each for a reason:
@@ -19,6 +19,10 @@ import { crmVerify, settled, simulate } from './tools.ts';
  *   the article keeps their data on shared storage but mounts it outside Pacemaker.
  * - order line 44 (keystone → OVS agent clone) is Optional, not inf: a mandatory order restarts the
  *   agent on every node whenever keystone fails over (see src/cluster/build.ts).
+ * - order line 48 (keystone after g_basic_services) becomes keystone after p_mysql: keystone needs
+ *   the database, not RabbitMQ, and waiting for the queue cost its recovery ~6 s per failover. The
+ *   groups that came after keystone (g_quantum, g_cinder) then also wait for g_basic_services
+ *   themselves, as they did through keystone before: they use the queue.
  * - nova-compute-hostN and their location constraints are user primitives/constraints in the
  *   inventory: they carry per-site config files, as in the article.
  */
@@ -85,6 +89,13 @@ const LISTING2 = `
 `;
 
 const OPTIONAL_ON_PURPOSE = new Set(['o_cl_quantum-agent-plugin-openvswitch_after_g_keystone']);
+/** Listing 2's orders that osha draws from another resource (see the list of differences above). */
+const FIRST_ON_PURPOSE: Record<string, string> = { o_g_keystone_always_after_g_basic_services: 'osha-mysql' };
+/** Orders osha adds to Listing 2's, [first, then]. */
+const ADDED_ORDERS = [
+  ['osha-g-basic', 'osha-g-neutron'],
+  ['osha-g-basic', 'osha-g-cinder'],
+];
 const FILESYSTEMS_IN_BASIC = ['osha-fs-mysql', 'osha-fs-rabbitmq'];
 
 function listingLines(keyword: string): string[][] {
@@ -144,11 +155,16 @@ describe('Listing 2 (article 001) reproduced from the inventory', function () {
     }
     for (const [, name, , first, then] of listingLines('order')) {
       const mandatory = !OPTIONAL_ON_PURPOSE.has(name!);
-      const c = findConstraint(model, { kind: 'order', first: map(first!), then: map(then!), mandatory });
+      const c = findConstraint(model, { kind: 'order', first: FIRST_ON_PURPOSE[name!] ?? map(first!), then: map(then!), mandatory });
       expect(c, `order ${name}`).to.not.equal(undefined);
     }
-    // Nothing beyond Listing 2 but the user's own constraints (none here besides the locations).
-    expect(model.constraints).to.have.length(listingLines('location').length + listingLines('colocation').length + listingLines('order').length);
+    for (const [first, then] of ADDED_ORDERS) {
+      expect(findConstraint(model, { kind: 'order', first, then, mandatory: true }), `order ${first} -> ${then}`).to.not.equal(undefined);
+    }
+    expect(findConstraint(model, { kind: 'order', first: 'osha-g-basic', then: 'osha-g-keystone' })).to.equal(undefined);
+    // Nothing beyond Listing 2 and the added orders (the user's own constraints are the locations).
+    const listed = listingLines('location').length + listingLines('colocation').length + listingLines('order').length;
+    expect(model.constraints).to.have.length(listed + ADDED_ORDERS.length);
   });
 
   it('gives every id osha\'s prefix and keeps secrets out of the configuration', function () {
@@ -202,11 +218,15 @@ describe('Listing 2 (article 001) reproduced from the inventory', function () {
       for (const id of activePassive) expect(placed[id], id).to.deep.equal([vipNode]);
       expect(placed['osha-neutron-openvswitch-agent']).to.deep.equal(['node1', 'node2', 'node3']);
       for (const n of [1, 2, 3]) expect(placed[`osha-nova-compute-host${n}`]).to.deep.equal([`node${n}`]);
-      // Start order follows the articles: VIP, storage, database, queue, keystone, neutron, glance, nova.
+      // Start order follows the articles: VIP, storage, database, keystone, neutron, glance, nova;
+      // the queue before every service that uses it (keystone does not).
       const starts = sim.steps.filter((s) => s.op === 'start').map((s) => s.resource);
       const at = (id: string) => starts.indexOf(id);
-      const chain = ['osha-vip', 'osha-fs-mysql', 'osha-mysql', 'osha-rabbitmq', 'osha-keystone', 'osha-neutron-l3-agent', 'osha-glance-registry', 'osha-glance-api', 'osha-nova-api'];
+      const chain = ['osha-vip', 'osha-fs-mysql', 'osha-mysql', 'osha-keystone', 'osha-neutron-server', 'osha-neutron-l3-agent', 'osha-glance-registry', 'osha-glance-api', 'osha-nova-api'];
       for (let i = 1; i < chain.length; i++) expect(at(chain[i]!), `${chain[i - 1]} before ${chain[i]}`).to.be.greaterThan(at(chain[i - 1]!));
+      for (const user of ['osha-neutron-server', 'osha-cinder-volume', 'osha-glance-registry', 'osha-nova-api']) {
+        expect(at(user), `osha-rabbitmq before ${user}`).to.be.greaterThan(at('osha-rabbitmq'));
+      }
       expect(at('osha-cinder-volume')).to.be.greaterThan(at('osha-keystone'));
     });
 
@@ -220,6 +240,13 @@ describe('Listing 2 (article 001) reproduced from the inventory', function () {
         if (r.kind !== 'group') continue;
         for (const m of r.members) expect(after.placement[m.id], m.id).to.deep.equal([target]);
       }
+      // Keystone waits for the database only; the services after it wait for the queue too.
+      const graph = transitionGraph(running, ['--node-fail', before]);
+      expect(waitsFor(graph, 'osha-keystone_start_0', 'osha-mysql_start_0')).to.equal(true);
+      expect(waitsFor(graph, 'osha-keystone_start_0', 'osha-rabbitmq_start_0')).to.equal(false);
+      expect(waitsFor(graph, 'osha-neutron-server_start_0', 'osha-rabbitmq_start_0')).to.equal(true);
+      expect(waitsFor(graph, 'osha-cinder-volume_start_0', 'osha-rabbitmq_start_0')).to.equal(true);
+      expect(waitsFor(graph, 'osha-nova-api_start_0', 'osha-keystone_start_0')).to.equal(true);
       // The per-node agent keeps running on the survivors: a keystone failover does not restart it.
       const restarts = after.actions.filter((a) => a.resource.startsWith('osha-neutron-openvswitch-agent') && a.action !== 'stop');
       expect(restarts).to.deep.equal([]);

@@ -1,6 +1,8 @@
 // Thin wrappers around the real Pacemaker tools, run on CIB files (no cluster needed).
 import { readFileSync } from 'node:fs';
+import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
+import { child, children } from '../../src/render/dom.ts';
 import { parseSimulation, type Simulation } from '../../src/cluster/transition.ts';
 import { run, writeCib } from './fixtures.ts';
 
@@ -37,4 +39,38 @@ export function cibadminPatch(cibXml: string, patch: string): { status: number |
   const cibFile = writeCib(cibXml, 'target');
   const r = run('cibadmin', ['--patch', '--xml-file', writeCib(patch, 'patch')], { CIB_file: cibFile });
   return { status: r.status, cib: readFileSync(cibFile, 'utf8'), stderr: r.stderr };
+}
+
+/**
+ * The transition Pacemaker would run (crm_simulate --save-graph): for each action, by its
+ * operation key (e.g. `osha-keystone_start_0`), the keys of the actions it waits for.
+ */
+export function transitionGraph(xml: string, extra: string[] = []): Map<string, Set<string>> {
+  const out = writeCib('', 'graph');
+  const r = run('crm_simulate', ['--simulate', '--xml-file', writeCib(xml, 'pre'), '--save-graph', out, ...extra]);
+  expect(r.status, r.stderr).to.equal(0);
+  const doc = new DOMParser().parseFromString(readFileSync(out, 'utf8'), 'text/xml');
+  const keyOf = (e: Element): string => e.getAttribute('operation_key') ?? `${e.nodeName}:${e.getAttribute('id')}`;
+  const graph = new Map<string, Set<string>>();
+  for (const synapse of children(doc.documentElement ?? undefined).filter((e) => e.nodeName === 'synapse')) {
+    const action = children(child(synapse, 'action_set'))[0];
+    if (!action) continue;
+    const inputs = children(child(synapse, 'inputs')).flatMap((trigger) => children(trigger).map(keyOf));
+    graph.set(keyOf(action), new Set(inputs));
+  }
+  return graph;
+}
+
+/** True when action `a` waits, directly or through others, for action `b`. */
+export function waitsFor(graph: Map<string, Set<string>>, a: string, b: string): boolean {
+  const seen = new Set<string>();
+  const todo = [...(graph.get(a) ?? [])];
+  while (todo.length) {
+    const k = todo.pop()!;
+    if (k === b) return true;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    todo.push(...(graph.get(k) ?? []));
+  }
+  return false;
 }
