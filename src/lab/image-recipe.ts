@@ -17,6 +17,8 @@ export const BASE_PACKAGES = [
   'curl',
   'ca-certificates',
   'netbase',
+  // modprobe: ocf:heartbeat:Filesystem will not run without it (every real controller has it).
+  'kmod',
 ] as const;
 
 /**

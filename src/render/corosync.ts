@@ -118,7 +118,9 @@ export function parseCorosyncConf(text: string): Map<string, string> {
 
 /**
  * What applying a new corosync.conf to a running cluster needs:
- * - reload: corosync 3 re-reads totem timings and logging on `corosync-cfgtool -R`;
+ * - reload: corosync 3 re-reads totem timings and logging on `corosync-cfgtool -R`, and also
+ *   nodes joining or leaving the nodelist with the quorum settings that follow from their count
+ *   (two_node); a joining node is then simply started;
  * - full: nodes with the old and the new value cannot talk to each other (cluster name,
  *   transport, crypto, port), so every node restarts together and quorum is briefly lost;
  * - rolling: anything else takes effect on a restart that old and new nodes survive, so nodes
@@ -127,15 +129,52 @@ export function parseCorosyncConf(text: string): Map<string, string> {
 export type CorosyncChange = 'none' | 'reload' | 'rolling' | 'full';
 
 const RELOADABLE = /^(totem\.(token|token_coefficient|consensus|join|max_messages|token_retransmits_before_loss_const|merge|downcheck|fail_recv_const|seqno_unchanged_const|send_join|miss_count_const|knet_pmtud_interval)|logging\..*)$/;
+/** Reloadable on corosync 3 when nodes join or leave: votequorum follows the new node count. */
+const RELOADABLE_WITH_MEMBERSHIP = /^quorum\.(two_node|wait_for_all)$/;
 const INCOMPATIBLE = /^totem\.(cluster_name|transport|crypto_cipher|crypto_hash|secauth|version|interface\[\d+\]\.mcastport)$/;
 
-export function corosyncChangeKind(before: string, after: string): CorosyncChange {
+/** The nodelist by node name: which nodes join, which leave, which keep their name but change. */
+export interface NodelistChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+function nodesByName(conf: Map<string, string>): Map<string, string> {
+  const byIndex = new Map<string, string[]>();
+  for (const [k, v] of conf) {
+    const m = /^nodelist\.node\[(\d+)\]\.(.+)$/.exec(k);
+    if (m) byIndex.set(m[1]!, [...(byIndex.get(m[1]!) ?? []), `${m[2]}=${v}`]);
+  }
+  const out = new Map<string, string>();
+  for (const [i, fields] of byIndex) {
+    const name = fields.find((f) => f.startsWith('name='))?.slice(5) ?? `#${i}`;
+    out.set(name, fields.sort().join(' '));
+  }
+  return out;
+}
+
+export function nodelistChange(before: string, after: string): NodelistChange {
+  const a = nodesByName(parseCorosyncConf(before));
+  const b = nodesByName(parseCorosyncConf(after));
+  return {
+    added: [...b.keys()].filter((n) => !a.has(n)),
+    removed: [...a.keys()].filter((n) => !b.has(n)),
+    changed: [...b.keys()].filter((n) => a.has(n) && a.get(n) !== b.get(n)),
+  };
+}
+
+export function corosyncChangeKind(before: string, after: string, major: 2 | 3 = 3): CorosyncChange {
   if (before === after) return 'none';
   const a = parseCorosyncConf(before);
   const b = parseCorosyncConf(after);
-  const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
-  if (keys.length === 0) return 'none';
+  const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => !k.startsWith('nodelist.') && a.get(k) !== b.get(k));
+  const nodes = nodelistChange(before, after);
+  const joinOrLeave = nodes.added.length + nodes.removed.length > 0;
+  if (keys.length === 0 && !joinOrLeave && nodes.changed.length === 0) return 'none';
   if (keys.some((k) => INCOMPATIBLE.test(k))) return 'full';
-  if (keys.every((k) => RELOADABLE.test(k))) return 'reload';
-  return 'rolling';
+  // A node that keeps its name but changes address or id is a restart; corosync 2 cannot reload nodes.
+  if (nodes.changed.length > 0 || (joinOrLeave && major !== 3)) return 'rolling';
+  const reloadable = (k: string) => RELOADABLE.test(k) || (joinOrLeave && RELOADABLE_WITH_MEMBERSHIP.test(k));
+  return keys.every(reloadable) ? 'reload' : 'rolling';
 }

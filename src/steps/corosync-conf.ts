@@ -4,7 +4,7 @@
 import type { Action, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { readStackFacts, readClusterStatus, judgeFormed, type StackFacts } from '../facts/cluster.ts';
-import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, parseCorosyncConf, renderCorosyncConf } from '../render/corosync.ts';
+import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf } from '../render/corosync.ts';
 import { totemTuning } from '../cluster/profiles.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
@@ -25,7 +25,11 @@ export function waitForCluster(ctx: StepContext, h: HostHandle, expected: string
   );
 }
 
-function restartAction(ctx: StepContext, h: HostHandle, why: string): Action {
+/**
+ * Restarts one member, then waits until it is back among the other members. Nodes joining in
+ * this run are not waited for: they start later, in cluster-start.
+ */
+function restartAction(ctx: StepContext, h: HostHandle, why: string, members: string[]): Action {
   const command = 'systemctl stop pacemaker && systemctl restart corosync && systemctl start pacemaker';
   return {
     summary: `restart corosync and pacemaker on ${h.host} (${why}), then wait until it rejoins with quorum`,
@@ -34,7 +38,7 @@ function restartAction(ctx: StepContext, h: HostHandle, why: string): Action {
       const r = await h.c.run(command, { timeoutMs: 300_000 });
       if (!r.ok) return r;
       ctx.facts.forget(h.host, 'stack');
-      const back = await waitForCluster(ctx, h, ctx.allHosts);
+      const back = await waitForCluster(ctx, h, members);
       if (!back.ok) return err({ host: h.host, message: `did not rejoin within ${ctx.options.settleTimeoutMs / 1000} s: ${back.error.message}` });
       return ok(undefined);
     },
@@ -75,6 +79,10 @@ export const corosyncConf: Step = {
   async plan(ctx) {
     let reloadNeeded = false;
     let fullRestart = false;
+    /** Hosts running corosync with osha's configuration: the cluster as it is now. */
+    const members: string[] = [];
+    const joining = new Set<string>();
+    const leaving = new Set<string>();
     // Facts are read on all hosts at once; the step's actions are then applied host by host.
     const plans = await planEachHost(ctx, async (h): Promise<Result<Action[]>> => {
       const host = h.host;
@@ -112,23 +120,35 @@ export const corosyncConf: Step = {
       actions.push(...writeFileActions(h, COROSYNC_CONF, current.value, rendered.value, { mode: 0o644, backup: true, mask: (l) => l, after: () => ctx.facts.forget(host, `file:${COROSYNC_CONF}`) }));
       const keyChanged = await ctx.facts.get(host, 'authkey-changed', async () => ok(false));
       if (running && ours) {
-        const kind = keyChanged.ok && keyChanged.value ? 'full' : corosyncChangeKind(before, rendered.value);
-        if (kind === 'rolling') actions.push(restartAction(ctx, h, 'this change needs a restart'));
+        members.push(host);
+        const kind = keyChanged.ok && keyChanged.value ? 'full' : corosyncChangeKind(before, rendered.value, major);
+        const nodes = nodelistChange(before, rendered.value);
+        nodes.added.forEach((n) => joining.add(n));
+        nodes.removed.forEach((n) => leaving.add(n));
+        if (kind === 'rolling') actions.push(restartAction(ctx, h, 'this change needs a restart', members));
         if (kind === 'reload') reloadNeeded = true;
         if (kind === 'full') fullRestart = true;
       }
       return ok(actions);
     });
-    // One reload after every node has the new file: corosync-cfgtool -R reloads the whole cluster.
+    // One reload after every member has the new file: corosync-cfgtool -R reloads the whole
+    // running cluster, so it runs on the last member (a joining node runs no corosync yet).
     const last = ctx.hosts[ctx.hosts.length - 1];
     const lastPlan = last ? plans.get(last) : undefined;
+    // Planning ran on all hosts at once: take the last member in the order actions are applied.
+    const lastMember = ctx.hosts.filter((host) => members.includes(host)).at(-1);
+    const memberPlan = lastMember ? plans.get(lastMember) : undefined;
     if (fullRestart && last && lastPlan?.ok) {
       lastPlan.value.push(fullRestartAction(ctx));
-    } else if (reloadNeeded && last && lastPlan?.ok) {
-      const h = await hostHandle(ctx, last);
+    } else if (reloadNeeded && lastMember && memberPlan?.ok) {
+      const h = await hostHandle(ctx, lastMember);
+      const membership = [
+        ...(joining.size ? [`${[...joining].join(', ')} join${joining.size === 1 ? 's' : ''} the nodelist (cluster-start then starts ${joining.size === 1 ? 'it' : 'them'})`] : []),
+        ...(leaving.size ? [`${[...leaving].join(', ')} leave${leaving.size === 1 ? 's' : ''} it: stop corosync and pacemaker there, then \`crm_node --force -R NAME\` drops it from Pacemaker's node list`] : []),
+      ];
       if (h.ok) {
-        lastPlan.value.push({
-          summary: 'reload corosync.conf on every node (corosync-cfgtool -R), no restart needed',
+        memberPlan.value.push({
+          summary: `reload corosync.conf on every running node (corosync-cfgtool -R), no restart needed${membership.length ? `; ${membership.join('; ')}` : ''}`,
           commands: ['corosync-cfgtool -R'],
           apply: async () => {
             const r = await h.value.c.run('corosync-cfgtool -R');

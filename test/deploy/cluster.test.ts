@@ -9,8 +9,8 @@ import { freshLab, labExec, offlineInstallScript, type LabInfo } from '../suppor
 import { oshaJson, osha, startOsha } from '../support/osha.ts';
 
 /** Bare nodes of their own per describe: a deploy from scratch must start from a fresh lab. */
-function bareLab(ctx: Mocha.Context, nodes: number): Promise<LabInfo> {
-  return freshLab(ctx, { dir: `/tmp/osha-test-deploy-${nodes}`, nodes, subnet: 50 + nodes });
+function bareLab(ctx: Mocha.Context, nodes: number, subnet: number): Promise<LabInfo> {
+  return freshLab(ctx, { dir: `/tmp/osha-test-deploy-${subnet}`, nodes, subnet });
 }
 
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
@@ -32,7 +32,7 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
   let lab: LabInfo;
 
   before(async function () {
-    lab = await bareLab(this, 3);
+    lab = await bareLab(this, 3, 53);
   });
 
   it('--dry-run changes nothing on any node (checksums of /etc, state dirs and packages)', async () => {
@@ -117,12 +117,20 @@ function startWatch(lab: LabInfo, node: string): { stop(): Promise<string[]> } {
   };
 }
 
-describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function () {
+describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third node added', function () {
   this.timeout(20 * 60_000);
+  /** The 2-node cluster: the lab's first two nodes and an inventory of just those. */
   let lab: LabInfo;
+  /** The whole lab: node3 waits, bare, until the growth test adds it to the inventory. */
+  let whole: LabInfo;
 
   before(async function () {
-    lab = await bareLab(this, 2);
+    whole = await bareLab(this, 3, 52);
+    const two = join(whole.dir, 'inventory-2-nodes.yaml');
+    const text = readFileSync(whole.inventory, 'utf8').replace(/^ {2}- name: node3\n {4}address: \S+\n/m, '');
+    if (text.includes('node3')) throw new Error(`could not drop node3 from ${whole.inventory}`);
+    writeFileSync(two, text);
+    lab = { ...whole, inventory: two, nodes: whole.nodes.slice(0, 2) };
   });
 
   it('reports the killed node by name, and converges on a re-run after it is back', async () => {
@@ -187,5 +195,38 @@ describe('[lab] osha deploy: 2 nodes, and a node killed mid-deploy', function ()
     const r = await osha(['deploy', bad]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/bad\.yaml:\d+:\d+ vip\.cidr_netmask: expected number/);
+  });
+  it('grows to 3 nodes when node3 joins the inventory: corosync reloaded, not restarted; quorum kept throughout; the VIP stays', async () => {
+    const pids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')));
+    const vipOn = async () => (await Promise.all(whole.nodes.map(async (n) => ((await sh(whole, n.name, 'ip -o -4 addr show')).includes(` ${whole.vip}/`) ? n.name : '')))).filter(Boolean);
+    const vipBefore = await vipOn();
+    expect(vipBefore).to.have.length(1);
+
+    const plan = await osha(['deploy', whole.inventory, '--dry-run']);
+    expect(plan.code, plan.stderr).to.equal(0);
+    expect(plan.stdout).to.include('reload corosync.conf on every running node (corosync-cfgtool -R), no restart needed; node3 joins the nodelist');
+    expect(plan.stdout).to.not.match(/restart corosync and pacemaker on node/);
+
+    const watch = startWatch(lab, 'node1');
+    const { run, summary } = await oshaJson(['deploy', whole.inventory]);
+    const samples = await watch.stop();
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    expect(samples.length).to.be.greaterThan(5);
+    expect(samples.filter((q) => q !== 'quorate'), samples.join(',')).to.deep.equal([]);
+
+    const xml = await sh(whole, 'node3', 'crm_mon --one-shot --output-as=xml');
+    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node2', 'node3']);
+    expect(xml).to.match(/with_quorum="true"/);
+    for (const n of whole.nodes) {
+      const q = await sh(whole, n.name, 'corosync-quorumtool -s');
+      expect(q).to.match(/Expected votes: +3/);
+      expect(q).to.not.match(/Flags:.*2Node/);
+      expect(await sh(whole, n.name, 'cat /etc/hosts')).to.include(`${whole.nodes[2]!.address} node3`);
+    }
+    expect(await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')))).to.deep.equal(pids);
+    expect(await vipOn()).to.deep.equal(vipBefore);
+    const again = await oshaJson(['deploy', whole.inventory]);
+    expect(again.summary.changed).to.equal(0);
   });
 });

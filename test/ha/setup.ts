@@ -87,14 +87,7 @@ const UIDS = 'echo "uids mysql=$(id -u mysql):$(id -g mysql) glance=$(id -u glan
 /** Installs the OpenStack side from the node's offline apt cache; nothing starts during it. */
 const INSTALL =
   offlineInstallScript(['mariadb-server', 'rabbitmq-server', 'keystone', 'glance-api', 'python3-openstackclient'], '/var/log/osha-ha-install.log') +
-  String.raw`# STAND-IN, not kmod: the lab image (debootstrap minbase) has no modprobe, and ocf:heartbeat:Filesystem
-# refuses to run without one even for a bind mount, which loads no module. A container cannot
-# load kernel modules anyway, so this one only says so and fails, as kmod's would here.
-if ! command -v modprobe >/dev/null; then
-  printf '#!/bin/sh\necho "modprobe: lab stand-in (kmod is not in the lab image): cannot load $*" >&2\nexit 1\n' > /usr/local/sbin/modprobe
-  chmod 755 /usr/local/sbin/modprobe
-fi
-# Pacemaker runs them from now on (osha deploy also masks the units of its services).
+  String.raw`# Pacemaker runs them from now on (osha deploy also masks the units of its services).
 for u in mariadb rabbitmq-server keystone glance-api; do systemctl disable --now "$u" >/dev/null 2>&1 || true; done
 ${UIDS}`;
 

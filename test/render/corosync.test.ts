@@ -1,7 +1,7 @@
 // corosync.conf rendering and change classification, checked without a network.
 import { expect } from 'chai';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, networkAddress } from '../../src/render/corosync.ts';
+import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, networkAddress, nodelistChange } from '../../src/render/corosync.ts';
 import { totemTuning } from '../../src/cluster/profiles.ts';
 import type { Inventory } from '../../src/inventory/schema.ts';
 
@@ -71,5 +71,20 @@ describe('corosync.conf renderer', () => {
     expect(corosyncChangeKind(base, render(inventory('corosync: { port: 5407 }')))).to.equal('full');
     expect(corosyncChangeKind(base, render(inventory('corosync: { crypto: false }')))).to.equal('full');
     expect(corosyncChangeKind(base, base.replace('ring0_addr: 198.18.0.13', 'ring0_addr: 198.18.0.23'))).to.equal('rolling');
+  });
+
+  it('classifies nodes joining or leaving: a reload on corosync 3 (two_node follows the count), a restart on corosync 2', () => {
+    const two = render(inventory('', 2));
+    const three = render(inventory());
+    expect(parseCorosyncConf(two).get('quorum.two_node')).to.equal('1');
+    expect(nodelistChange(two, three)).to.deep.equal({ added: ['n3'], removed: [], changed: [] });
+    expect(corosyncChangeKind(two, three, 3)).to.equal('reload');
+    expect(corosyncChangeKind(three, two, 3)).to.equal('reload');
+    expect(nodelistChange(three, two).removed).to.deep.equal(['n3']);
+    expect(corosyncChangeKind(render(inventory('', 2), 2), render(inventory(), 2), 2)).to.equal('rolling');
+    // A node joining while another changes its address is not a pure membership change.
+    expect(corosyncChangeKind(two, three.replace('ring0_addr: 198.18.0.11', 'ring0_addr: 198.18.0.21'), 3)).to.equal('rolling');
+    // Joining together with an incompatible change is still all nodes at once.
+    expect(corosyncChangeKind(two, render(inventory('corosync: { port: 5407 }')), 3)).to.equal('full');
   });
 });
