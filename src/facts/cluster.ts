@@ -3,6 +3,7 @@
 import type { HostConnection } from '../ssh/connection.ts';
 import { parseClusterStatus, type ClusterStatus } from '../cluster/status.ts';
 import { parseKeyValues } from './host.ts';
+import { parseCmap } from '../render/corosync.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
 export async function readClusterStatus(c: HostConnection): Promise<Result<ClusterStatus>> {
@@ -29,16 +30,24 @@ export interface StackFacts {
   pacemakerActive: boolean;
   corosyncEnabled: boolean;
   pacemakerEnabled: boolean;
+  /** What the running corosync loaded (its cmap: totem, nodelist, quorum), when it runs. */
+  loaded?: Map<string, string>;
 }
+
+const CMAP_MARK = '--- cmap ---';
 
 export async function readStackFacts(c: HostConnection): Promise<Result<StackFacts>> {
   const r = await c.run(
     `echo "version=$(corosync -v 2>/dev/null | sed -n "s/.*version '\\([0-9.]*\\)'.*/\\1/p" | head -1)"; ` +
-      `for s in corosync pacemaker; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done`,
+      `for s in corosync pacemaker; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done; ` +
+      // In the same round trip: what corosync runs, to catch a file written but never loaded.
+      `if systemctl is-active -q corosync; then echo '${CMAP_MARK}'; corosync-cmapctl totem. nodelist. quorum. 2>/dev/null; fi; true`,
   );
   if (!r.ok) return r;
-  const kv = parseKeyValues(r.value.stdout);
+  const [head, cmap] = r.value.stdout.split(`${CMAP_MARK}\n`);
+  const kv = parseKeyValues(head ?? '');
   return ok({
+    loaded: cmap === undefined ? undefined : parseCmap(cmap),
     corosyncVersion: kv.get('version') || undefined,
     corosyncActive: kv.get('corosync.active') === 'active',
     pacemakerActive: kv.get('pacemaker.active') === 'active',

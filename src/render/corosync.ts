@@ -154,9 +154,9 @@ function nodesByName(conf: Map<string, string>): Map<string, string> {
   return out;
 }
 
-export function nodelistChange(before: string, after: string): NodelistChange {
-  const a = nodesByName(parseCorosyncConf(before));
-  const b = nodesByName(parseCorosyncConf(after));
+function nodelistChangeOf(before: Map<string, string>, after: Map<string, string>): NodelistChange {
+  const a = nodesByName(before);
+  const b = nodesByName(after);
   return {
     added: [...b.keys()].filter((n) => !a.has(n)),
     removed: [...a.keys()].filter((n) => !b.has(n)),
@@ -164,12 +164,17 @@ export function nodelistChange(before: string, after: string): NodelistChange {
   };
 }
 
+export function nodelistChange(before: string, after: string): NodelistChange {
+  return nodelistChangeOf(parseCorosyncConf(before), parseCorosyncConf(after));
+}
+
 export function corosyncChangeKind(before: string, after: string, major: 2 | 3 = 3): CorosyncChange {
-  if (before === after) return 'none';
-  const a = parseCorosyncConf(before);
-  const b = parseCorosyncConf(after);
+  return before === after ? 'none' : changeKind(parseCorosyncConf(before), parseCorosyncConf(after), major);
+}
+
+function changeKind(a: Map<string, string>, b: Map<string, string>, major: 2 | 3): CorosyncChange {
   const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => !k.startsWith('nodelist.') && a.get(k) !== b.get(k));
-  const nodes = nodelistChange(before, after);
+  const nodes = nodelistChangeOf(a, b);
   const joinOrLeave = nodes.added.length + nodes.removed.length > 0;
   if (keys.length === 0 && !joinOrLeave && nodes.changed.length === 0) return 'none';
   if (keys.some((k) => INCOMPATIBLE.test(k))) return 'full';
@@ -177,4 +182,33 @@ export function corosyncChangeKind(before: string, after: string, major: 2 | 3 =
   if (nodes.changed.length > 0 || (joinOrLeave && major !== 3)) return 'rolling';
   const reloadable = (k: string) => RELOADABLE.test(k) || (joinOrLeave && RELOADABLE_WITH_MEMBERSHIP.test(k));
   return keys.every(reloadable) ? 'reload' : 'rolling';
+}
+
+/** What corosync keeps in its cmap from the file it loaded, and osha can compare with the file. */
+const LOADED = /^(totem\.(token|token_coefficient|consensus|join|token_retransmits_before_loss_const)|quorum\.two_node|nodelist\.node\[\d+\]\.(name|nodeid|ring0_addr))$/;
+
+/**
+ * What it takes for the running corosync to run `file`, judged from its cmap (`loaded`, keys in
+ * parseCorosyncConf's form). A run cut short after writing corosync.conf but before the reload or
+ * restart leaves a current file and an older runtime: this is what the next run repairs.
+ */
+export function loadedChangeKind(loaded: Map<string, string>, file: string, major: 2 | 3 = 3): CorosyncChange {
+  const pick = (m: Map<string, string>) => new Map([...m].filter(([k]) => LOADED.test(k)));
+  return changeKind(pick(loaded), pick(parseCorosyncConf(file)), major);
+}
+
+/** `corosync-cmapctl` output (`key (type) = value` lines) in parseCorosyncConf's key form. */
+export function parseCmap(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) \([a-z0-9]+\) = (.*)$/.exec(line.trim());
+    if (m) out.set(m[1]!.replace(/\.(node|interface)\.(\d+)\./g, '.$1[$2].'), m[2]!);
+  }
+  return out;
+}
+
+/** The most that any of these changes needs. */
+export function worstChange(...kinds: CorosyncChange[]): CorosyncChange {
+  const order: CorosyncChange[] = ['none', 'reload', 'rolling', 'full'];
+  return order[Math.max(...kinds.map((k) => order.indexOf(k)))]!;
 }

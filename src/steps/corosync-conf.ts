@@ -4,7 +4,7 @@
 import type { Action, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { readStackFacts, readClusterStatus, judgeFormed, type StackFacts } from '../facts/cluster.ts';
-import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf } from '../render/corosync.ts';
+import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, loadedChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf, worstChange } from '../render/corosync.ts';
 import { totemTuning } from '../cluster/profiles.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
@@ -121,7 +121,12 @@ export const corosyncConf: Step = {
       const keyChanged = await ctx.facts.get(host, 'authkey-changed', async () => ok(false));
       if (running && ours) {
         members.push(host);
-        const kind = keyChanged.ok && keyChanged.value ? 'full' : corosyncChangeKind(before, rendered.value, major);
+        const fileKind = corosyncChangeKind(before, rendered.value, major);
+        const loadedKind = stack.value.loaded ? loadedChangeKind(stack.value.loaded, rendered.value, major) : 'none';
+        if (fileKind === 'none' && loadedKind !== 'none') {
+          ctx.note(host, `corosync runs an older configuration than ${COROSYNC_CONF} (a run cut short before it was applied?): applying it now`);
+        }
+        const kind = keyChanged.ok && keyChanged.value ? 'full' : worstChange(fileKind, loadedKind);
         const nodes = nodelistChange(before, rendered.value);
         nodes.added.forEach((n) => joining.add(n));
         nodes.removed.forEach((n) => leaving.add(n));

@@ -99,6 +99,28 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     const again = await oshaJson(['deploy', lab.inventory]);
     expect(again.summary.changed).to.equal(0);
   });
+
+  it('repairs a run cut short after writing corosync.conf but before the reload: the next run applies it', async () => {
+    const inv = join(lab.dir, 'inventory-token.yaml');
+    const all = (cmd: string) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, cmd)));
+    // The state such a run leaves: every node has the new file, corosync still runs the old one.
+    await all('cp -p /etc/corosync/corosync.conf /root/corosync.conf.before');
+    expect((await oshaJson(['deploy', inv])).run.code).to.equal(0);
+    await all('cp -p /etc/corosync/corosync.conf /root/corosync.conf.after && cp -p /root/corosync.conf.before /etc/corosync/corosync.conf');
+    await sh(lab, 'node1', 'corosync-cfgtool -R');
+    await all('cp -p /root/corosync.conf.after /etc/corosync/corosync.conf && rm -f /root/corosync.conf.before /root/corosync.conf.after');
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'corosync-cmapctl -g totem.token')).to.match(/= 3000$/m);
+
+    const plan = await osha(['deploy', inv, '--dry-run']);
+    expect(plan.stdout).to.include('corosync runs an older configuration than /etc/corosync/corosync.conf');
+    expect(plan.stdout).to.include('corosync-cfgtool -R');
+    const { run, summary } = await oshaJson(['deploy', inv]);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(summary.changed).to.equal(1); // the one reload
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'corosync-cmapctl -g totem.token')).to.match(/= 4200$/m);
+    expect((await oshaJson(['deploy', lab.inventory])).run.code).to.equal(0);
+    expect((await oshaJson(['deploy', lab.inventory])).summary.changed).to.equal(0);
+  });
 });
 
 /** Samples corosync's quorum state on a node in a loop over one ssh session until stopped. */

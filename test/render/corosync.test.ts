@@ -1,7 +1,7 @@
 // corosync.conf rendering and change classification, checked without a network.
 import { expect } from 'chai';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, networkAddress, nodelistChange } from '../../src/render/corosync.ts';
+import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, loadedChangeKind, networkAddress, nodelistChange, parseCmap, worstChange } from '../../src/render/corosync.ts';
 import { totemTuning } from '../../src/cluster/profiles.ts';
 import type { Inventory } from '../../src/inventory/schema.ts';
 
@@ -71,6 +71,26 @@ describe('corosync.conf renderer', () => {
     expect(corosyncChangeKind(base, render(inventory('corosync: { port: 5407 }')))).to.equal('full');
     expect(corosyncChangeKind(base, render(inventory('corosync: { crypto: false }')))).to.equal('full');
     expect(corosyncChangeKind(base, base.replace('ring0_addr: 198.18.0.13', 'ring0_addr: 198.18.0.23'))).to.equal('rolling');
+  });
+
+  it('reads what corosync loaded (corosync-cmapctl) and sees a current file that was never applied', () => {
+    // corosync-cmapctl prints the file's keys with numbered repeated blocks and a type.
+    const cmapOf = (conf: string) =>
+      [...parseCorosyncConf(conf)].map(([k, v]) => `${k.replace(/\[(\d+)\]/g, '.$1')} (${/^\d+$/.test(v) ? 'u32' : 'str'}) = ${v}`).join('\n') +
+      '\nruntime.config.totem.token (u32) = 3650\n';
+    const two = render(inventory('', 2));
+    const three = render(inventory());
+    const loaded = parseCmap(cmapOf(two));
+    expect(loaded.get('nodelist.node[1].ring0_addr')).to.equal('198.18.0.12');
+    expect(loaded.get('quorum.two_node')).to.equal('1');
+    expect(loadedChangeKind(loaded, two)).to.equal('none');
+    expect(loadedChangeKind(parseCmap(cmapOf(three)), three)).to.equal('none');
+    // The run wrote the 3-node file and was cut short before `corosync-cfgtool -R`.
+    expect(loadedChangeKind(loaded, three)).to.equal('reload');
+    expect(loadedChangeKind(parseCmap(cmapOf(three)), render(inventory('corosync: { token_timeout: 5000 }')))).to.equal('reload');
+    expect(loadedChangeKind(parseCmap(cmapOf(three)), three.replace('ring0_addr: 198.18.0.13', 'ring0_addr: 198.18.0.23'))).to.equal('rolling');
+    expect(worstChange('none', 'reload', 'rolling')).to.equal('rolling');
+    expect(worstChange('none', 'none')).to.equal('none');
   });
 
   it('classifies nodes joining or leaving: a reload on corosync 3 (two_node follows the count), a restart on corosync 2', () => {
