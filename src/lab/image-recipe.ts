@@ -35,6 +35,9 @@ export const OFFLINE_DEBS = [
   'resource-agents',
   'keystone',
   'glance-api',
+  // A worker and a uwsgi API beyond keystone/glance, so osha's agents meet a real broker user.
+  'heat-api',
+  'heat-engine',
   'python3-openstackclient',
   'mariadb-server',
   'rabbitmq-server',

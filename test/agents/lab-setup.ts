@@ -1,14 +1,15 @@
-// Node-side scripts for the real-service agent tests: a lab node gets mariadb, keystone and
-// glance-api from its offline apt cache, a database, a bootstrapped keystone and osha's agents.
+// Node-side scripts for the real-service agent tests: a lab node gets mariadb, rabbitmq,
+// keystone, glance-api, heat-api and heat-engine from its offline apt cache, their databases,
+// a bootstrapped keystone and osha's agents.
 // Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
 import { offlineInstallScript } from '../support/lab.ts';
 
 /** Installs the packages from the node's apt cache; no daemon starts during the install. */
 export const INSTALL_SCRIPT = offlineInstallScript(
-  ['mariadb-server', 'keystone', 'glance-api', 'resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'],
+  ['mariadb-server', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-engine', 'resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'],
   '/var/log/osha-agents-install.log',
-) + String.raw`# Pacemaker, not systemd, runs keystone and glance-api from now on.
-systemctl disable --now keystone glance-api >/dev/null 2>&1 || true
+) + String.raw`# The agents under test, not systemd, run the OpenStack daemons from now on.
+systemctl disable --now keystone glance-api heat-api heat-engine >/dev/null 2>&1 || true
 `;
 
 export interface LabSecrets {
@@ -16,6 +17,7 @@ export interface LabSecrets {
   admin: string;
   keystoneDb: string;
   glanceDb: string;
+  heatDb: string;
 }
 
 /** Creates the databases, configures keystone and glance, runs db_sync and keystone bootstrap. */
@@ -31,8 +33,14 @@ GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'localhost';
 CREATE USER IF NOT EXISTS 'glance'@'localhost';
 ALTER USER 'glance'@'localhost' IDENTIFIED BY '${s.glanceDb}';
 GRANT ALL PRIVILEGES ON glance.* TO 'glance'@'localhost';
+CREATE DATABASE IF NOT EXISTS heat;
+CREATE USER IF NOT EXISTS 'heat'@'localhost';
+ALTER USER 'heat'@'localhost' IDENTIFIED BY '${s.heatDb}';
+GRANT ALL PRIVILEGES ON heat.* TO 'heat'@'localhost';
 FLUSH PRIVILEGES;
 SQL
+# heat-engine talks to heat-api over the broker (RabbitMQ's guest user may log in from localhost).
+systemctl start rabbitmq-server
 
 # oslo.config lets a later section override an earlier one: append, keep Debian's file intact.
 cat >> /etc/keystone/keystone.conf <<'EOF'
@@ -76,6 +84,38 @@ backends = disable_by_file
 disable_by_file_path = /etc/glance/healthcheck_disable
 EOF
 
+cat >> /etc/heat/heat.conf <<'EOF'
+
+# --- osha agent tests ---
+[DEFAULT]
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
+num_engine_workers = 1
+[database]
+connection = mysql+pymysql://heat:${s.heatDb}@localhost/heat
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:5000
+auth_url = http://127.0.0.1:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = admin
+username = admin
+password = ${s.admin}
+# Debian's heat.conf names the region regionOne; keystone bootstrap made RegionOne.
+region_name = RegionOne
+[trustee]
+auth_type = password
+auth_url = http://127.0.0.1:5000
+username = admin
+password = ${s.admin}
+user_domain_name = Default
+[clients_keystone]
+auth_uri = http://127.0.0.1:5000
+[healthcheck]
+backends = disable_by_file
+disable_by_file_path = /etc/heat/healthcheck_disable
+EOF
+
 su -s /bin/sh -c 'keystone-manage db_sync' keystone
 keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
 keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
@@ -87,6 +127,7 @@ OS_BOOTSTRAP_PASSWORD='${s.admin}' keystone-manage bootstrap \
   --bootstrap-internal-url http://127.0.0.1:5000/v3/ \
   --bootstrap-public-url http://127.0.0.1:5000/v3/
 su -s /bin/sh -c 'glance-manage db_sync' glance >/dev/null
+su -s /bin/sh -c 'heat-manage db_sync' heat >/dev/null 2>&1
 
 umask 077
 printf '%s\n' '${s.admin}' > /root/osha-admin.password

@@ -1,6 +1,7 @@
-// osha's keystone and glance-api agents against the REAL Debian bookworm keystone (uwsgi) and
-// glance-api, with a real mariadb database, in a lab node (systemd-nspawn). ocf-tester at depths
-// 0, 10 and 20, the deploy's verification command, and failure injection with exact exit codes.
+// osha's agents against REAL Debian bookworm daemons in a lab node (systemd-nspawn): keystone
+// (uwsgi), glance-api, heat-api (uwsgi) and heat-engine (a worker on RabbitMQ), with a real
+// MariaDB. ocf-tester at depths 0, 10 and 20, the deploy's verification command, and failure
+// injection with exact exit codes.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { agentFiles, verifyCommand, type AgentFile } from '../../src/agents/files.ts';
@@ -52,14 +53,18 @@ function ocfTesterCall(agent: string, instance: string, params: Record<string, s
 const credentials = { os_username: 'admin', os_project_name: 'admin', os_password_file: PASSWORD_FILE };
 const keystoneParams = { ...credentials, additional_parameters: KEYSTONE_TUNING };
 const glanceParams = { ...credentials, os_auth_url: 'http://127.0.0.1:5000/v3' };
+// heat-api-uwsgi.ini asks for 8 processes of 32 threads, like keystone's: one process here.
+const heatApiParams = { ...glanceParams, additional_parameters: '--processes 1 --threads 4' };
+const heatEngineParams = glanceParams;
 
-describe('OCF agents with the real Debian keystone and glance-api in a lab node', function () {
+describe('OCF agents with the real Debian keystone, glance-api, heat-api and heat-engine in a lab node', function () {
   let lab: LabInfo;
   let node: LabNode;
   const secrets: LabSecrets = {
     admin: `adm-${randomBytes(9).toString('hex')}`,
     keystoneDb: randomBytes(12).toString('hex'),
     glanceDb: randomBytes(12).toString('hex'),
+    heatDb: randomBytes(12).toString('hex'),
   };
 
   async function sh(command: string, timeoutMs?: number): Promise<RunOutput> {
@@ -187,6 +192,72 @@ rm -f /root/wrong.password`);
       expect(Number(m[1]), r.stderr).to.equal(1);
       expect(Number(m[2])).to.be.below(5000);
       expect(r.stderr).to.contain('glance-api exited during start');
+    });
+  });
+
+  describe('heat-api and heat-engine (real, talking over a real RabbitMQ), with keystone running', function () {
+    // heat-api answers a stack list through heat-engine (RPC over RabbitMQ), and heat-engine's
+    // depth-20 check asks heat-api for its service list: each test keeps the other one running.
+    before(async function () {
+      this.timeout(180_000);
+      const r = await sh(`${agentCall('heat-engine', 'start', 'osha-lab-heng', heatEngineParams)}; echo "rc=$?"`);
+      expect(r.stdout, r.stderr).to.contain('rc=0');
+    });
+
+    after(async function () {
+      this.timeout(180_000);
+      await sh(`${agentCall('heat-api', 'stop', 'osha-lab-hapi', {})}; ${agentCall('heat-engine', 'stop', 'osha-lab-heng', {})}; systemctl start rabbitmq-server; true`);
+    });
+
+    for (const level of [0, 10, 20]) {
+      it(`ocf-tester passes for heat-api (real, uwsgi) at depth ${level}`, async function () {
+        this.timeout(300_000);
+        const r = await sh(ocfTesterCall('heat-api', `osha-lab-hapi${level}`, heatApiParams, level));
+        expect(r.code, r.stdout + r.stderr).to.equal(0);
+        expect(r.stdout).to.contain('passed all tests');
+      });
+    }
+
+    for (const level of [0, 10, 20]) {
+      it(`ocf-tester passes for heat-engine (real) at depth ${level}`, async function () {
+        this.timeout(300_000);
+        if (level === 20) {
+          const api = await sh(`${agentCall('heat-api', 'start', 'osha-lab-hapi', heatApiParams)}; echo "rc=$?"`);
+          expect(api.stdout, api.stderr).to.contain('rc=0');
+        }
+        const r = await sh(ocfTesterCall('heat-engine', `osha-lab-heng${level}`, heatEngineParams, level));
+        expect(r.code, r.stdout + r.stderr).to.equal(0);
+        expect(r.stdout).to.contain('passed all tests');
+      });
+    }
+
+    it('real heat-engine at depth 20 is "up" in the service list of the real heat-api, which answers; with heat-api stopped it passes with a warning', async function () {
+      this.timeout(120_000);
+      const mon = agentCall('heat-engine', 'monitor', 'osha-lab-heng', heatEngineParams, { OCF_CHECK_LEVEL: '20' });
+      const up = await sh(`${mon}; echo "rc=$?"`);
+      expect(up.stdout).to.contain('rc=0');
+      expect(up.stderr, 'the API answered: no "cannot tell" warning').to.equal('');
+      const noApi = await sh(`${agentCall('heat-api', 'stop', 'osha-lab-hapi', {})} >/dev/null 2>&1; ${mon}; echo "rc=$?"`);
+      expect(noApi.stdout).to.contain('rc=0');
+      expect(noApi.stderr).to.contain('the heat API at http://127.0.0.1:8004/v1 is unavailable');
+    });
+
+    it('real heat-engine: RabbitMQ stopped gives depth 10 = 1 (no broker connection) while depth 0 stays 0; RabbitMQ back, depth 10 returns to 0', async function () {
+      this.timeout(300_000);
+      const mon = (level: number) => agentCall('heat-engine', 'monitor', 'osha-lab-heng', heatEngineParams, { OCF_CHECK_LEVEL: String(level) });
+      const r = await sh(String.raw`
+systemctl stop rabbitmq-server
+${mon(10)}; echo "down10=$?"
+${mon(0)}; echo "down0=$?"
+systemctl start rabbitmq-server
+# oslo.messaging reconnects on its own schedule: wait for it, bounded, instead of a fixed sleep.
+rc=1; end=$(( $(date +%s) + 120 ))
+while [ $(date +%s) -lt $end ]; do ${mon(10)} 2>/dev/null && { rc=0; break; }; sleep 1; done
+echo "back10=$rc"`);
+      expect(r.stdout).to.contain('down10=1');
+      expect(r.stdout).to.contain('down0=0');
+      expect(r.stderr).to.contain('has an established connection to the message broker port 5672');
+      expect(r.stdout).to.contain('back10=0');
     });
   });
 
