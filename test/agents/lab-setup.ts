@@ -20,7 +20,24 @@ export interface LabSecrets {
   heatDb: string;
 }
 
-/** Creates the databases, configures keystone and glance, runs db_sync and keystone bootstrap. */
+/**
+ * keystonemiddleware's section: tokens checked against the node's keystone as admin. The region
+ * is spelled out: Debian's heat.conf says regionOne, keystone bootstrap made RegionOne.
+ */
+function authtokenSection(adminPassword: string): string {
+  return `[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:5000
+auth_url = http://127.0.0.1:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = admin
+username = admin
+password = ${adminPassword}
+region_name = RegionOne`;
+}
+
+/** Creates the databases, configures keystone, glance and heat, runs db_sync and keystone bootstrap. */
 export function configureScript(s: LabSecrets): string {
   return String.raw`set -eu
 systemctl start mariadb
@@ -63,16 +80,7 @@ bind_host = 127.0.0.1
 bind_port = 9292
 [database]
 connection = mysql+pymysql://glance:${s.glanceDb}@localhost/glance
-[keystone_authtoken]
-www_authenticate_uri = http://127.0.0.1:5000
-auth_url = http://127.0.0.1:5000
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = admin
-username = admin
-password = ${s.admin}
-region_name = RegionOne
+${authtokenSection(s.admin)}
 [paste_deploy]
 flavor = keystone
 [glance_store]
@@ -92,17 +100,7 @@ transport_url = rabbit://guest:guest@127.0.0.1:5672/
 num_engine_workers = 1
 [database]
 connection = mysql+pymysql://heat:${s.heatDb}@localhost/heat
-[keystone_authtoken]
-www_authenticate_uri = http://127.0.0.1:5000
-auth_url = http://127.0.0.1:5000
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = admin
-username = admin
-password = ${s.admin}
-# Debian's heat.conf names the region regionOne; keystone bootstrap made RegionOne.
-region_name = RegionOne
+${authtokenSection(s.admin)}
 [trustee]
 auth_type = password
 auth_url = http://127.0.0.1:5000
