@@ -31,6 +31,8 @@ export interface Failure {
 
 export interface NodeState {
   name: string;
+  /** member (a corosync node), remote or ping, as crm_mon says. */
+  type: string;
   online: boolean;
   standby: boolean;
   maintenance: boolean;
@@ -66,6 +68,7 @@ export function parseClusterStatus(xml: string): Result<ClusterStatus> {
   const dc = child(child(root, 'summary'), 'current_dc');
   const nodes = children(child(root, 'nodes')).map((n) => ({
     name: n.getAttribute('name') ?? '',
+    type: n.getAttribute('type') ?? 'member',
     online: n.getAttribute('online') === 'true',
     standby: n.getAttribute('standby') === 'true',
     maintenance: n.getAttribute('maintenance') === 'true',

@@ -1,8 +1,9 @@
 // Step 7: corosync and pacemaker run (and start at boot) on every node, and the cluster has
 // formed: every node online, with quorum, as crm_mon's XML says. Bounded by a timeout that
 // names the nodes still missing.
-import type { Action, Step } from '../runner/types.ts';
-import { planEachHost } from './common.ts';
+import type { Action, Step, StepContext } from '../runner/types.ts';
+import type { ClusterStatus } from '../cluster/status.ts';
+import { planEachHost, type HostHandle } from './common.ts';
 import { stackFacts, waitForCluster } from './corosync-conf.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
 import { err, ok } from '../util/result.ts';
@@ -35,6 +36,31 @@ export function seedCib(): string {
   ].join('\n');
 }
 
+/**
+ * Pacemaker keeps a node that left the inventory (and so corosync.conf) in its node list, shown
+ * OFFLINE forever. Once it is offline it is removed (what `pcs cluster node remove` does last);
+ * one still online has not been stopped yet, and is left alone with a note saying so.
+ */
+function departedNodeActions(ctx: StepContext, h: HostHandle, status: ClusterStatus): Action[] {
+  const departed = status.nodes.filter((n) => n.type === 'member' && !ctx.allHosts.includes(n.name));
+  for (const n of departed.filter((d) => d.online)) {
+    ctx.note(h.host, `${n.name} is not in the inventory but still runs in the cluster: stop corosync and pacemaker on it, then re-run to drop it from Pacemaker's node list`);
+  }
+  return departed
+    .filter((n) => !n.online)
+    .map((n) => {
+      const cmd = sh`crm_node --force --remove ${n.name}`;
+      return {
+        summary: `remove ${n.name} from Pacemaker's node list (no longer in the inventory, and offline)`,
+        commands: [cmd],
+        apply: async () => {
+          const r = await h.c.run(cmd);
+          return r.ok ? ok(undefined) : r;
+        },
+      };
+    });
+}
+
 export const clusterStart: Step = {
   name: 'cluster-start',
   title: 'corosync and pacemaker running and enabled; every node online with quorum',
@@ -55,6 +81,8 @@ export const clusterStart: Step = {
       if (toStart.length === 0) {
         const status = await readClusterStatus(h.c);
         formed = status.ok && judgeFormed(status.value, ctx.allHosts).ok;
+        // Cluster-wide, once: nodes taken out of the inventory (and so out of corosync.conf).
+        if (status.ok && h.host === ctx.hosts[0]) actions.push(...departedNodeActions(ctx, h, status.value));
       }
       if (!s.pacemakerActive) {
         // A node that never ran Pacemaker would wait dc-deadtime (20 s by default) for a DC that

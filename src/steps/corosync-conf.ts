@@ -149,7 +149,7 @@ export const corosyncConf: Step = {
       const h = await hostHandle(ctx, lastMember);
       const membership = [
         ...(joining.size ? [`${[...joining].join(', ')} join${joining.size === 1 ? 's' : ''} the nodelist (cluster-start then starts ${joining.size === 1 ? 'it' : 'them'})`] : []),
-        ...(leaving.size ? [`${[...leaving].join(', ')} leave${leaving.size === 1 ? 's' : ''} it: stop corosync and pacemaker there, then \`crm_node --force -R NAME\` drops it from Pacemaker's node list`] : []),
+        ...(leaving.size ? [`${[...leaving].join(', ')} leave${leaving.size === 1 ? 's' : ''} it (once stopped, cluster-start drops ${leaving.size === 1 ? 'it' : 'them'} from Pacemaker's node list)`] : []),
       ];
       if (h.ok) {
         memberPlan.value.push({

@@ -139,7 +139,7 @@ function startWatch(lab: LabInfo, node: string): { stop(): Promise<string[]> } {
   };
 }
 
-describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third node added', function () {
+describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third node added and removed', function () {
   this.timeout(20 * 60_000);
   /** The 2-node cluster: the lab's first two nodes and an inventory of just those. */
   let lab: LabInfo;
@@ -250,5 +250,26 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     expect(await vipOn()).to.deep.equal(vipBefore);
     const again = await oshaJson(['deploy', whole.inventory]);
     expect(again.summary.changed).to.equal(0);
+  });
+  it('shrinks back to 2 nodes: node3 stopped, then dropped from the inventory; corosync reloaded (two_node again), node3 gone from Pacemaker\'s node list', async () => {
+    await sh(whole, 'node3', 'systemctl stop pacemaker corosync');
+    const pids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')));
+    const plan = await osha(['deploy', lab.inventory, '--dry-run']);
+    expect(plan.code, plan.stderr).to.equal(0);
+    expect(plan.stdout).to.include('node3 leaves it');
+    expect(plan.stdout).to.include("remove node3 from Pacemaker's node list (no longer in the inventory, and offline)");
+
+    const watch = startWatch(lab, 'node1');
+    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    const samples = await watch.stop();
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    expect(samples.filter((q) => q !== 'quorate'), samples.join(',')).to.deep.equal([]);
+    const xml = await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml');
+    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node2']);
+    expect(xml).to.not.include('name="node3"');
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'corosync-quorumtool -s')).to.match(/Expected votes: +2/).and.match(/Flags:.*2Node/);
+    expect(await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')))).to.deep.equal(pids);
+    expect((await oshaJson(['deploy', lab.inventory])).summary.changed).to.equal(0);
   });
 });
