@@ -2,7 +2,7 @@
 // keystone, glance-api, heat-api and heat-engine from its offline apt cache, their databases,
 // a bootstrapped keystone and osha's agents.
 // Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
-import { offlineInstallScript } from '../support/lab.ts';
+import { databasesSql, offlineInstallScript } from '../support/lab.ts';
 
 /** Installs the packages from the node's apt cache; no daemon starts during the install. */
 export const INSTALL_SCRIPT = offlineInstallScript(
@@ -42,19 +42,7 @@ export function configureScript(s: LabSecrets): string {
   return String.raw`set -eu
 systemctl start mariadb
 mysql <<'SQL'
-CREATE DATABASE IF NOT EXISTS keystone;
-CREATE DATABASE IF NOT EXISTS glance;
-CREATE USER IF NOT EXISTS 'keystone'@'localhost';
-ALTER USER 'keystone'@'localhost' IDENTIFIED BY '${s.keystoneDb}';
-GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'localhost';
-CREATE USER IF NOT EXISTS 'glance'@'localhost';
-ALTER USER 'glance'@'localhost' IDENTIFIED BY '${s.glanceDb}';
-GRANT ALL PRIVILEGES ON glance.* TO 'glance'@'localhost';
-CREATE DATABASE IF NOT EXISTS heat;
-CREATE USER IF NOT EXISTS 'heat'@'localhost';
-ALTER USER 'heat'@'localhost' IDENTIFIED BY '${s.heatDb}';
-GRANT ALL PRIVILEGES ON heat.* TO 'heat'@'localhost';
-FLUSH PRIVILEGES;
+${databasesSql({ keystone: s.keystoneDb, glance: s.glanceDb, heat: s.heatDb }, 'localhost')}
 SQL
 # heat-engine talks to heat-api over the broker (RabbitMQ's guest user may log in from localhost).
 systemctl start rabbitmq-server

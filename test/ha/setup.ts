@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
-import { labInfoOf, offlineInstallScript, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import { databasesSql, labInfoOf, offlineInstallScript, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 
@@ -104,15 +104,7 @@ chown glance:glance ${IMAGE_STORE}
 function databasesScript(s: HaSecrets): string {
   return String.raw`set -eu
 mysql <<'SQL'
-CREATE DATABASE IF NOT EXISTS keystone;
-CREATE DATABASE IF NOT EXISTS glance;
-CREATE USER IF NOT EXISTS 'keystone'@'%';
-ALTER USER 'keystone'@'%' IDENTIFIED BY '${s.keystoneDb}';
-GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'%';
-CREATE USER IF NOT EXISTS 'glance'@'%';
-ALTER USER 'glance'@'%' IDENTIFIED BY '${s.glanceDb}';
-GRANT ALL PRIVILEGES ON glance.* TO 'glance'@'%';
-FLUSH PRIVILEGES;
+${databasesSql({ keystone: s.keystoneDb, glance: s.glanceDb }, '%')}
 SQL
 `;
 }
