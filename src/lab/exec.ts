@@ -6,6 +6,8 @@ export interface RunOutput {
   code: number;
   stdout: string;
   stderr: string;
+  /** Set when the command was killed for running past timeoutMs (code is then 124, as timeout(1) says). */
+  timedOut?: boolean;
 }
 
 export interface RunOptions {
@@ -24,7 +26,13 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stdout = '';
     let stderr = '';
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs)
+      : undefined;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       opts.onOutput?.(d.toString());
@@ -39,11 +47,28 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (timedOut) {
+        // Never an empty error: say which command hit which limit.
+        const limit = `${Math.round(opts.timeoutMs! / 100) / 10} s`;
+        const note = `\`${describe(cmd, args)}\` was killed after its time limit of ${limit}`;
+        resolve({ code: 124, stdout, stderr: stderr ? `${stderr.trimEnd()}\n${note}` : note, timedOut: true });
+        return;
+      }
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** A command line for a message: long arguments (scripts, keys) shortened to their first line. */
+function describe(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args]
+    .map((a) => {
+      const first = a.split('\n')[0]!;
+      return first.length > 80 ? `${first.slice(0, 77)}...` : first !== a ? `${first} ...` : a;
+    })
+    .join(' ');
 }
 
 /** Runs a command that must succeed; the error names the command and its last line of stderr. */

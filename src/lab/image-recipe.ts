@@ -22,7 +22,7 @@ export const BASE_PACKAGES = [
 ] as const;
 
 /**
- * Downloaded (with their dependencies and recommends) into the image's apt cache, NOT installed:
+ * Downloaded (with their dependencies and recommends) into the image's apt cache (only PREINSTALLED below is installed):
  * `apt-get install` of any of these works inside a node with no network, as osha deploy does it.
  * fence-agents-base does not exist in bookworm, so it is not listed.
  */
@@ -43,6 +43,27 @@ export const OFFLINE_DEBS = [
   'rabbitmq-server',
   'haproxy',
 ] as const;
+
+/**
+ * Installed in the image (from the downloads above, without recommends), so every node is an
+ * OpenStack controller as an operator has it before HA: the daemons' packages, users, default
+ * configs and MariaDB's initial data directory are there. Installing them took minutes per node
+ * on a 2-core host (dpkg's own CPU work), at every test run; now it is done once per image.
+ * Their units are disabled (nothing of theirs runs at boot): a test or the demo starts what it
+ * uses, and osha's init-services step takes over the ones an inventory lists.
+ */
+export const PREINSTALLED = [
+  'mariadb-server',
+  'rabbitmq-server',
+  'keystone',
+  'glance-api',
+  'heat-api',
+  'heat-engine',
+  'python3-openstackclient',
+] as const;
+
+/** The units of PREINSTALLED that Debian enables at install, disabled in the image. */
+export const PREINSTALLED_UNITS = ['mariadb', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-engine'] as const;
 
 /** Units that cost boot time or memory and do nothing useful in a lab node. */
 export const MASKED_UNITS = [
@@ -95,6 +116,23 @@ chroot "$root" apt-get -q update
 # shellcheck disable=SC2086
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --download-only install $OSHA_DEBS
 no_resolver
+
+# The controller's own packages, from the downloads above. policy-rc.d keeps every daemon from
+# starting in the chroot; /proc is there for the maintainer scripts that read it.
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+mount -t proc proc "$root/proc"
+trap 'umount "$root/proc" 2>/dev/null || true; no_resolver' EXIT
+# shellcheck disable=SC2086
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-download --no-install-recommends \
+  -o Dpkg::Options::=--force-unsafe-io install $OSHA_PREINSTALL
+umount "$root/proc"
+trap no_resolver EXIT
+rm -f "$root/usr/sbin/policy-rc.d"
+# shellcheck disable=SC2086
+systemctl --root="$root" disable $OSHA_PREINSTALLED_UNITS
+# The downloads stay in the apt cache: nodes install pacemaker and the rest from it.
+test -n "$(ls "$root"/var/cache/apt/archives/pacemaker_*.deb)"
 
 # Each node gets its own host key, written by osha lab before first boot.
 rm -f "$root"/etc/ssh/ssh_host_*
@@ -165,6 +203,8 @@ export interface Recipe {
   mirrors: Mirrors;
   basePackages: readonly string[];
   offlineDebs: readonly string[];
+  preinstalled: readonly string[];
+  preinstalledUnits: readonly string[];
   maskedUnits: readonly string[];
   sshdConfig: string;
   buildScript: string;
@@ -176,6 +216,8 @@ export function labRecipe(mirrors: Mirrors = hostMirrors()): Recipe {
     mirrors,
     basePackages: BASE_PACKAGES,
     offlineDebs: OFFLINE_DEBS,
+    preinstalled: PREINSTALLED,
+    preinstalledUnits: PREINSTALLED_UNITS,
     maskedUnits: MASKED_UNITS,
     sshdConfig: SSHD_CONFIG,
     buildScript: BUILD_SCRIPT,
@@ -195,6 +237,8 @@ export function buildEnv(recipe: Recipe): Record<string, string> {
     OSHA_SECURITY: recipe.mirrors.security,
     OSHA_INCLUDE: recipe.basePackages.join(','),
     OSHA_DEBS: recipe.offlineDebs.join(' '),
+    OSHA_PREINSTALL: recipe.preinstalled.join(' '),
+    OSHA_PREINSTALLED_UNITS: recipe.preinstalledUnits.join(' '),
     OSHA_MASK: recipe.maskedUnits.join(' '),
     OSHA_SSHD_CONFIG: recipe.sshdConfig,
   };

@@ -1,16 +1,11 @@
-// Node-side scripts for the real-service agent tests: a lab node gets mariadb, rabbitmq,
-// keystone, glance-api, heat-api and heat-engine from its offline apt cache, their databases,
-// a bootstrapped keystone and osha's agents.
+// Node-side scripts for the real-service agent tests: a lab node (whose image comes with
+// mariadb, rabbitmq, keystone, glance-api, heat-api and heat-engine installed and stopped) gets
+// the OCF tools from its offline apt cache, the databases, a bootstrapped keystone and osha's agents.
 // Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
 import { databasesSql, offlineInstallScript } from '../support/lab.ts';
 
-/** Installs the packages from the node's apt cache; no daemon starts during the install. */
-export const INSTALL_SCRIPT = offlineInstallScript(
-  ['mariadb-server', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-engine', 'resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'],
-  '/var/log/osha-agents-install.log',
-) + String.raw`# The agents under test, not systemd, run the OpenStack daemons from now on.
-systemctl disable --now keystone glance-api heat-api heat-engine >/dev/null 2>&1 || true
-`;
+/** ocf-tester and its tools from the node's apt cache (the daemons' packages come with the image). */
+export const INSTALL_SCRIPT = offlineInstallScript(['resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'], '/var/log/osha-agents-install.log');
 
 export interface LabSecrets {
   /** keystone's admin password (bootstrap) and the glance service's keystone password. */

@@ -75,7 +75,7 @@ describe('OCF agents with the real Debian keystone, glance-api, heat-api and hea
     this.timeout(30 * 60_000);
     lab = await sharedLab(this, { nodes: 2 });
     node = lab.nodes[0]!;
-    const install = await sh(INSTALL_SCRIPT, 20 * 60_000);
+    const install = await sh(INSTALL_SCRIPT, 5 * 60_000);
     expect(install.code, `install: ${install.stderr}`).to.equal(0);
     const configure = await sh(configureScript(secrets), 10 * 60_000);
     expect(configure.code, `configure: ${configure.stderr.slice(-2000)}`).to.equal(0);

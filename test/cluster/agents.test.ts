@@ -1,7 +1,10 @@
 // The model against the agents' own meta-data: every parameter osha sets is one the agent
 // advertises, every depth osha asks for is one it implements, and no operation timeout is below
-// the agent's advertised minimum. Runs the real agents (osha's, and resource-agents' heartbeat ones).
-import { existsSync } from 'node:fs';
+// the agent's advertised minimum. Runs the real agents: osha's, resource-agents' heartbeat ones,
+// and rabbitmq-server's own, taken from Debian's .deb (installing the broker here would start it).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
@@ -9,6 +12,8 @@ import { buildResourceModel } from '../../src/cluster/build.ts';
 import { primitivesOf, type Primitive } from '../../src/cluster/model.ts';
 import { SERVICE_NAMES } from '../../src/inventory/services.ts';
 import { inventoryFrom, run } from './fixtures.ts';
+import { debCacheDir, fetchDeb } from '../openstack/debian-configs.ts';
+import { onTeardown } from '../support/teardown.ts';
 
 const OSHA_AGENTS = join(process.cwd(), 'playbooks', 'agents');
 const OCF_ROOT = '/usr/lib/ocf';
@@ -36,10 +41,23 @@ function seconds(d: string): number {
   return m[2] === 'ms' ? n / 1000 : m[2] === 'm' || m[2] === 'min' ? n * 60 : m[2] === 'h' ? n * 3600 : n;
 }
 
-function metaData(p: Primitive): MetaData | undefined {
-  const osha = p.agent.provider === 'openstack';
-  const file = osha ? join(OSHA_AGENTS, p.agent.type) : join(OCF_ROOT, 'resource.d', p.agent.provider ?? '', p.agent.type);
-  if (!existsSync(file) || !existsSync(join(OCF_ROOT, 'lib/heartbeat/ocf-shellfuncs'))) return undefined;
+/** Agents that come with a daemon's package rather than resource-agents: provider -> Debian package. */
+const PACKAGED_AGENTS: Record<string, string> = { rabbitmq: 'rabbitmq-server' };
+/** Where the .debs of PACKAGED_AGENTS are unpacked for this run. */
+let unpacked: string | undefined;
+
+function agentFile(p: Primitive): string {
+  const provider = p.agent.provider ?? '';
+  if (provider === 'openstack') return join(OSHA_AGENTS, p.agent.type);
+  const installed = join(OCF_ROOT, 'resource.d', provider, p.agent.type);
+  if (existsSync(installed) || !unpacked || !PACKAGED_AGENTS[provider]) return installed;
+  return join(unpacked, 'usr/lib/ocf/resource.d', provider, p.agent.type);
+}
+
+function metaData(p: Primitive): MetaData {
+  const file = agentFile(p);
+  if (!existsSync(join(OCF_ROOT, 'lib/heartbeat/ocf-shellfuncs'))) throw new Error('ocf-shellfuncs is missing: apt-get install resource-agents (listed in .ci/apt-packages)');
+  if (!existsSync(file)) throw new Error(`agent ${file} not found`);
   const r = run('sh', [file, 'meta-data'], { OCF_ROOT, OCF_OPENSTACK_LIBDIR: OSHA_AGENTS });
   expect(r.status, `${file} meta-data: ${r.stderr}`).to.equal(0);
   const doc = new DOMParser().parseFromString(r.stdout, 'text/xml');
@@ -59,6 +77,17 @@ function metaData(p: Primitive): MetaData | undefined {
 describe('the model against the agents\' meta-data', function () {
   const checked: string[] = [];
 
+  before(async function () {
+    this.timeout(5 * 60_000);
+    const needed = new Set(primitivesOf(model.resources).map((p) => p.agent.provider ?? ''));
+    const dir = mkdtempSync(join(tmpdir(), 'osha-agent-debs-'));
+    onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [provider, pkg] of Object.entries(PACKAGED_AGENTS)) {
+      if (needed.has(provider)) execFileSync('dpkg-deb', ['-x', await fetchDeb(debCacheDir(), pkg), dir]);
+    }
+    unpacked = dir;
+  });
+
   after(function () {
     // Not a silent pass: say how many agents were really read.
     if (checked.length === 0) console.log('    (no agent was available to check)');
@@ -67,12 +96,11 @@ describe('the model against the agents\' meta-data', function () {
   for (const p of primitivesOf(model.resources)) {
     it(`${p.id} (${p.agent.class}:${p.agent.provider ?? ''}:${p.agent.type})`, function () {
       const md = metaData(p);
-      if (!md) this.skip(); // agent not installed here (rabbitmq-server's agent comes with the broker)
       checked.push(p.id);
-      for (const [name] of p.params) expect(md!.params.has(name), `parameter ${name}`).to.equal(true);
+      for (const [name] of p.params) expect(md.params.has(name), `parameter ${name}`).to.equal(true);
       for (const op of p.ops) {
         const key = op.name === 'monitor' ? `monitor@${op.depth ?? 0}` : op.name;
-        const advertised = md!.timeouts.get(key);
+        const advertised = md.timeouts.get(key);
         if (op.name === 'monitor') expect(advertised, `the agent advertises a monitor at depth ${op.depth ?? 0}`).to.not.equal(undefined);
         if (advertised !== undefined) expect(seconds(op.timeout), `${key} timeout`).to.be.at.least(advertised);
       }

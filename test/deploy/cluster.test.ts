@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labKill, labStart } from '../../src/lab/index.ts';
-import { freshLab, labExec, offlineInstallScript, type LabInfo } from '../support/lab.ts';
+import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
 import { oshaJson, osha, startOsha } from '../support/osha.ts';
 
 /** Bare nodes of their own per describe: a deploy from scratch must start from a fresh lab. */
@@ -13,11 +13,7 @@ function bareLab(ctx: Mocha.Context, nodes: number, subnet: number): Promise<Lab
   return freshLab(ctx, { dir: `/tmp/osha-test-deploy-${subnet}`, nodes, subnet });
 }
 
-async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
-  const r = await labExec(lab, node, command);
-  if (r.code !== 0) throw new Error(`${node}: ${command} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const sh = labOk;
 
 /** Every file a deploy could touch, checksummed: /etc, policy-rc.d, Pacemaker's state, the package list. */
 const FINGERPRINT =
@@ -181,12 +177,7 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
   });
 
   it('points glance-api.conf at the VIP, keeps a backup, re-runs as a no-op, and rolls back byte for byte', async () => {
-    // Debian's own packages, from the node's offline apt cache; their default files are the input.
-    await Promise.all(
-      lab.nodes.map((n) =>
-        sh(lab, n.name, offlineInstallScript(['glance-api'], '/var/log/osha-test-install.log')),
-      ),
-    );
+    // Debian's own glance-api, installed in the lab image: its default files are the input.
     const files = ['/etc/glance/glance-api.conf'];
     const original = await sh(lab, 'node1', `sha256sum ${files.join(' ')}`);
     const inv = join(lab.dir, 'inventory-openstack.yaml');

@@ -7,8 +7,8 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp } from '../../src/lab/index.ts';
-import { run, type RunOutput } from '../../src/lab/exec.ts';
-import { databasesSql, labInfoOf, offlineInstallScript, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import type { RunOutput } from '../../src/lab/exec.ts';
+import { databasesSql, labInfoOf, nodeRun, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 
@@ -64,7 +64,7 @@ export function haInventory(ha: HaLab, opts: InventoryOptions = {}): string {
 
 /** Runs a bash script on a node, the script on stdin. */
 export function nodeScript(node: LabNode, script: string, timeoutMs = 300_000): Promise<RunOutput> {
-  return run('ssh', [...sshOptions(node), `root@${node.address}`, '--', 'bash', '-s'], { input: script, timeoutMs });
+  return nodeRun(node, 'bash -s', { input: script, timeoutMs });
 }
 
 /** Like nodeScript, but a failure throws with the script's stderr. */
@@ -83,13 +83,6 @@ function nodeByName(ha: LabInfo, name: string): LabNode {
 // --- node scripts ---
 
 const UIDS = 'echo "uids mysql=$(id -u mysql):$(id -g mysql) glance=$(id -u glance):$(id -g glance)"\n';
-
-/** Installs the OpenStack side from the node's offline apt cache; nothing starts during it. */
-const INSTALL =
-  offlineInstallScript(['mariadb-server', 'rabbitmq-server', 'keystone', 'glance-api', 'python3-openstackclient'], '/var/log/osha-ha-install.log') +
-  String.raw`# Pacemaker runs them from now on (osha deploy also masks the units of its services).
-for u in mariadb rabbitmq-server keystone glance-api; do systemctl disable --now "$u" >/dev/null 2>&1 || true; done
-${UIDS}`;
 
 /** MariaDB's fresh data directory copied once to the shared directory; the image store next to it. */
 const INIT_SHARED = String.raw`set -eu
@@ -394,14 +387,14 @@ export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab> {
     secrets,
     passwordFile,
   };
-  step('lab up; installing mariadb, rabbitmq, keystone, glance on every node');
+  step('lab up (mariadb, rabbitmq, keystone, glance come installed and stopped with the image)');
 
-  const installs = await Promise.all(ha.nodes.map((n) => nodeOk(n, 'package install', opts.afterInstall ? UIDS : INSTALL, 20 * 60_000)));
+  const installs = await Promise.all(ha.nodes.map((n) => nodeOk(n, 'user ids', UIDS)));
   const uids = new Set(installs.map((o) => /uids .*/.exec(o)?.[0]));
   // The data moves between nodes on one shared directory: its owner must mean the same everywhere.
   if (uids.size !== 1) throw new Error(`mysql/glance uids differ between nodes: ${[...uids].join(' | ')}`);
   await nodeOk(ha.nodes[0]!, 'shared storage init', INIT_SHARED);
-  step('installed; deploying the cluster with mysql and rabbitmq');
+  step('deploying the cluster with mysql and rabbitmq');
 
   await deployOk(ha, haInventory(ha, { services: ['mysql', 'rabbitmq'], name: 'inventory-basic.yaml' }));
   const dbNode = nodeByName(ha, activeNode(await crmMon(ha), 'osha-mysql') ?? '');

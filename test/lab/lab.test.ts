@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labHeal, labKill, labPartition, labReboot, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
 import { planLab, type LabPlan } from '../../src/lab/plan.ts';
-import { OFFLINE_DEBS } from '../../src/lab/image-recipe.ts';
+import { OFFLINE_DEBS, PREINSTALLED, PREINSTALLED_UNITS } from '../../src/lab/image-recipe.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
-import { labExec, labSkipReason, type LabInfo, labInfoOf } from '../support/lab.ts';
+import { labExec, labOk, labSkipReason, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
@@ -42,9 +42,7 @@ export async function leftovers(plan: LabPlan): Promise<string[]> {
 }
 
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
-  const r = await labExec(lab, node, command);
-  if (r.code !== 0) throw new Error(`${node}: \`${command}\` exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout.trim();
+  return (await labOk(lab, node, command)).trim();
 }
 
 describe('osha lab (3 real nodes)', function () {
@@ -124,6 +122,17 @@ describe('osha lab (3 real nodes)', function () {
   it('installs pacemaker offline on a node from the image apt cache', async () => {
     const out = await sh(lab, 'node1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download pacemaker >/tmp/apt.log 2>&1 || { tail -5 /tmp/apt.log; exit 1; }; crm_mon --version | head -1');
     expect(out).to.match(/^Pacemaker 2\./);
+  });
+
+  it('comes with the controllers\' OpenStack packages installed from the image, none of them running or enabled', async () => {
+    const state = await sh(lab, 'node2', `dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${PREINSTALLED.join(' ')}`);
+    expect(state.split('\n').map((l) => l.trim()).sort()).to.deep.equal(PREINSTALLED.map((p) => `${p} ii`).sort());
+    for (const u of PREINSTALLED_UNITS) {
+      expect(await sh(lab, 'node2', `systemctl is-enabled ${u} || true`), u).to.equal('disabled');
+      expect(await sh(lab, 'node2', `systemctl is-active ${u} || true`), u).to.equal('inactive');
+    }
+    // The cluster stack is osha deploy's to install.
+    expect(await sh(lab, 'node2', 'dpkg-query -W -f "\${db:Status-Abbrev}" corosync 2>/dev/null || true')).to.not.match(/^ii/);
   });
 
   it('has every listed offline package and its dependencies in the apt cache (nothing to download)', async () => {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { planLab, checkPlanOptions, MAX_NODES } from '../../src/lab/plan.ts';
 import { renderInventory } from '../../src/lab/inventory.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS } from '../../src/lab/image-recipe.ts';
+import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS, PREINSTALLED } from '../../src/lab/image-recipe.ts';
 import { preflight } from '../../src/lab/preflight.ts';
 
 describe('lab plan', () => {
@@ -61,6 +61,11 @@ describe('lab image recipe', () => {
     for (const p of ['pacemaker', 'corosync', 'crmsh', 'pcs', 'resource-agents', 'keystone', 'glance-api', 'mariadb-server', 'rabbitmq-server', 'haproxy']) {
       expect(OFFLINE_DEBS).to.include(p);
     }
+  });
+
+  it('installs only downloaded packages, and never the cluster stack that osha deploy installs', () => {
+    for (const p of PREINSTALLED) expect(OFFLINE_DEBS, p).to.include(p);
+    for (const p of ['pacemaker', 'corosync', 'crmsh', 'pcs', 'resource-agents']) expect(PREINSTALLED).to.not.include(p);
   });
 
   it('reads the mirror from deb822 and one-line apt sources', () => {

@@ -179,7 +179,26 @@ export interface ExecResult {
 export async function labExec(lab: Pick<LabInfo, 'nodes'>, node: string, command: string, timeoutMs = 300_000): Promise<ExecResult> {
   const n = lab.nodes.find((x) => x.name === node || x.address === node);
   if (!n) throw new Error(`no lab node ${node}; nodes: ${lab.nodes.map((x) => x.name).join(', ')}`);
-  return run('ssh', [...sshOptions(n), `root@${n.address}`, '--', command], { timeoutMs });
+  return nodeRun(n, command, { timeoutMs });
+}
+
+/**
+ * Runs a command (or, with `input`, `bash -s` reading that script) on a node over ssh. A command
+ * killed at its time limit says so: which command, which node, the limit.
+ */
+export async function nodeRun(n: LabNode, command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const r = await run('ssh', [...sshOptions(n), `root@${n.address}`, '--', command], { input: opts.input, timeoutMs });
+  if (!r.timedOut) return r;
+  const what = opts.input ? `the script starting "${opts.input.split('\n').find((l) => l.trim() && !l.startsWith('set ')) ?? ''}"` : `\`${command}\``;
+  return { ...r, stderr: `${r.stderr.split('\n').slice(0, -1).join('\n')}\n${n.name} (${n.address}): ${what} was killed after its time limit of ${timeoutMs / 1000} s`.trimStart() };
+}
+
+/** Runs a command on a node and returns its stdout; anything but exit 0 throws with node, command and stderr. */
+export async function labOk(lab: Pick<LabInfo, 'nodes'>, node: string, command: string, timeoutMs?: number): Promise<string> {
+  const r = await labExec(lab, node, command, timeoutMs);
+  if (r.code !== 0) throw new Error(`${node}: ${command.split('\n')[0]} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-3000)}`);
+  return r.stdout;
 }
 
 /**

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
-import { freshLab, labExec, offlineInstallScript, type LabInfo } from '../support/lab.ts';
+import { freshLab, labOk, type LabInfo } from '../support/lab.ts';
 import { osha, type OshaRun } from '../support/osha.ts';
 import { answer, answerVipToPassword, press, startInit } from './drive.ts';
 import type { Tmux } from './tmux.ts';
@@ -19,11 +19,7 @@ function fingerprintOf(knownHostsLine: string): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
-  const r = await labExec(lab, node, command);
-  if (r.code !== 0) throw new Error(`${node}: command failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const sh = labOk;
 
 function summaryOf(run: OshaRun): RunSummary {
   try {
@@ -42,8 +38,7 @@ describe('[lab] osha init, then osha deploy of the inventory it wrote', function
 
   before(async function () {
     lab = await freshLab(this, { dir: '/tmp/osha-test-wizard-deploy', nodes: 3, subnet: 56 });
-    // The one service chosen below must be installed, as on a real controller; osha owns it from there.
-    await Promise.all(lab.nodes.map((n) => sh(lab, n.name, offlineInstallScript(['mariadb-server'], '/var/log/osha-test-install.log'))));
+    // The one service chosen below, MariaDB, comes installed with the lab image, as on a real controller.
     // The operator's machine: a HOME of its own, with an empty known_hosts to start from.
     home = mkdtempSync(join(tmpdir(), 'osha-init-deploy-home-'));
     mkdirSync(join(home, '.ssh'), { mode: 0o700 });
