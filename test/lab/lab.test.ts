@@ -132,7 +132,7 @@ describe('osha lab (3 real nodes)', function () {
       expect(await sh(lab, 'node2', `systemctl is-active ${u} || true`), u).to.equal('inactive');
     }
     // The cluster stack is osha deploy's to install.
-    expect(await sh(lab, 'node2', 'dpkg-query -W -f "\${db:Status-Abbrev}" corosync 2>/dev/null || true')).to.not.match(/^ii/);
+    expect(await sh(lab, 'node2', "dpkg-query -W -f '${db:Status-Abbrev}' corosync 2>/dev/null || true")).to.not.match(/^ii/);
   });
 
   it('has every listed offline package and its dependencies in the apt cache (nothing to download)', async () => {
