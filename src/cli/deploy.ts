@@ -18,6 +18,7 @@ export interface RunFlags {
   verbose?: boolean;
   acceptNewHostKeys?: boolean;
   regenerateKey?: boolean;
+  yes?: boolean;
   concurrency?: string;
   timeout?: string;
 }
@@ -29,6 +30,7 @@ function addRunOptions(cmd: Command, withDryRun: boolean): Command {
     .option('-v, --verbose', 'show each remote command (secrets redacted)')
     .option('--accept-new-host-keys', 'trust and record host keys of nodes not yet in known_hosts (keys that differ are still refused)')
     .option('--regenerate-key', 'replace the corosync authkey even when nodes disagree about it')
+    .option('-y, --yes', 'apply changes that interrupt service (marked DISRUPTIVE in the plan) without asking')
     .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(String(DEFAULT_CONCURRENCY)))
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default('120'));
 }
@@ -41,6 +43,21 @@ async function askPassphrase(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Asks on a TTY before changes that interrupt service; --yes answers for the operator. */
+function disruptiveConfirmation(flags: RunFlags): (lines: string[]) => Promise<boolean> {
+  return async (lines) => {
+    if (flags.yes) return true;
+    if (!process.stdin.isTTY || flags.json) return false;
+    process.stderr.write(`\nThese changes interrupt service:\n${lines.map((l) => `  - ${l}`).join('\n')}\n`);
+    const { confirm } = await import('@inquirer/prompts');
+    try {
+      return await confirm({ message: 'Apply them now?', default: false });
+    } catch {
+      return false;
+    }
+  };
 }
 
 /** Runs a playbook against an inventory; returns the exit code. */
@@ -91,7 +108,7 @@ export async function runPlaybookCli(playbookName: string, file: string, flags: 
       inv,
       inventoryFile: file,
       session,
-      options: { dryRun, regenerateKey: Boolean(flags.regenerateKey), settleTimeoutMs: timeoutS * 1000 },
+      options: { dryRun, regenerateKey: Boolean(flags.regenerateKey), settleTimeoutMs: timeoutS * 1000, confirmDisruptive: disruptiveConfirmation(flags) },
       reporter,
       signal: abort.signal,
     });
@@ -101,6 +118,11 @@ export async function runPlaybookCli(playbookName: string, file: string, flags: 
   }
   if (flags.json) process.stdout.write(`${jsonSummary(summary)}\n`);
   if (summary.interrupted) return EXIT.interrupted;
+  if (summary.unconfirmed) {
+    console.error(`osha: stopped before changes that interrupt service, none of which was made:\n${summary.unconfirmed.map((l) => `  - ${l}`).join('\n')}`);
+    console.error('osha: re-run with --yes to apply them (or on a terminal, answer yes)');
+    return EXIT.usage;
+  }
   return summary.failed > 0 || summary.skipped > 0 ? EXIT.failed : EXIT.ok;
 }
 

@@ -22,6 +22,7 @@ import {
 } from './catalog.ts';
 import {
   OSHA_PREFIX,
+  isOshaId,
   type Agent,
   type Attributes,
   type ClusterOption,
@@ -45,38 +46,67 @@ export const filesystemId = (service: 'mysql' | 'rabbitmq'): string => `${OSHA_P
 /** An id without osha's prefix, for building readable constraint ids. */
 const short = (id: string): string => (id.startsWith(OSHA_PREFIX) ? id.slice(OSHA_PREFIX.length) : id);
 
-export function buildResourceModel(inv: Inventory): ResourceModel {
+/**
+ * Hand-made resources of an adopted cluster that osha builds around (src/cluster/existing.ts):
+ * `kept` maps a job (vip, public-vip, a service) to the id osha's constraints name instead of an
+ * object of its own; `replaced` are foreign resources deleted for osha's own.
+ */
+export interface Adoption {
+  kept: Map<string, string>;
+  replaced: string[];
+}
+
+export function buildResourceModel(inv: Inventory, adoption?: Adoption): ResourceModel {
   const overrides = normaliseOverrides(inv.resources.overrides);
-  const services = new Set<ServiceName>(inv.services);
+  const kept = adoption?.kept ?? new Map<string, string>();
+  const services = new Set<ServiceName>(inv.services.filter((s) => !kept.has(s)));
   const resources: Resource[] = [];
   const constraints: Constraint[] = [];
 
   resources.push(...fenceDevices(inv));
-  resources.push(vipPrimitive(VIP_ID, 'vip', inv.vip, overrides));
-  if (inv.public_vip) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
+  if (!kept.has('vip')) resources.push(vipPrimitive(VIP_ID, 'vip', inv.vip, overrides));
+  if (inv.public_vip && !kept.has('public-vip')) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
 
   const groups = new Map<GroupKey, Group>();
+  /** What stands for each group in the constraints: osha's group, or a kept resource doing its job. */
+  const units = new Map<GroupKey, string>();
   for (const key of GROUP_KEYS) {
     const members = GROUP_MEMBERS[key].filter((s) => services.has(s)).flatMap((s) => withStorage(s, inv, overrides));
-    if (members.length === 0) continue;
+    const stand = GROUP_MEMBERS[key].filter((s) => inv.services.includes(s) && kept.has(s)).map((s) => kept.get(s)!)[0];
+    if (members.length === 0) {
+      if (stand) units.set(key, stand);
+      continue;
+    }
     const group: Group = { kind: 'group', id: groupId(key), members };
     groups.set(key, group);
+    units.set(key, group.id);
     resources.push(group);
   }
   const clones = inv.services
-    .filter((s) => SERVICE_SPECS[s].placement === 'clone')
+    .filter((s) => SERVICE_SPECS[s].placement === 'clone' && services.has(s))
     .map((s): Clone => cloneOf(cloneId(s), servicePrimitive(s, inv, overrides)));
   resources.push(...clones);
 
+  const database = kept.get('mysql') ?? (groups.get('basic')?.members.some((m) => m.id === primitiveId('mysql')) ? primitiveId('mysql') : undefined);
+  const refs: TopologyRefs = { units, vip: kept.get('vip') ?? VIP_ID, publicVip: inv.public_vip ? (kept.get('public-vip') ?? PUBLIC_VIP_ID) : undefined, database };
   constraints.push(...fenceConstraints(inv));
-  constraints.push(...topologyConstraints(groups, clones, inv.public_vip !== undefined));
+  // Between two kept resources the operator's own constraints rule: osha adds none there.
+  constraints.push(...topologyConstraints(refs, clones).filter((c) => constraintEnds(c).some((id) => isOshaId(id))));
 
   const user = userPrimitives(inv.resources.primitives);
   resources.push(...user.resources);
-  const refs = referenceTable(inv, user.ids);
-  mergeConstraints(constraints, inv.resources.constraints.map((c) => userConstraint(c, refs)));
+  const refsTable = referenceTable(inv, user.ids, kept);
+  mergeConstraints(constraints, inv.resources.constraints.map((c) => userConstraint(c, refsTable)));
 
-  return { resources, constraints, options: clusterOptions(inv), warnings: warnings(inv) };
+  const model: ResourceModel = { resources, constraints, options: clusterOptions(inv), warnings: warnings(inv) };
+  if (adoption?.replaced.length) model.replaceForeign = [...adoption.replaced];
+  return model;
+}
+
+function constraintEnds(c: Constraint): string[] {
+  if (c.kind === 'colocation') return [c.rsc, c.withRsc];
+  if (c.kind === 'order') return [c.first, c.then];
+  return [c.rsc];
 }
 
 // --- primitives ---
@@ -235,26 +265,35 @@ function fenceConstraints(inv: Inventory): Constraint[] {
 
 // --- constraints: the articles' topology ---
 
-function topologyConstraints(groups: Map<GroupKey, Group>, clones: Clone[], publicVip: boolean): Constraint[] {
+/** The ids the topology's constraints name: osha's objects, or kept resources in their place. */
+interface TopologyRefs {
+  units: Map<GroupKey, string>;
+  vip: string;
+  publicVip?: string;
+  /** MariaDB's primitive (keystone waits for it alone), when there is one. */
+  database?: string;
+}
+
+function topologyConstraints(refs: TopologyRefs, clones: Clone[]): Constraint[] {
   const out: Constraint[] = [];
-  const id = (key: GroupKey) => groups.get(key)?.id;
+  const id = (key: GroupKey) => refs.units.get(key);
+  const VIP = refs.vip;
   const basic = id('basic');
   const keystone = id('keystone');
   // Everything active/passive runs where keystone runs; keystone (and the DB/MQ) where the VIP is.
-  const anchor = keystone ?? VIP_ID;
+  const anchor = keystone ?? VIP;
   // What a group waits for when nothing earlier in the chain is there.
-  const base = keystone ?? basic ?? VIP_ID;
+  const base = keystone ?? basic ?? VIP;
 
-  if (publicVip) out.push(colocation(PUBLIC_VIP_ID, VIP_ID));
-  if (basic) out.push(colocation(basic, VIP_ID), order(VIP_ID, basic));
+  if (refs.publicVip) out.push(colocation(refs.publicVip, VIP));
+  if (basic) out.push(colocation(basic, VIP), order(VIP, basic));
   if (keystone) {
-    out.push(colocation(keystone, VIP_ID));
+    out.push(colocation(keystone, VIP));
     // Keystone needs the database, not the message queue. Listing 2 (line 48) orders it after
     // the whole basic group, which holds keystone back for RabbitMQ's start on every failover
     // (bench/drill.ts measured about 6 s of its recovery there) and restarts it with RabbitMQ.
-    const database = groups.get('basic')?.members.some((m) => m.id === primitiveId('mysql')) ? primitiveId('mysql') : undefined;
-    if (database) out.push(order(database, keystone));
-    out.push(order(VIP_ID, keystone));
+    if (refs.database) out.push(order(refs.database, keystone));
+    out.push(order(VIP, keystone));
   }
   // Each chain member waits for the one before it that is present; the others wait for the base.
   const after = new Map<GroupKey, string>();
@@ -274,9 +313,9 @@ function topologyConstraints(groups: Map<GroupKey, Group>, clones: Clone[], publ
     if (basic && first === keystone) out.push(order(basic, g));
   }
   // The API services bind to the public VIP too: it must be up before the first of them starts.
-  if (publicVip) {
-    const entries = keystone ? [keystone] : [...groups.values()].map((g) => g.id).filter((g) => g !== basic);
-    for (const g of entries) out.push(order(PUBLIC_VIP_ID, g));
+  if (refs.publicVip) {
+    const entries = keystone ? [keystone] : [...refs.units.values()].filter((g) => g !== basic);
+    for (const g of entries) out.push(order(refs.publicVip, g));
   }
   // Listing 2, line 44: the per-node agents start once keystone is up. Optional, unlike the
   // article's inf: a mandatory order restarts every node's agent whenever keystone fails over
@@ -301,13 +340,14 @@ function location(rsc: string, node: string, score: string, id?: string): Constr
 // --- user constraints ---
 
 /** Name in the inventory → id in the CIB: vip, public-vip, services (aliases too), user primitives. */
-function referenceTable(inv: Inventory, userIds: Map<string, string>): (name: string) => string {
+function referenceTable(inv: Inventory, userIds: Map<string, string>, kept: Map<string, string>): (name: string) => string {
   return (name: string) => {
-    if (name === 'vip') return VIP_ID;
-    if (name === 'public-vip') return PUBLIC_VIP_ID;
+    if (name === 'vip') return kept.get('vip') ?? VIP_ID;
+    if (name === 'public-vip') return kept.get('public-vip') ?? PUBLIC_VIP_ID;
     const user = userIds.get(name);
     if (user) return user;
     const service = canonicalService(name);
+    if (service && kept.has(service)) return kept.get(service)!;
     if (service && inv.services.includes(service)) {
       return SERVICE_SPECS[service].placement === 'clone' ? cloneId(service) : primitiveId(service);
     }

@@ -107,6 +107,8 @@ export interface ResourceModel {
   options: ClusterOption[];
   /** Things an operator should know about this configuration (e.g. no shared storage for MySQL). */
   warnings: string[];
+  /** Foreign top-level resources the inventory hands over to osha: deleted, with the constraints naming them. */
+  replaceForeign?: string[];
 }
 
 /** Every primitive in the model, groups and clones opened. */

@@ -5,6 +5,8 @@ import { parseClusterStatus, type ClusterStatus } from '../cluster/status.ts';
 import { parseKeyValues } from './host.ts';
 import { parseCmap } from '../render/corosync.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { DOMParser } from '@xmldom/xmldom';
+import { child, children } from '../render/dom.ts';
 
 export async function readClusterStatus(c: HostConnection): Promise<Result<ClusterStatus>> {
   const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
@@ -54,4 +56,38 @@ export async function readStackFacts(c: HostConnection): Promise<Result<StackFac
     corosyncEnabled: kv.get('corosync.enabled') === 'enabled',
     pacemakerEnabled: kv.get('pacemaker.enabled') === 'enabled',
   });
+}
+
+/** What a CIB holds, counted: enough to tell an empty package default from a cluster in use. */
+export interface CibCensus {
+  /** Ids of the top-level resources (primitives, groups, clones, bundles), stonith devices included. */
+  resources: string[];
+  stonith: string[];
+  constraints: number;
+}
+
+/**
+ * The CIB of a node: from the running Pacemaker, else from its file on disk. Undefined when
+ * neither can be read (then nothing about the cluster is proven).
+ */
+export async function readCibCensus(c: HostConnection): Promise<Result<CibCensus | undefined>> {
+  const r = await c.run('if systemctl is-active -q pacemaker; then cibadmin --query --local 2>/dev/null; elif [ -r /var/lib/pacemaker/cib/cib.xml ]; then cat /var/lib/pacemaker/cib/cib.xml; fi; true', { timeoutMs: 30_000 });
+  if (!r.ok) return r;
+  return ok(parseCibCensus(r.value.stdout));
+}
+
+/** Pure: the census of a CIB's XML text; undefined when the text is no CIB. */
+export function parseCibCensus(xml: string): CibCensus | undefined {
+  if (!xml.includes('<cib')) return undefined;
+  const doc = new DOMParser({ onError: () => undefined }).parseFromString(xml, 'text/xml');
+  const cib = doc.documentElement ?? undefined;
+  if (!cib || cib.nodeName !== 'cib') return undefined;
+  const configuration = child(cib, 'configuration');
+  const resources = children(child(configuration, 'resources'));
+  const stonith = resources.filter((e) => e.nodeName === 'primitive' && e.getAttribute('class') === 'stonith');
+  return {
+    resources: resources.map((e) => e.getAttribute('id') ?? e.nodeName),
+    stonith: stonith.map((e) => e.getAttribute('id') ?? 'stonith'),
+    constraints: children(child(configuration, 'constraints')).length,
+  };
 }

@@ -53,6 +53,11 @@ export type SshSettings = z.infer<typeof sshSettings>;
 const node = z.strictObject({
   name: hostname,
   address: ipAddress,
+  /**
+   * corosync's node id, pinned. Without it osha keeps the id the running cluster (or the current
+   * corosync.conf) gives the node, and a new node gets the lowest free id.
+   */
+  nodeid: z.number().int().min(1, 'must be a whole number from 1 to 4294967295').max(4294967295, 'must be a whole number from 1 to 4294967295').optional(),
   ssh: sshSettings.optional(),
 });
 
@@ -201,7 +206,19 @@ const userConstraint = z
     }
   });
 
+/**
+ * A hand-made resource in a cluster being adopted that already does one of osha's jobs: `keep`
+ * leaves it alone (osha creates no resource of its own for that job and builds its constraints
+ * around this one); `replace` deletes it and starts osha's own in its place (disruptive).
+ */
+const existingResource = z.strictObject({
+  id: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'must be the id of a resource in the running cluster, such as p_keystone'),
+  as: z.string().min(1, 'must be vip, public-vip or a service listed under services'),
+  action: z.enum(['keep', 'replace'], { error: 'must be keep (leave it, build around it) or replace (swap it for osha\'s own, disruptive)' }),
+});
+
 const resources = z.strictObject({
+  existing: z.array(existingResource).default([]),
   /** Keyed by service name (aliases work), `vip` or `public-vip`. */
   overrides: z.record(z.string(), resourceOverride).default({}),
   storage: z.strictObject({ mysql: sharedStorage.optional(), rabbitmq: sharedStorage.optional() }).default({}),
@@ -229,7 +246,7 @@ export const inventorySchema = z
     services: z.array(serviceName).default([]),
     openstack: openstack.optional(),
     /** Additions to and changes of the generated Pacemaker configuration. */
-    resources: resources.default({ overrides: {}, storage: {}, primitives: [], constraints: [] }),
+    resources: resources.default({ existing: [], overrides: {}, storage: {}, primitives: [], constraints: [] }),
     /** Opt-in for secrets written inline in this file (lab use only). */
     allow_plaintext_secrets: z.boolean().default(false),
   })
@@ -248,7 +265,13 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
 
   const names = new Map<string, number>();
   const addresses = new Map<string, number>();
+  const nodeids = new Map<number, number>();
   inv.nodes.forEach((n, i) => {
+    if (n.nodeid !== undefined) {
+      const other = nodeids.get(n.nodeid);
+      if (other !== undefined) add(['nodes', i, 'nodeid'], `nodeid ${n.nodeid} is also used by nodes[${other}]; give every node its own nodeid, or leave it out and osha keeps or picks one`);
+      else nodeids.set(n.nodeid, i);
+    }
     const seen = names.get(n.name);
     if (seen !== undefined) add(['nodes', i, 'name'], `node name "${n.name}" is also used by nodes[${seen}]; give every node its own name`);
     else names.set(n.name, i);
@@ -325,6 +348,21 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
   });
   const names = () => [...known].join(', ');
   const resolve = (name: string) => (known.has(name) ? name : canonicalService(name));
+  const existingIds = new Map<string, number>();
+  const existingRoles = new Map<string, number>();
+  r.existing.forEach((e, i) => {
+    const role = resolve(e.as);
+    if (!role || !generated.has(role)) {
+      add(['resources', 'existing', i, 'as'], `"${e.as}" is not a job osha does here; use vip${inv.public_vip ? ', public-vip' : ''} or a service listed under services (${inv.services.join(', ') || 'none listed'})`);
+    } else if (existingRoles.has(role) && r.existing[existingRoles.get(role)!]!.action === 'replace' && e.action === 'replace') {
+      add(['resources', 'existing', i, 'as'], `${role} is replaced by resources.existing[${existingRoles.get(role)}] already; osha can take one ${role} over`);
+    } else existingRoles.set(role, i);
+    // osha's own objects carry the osha- prefix (src/cluster/model.ts).
+    if (e.id.startsWith('osha-')) add(['resources', 'existing', i, 'id'], `"${e.id}" is osha's own resource; list only resources osha did not make`);
+    const seen = existingIds.get(e.id);
+    if (seen !== undefined) add(['resources', 'existing', i, 'id'], `"${e.id}" is listed twice (also resources.existing[${seen}]); keep one entry`);
+    else existingIds.set(e.id, i);
+  });
   for (const key of Object.keys(r.overrides)) {
     const c = resolve(key);
     if (!c || !generated.has(c)) {

@@ -212,6 +212,8 @@ export function desiredCib(liveCibXml: string, model: ResourceModel): Result<str
   if (conflict) return err(conflict);
 
   const fencingName = fencingNameFor(doc);
+  // Foreign resources the inventory hands over to osha go, with the constraints that name them.
+  for (const el of foreignRemovals(doc, model.replaceForeign ?? [])) removeWithIndent(el);
   syncChildren(section(doc, 'resources'), model.resources.map((r) => resourceElement(doc, r)));
   syncChildren(section(doc, 'constraints'), model.constraints.map((c) => constraintElement(doc, c)));
   syncOptions(doc, model.options, fencingName);
@@ -451,7 +453,25 @@ export function objectChanges(liveCibXml: string, model: ResourceModel): Result<
     live.delete(id);
   }
   for (const [id, el] of live) changes.push({ change: 'remove', id, tag: el.nodeName });
+  for (const el of foreignRemovals(doc, model.replaceForeign ?? [])) changes.push({ change: 'remove', id: el.getAttribute('id') ?? el.nodeName, tag: el.nodeName });
   return ok(changes);
+}
+
+/**
+ * The foreign top-level resources `ids` (handed over to osha by resources.existing ... replace)
+ * and every constraint that names them or one of their members: removed together, so nothing
+ * is left dangling.
+ */
+function foreignRemovals(doc: Document, ids: readonly string[]): Element[] {
+  if (ids.length === 0) return [];
+  const wanted = new Set(ids);
+  const tops = children(section(doc, 'resources')).filter((r) => wanted.has(r.getAttribute('id') ?? ''));
+  const named = new Set(tops.flatMap((t) => allElements(t).map((e) => e.getAttribute('id') ?? '').filter(Boolean)));
+  const refAttrs = ['rsc', 'with-rsc', 'first', 'then'];
+  const constraints = children(section(doc, 'constraints')).filter(
+    (c) => !isOshaId(c.getAttribute('id')) && allElements(c).some((e) => (e.nodeName === 'resource_ref' ? named.has(e.getAttribute('id') ?? '') : refAttrs.some((a) => named.has(e.getAttribute(a) ?? '')))),
+  );
+  return [...tops, ...constraints];
 }
 
 const RESOURCE_TAGS = new Set(['primitive', 'group', 'clone']);

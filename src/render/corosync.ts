@@ -17,6 +17,8 @@ export interface CorosyncRenderInput {
   /** Major version of corosync on the nodes (2 or 3). */
   major: 2 | 3;
   timings: TotemTimings;
+  /** Each node's corosync id, as src/cluster/nodeids.ts assigns them; by default pinned, else list position. */
+  nodeIds?: Map<string, number>;
 }
 
 type Block = { name: string; entries: (readonly [string, string | number] | Block)[] };
@@ -41,6 +43,9 @@ export function networkAddress(address: string, prefix: number): string {
 export function renderCorosyncConf(input: CorosyncRenderInput): Result<string> {
   const { inv, major, timings } = input;
   const c = inv.corosync;
+  const nodeIds = input.nodeIds ?? new Map(inv.nodes.map((n, i) => [n.name, n.nodeid ?? i + 1]));
+  const missing = inv.nodes.find((n) => !nodeIds.has(n.name));
+  if (missing) return err({ message: `no corosync nodeid for ${missing.name}` });
   if (major === 3 && c.transport === 'udpu' && c.crypto) {
     return err({
       message: 'corosync 3 encrypts only the knet transport; udpu traffic would go out in clear text',
@@ -67,7 +72,7 @@ export function renderCorosyncConf(input: CorosyncRenderInput): Result<string> {
   }
   const nodelist: Block = {
     name: 'nodelist',
-    entries: inv.nodes.map((n, i) => ({ name: 'node', entries: [['ring0_addr', n.address], ['name', n.name], ['nodeid', i + 1]] as const }) as Block),
+    entries: inv.nodes.map((n) => ({ name: 'node', entries: [['ring0_addr', n.address], ['name', n.name], ['nodeid', nodeIds.get(n.name)!]] as const }) as Block),
   };
   const quorumEntries: Block['entries'] = [['provider', 'corosync_votequorum']];
   // Two nodes can never have a majority after one fails: two_node lets the survivor keep quorum
@@ -172,7 +177,29 @@ export function corosyncChangeKind(before: string, after: string, major: 2 | 3 =
   return before === after ? 'none' : changeKind(parseCorosyncConf(before), parseCorosyncConf(after), major);
 }
 
-function changeKind(a: Map<string, string>, b: Map<string, string>, major: 2 | 3): CorosyncChange {
+/**
+ * corosync 3's own defaults for the keys that decide who can talk to whom: a hand-written file
+ * that leaves one out means the same as osha's file that spells it out (no restart for that).
+ */
+const COROSYNC3_DEFAULTS: Record<string, string> = {
+  'totem.version': '2',
+  'totem.transport': 'knet',
+  'totem.crypto_cipher': 'none',
+  'totem.crypto_hash': 'none',
+  'totem.interface[0].linknumber': '0',
+  'totem.interface[0].mcastport': '5405',
+};
+
+function withDefaults(m: Map<string, string>, major: 2 | 3): Map<string, string> {
+  if (major !== 3) return m;
+  const out = new Map(m);
+  for (const [k, v] of Object.entries(COROSYNC3_DEFAULTS)) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
+function changeKind(rawA: Map<string, string>, rawB: Map<string, string>, major: 2 | 3): CorosyncChange {
+  const a = withDefaults(rawA, major);
+  const b = withDefaults(rawB, major);
   const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => !k.startsWith('nodelist.') && a.get(k) !== b.get(k));
   const nodes = nodelistChangeOf(a, b);
   const joinOrLeave = nodes.added.length + nodes.removed.length > 0;

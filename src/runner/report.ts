@@ -24,7 +24,7 @@ function describeResult(r: HostStepResult, dryRun: boolean): string {
 export function renderPlan(host: string, actions: Action[]): string {
   const lines: string[] = [];
   for (const a of actions) {
-    lines.push(`  ${chalk.cyan(host)} ${chalk.yellow('~')} ${a.summary}`);
+    lines.push(`  ${chalk.cyan(host)} ${chalk.yellow('~')} ${a.summary}${a.disruptive ? ` ${chalk.red.bold(`[DISRUPTIVE: ${a.disruptive}]`)}` : ''}`);
     if (a.diff) lines.push(...a.diff.trimEnd().split('\n').map((l) => `      ${colorDiffLine(l)}`));
     for (const c of a.commands ?? []) lines.push(`      ${chalk.dim('$')} ${c}`);
   }

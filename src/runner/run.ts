@@ -39,6 +39,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
   const facts = new FactCache();
   const shared = new Map<string, unknown>();
   const notRun: string[] = [];
+  let unconfirmed: string[] | undefined;
   const stepTimes: { name: string; durationMs: number }[] = [];
 
   const record = (step: Step, host: string, r: HostStepResult) => {
@@ -77,10 +78,25 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     };
     let plans: Map<string, HostPlan>;
     try {
+      session.planning = `planning step ${step.name}`;
       plans = await step.plan(ctx);
     } catch (e) {
       // A bug in a step must not hide which hosts were affected; report it on each host.
       plans = new Map(hosts.map((h) => [h, { ok: false, error: { message: `internal error in step ${step.name}: ${messageOf(e)}` } }]));
+    } finally {
+      session.planning = undefined;
+    }
+
+    // Disruptive actions run only once confirmed; otherwise the run stops before this step.
+    const disruptive = options.dryRun
+      ? []
+      : [...plans].flatMap(([host, p]) => (p.ok ? p.value.filter((a) => a.disruptive).map((a) => `${host}: ${a.summary} (${a.disruptive})`) : []));
+    if (disruptive.length > 0 && !(options.confirmDisruptive && (await options.confirmDisruptive(disruptive)))) {
+      unconfirmed = disruptive;
+      for (const h of hosts) record(step, h, { step: step.name, status: 'skipped', changes: [], error: 'disruptive changes not confirmed (re-run with --yes, or answer yes)' });
+      notRun.push(...steps.slice(index).map((s) => s.name));
+      await reporter.stepFinished(step);
+      break;
     }
 
     const applyHost = async (host: string) => {
@@ -122,6 +138,11 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     }
     stepTimes.push({ name: step.name, durationMs: Date.now() - stepStarted });
     await reporter.stepFinished(step);
+    if (step.gate && hosts.some((h) => failedHosts.has(h))) {
+      // Preflight: one unfit node stops the whole run before any node is changed.
+      notRun.push(...steps.slice(index + 1).map((s) => s.name));
+      break;
+    }
   }
 
   const flat = Object.values(results).flat();
@@ -134,6 +155,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     failed: flat.filter((r) => r.status === 'failed').length,
     skipped: flat.filter((r) => r.status === 'skipped').length,
     notRun,
+    ...(unconfirmed ? { unconfirmed } : {}),
     hosts: results,
     steps: stepTimes,
     durationMs: Date.now() - started,

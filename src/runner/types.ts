@@ -15,6 +15,12 @@ export interface Action {
   diff?: string;
   /** The remote commands this action runs, as shown by a dry run (secrets masked). */
   commands?: string[];
+  /**
+   * Set when the action interrupts service (a restart of the cluster stack, stopping a running
+   * cluster or service, deleting resources): why, in a few words. The plan marks it, and a
+   * deploy applies it only when the operator confirmed (a prompt on a TTY, or --yes).
+   */
+  disruptive?: string;
   apply(): Promise<Result<void>>;
 }
 
@@ -27,6 +33,11 @@ export interface RunOptions {
   regenerateKey: boolean;
   /** How long to wait for the cluster to form / settle, in ms. */
   settleTimeoutMs: number;
+  /**
+   * Asked before a step applies disruptive actions (each line: host, action, why); true lets
+   * them run. Absent: they are refused, as with a deploy on no TTY and without --yes.
+   */
+  confirmDisruptive?: (lines: string[]) => Promise<boolean>;
 }
 
 export interface StepContext {
@@ -54,6 +65,8 @@ export interface Step {
   name: string;
   /** What the step makes true, for humans. */
   title: string;
+  /** A failure on any host ends the run before the next step (preflight: nothing changes then). */
+  gate?: boolean;
   /** Apply hosts one at a time in inventory order (rolling changes). Default: in parallel. */
   sequential?: boolean;
   /**
@@ -82,6 +95,8 @@ export interface RunSummary {
   skipped: number;
   /** Steps that did not run because of Ctrl-C or an earlier failure. */
   notRun: string[];
+  /** Disruptive actions that were planned but not confirmed (the run stopped before them). */
+  unconfirmed?: string[];
   hosts: Record<string, HostStepResult[]>;
   /** Wall time of each step that ran (plan + apply over all hosts). */
   steps: { name: string; durationMs: number }[];

@@ -34,6 +34,11 @@ export interface UploadOptions {
 }
 
 export interface ConnectOptions {
+  /**
+   * While this returns a reason (a step is planning), the connection is a read-only view:
+   * uploads are refused with that reason. Planning reads facts; it never writes.
+   */
+  readOnly?: () => string | undefined;
   /** Record keys of hosts not yet in known_hosts (like StrictHostKeyChecking=accept-new). */
   acceptNewHostKeys?: boolean;
   /** Asks for the passphrase of an encrypted private key; undefined means "cannot ask". */
@@ -54,6 +59,7 @@ export class HostConnection {
     private readonly client: SshClient,
     private readonly sudoPassword: string | undefined,
     private readonly log: ((line: string) => void) | undefined,
+    private readonly readOnly: (() => string | undefined) | undefined,
   ) {
     client.on('close', () => this.fail(`connection to ${target.name} (${target.host}) was lost`));
     client.on('error', (e) => this.fail(`connection to ${target.name} (${target.host}) failed: ${e.message}`));
@@ -135,7 +141,7 @@ export class HostConnection {
       return connected;
     }
     if (newKey) await appendKnownHost(target.knownHosts, target.host, target.port, newKey);
-    return ok(new HostConnection(target, client, sudoPassword, opts.log));
+    return ok(new HostConnection(target, client, sudoPassword, opts.log, opts.readOnly));
   }
 
   /** Runs a command; a non-zero exit is a normal result here, only transport problems are errors. */
@@ -171,6 +177,8 @@ export class HostConnection {
    * A transfer cut half way leaves the target untouched and removes the temp file.
    */
   async upload(path: string, content: string | Buffer, opts: UploadOptions): Promise<Result<void>> {
+    const planning = this.readOnly?.();
+    if (planning) return err({ host: this.target.name, message: `refused to write ${path} while ${planning}: planning never changes a node (a bug in osha)` });
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
     const sum = createHash('sha256').update(bytes).digest('hex');
     const owner = `${opts.owner ?? 'root'}:${opts.group ?? opts.owner ?? 'root'}`;

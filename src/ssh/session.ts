@@ -9,6 +9,8 @@ export const DEFAULT_CONCURRENCY = 16;
 
 export class SshSession {
   private readonly connections = new Map<string, Promise<Result<HostConnection>>>();
+  /** Set by the runner while a step plans: every connection is then a read-only view. */
+  planning: string | undefined;
 
   constructor(
     readonly targets: readonly SshTarget[],
@@ -26,7 +28,7 @@ export class SshSession {
   connect(name: string): Promise<Result<HostConnection>> {
     let c = this.connections.get(name);
     if (!c) {
-      c = HostConnection.open(this.target(name), this.options);
+      c = HostConnection.open(this.target(name), { ...this.options, readOnly: () => this.planning });
       this.connections.set(name, c);
     }
     return c;

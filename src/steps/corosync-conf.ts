@@ -3,14 +3,14 @@
 // restarted at a time and must rejoin before the next one goes.
 import type { Action, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
-import { readStackFacts, readClusterStatus, judgeFormed, type StackFacts } from '../facts/cluster.ts';
-import { COROSYNC_CONF, MANAGED_MARKER, corosyncChangeKind, loadedChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf, worstChange } from '../render/corosync.ts';
+import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
+import { COROSYNC_CONF, corosyncChangeKind, loadedChangeKind, nodelistChange, renderCorosyncConf, worstChange } from '../render/corosync.ts';
+import { clusterIdentity, stackFacts } from './cluster-identity.ts';
+import { assignNodeIds, type NodeIds } from '../cluster/nodeids.ts';
 import { totemTuning } from '../cluster/profiles.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
-export function stackFacts(ctx: StepContext, h: HostHandle): Promise<Result<StackFacts>> {
-  return ctx.facts.get(h.host, 'stack', () => readStackFacts(h.c));
-}
+export { stackFacts };
 
 /** The node has rejoined: seen from itself, every node is online and the cluster is quorate. */
 export function waitForCluster(ctx: StepContext, h: HostHandle, expected: string[]): Promise<Result<unknown>> {
@@ -33,6 +33,7 @@ function restartAction(ctx: StepContext, h: HostHandle, why: string, members: st
   const command = 'systemctl stop pacemaker && systemctl restart corosync && systemctl start pacemaker';
   return {
     summary: `restart corosync and pacemaker on ${h.host} (${why}), then wait until it rejoins with quorum`,
+    disruptive: `resources running on ${h.host} stop there and move or wait while it restarts`,
     commands: [command],
     apply: async () => {
       const r = await h.c.run(command, { timeoutMs: 300_000 });
@@ -51,6 +52,7 @@ function restartAction(ctx: StepContext, h: HostHandle, why: string, members: st
  */
 function fullRestartAction(ctx: StepContext): Action {
   return {
+    disruptive: 'the whole cluster stops: every service is down until it re-forms',
     summary: `restart corosync and pacemaker on all ${ctx.hosts.length} nodes together (the change splits old from new nodes; services pause until the cluster re-forms)`,
     commands: ['systemctl stop pacemaker corosync', 'systemctl start corosync pacemaker'],
     apply: async () => {
@@ -83,31 +85,48 @@ export const corosyncConf: Step = {
     const members: string[] = [];
     const joining = new Set<string>();
     const leaving = new Set<string>();
+    // Node ids are judged from every node's view before any file is rendered: an id, once
+    // given, stays with its node (src/cluster/nodeids.ts).
+    const identities = await planEachHost(ctx, async (h) => {
+      const id = await clusterIdentity(ctx, h);
+      return id.ok ? ok([]) : id;
+    });
+    const known: NodeIds[] = [];
+    for (const host of ctx.hosts) {
+      const h = await hostHandle(ctx, host);
+      const id = h.ok ? await clusterIdentity(ctx, h.value) : undefined;
+      if (id?.ok) known.push(id.value.ids);
+    }
+    const nodeIds = assignNodeIds(ctx.inv.nodes, known);
     // Facts are read on all hosts at once; the step's actions are then applied host by host.
     const plans = await planEachHost(ctx, async (h): Promise<Result<Action[]>> => {
       const host = h.host;
-      const stack = await stackFacts(ctx, h);
-      if (!stack.ok) return stack;
+      const identified = identities.get(host);
+      if (identified && !identified.ok) return identified;
+      if (!nodeIds.ok) return err({ ...nodeIds.error, host });
+      const identity = await clusterIdentity(ctx, h);
+      if (!identity.ok) return identity;
+      const stack = { ok: true as const, value: identity.value.stack };
       const major = stack.value.corosyncVersion?.startsWith('2.') ? 2 : 3;
       if (!stack.value.corosyncVersion) ctx.note(host, 'corosync not installed yet: planned for corosync 3');
       const tuning = totemTuning(ctx.inv.corosync.profile, ctx.inv.nodes.length, ctx.inv.corosync.token_timeout);
-      const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning } });
+      const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning }, nodeIds: nodeIds.value });
       if (!rendered.ok) return err({ ...rendered.error, host });
       const current = await fileFact(ctx, h, COROSYNC_CONF);
       if (!current.ok) return current;
       const before = current.value.content?.toString('utf8') ?? '';
       const actions: Action[] = [];
       const running = stack.value.corosyncActive;
-      const ours = before.includes(MANAGED_MARKER);
-      if (running && !ours) {
-        // Debian starts a one-node cluster named "debian" on install; it must not survive.
-        const name = parseCorosyncConf(before).get('totem.cluster_name');
-        if (name !== undefined && name !== 'debian' && name !== ctx.inv.cluster.name) {
-          return err({ host, message: `this node already runs corosync for another cluster ("${name}")`, fix: 'remove it from that cluster first; osha will not take over a foreign cluster' });
-        }
+      const foreign = identity.value.foreign;
+      // Preflight refused anything else; a cluster being adopted is treated as osha's own below.
+      if (foreign && foreign.verdict.kind === 'refuse') return err({ host, message: foreign.verdict.message, fix: foreign.verdict.fix });
+      if (foreign?.verdict.kind === 'adopt') ctx.note(host, foreign.verdict.why);
+      const ours = identity.value.ours || foreign?.verdict.kind === 'adopt';
+      if (running && foreign?.verdict.kind === 'package-default') {
         const stop = 'systemctl stop pacemaker corosync && rm -f /var/lib/pacemaker/cib/cib*';
         actions.push({
-          summary: `stop the package's default cluster ("${name ?? 'unnamed'}") and drop its CIB`,
+          summary: `stop ${foreign.verdict.why} and drop its CIB`,
+          disruptive: 'stops a running corosync and pacemaker (proven empty: the package default)',
           commands: [stop],
           apply: async () => {
             const r = await h.c.run(stop, { timeoutMs: 300_000 });

@@ -61,7 +61,10 @@ export function unitActions(h: HostHandle, unit: string, s: UnitState): Action[]
   if (!s.exists) return [];
   if (h.os.init === 'systemd') {
     if (s.enabled === 'masked' && s.active !== 'active') return [];
-    return [commandAction(h, `stop, disable and mask ${unit} (Pacemaker owns it)`, sh`systemctl disable --now ${`${unit}.service`} && systemctl mask ${`${unit}.service`}`)];
+    const action = commandAction(h, `stop, disable and mask ${unit} (Pacemaker owns it)`, sh`systemctl disable --now ${`${unit}.service`} && systemctl mask ${`${unit}.service`}`);
+    // Running outside Pacemaker now: stopping it is an outage until Pacemaker starts it again.
+    if (s.active === 'active') action.disruptive = `${unit} runs now and stops until Pacemaker starts it`;
+    return [action];
   }
   if (h.os.init === 'upstart') {
     if (s.enabled === 'manual') return [];

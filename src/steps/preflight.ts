@@ -1,7 +1,9 @@
 // Step 1, preflight: prove every node is fit before anything changes. It has no actions: it
 // either passes on a host or fails it with what to fix; a failure stops the run before step 2.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
-import { planEachHost, type HostHandle } from './common.ts';
+import { hostHandle, planEachHost, type HostHandle } from './common.ts';
+import { adoptionFrom } from '../cluster/existing.ts';
+import { clusterIdentity } from './cluster-identity.ts';
 import { sh } from '../ssh/quote.ts';
 import { parseKeyValues, type OsFacts } from '../facts/host.ts';
 import { err, ok, type OshaError } from '../util/result.ts';
@@ -11,10 +13,12 @@ export const MAX_CLOCK_SKEW_S = 5;
 
 export const preflight: Step = {
   name: 'preflight',
+  gate: true,
   title: 'SSH, sudo, OS, init system, package manager, corosync port, VIP and clocks checked on every node',
   async plan(ctx) {
     const localBefore = Date.now() / 1000;
     const plans = await planEachHost(ctx, (h) => checkHost(ctx, h));
+    await checkExistingResources(ctx, plans);
     // Clock skew needs every node's clock, so it is judged once all answered.
     const clocks = new Map<string, number>();
     for (const host of ctx.hosts) {
@@ -39,6 +43,34 @@ export const preflight: Step = {
     return plans;
   },
 };
+
+/**
+ * On a running cluster, hand-made resources that do one of osha's jobs must be decided in the
+ * inventory (keep or replace) before anything changes: read the CIB once, from a node that runs it.
+ */
+async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>): Promise<void> {
+  for (const host of ctx.hosts) {
+    if (!plans.get(host)?.ok) continue;
+    const h = await hostHandle(ctx, host);
+    if (!h.ok) continue;
+    const identity = await clusterIdentity(ctx, h.value);
+    if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
+    const cib = await h.value.c.exec('cibadmin --query', { timeoutMs: 60_000 });
+    if (!cib.ok || cib.value.code !== 0) continue;
+    const adopted = adoptionFrom(ctx.inv, cib.value.stdout);
+    if (!adopted.ok) {
+      plans.set(host, err({ host, ...adopted.error }));
+      return;
+    }
+    for (const o of adopted.value.found) {
+      const d = ctx.inv.resources.existing.find((e) => e.id === o.foreign.id)!;
+      ctx.note(host, d.action === 'keep'
+        ? `${o.foreign.id} (${o.why}) is kept as the ${o.role}: osha creates none of its own and builds its constraints around ${o.foreign.top}`
+        : `${o.foreign.id} (${o.why}) is replaced by osha's own ${o.role} (disruptive: confirmed before the resources step)`);
+    }
+    return;
+  }
+}
 
 async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   const problems: string[] = [];
@@ -80,6 +112,16 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
     }
   }
   if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: no ping on this node');
+  // A cluster osha did not make: refused here, before any node changes, unless adoptable.
+  const identity = await clusterIdentity(ctx, h);
+  if (!identity.ok) return identity;
+  const foreign = identity.value.foreign;
+  if (foreign?.verdict.kind === 'refuse') {
+    problems.push(foreign.verdict.message);
+    fixes.push(foreign.verdict.fix);
+  } else if (foreign) {
+    ctx.note(h.host, foreign.verdict.why);
+  }
   if (problems.length > 0) {
     const e: OshaError = { host: h.host, message: problems.join('; ') };
     if (fixes.length) e.fix = fixes.join('; ');

@@ -1,13 +1,15 @@
 // Steps for the Pacemaker resource set: the secret files the resources read, then the resource
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { commandAction, hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { buildResourceModel, primitiveId } from '../cluster/build.ts';
 import { changedConfigServices, configServiceOf } from './openstack.ts';
 import { sh } from '../ssh/quote.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
-import { parseSimulation } from '../cluster/transition.ts';
+import { parseSimulation, type Simulation } from '../cluster/transition.ts';
+import { adoptionFrom } from '../cluster/existing.ts';
+import type { ObjectChange } from '../render/cib.ts';
 import { parseClusterStatus, notReady } from '../cluster/status.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
 import { primitivesOf, type ResourceModel } from '../cluster/model.ts';
@@ -40,8 +42,10 @@ export const secretsFiles: Step = {
     return planEachHost(ctx, async (h) => {
       const actions: Action[] = [];
       if (wanted.length > 0) {
-        const mk = await h.c.run('mkdir -p -m 0700 /etc/osha');
-        if (!mk.ok) return mk;
+        // Planning only looks: the directory is made by an action, when it is missing.
+        const dir = await h.c.exec('test -d /etc/osha');
+        if (!dir.ok) return dir;
+        if (dir.value.code !== 0) actions.push(commandAction(h, 'create /etc/osha (mode 0700 root)', 'mkdir -p -m 0700 /etc/osha'));
       }
       for (const [i, w] of wanted.entries()) {
         // Read through sudo like any file; only compared, never printed.
@@ -124,6 +128,7 @@ function restartsForChangedConfig(ctx: StepContext, h: HostHandle, model: Resour
       const cmd = sh`crm_resource --restart --resource ${primitiveId(s)} --timeout=${`${timeout}s`}`;
       return {
         summary: `restart ${primitiveId(s)}: its config now points at the VIP`,
+        disruptive: `${s} is down while it restarts`,
         commands: [cmd],
         apply: async () => {
           const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
@@ -131,6 +136,17 @@ function restartsForChangedConfig(ctx: StepContext, h: HostHandle, model: Resour
         },
       };
     });
+}
+
+/**
+ * Why applying this CIB change interrupts service, or undefined: resources deleted, or anything
+ * running that Pacemaker predicts to stop, move or restart (crm_simulate).
+ */
+export function disruptionOf(changes: readonly ObjectChange[], simulation: Simulation | undefined): string | undefined {
+  const deleted = changes.filter((c) => c.change === 'remove' && ['primitive', 'group', 'clone'].includes(c.tag)).map((c) => c.id);
+  const stopping = (simulation?.actions ?? []).filter((a) => !['start', 'promote', 'monitor'].includes(a.action)).map((a) => `${a.action} ${a.resource}`);
+  const why = [...(deleted.length ? [`deletes ${deleted.join(', ')}`] : []), ...(stopping.length ? [`Pacemaker predicts: ${stopping.join(', ')}`] : [])];
+  return why.length ? why.join('; ') : undefined;
 }
 
 export const resources: Step = {
@@ -144,9 +160,12 @@ export const resources: Step = {
     const hh = await hostHandle(ctx, host);
     if (!hh.ok) return single(hh);
     const h = hh.value;
-    const model = buildResourceModel(ctx.inv);
     const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000));
     const live = await tools.query();
+    // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
+    const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
+    if (!adopted.ok) return single(err({ ...adopted.error, host }));
+    const model = buildResourceModel(ctx.inv, adopted.value.adoption);
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
     const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
     if (!plan.ok) return single(err({ ...plan.error, host }));
@@ -164,7 +183,9 @@ export const resources: Step = {
       if (parsed.ok) simulation = parsed.value;
     }
     const text = renderClusterPlan(ctx.inv, model, plan.value, simulation);
+    const disruptive = disruptionOf(plan.value.changes, simulation);
     const action: Action = {
+      ...(disruptive ? { disruptive } : {}),
       summary: `patch the CIB: ${plan.value.changes.length} osha object change(s) (crm_verify, crm_diff, cibadmin --patch), then wait until every osha resource is started`,
       diff: text,
       apply: async () => {

@@ -242,25 +242,37 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     const again = await oshaJson(['deploy', whole.inventory]);
     expect(again.summary.changed).to.equal(0);
   });
-  it('shrinks back to 2 nodes: node3 stopped, then dropped from the inventory; corosync reloaded (two_node again), node3 gone from Pacemaker\'s node list', async () => {
-    await sh(whole, 'node3', 'systemctl stop pacemaker corosync');
-    const pids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')));
-    const plan = await osha(['deploy', lab.inventory, '--dry-run']);
+  it('shrinks back to 2 nodes by dropping the middle node: node2 stopped, then dropped from the inventory; ids kept, corosync reloaded (two_node again), node2 gone from Pacemaker\'s node list', async () => {
+    const ids = async (on: LabInfo, node: string) => (await sh(on, node, 'corosync-cmapctl nodelist.node | grep -E "\\.(name|nodeid) "')).trim();
+    expect(await ids(whole, 'node3')).to.match(/nodeid \(u32\) = 3$/m);
+    await sh(whole, 'node2', 'systemctl stop pacemaker corosync');
+    const remaining = { ...whole, inventory: join(whole.dir, 'inventory-without-node2.yaml'), nodes: [whole.nodes[0]!, whole.nodes[2]!] };
+    const text = readFileSync(whole.inventory, 'utf8').replace(/^ {2}- name: node2\n {4}address: \S+\n/m, '');
+    if (text.includes('node2')) throw new Error(`could not drop node2 from ${whole.inventory}`);
+    writeFileSync(remaining.inventory, text);
+    const pids = await Promise.all(remaining.nodes.map((n) => sh(remaining, n.name, 'pidof corosync pacemakerd')));
+    const plan = await osha(['deploy', remaining.inventory, '--dry-run']);
     expect(plan.code, plan.stderr).to.equal(0);
-    expect(plan.stdout).to.include('node3 leaves it');
-    expect(plan.stdout).to.include("remove node3 from Pacemaker's node list (no longer in the inventory, and offline)");
+    expect(plan.stdout).to.include('node2 leaves it');
+    expect(plan.stdout).to.include("remove node2 from Pacemaker's node list (no longer in the inventory, and offline)");
+    expect(plan.stdout).to.not.include('DISRUPTIVE');
 
-    const watch = startWatch(lab, 'node1');
-    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    const watch = startWatch(remaining, 'node1');
+    const { run, summary } = await oshaJson(['deploy', remaining.inventory]);
     const samples = await watch.stop();
     expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
     expect(summary.failed).to.equal(0);
     expect(samples.filter((q) => q !== 'quorate'), samples.join(',')).to.deep.equal([]);
-    const xml = await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml');
-    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node2']);
-    expect(xml).to.not.include('name="node3"');
-    for (const n of lab.nodes) expect(await sh(lab, n.name, 'corosync-quorumtool -s')).to.match(/Expected votes: +2/).and.match(/Flags:.*2Node/);
-    expect(await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')))).to.deep.equal(pids);
-    expect((await oshaJson(['deploy', lab.inventory])).summary.changed).to.equal(0);
+    const xml = await sh(remaining, 'node1', 'crm_mon --one-shot --output-as=xml');
+    expect(onlineNodes(xml).sort()).to.deep.equal(['node1', 'node3']);
+    expect(xml).to.not.include('name="node2"');
+    // node3 keeps id 3 (list position would have made it 2): no restart, no name/id clash.
+    for (const n of remaining.nodes) {
+      expect(await ids(remaining, n.name)).to.match(/name \(str\) = node1\n.*nodeid \(u32\) = 1\n.*name \(str\) = node3\n.*nodeid \(u32\) = 3$/);
+      expect(await sh(remaining, n.name, 'corosync-quorumtool -s')).to.match(/Expected votes: +2/).and.match(/Flags:.*2Node/);
+    }
+    expect(await sh(remaining, 'node1', 'crm_node -l')).to.match(/^1 node1 member\n3 node3 member$/m);
+    expect(await Promise.all(remaining.nodes.map((n) => sh(remaining, n.name, 'pidof corosync pacemakerd')))).to.deep.equal(pids);
+    expect((await oshaJson(['deploy', remaining.inventory])).summary.changed).to.equal(0);
   });
 });

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { labSkipReason } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
-import { osha } from '../support/osha.ts';
+import { osha, oshaJson } from '../support/osha.ts';
 import {
   HA_PLACE,
   activeNode,
@@ -237,7 +237,13 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     const node = ha.nodes[0]!;
     const before = cibObjects(await nodeOk(node, 'cibadmin', 'cibadmin --query'));
     const without = haInventory(ha, { services: ['mysql', 'rabbitmq', 'keystone'], name: 'inventory-no-glance.yaml' });
-    const r = await deployOk(ha, without);
+    // Deleting a running service interrupts it: without --yes (and no TTY) the deploy stops first.
+    const unconfirmed = await oshaJson(['deploy', without]);
+    expect(unconfirmed.run.code, unconfirmed.run.stderr).to.equal(2);
+    expect(unconfirmed.summary.unconfirmed?.join('\n')).to.match(/deletes .*osha-glance-api/);
+    expect(unconfirmed.run.stderr).to.include('re-run with --yes');
+    expect(cibObjects(await nodeOk(node, 'cibadmin', 'cibadmin --query'))).to.deep.equal(before);
+    const r = await deployOk(ha, without, ['--yes']);
     expect(r.summary.changed).to.be.greaterThan(0);
     const after = cibObjects(await nodeOk(node, 'cibadmin', 'cibadmin --query'));
     const removed = [...before.keys()].filter((id) => !after.has(id)).sort();

@@ -1,0 +1,88 @@
+// Existing clusters, decided without a network: node ids that stay with their node, and what
+// may be done with a running corosync that osha did not configure.
+import { expect } from 'chai';
+import { assignNodeIds, nodeIdsOf } from '../../src/cluster/nodeids.ts';
+import { judgeRunningCluster } from '../../src/cluster/foreign.ts';
+import { parseCibCensus } from '../../src/facts/cluster.ts';
+import { corosyncChangeKind, parseCorosyncConf, parseCmap } from '../../src/render/corosync.ts';
+
+const ids = (o: Record<string, number>) => new Map(Object.entries(o));
+const nodes = (...names: string[]) => names.map((name) => ({ name }));
+
+describe('corosync node ids', () => {
+  it('keeps the ids a running cluster gives its nodes, whatever their place in the list', () => {
+    const r = assignNodeIds(nodes('node3', 'node1', 'node2'), [ids({ node1: 10, node2: 20, node3: 30 })]);
+    expect(r.ok && Object.fromEntries(r.value)).to.deep.equal({ node3: 30, node1: 10, node2: 20 });
+  });
+
+  it('keeps the ids of the nodes that stay when one leaves from the middle, and never reuses the leaver\'s id', () => {
+    const gone = assignNodeIds(nodes('node1', 'node3'), [ids({ node1: 1, node2: 2, node3: 3 })]);
+    expect(gone.ok && Object.fromEntries(gone.value)).to.deep.equal({ node1: 1, node3: 3 });
+    const joined = assignNodeIds(nodes('node1', 'node3', 'node4'), [ids({ node1: 1, node2: 2, node3: 3 })]);
+    expect(joined.ok && joined.value.get('node4')).to.equal(4);
+  });
+
+  it('gives a new node the lowest free id, and a pinned nodeid wins', () => {
+    const r = assignNodeIds([{ name: 'a' }, { name: 'b', nodeid: 1 }, { name: 'c' }], [ids({ c: 3 })]);
+    expect(r.ok && Object.fromEntries(r.value)).to.deep.equal({ a: 2, b: 1, c: 3 });
+  });
+
+  it('refuses ids that nodes disagree about, or one id for two names', () => {
+    const disagree = assignNodeIds(nodes('a', 'b'), [ids({ a: 1 }), ids({ a: 5 })]);
+    expect(!disagree.ok && disagree.error.message).to.equal("nodes disagree about a's corosync nodeid (1 and 5)");
+    const clash = assignNodeIds([{ name: 'a', nodeid: 2 }, { name: 'b' }], [ids({ b: 2 })]);
+    expect(!clash.ok && clash.error.message).to.equal('corosync nodeid 2 would belong to both a and b');
+  });
+
+  it('reads ids from corosync.conf and from corosync-cmapctl output alike', () => {
+    const conf = 'nodelist {\n  node {\n    name: n1\n    nodeid: 10\n  }\n  node {\n    nodeid: 20\n    name: n2\n  }\n}\n';
+    expect(Object.fromEntries(nodeIdsOf(parseCorosyncConf(conf)))).to.deep.equal({ n1: 10, n2: 20 });
+    const cmap = 'nodelist.node.0.name (str) = n1\nnodelist.node.0.nodeid (u32) = 10\nnodelist.node.1.name (str) = n2\nnodelist.node.1.nodeid (u32) = 20\n';
+    expect(Object.fromEntries(nodeIdsOf(parseCmap(cmap)))).to.deep.equal({ n1: 10, n2: 20 });
+  });
+
+  it('a hand-written file that leaves corosync 3 defaults out needs no restart to become osha\'s', () => {
+    const hand = 'totem {\n version: 2\n cluster_name: c\n transport: knet\n crypto_cipher: aes256\n crypto_hash: sha256\n}\nlogging {\n to_syslog: yes\n}\n';
+    const osha = 'totem {\n version: 2\n cluster_name: c\n transport: knet\n crypto_cipher: aes256\n crypto_hash: sha256\n interface {\n  linknumber: 0\n  mcastport: 5405\n }\n}\nlogging {\n to_logfile: yes\n}\n';
+    expect(corosyncChangeKind(hand, osha)).to.equal('reload');
+    expect(corosyncChangeKind(hand, osha.replace('5405', '5409'))).to.equal('full');
+  });
+});
+
+describe('a running cluster osha did not configure', () => {
+  const emptyCib = parseCibCensus('<cib><configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/></cib>');
+  const inUse = parseCibCensus(
+    '<cib><configuration><resources><primitive id="p_keystone" class="ocf" provider="openstack" type="keystone"/>' +
+      '<primitive id="fence1" class="stonith" type="fence_ipmilan"/></resources><constraints><rsc_location id="l1"/></constraints></configuration></cib>',
+  );
+  const inventory = { name: 'prod', nodes: ['node1', 'node2', 'node3'] };
+
+  it('counts what a CIB holds', () => {
+    expect(emptyCib).to.deep.equal({ resources: [], stonith: [], constraints: 0 });
+    expect(inUse).to.deep.equal({ resources: ['p_keystone', 'fence1'], stonith: ['fence1'], constraints: 1 });
+    expect(parseCibCensus('')).to.equal(undefined);
+  });
+
+  it('is the throw-away package default only when that is proven: named debian, one node, an empty CIB', () => {
+    expect(judgeRunningCluster({ host: 'node1', name: 'debian', nodes: ['node1'], cib: emptyCib }, inventory).kind).to.equal('package-default');
+    expect(judgeRunningCluster({ host: 'node1', name: 'debian', nodes: ['node1'], cib: inUse }, inventory).kind).to.equal('refuse');
+    expect(judgeRunningCluster({ host: 'node1', name: 'debian', nodes: ['node1'], cib: undefined }, inventory).kind).to.equal('refuse');
+    expect(judgeRunningCluster({ host: 'node1', name: 'debian', nodes: ['node1', 'node2'], cib: emptyCib }, inventory).kind).to.equal('refuse');
+  });
+
+  it('is adopted when its name and nodes are the inventory\'s', () => {
+    const v = judgeRunningCluster({ host: 'node2', name: 'prod', nodes: ['node1', 'node2', 'node3'], cib: inUse }, inventory);
+    expect(v.kind).to.equal('adopt');
+  });
+
+  it('is refused with what runs there and what to do, under another name or with other nodes', () => {
+    const other = judgeRunningCluster({ host: 'node2', name: 'legacy', nodes: ['node1', 'node2'], cib: inUse }, inventory);
+    expect(other).to.deep.equal({
+      kind: 'refuse',
+      message: 'node2 runs cluster "legacy" (nodes node1, node2; 2 resources (p_keystone, fence1), 1 constraint, 1 stonith device), which osha did not configure, under another name than the inventory\'s ("prod")',
+      fix: 'to take it over in place, set cluster.name: legacy and list its nodes under nodes:; otherwise remove node2 from that cluster first (osha never stops or wipes a cluster it did not make)',
+    });
+    const extra = judgeRunningCluster({ host: 'node1', name: 'prod', nodes: ['node1', 'ctl9'], cib: inUse }, inventory);
+    expect(extra.kind === 'refuse' && extra.message).to.match(/its node ctl9 is not in the inventory$/);
+  });
+});
