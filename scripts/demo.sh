@@ -12,4 +12,4 @@ else
 fi
 node bin/osha.js deploy "$dir/inventory.yaml"
 node bin/osha.js status "$dir/inventory.yaml"
-echo "demo: done. Remove the lab with: sudo node bin/osha.js lab down --dir $dir"
+echo "demo: done. Remove the lab with: node bin/osha.js lab down --dir $dir"
