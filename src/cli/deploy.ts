@@ -35,7 +35,7 @@ function addRunOptions(cmd: Command, withDryRun: boolean): Command {
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default('120'));
 }
 
-async function askPassphrase(path: string): Promise<string | undefined> {
+export async function askPassphrase(path: string): Promise<string | undefined> {
   if (!process.stdin.isTTY) return undefined;
   const { password } = await import('@inquirer/prompts');
   try {

@@ -8,6 +8,7 @@ import { deployCommand, planCommand, runCommand } from './deploy.ts';
 import { statusCommand } from './status.ts';
 import { drillCommand } from './drill.ts';
 import { rollbackCommand } from './rollback.ts';
+import { exportCommand } from './export.ts';
 import { EXIT } from './exit.ts';
 
 // `osha status | head` closes the pipe early: that is the reader's choice, not an error.
@@ -32,6 +33,7 @@ program.addCommand(runCommand());
 program.addCommand(statusCommand());
 program.addCommand(drillCommand());
 program.addCommand(rollbackCommand());
+program.addCommand(exportCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

@@ -23,10 +23,12 @@ export interface ForeignPrimitive {
 }
 
 /** What an osha object is called in the inventory: vip, public-vip or a service name. */
-export type OshaRole = 'vip' | 'public-vip' | ServiceName;
+export type OshaRole = 'vip' | 'public-vip' | 'fencing' | ServiceName;
+/** The jobs a hand-made resource can fight osha's own over. */
+export type ContestedRole = Exclude<OshaRole, 'fencing'>;
 
 export interface Overlap {
-  role: OshaRole;
+  role: ContestedRole;
   foreign: ForeignPrimitive;
   /** How it was recognised, for the plan. */
   why: string;
@@ -128,7 +130,7 @@ export function adoptionFrom(inv: Pick<Inventory, 'vip' | 'public_vip' | 'servic
   if (cibXml === undefined) return ok({ adoption: none, found: [] });
   const foreign = foreignPrimitives(cibXml);
   const found = findOverlaps(inv, foreign);
-  const decisions: ExistingDecision[] = inv.resources.existing.map((e) => ({ id: e.id, as: (e.as === 'vip' || e.as === 'public-vip' ? e.as : canonicalService(e.as)) as OshaRole, action: e.action }));
+  const decisions: ExistingDecision[] = inv.resources.existing.map((e) => ({ id: e.id, as: (e.as === 'vip' || e.as === 'public-vip' || e.as === 'fencing' ? e.as : canonicalService(e.as)) as OshaRole, action: e.action }));
   const open = undecided(found, decisions);
   if (open.length > 0) {
     const problems = open.map(overlapProblem);
@@ -137,8 +139,14 @@ export function adoptionFrom(inv: Pick<Inventory, 'vip' | 'public_vip' | 'servic
   const adoption = none;
   for (const [i, d] of decisions.entries()) {
     const f = foreign.find((x) => x.id === d.id);
+    // A replace that is done already (an earlier run swapped it): nothing left to do.
+    if (!f && d.action === 'replace') continue;
     if (!f) {
       return err({ message: `resources.existing[${i}] names ${d.id}, but the running cluster has no such resource (foreign primitives: ${foreign.map((x) => x.id).join(', ') || 'none'})`, fix: `correct the id, or remove the entry` });
+    }
+    if (d.as === 'fencing') {
+      if (!f.agent.startsWith('stonith:')) return err({ message: `resources.existing[${i}] keeps ${d.id} as fencing, but it is ${f.agent}, not a fence device`, fix: 'list only stonith resources with as: fencing' });
+      continue;
     }
     if (d.action === 'keep') {
       adoption.kept.set(d.as, f.top);

@@ -299,7 +299,8 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
     add(['public_vip', 'address'], 'public_vip must differ from vip; remove public_vip or give it its own address');
   }
 
-  if (inv.stonith.enabled && inv.stonith.devices.length === 0) {
+  const keptFencing = inv.resources.existing.some((e) => e.as === 'fencing');
+  if (inv.stonith.enabled && inv.stonith.devices.length === 0 && !keptFencing) {
     add(['stonith', 'devices'], 'stonith is enabled but no fence device is listed; add a device under stonith.devices or set stonith.enabled: false');
   }
   const deviceNames = new Set<string>();
@@ -351,9 +352,15 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
   const existingIds = new Map<string, number>();
   const existingRoles = new Map<string, number>();
   r.existing.forEach((e, i) => {
-    const role = resolve(e.as);
-    if (!role || !generated.has(role)) {
-      add(['resources', 'existing', i, 'as'], `"${e.as}" is not a job osha does here; use vip${inv.public_vip ? ', public-vip' : ''} or a service listed under services (${inv.services.join(', ') || 'none listed'})`);
+    // A hand-made fence device: osha leaves it fencing (it makes no device of its own for it).
+    if (e.as === 'fencing') {
+      if (e.action !== 'keep') add(['resources', 'existing', i, 'action'], 'a hand-made fence device can only be kept (action: keep); list a device under stonith.devices for osha to make its own');
+    }
+    const role = e.as === 'fencing' ? 'fencing' : resolve(e.as);
+    if (role === 'fencing') {
+      // nothing more to check: the id is checked against the running cluster
+    } else if (!role || !generated.has(role)) {
+      add(['resources', 'existing', i, 'as'], `"${e.as}" is not a job osha does here; use vip${inv.public_vip ? ', public-vip' : ''}, fencing or a service listed under services (${inv.services.join(', ') || 'none listed'})`);
     } else if (existingRoles.has(role) && r.existing[existingRoles.get(role)!]!.action === 'replace' && e.action === 'replace') {
       add(['resources', 'existing', i, 'as'], `${role} is replaced by resources.existing[${existingRoles.get(role)}] already; osha can take one ${role} over`);
     } else existingRoles.set(role, i);

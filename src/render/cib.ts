@@ -368,14 +368,22 @@ function canonical(el: Element): string {
 
 // --- removal in order ---
 
-/** osha resources in the live CIB that the model no longer has (top-level objects and group members). */
+/**
+ * osha resources in the live CIB that the model no longer has (top-level objects and group
+ * members), and the foreign ones the inventory hands over to osha (replaceForeign).
+ */
 export function removedResources(liveCibXml: string, model: ResourceModel): Result<string[]> {
   const parsed = parseCib(liveCibXml);
   if (!parsed.ok) return parsed;
   const keep = new Set(model.resources.flatMap(resourceIds));
+  const replaced = new Set(model.replaceForeign ?? []);
   const removed: string[] = [];
   for (const top of children(section(parsed.value, 'resources'))) {
     const id = top.getAttribute('id');
+    if (id && replaced.has(id)) {
+      removed.push(id);
+      continue;
+    }
     if (!isOshaId(id)) continue;
     if (!keep.has(id!)) {
       removed.push(id!);

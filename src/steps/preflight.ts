@@ -6,7 +6,8 @@ import { adoptionFrom } from '../cluster/existing.ts';
 import { clusterIdentity } from './cluster-identity.ts';
 import { sh } from '../ssh/quote.ts';
 import { parseKeyValues, type OsFacts } from '../facts/host.ts';
-import { err, ok, type OshaError } from '../util/result.ts';
+import { err, ok, type OshaError, type Result } from '../util/result.ts';
+import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES } from '../agents/files.ts';
 
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
 export const MAX_CLOCK_SKEW_S = 5;
@@ -112,6 +113,14 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
     }
   }
   if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: no ping on this node');
+  // Agents of the same name that osha did not write (the articles' openstack-resource-agents):
+  // uploading osha's would swap the agent under every resource that uses them.
+  const foreignAgents = await foreignAgentFiles(h);
+  if (!foreignAgents.ok) return foreignAgents;
+  if (foreignAgents.value.length > 0) {
+    problems.push(`${AGENT_DIR} holds agents osha did not write (${foreignAgents.value.join(', ')}); osha ships its own under these names and would replace them under any resource that uses them`);
+    fixes.push(`move them to a provider of their own (mv ${AGENT_DIR} /usr/lib/ocf/resource.d/openstack-legacy, then point those resources at ocf:openstack-legacy:NAME), or hand those resources over to osha (resources.existing, action: replace) after that move`);
+  }
   // A cluster osha did not make: refused here, before any node changes, unless adoptable.
   const identity = await clusterIdentity(ctx, h);
   if (!identity.ok) return identity;
@@ -128,6 +137,16 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
     return err(e);
   }
   return ok([]);
+}
+
+/** Files in osha's agent directory, under the names osha ships, that osha did not write. */
+async function foreignAgentFiles(h: HostHandle): Promise<Result<string[]>> {
+  const names = [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)];
+  // Every agent and alias osha ships says "written for osha" near its top (aliases from before
+  // they did say "the articles' name for").
+  const r = await h.c.exec(sh`cd ${AGENT_DIR} 2>/dev/null || exit 0; for f in ${names}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q -e 'written for osha' -e "the articles' name for"; then echo "$f"; fi; done`);
+  if (!r.ok) return r;
+  return ok(r.value.stdout.split('\n').filter(Boolean));
 }
 
 async function vipHeldByCluster(ctx: StepContext): Promise<boolean> {

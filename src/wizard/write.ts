@@ -1,7 +1,6 @@
 // Writes the wizard's result: host keys first, then the inventory in one atomic step, so an
 // inventory that exists is always complete and never half-written.
-import { link, rename, unlink, writeFile } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { writeWhole } from '../util/write-file.ts';
 import { appendKnownHost } from '../ssh/known-hosts.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import type { AcceptedHostKey } from './flow.ts';
@@ -21,19 +20,10 @@ export async function writeWizardOutput(req: WriteRequest): Promise<Result<void>
   } catch (e) {
     return err(oshaError(`cannot add host keys to ${req.knownHostsFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { fix: 'check that folder exists and is writable, or choose another known_hosts file' }));
   }
-  const tmp = join(dirname(req.out), `.${basename(req.out)}.${process.pid}.tmp`);
   try {
-    await writeFile(tmp, req.text, { mode: 0o644, flag: 'wx' });
-    if (req.overwrite) {
-      await rename(tmp, req.out);
-    } else {
-      // link() fails when the target exists, so a file that appeared meanwhile is not replaced.
-      await link(tmp, req.out);
-      await unlink(tmp);
-    }
+    await writeWhole(req.out, req.text, { overwrite: req.overwrite });
     return ok(undefined);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return err(oshaError(`${req.out} appeared while the wizard ran; it was not replaced`, { fix: 'run osha init again with another --out' }));
     return err(oshaError(`cannot write ${req.out}: ${code ?? String(e)}`, { fix: 'check that the folder exists and is writable' }));

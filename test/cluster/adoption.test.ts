@@ -5,6 +5,8 @@ import { assignNodeIds, nodeIdsOf } from '../../src/cluster/nodeids.ts';
 import { judgeRunningCluster } from '../../src/cluster/foreign.ts';
 import { parseCibCensus } from '../../src/facts/cluster.ts';
 import { corosyncChangeKind, parseCorosyncConf, parseCmap } from '../../src/render/corosync.ts';
+import { inventoryFromCluster } from '../../src/cluster/export.ts';
+import { inventoryFrom } from './fixtures.ts';
 
 const ids = (o: Record<string, number>) => new Map(Object.entries(o));
 const nodes = (...names: string[]) => names.map((name) => ({ name }));
@@ -84,5 +86,57 @@ describe('a running cluster osha did not configure', () => {
     });
     const extra = judgeRunningCluster({ host: 'node1', name: 'prod', nodes: ['node1', 'ctl9'], cib: inUse }, inventory);
     expect(extra.kind === 'refuse' && extra.message).to.match(/its node ctl9 is not in the inventory$/);
+  });
+});
+
+describe('osha export (pure: cluster facts to inventory text)', () => {
+  const cmap = parseCmap(
+    [
+      'totem.cluster_name (str) = handmade',
+      'totem.transport (str) = knet',
+      'totem.crypto_cipher (str) = aes256',
+      'nodelist.node.0.name (str) = alice',
+      'nodelist.node.0.nodeid (u32) = 10',
+      'nodelist.node.0.ring0_addr (str) = 198.18.9.11',
+      'nodelist.node.1.name (str) = bob',
+      'nodelist.node.1.nodeid (u32) = 20',
+      'nodelist.node.1.ring0_addr (str) = 198.18.9.12',
+    ].join('\n'),
+  );
+  const cib = `<cib><configuration><crm_config><cluster_property_set id="cib-bootstrap-options">
+    <nvpair id="p1" name="stonith-enabled" value="true"/><nvpair id="p2" name="no-quorum-policy" value="ignore"/></cluster_property_set></crm_config>
+    <resources>
+      <primitive id="p_IP" class="ocf" provider="heartbeat" type="IPaddr2"><instance_attributes id="a"><nvpair id="a1" name="ip" value="198.18.9.100"/><nvpair id="a2" name="cidr_netmask" value="24"/></instance_attributes></primitive>
+      <group id="g_keystone"><primitive id="p_keystone" class="ocf" provider="openstack" type="keystone"/></group>
+      <primitive id="st-alice" class="stonith" type="fence_ipmilan"><instance_attributes id="s"><nvpair id="s1" name="password" value="secret"/></instance_attributes></primitive>
+      <primitive id="p_web" class="ocf" provider="heartbeat" type="apache"/>
+    </resources>
+    <constraints><rsc_colocation id="co_keystone_ip" rsc="g_keystone" with-rsc="p_IP" score="INFINITY"/></constraints>
+  </configuration></cib>`;
+
+  it('writes nodes with their ids, the VIP and services kept as the hand-made resources they are, a fence device kept, the rest in a comment', () => {
+    const r = inventoryFromCluster({ cmap, cib, from: '198.18.9.11', ssh: { user: 'root' } });
+    if (!r.ok) throw new Error(r.error.message);
+    const inv = inventoryFrom(r.value.text);
+    expect(inv.cluster.name).to.equal('handmade');
+    expect(inv.nodes.map((n) => [n.name, n.address, n.nodeid])).to.deep.equal([['alice', '198.18.9.11', 10], ['bob', '198.18.9.12', 20]]);
+    expect(inv.vip).to.deep.equal({ address: '198.18.9.100', cidr_netmask: 24 });
+    expect(inv.corosync.crypto).to.equal(true);
+    expect(inv.services).to.deep.equal(['keystone']);
+    expect(inv.stonith.enabled).to.equal(true);
+    expect(inv.quorum.policy).to.equal('ignore');
+    expect(inv.resources.existing).to.deep.equal([
+      { id: 'p_IP', as: 'vip', action: 'keep' },
+      { id: 'p_keystone', as: 'keystone', action: 'keep' },
+      { id: 'st-alice', as: 'fencing', action: 'keep' },
+    ]);
+    expect(r.value.unrecognised).to.deep.equal(['p_web (ocf:heartbeat:apache)', 'g_keystone (group or clone)', 'co_keystone_ip (constraint)']);
+    expect(r.value.text).to.not.include('secret');
+    expect(r.value.text).to.match(/# Not recognised, left alone by osha/);
+  });
+
+  it('refuses a cluster with no VIP to take, saying what to add', () => {
+    const r = inventoryFromCluster({ cmap, cib: '<cib><configuration><resources/></configuration></cib>', from: 'x', ssh: { user: 'root' } });
+    expect(!r.ok && r.error.message).to.equal('the cluster on x has no IPaddr2 resource to take as the VIP');
   });
 });
