@@ -55,7 +55,8 @@ function property(root: Element | undefined, name: string): string | undefined {
   return undefined;
 }
 
-const QUORUM_POLICIES: Record<string, string> = { stop: 'stop', freeze: 'freeze', ignore: 'ignore', demote: 'demote', suicide: 'fence', fence: 'fence' };
+/** Pacemaker's no-quorum-policy as the inventory says it; stop is what osha's auto resolves to. */
+const QUORUM_POLICIES: Record<string, string> = { stop: 'auto', freeze: 'freeze', ignore: 'ignore', demote: 'demote', suicide: 'fence', fence: 'fence' };
 
 /** Fence agent parameters osha sets itself (or that carry a secret): not exported as params. */
 const FENCE_OWN_PARAMS = new Set(['pcmk_host_list', 'password', 'passwd', 'password_script', 'passwd_script']);

@@ -35,6 +35,23 @@ export interface NodeConfigPlan {
   changedFiles: string[];
 }
 
+/**
+ * Names that a node's /etc/hosts gives to a cluster node's address but that are not node names:
+ * the install guide's `controller`, say. Configs that name them mean "the controller" and are
+ * pointed at the VIP like the nodes' own addresses. Pure: hosts text in, name → address out.
+ */
+export function controllerAliases(hostsText: string, inv: Pick<Inventory, 'nodes'>): Map<string, string> {
+  const nodeAddresses = new Set(inv.nodes.map((n) => n.address.toLowerCase()));
+  const nodeNames = new Set(inv.nodes.map((n) => n.name.toLowerCase()));
+  const out = new Map<string, string>();
+  for (const raw of hostsText.split('\n')) {
+    const [address, ...names] = raw.replace(/#.*/, '').trim().split(/\s+/);
+    if (!address || !nodeAddresses.has(address.toLowerCase())) continue;
+    for (const name of names) if (name && !nodeNames.has(name.toLowerCase()) && !out.has(name.toLowerCase())) out.set(name.toLowerCase(), address);
+  }
+  return out;
+}
+
 /** The paths the deploy step reads on a node for `service`: each config file and its backup. */
 export function pathsToRead(service: OpenStackService): { file: string; backup: string }[] {
   return SERVICE_CONFIG_FILES[service].map((file) => ({ file, backup: backupPathFor(file) }));

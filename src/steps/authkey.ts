@@ -7,6 +7,8 @@ import { parseKeyValues } from '../facts/host.ts';
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, MANAGED_MARKER } from '../render/corosync.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { stackFacts } from './cluster-identity.ts';
+import { COROSYNC_RESTART, oweAction } from './owed.ts';
 
 /** corosync-keygen's default size: 2048 bits. */
 export const AUTHKEY_BYTES = 256;
@@ -123,7 +125,18 @@ export const authkey: Step = {
       const f = facts.get(host)!;
       const actions: Action[] = [];
       if (f.sha256 !== targetSha && sourceKey) {
-        actions.push(installKeyAction(h, sourceKey, fp));
+        const stack = await stackFacts(ctx, h);
+        if (!stack.ok) {
+          plans.set(host, stack);
+          continue;
+        }
+        const install = installKeyAction(h, sourceKey, fp);
+        if (stack.value.corosyncActive) {
+          // A running corosync keeps the old key until it restarts; every node restarts together.
+          actions.push(oweAction(ctx, h, COROSYNC_RESTART, 'corosync owes a restart for its new authkey'));
+          install.disruptive = 'a new key means restarting corosync and pacemaker on every node together: services pause until the cluster re-forms';
+        }
+        actions.push(install);
         ctx.facts.forget(host, 'authkey-changed');
         void ctx.facts.get(host, 'authkey-changed', async () => ok(true));
       } else if (f.mode !== '400' || f.owner !== 'root:root') {

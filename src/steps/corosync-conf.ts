@@ -7,6 +7,7 @@ import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
 import { COROSYNC_CONF, corosyncChangeKind, loadedChangeKind, nodelistChange, renderCorosyncConf, worstChange } from '../render/corosync.ts';
 import { clusterIdentity, stackFacts } from './cluster-identity.ts';
 import { assignNodeIds, type NodeIds } from '../cluster/nodeids.ts';
+import { COROSYNC_RESTART, clearOwed, readOwed } from './owed.ts';
 import { totemTuning } from '../cluster/profiles.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
@@ -67,6 +68,12 @@ function fullRestartAction(ctx: StepContext): Action {
       if (first?.ok) {
         const back = await waitForCluster(ctx, first.value, ctx.allHosts);
         if (!back.ok) return back;
+      }
+      // The restart a new authkey owed is done: clear its record everywhere.
+      for (const h of handles) {
+        if (!h.ok) continue;
+        const cleared = await clearOwed(ctx, h.value, [COROSYNC_RESTART]);
+        if (!cleared.ok) return cleared;
       }
       return ok(undefined);
     },
@@ -145,7 +152,11 @@ export const corosyncConf: Step = {
         if (fileKind === 'none' && loadedKind !== 'none') {
           ctx.note(host, `corosync runs an older configuration than ${COROSYNC_CONF} (a run cut short before it was applied?): applying it now`);
         }
-        const kind = keyChanged.ok && keyChanged.value ? 'full' : worstChange(fileKind, loadedKind);
+        const owed = await readOwed(ctx, h);
+        if (!owed.ok) return owed;
+        const owesRestart = owed.value.has(COROSYNC_RESTART);
+        if (owesRestart && !(keyChanged.ok && keyChanged.value)) ctx.note(host, 'a new authkey was installed by a run cut short before corosync restarted: restarting now');
+        const kind = (keyChanged.ok && keyChanged.value) || owesRestart ? 'full' : worstChange(fileKind, loadedKind);
         const nodes = nodelistChange(before, rendered.value);
         nodes.added.forEach((n) => joining.add(n));
         nodes.removed.forEach((n) => leaving.add(n));

@@ -5,13 +5,14 @@ import type { ServiceName } from '../inventory/services.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { hostHandle, planEachHost, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
-import { pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
+import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
 import type { OpenStackService } from '../openstack/rewrites.ts';
 import { desiredEndpoints, describeEndpointOp, endpointArgv, parseEndpointList, planEndpoints, regionMismatches } from '../openstack/endpoints.ts';
 import { OS_PASSWORD_FILE } from '../cluster/catalog.ts';
 import { primitiveId, VIP_ID } from '../cluster/build.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { oweAction, restartRecord } from './owed.ts';
 
 /** Which config family each cluster service reads. */
 export function configServiceOf(s: ServiceName): OpenStackService | undefined {
@@ -73,6 +74,19 @@ export const openstackConfig: Step = {
     const changed = changedConfigServices(ctx);
     return planEachHost(ctx, async (h): Promise<HostPlan> => {
       const actions: Action[] = [];
+      // The install guide names the controller by a host name (`controller` in /etc/hosts):
+      // a name this node resolves to a cluster node's address means the controller too.
+      let localHosts: string[] = [];
+      if (services.length > 0) {
+        const hosts = await h.c.readFile('/etc/hosts');
+        if (!hosts.ok) return hosts;
+        const aliases = controllerAliases(hosts.value?.toString('utf8') ?? '', ctx.inv);
+        localHosts = [...aliases.keys()];
+        for (const [name, address] of aliases) {
+          const node = ctx.inv.nodes.find((n) => n.address.toLowerCase() === address.toLowerCase())!;
+          ctx.note(h.host, `/etc/hosts resolves "${name}" to ${address} (${node.name}): options naming ${name} are pointed at the VIP too`);
+        }
+      }
       for (const service of services) {
         const facts = await readConfigFacts(h, service);
         if (!facts.ok) return facts;
@@ -80,11 +94,13 @@ export const openstackConfig: Step = {
           ctx.note(h.host, `${service}: no config file on this node (not installed here), nothing to rewrite`);
           continue;
         }
-        const plan = planNodeConfig(ctx.inv, service, facts.value);
+        const plan = planNodeConfig(ctx.inv, service, facts.value, { localHosts });
         if (!plan.ok) return err({ ...plan.error, host: h.host });
         for (const n of plan.value.notes) ctx.note(h.host, `${service}: ${n}`);
         if (plan.value.steps.length === 0) continue;
         changed.add(service);
+        // Recorded before the write: a run cut short after it still restarts the service next time.
+        actions.push(oweAction(ctx, h, restartRecord(service), `${service} owes a restart to read its rewritten config`));
         actions.push({
           summary: `point ${plan.value.changedFiles.join(', ')} at the VIP (${plan.value.entries.length} option(s))`,
           diff: plan.value.diff,

@@ -9,6 +9,8 @@ import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
 import { parseSimulation, type Simulation } from '../cluster/transition.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
+import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites.ts';
+import { clearOwed, readOwed, restartRecord } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { parseClusterStatus, notReady } from '../cluster/status.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
@@ -113,16 +115,35 @@ export async function waitForResources(ctx: StepContext, h: HostHandle, model: R
   return r.ok ? r : err({ host: h.host, message: `resources not all started after ${ctx.options.settleTimeoutMs / 1000} s: ${r.error.message}` });
 }
 
-/** Resources whose config files this run rewrote restart, so they read the new values. */
-function restartsForChangedConfig(ctx: StepContext, h: HostHandle, model: ResourceModel): Action[] {
-  const changed = changedConfigServices(ctx);
-  if (changed.size === 0) return [];
+/**
+ * Config families whose rewritten files a running resource has not read yet: rewritten in this run,
+ * or recorded on a node by a run cut short before its restart (src/steps/owed.ts).
+ */
+async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStackService>>> {
+  const out = new Set<OpenStackService>(changedConfigServices(ctx));
+  for (const host of ctx.hosts) {
+    const h = await hostHandle(ctx, host);
+    if (!h.ok) return h;
+    const owed = await readOwed(ctx, h.value);
+    if (!owed.ok) return owed;
+    for (const family of OPENSTACK_SERVICES) if (owed.value.has(restartRecord(family))) out.add(family);
+  }
+  return ok(out);
+}
+
+/**
+ * Restarts of the resources that run (in `running`, the live CIB's primitive ids) and read a
+ * rewritten config, then one action clearing every restart record: a resource that starts with
+ * this patch reads the new file anyway, and a family no resource reads owes nothing.
+ */
+function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, owed: Set<OpenStackService>, running: Set<string>): Action[] {
+  if (owed.size === 0) return [];
   const ids = new Set(primitivesOf(model.resources).map((p) => p.id));
   const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
-  return ctx.inv.services
+  const restarts: Action[] = ctx.inv.services
     .filter((s) => {
       const family = configServiceOf(s);
-      return family !== undefined && changed.has(family) && ids.has(primitiveId(s));
+      return family !== undefined && owed.has(family) && ids.has(primitiveId(s)) && running.has(primitiveId(s));
     })
     .map((s) => {
       const cmd = sh`crm_resource --restart --resource ${primitiveId(s)} --timeout=${`${timeout}s`}`;
@@ -136,6 +157,20 @@ function restartsForChangedConfig(ctx: StepContext, h: HostHandle, model: Resour
         },
       };
     });
+  const records = [...owed].map(restartRecord);
+  const clear: Action = {
+    summary: `clear the restart records (${[...owed].join(', ')}) on every node`,
+    apply: async () => {
+      for (const host of ctx.hosts) {
+        const hh = await hostHandle(ctx, host);
+        if (!hh.ok) return hh;
+        const r = await clearOwed(ctx, hh.value, records);
+        if (!r.ok) return r;
+      }
+      return ok(undefined);
+    },
+  };
+  return [...restarts, clear];
 }
 
 /**
@@ -173,7 +208,9 @@ export const resources: Step = {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
       // Exactly one look (a 1 ms waitFor could time out before its first check on a busy host).
       const started = await resourcesStarted(h, model);
-      if (started.ok) return single(ok(restartsForChangedConfig(ctx, h, model)));
+      const owed = await owedConfigRestarts(ctx);
+      if (!owed.ok) return single(owed);
+      if (started.ok) return single(ok(configRestarts(ctx, h, model, owed.value, new Set(primitivesOf(model.resources).map((p) => p.id)))));
       return single(ok([{ summary: `wait until every osha resource is started (now: ${started.error.message})`, apply: () => waitForResources(ctx, h, model) }]));
     }
     let simulation;
@@ -196,6 +233,15 @@ export const resources: Step = {
         return waitForResources(ctx, h, model);
       },
     };
-    return single(ok([action]));
+    // Resources that already run and read a rewritten config restart after the patch.
+    const owed = await owedConfigRestarts(ctx);
+    if (!owed.ok) return single(owed);
+    const running = new Set(live.ok ? primitiveIdsIn(live.value) : []);
+    return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running)]));
   },
 };
+
+/** Every primitive id in a CIB's configuration. */
+function primitiveIdsIn(cibXml: string): string[] {
+  return [...cibXml.matchAll(/<primitive [^>]*\bid="([^"]+)"/g)].map((m) => m[1]!);
+}

@@ -74,6 +74,36 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect(await sh(lab, 'node1', 'cibadmin --query | head -1 | grep -o " epoch=\\"[0-9]*\\""')).to.equal(epoch);
   });
 
+  it('a run cut short after writing a new authkey, before corosync restarted: the record it left makes the next run restart', async () => {
+    const all = (cmd: string) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, cmd)));
+    const keysBefore = await all('sha256sum < /etc/corosync/authkey');
+    const pids = await all('pidof corosync');
+    // A playbook that ends right after the authkey step: the state a run killed at that point leaves.
+    const cut = join(lab.dir, 'cut-after-authkey.yaml');
+    writeFileSync(cut, 'name: cut\ndescription: the cluster playbook cut after the authkey step\nsteps:\n  - step: preflight\n  - step: authkey\n');
+    const unconfirmed = await osha(['run', cut, lab.inventory, '--regenerate-key']);
+    expect(unconfirmed.code, 'a key rotation on a running cluster needs confirming').to.equal(2);
+    expect(await all('sha256sum < /etc/corosync/authkey')).to.deep.equal(keysBefore);
+    const first = await osha(['run', cut, lab.inventory, '--regenerate-key', '--yes']);
+    expect(first.code, first.stderr).to.equal(0);
+    const keys = await all('sha256sum < /etc/corosync/authkey');
+    expect(new Set(keys).size).to.equal(1);
+    expect(keys[0]).to.not.equal(keysBefore[0]);
+    expect(await all('pidof corosync')).to.deep.equal(pids);
+    expect(await all('cat /var/lib/osha/owed/corosync-restart')).to.deep.equal(lab.nodes.map(() => 'corosync owes a restart for its new authkey\n'));
+
+    const plan = await osha(['plan', lab.inventory]);
+    expect(plan.stdout).to.include('a new authkey was installed by a run cut short before corosync restarted: restarting now');
+    expect(plan.stdout).to.match(/restart corosync and pacemaker on all 3 nodes together.*\[DISRUPTIVE/);
+    const next = await oshaJson(['deploy', lab.inventory, '--yes']);
+    expect(next.run.code, next.run.stderr).to.equal(0);
+    const after = await all('pidof corosync');
+    after.forEach((p, i) => expect(p, lab.nodes[i]!.name).to.not.equal(pids[i]));
+    expect(await all('ls /var/lib/osha/owed | wc -l')).to.deep.equal(lab.nodes.map(() => '0\n'));
+    expect(onlineNodes(await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml')).sort()).to.deep.equal(['node1', 'node2', 'node3']);
+    expect((await oshaJson(['deploy', lab.inventory])).summary.changed).to.equal(0);
+  });
+
   it('osha export of the running cluster gives an inventory that validates and whose plan changes nothing', async () => {
     const out = join(lab.dir, 'exported.yaml');
     const exp = await osha(['export', '--address', lab.nodes[1]!.address, '--private-key', lab.privateKey, '--known-hosts', lab.knownHosts, '--out', out]);
@@ -85,7 +115,7 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect((await osha(['validate', out])).code).to.equal(0);
     const { run, summary } = await oshaJson(['plan', out]);
     expect(run.code, run.stderr).to.equal(0);
-    expect(summary.changed).to.equal(0);
+    expect(summary.changed, `${JSON.stringify(summary.hosts)}\n${run.stderr}`).to.equal(0);
   });
 
   it('a changed token timeout reaches every node while the cluster keeps quorum throughout', async () => {
@@ -214,6 +244,24 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     expect(rollback.stdout).to.include('restored /etc/glance/glance-api.conf');
     expect(await sh(lab, 'node1', `sha256sum ${files.join(' ')}`)).to.equal(original);
     expect((await labExec(lab, 'node1', 'ls /etc/glance/*.osha-orig')).code).to.not.equal(0);
+  });
+
+  it('install-guide configs: a `controller` that /etc/hosts resolves to node1 is pointed at the VIP, and the plan names it', async () => {
+    // The database behind the VIP is what makes glance's [database] connection osha's to rewrite.
+    const inv = join(lab.dir, 'inventory-openstack-db.yaml');
+    writeFileSync(inv, readFileSync(lab.inventory, 'utf8').replace(/^services: \[\]/m, 'services: [mysql, glance-api]'));
+    const setup = `echo '${lab.nodes[0]!.address} controller' >> /etc/hosts; ` +
+      `sed -i 's|^\\[database\\]$|[database]\\nconnection = mysql+pymysql://glance:Gl4nce@controller/glance|' /etc/glance/glance-api.conf`;
+    for (const n of lab.nodes) await sh(lab, n.name, setup);
+    expect(await sh(lab, 'node2', 'grep "^connection" /etc/glance/glance-api.conf')).to.include('@controller/glance');
+    const plan = await osha(['plan', inv]);
+    expect(plan.code, plan.stderr).to.equal(0);
+    expect(plan.stdout).to.include(`/etc/hosts resolves "controller" to ${lab.nodes[0]!.address} (node1): options naming controller are pointed at the VIP too`);
+    const r = await oshaJson(['run', 'openstack', inv]);
+    expect(r.run.code, r.run.stderr).to.equal(0);
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'grep "^connection" /etc/glance/glance-api.conf')).to.include(`@${lab.vip}/glance`);
+    expect((await osha(['rollback', inv])).code).to.equal(0);
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'grep "^connection" /etc/glance/glance-api.conf')).to.include('@controller/glance');
   });
 
   it('refuses to run against an invalid inventory and touches no node', async () => {

@@ -3,6 +3,8 @@
 // VIP's node and both come back within the measured recovery time, nothing lost; re-deploys change
 // nothing, leave hand-made resources alone, and remove exactly what leaves the inventory.
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { labSkipReason } from '../support/lab.ts';
@@ -231,6 +233,33 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(summary.changed).to.equal(0);
     expect(await nodeOk(node, 'cibadmin', query)).to.equal(before);
     expect(activeNode(await crmMon(ha), 'handmade-dummy')).to.be.a('string');
+  });
+
+  it('a run cut short after rewriting glance-api.conf, before glance restarted: the record it left makes the next deploy restart glance', async () => {
+    const where = activeNode(await crmMon(ha), 'osha-glance-api')!;
+    const node = ha.nodes.find((n) => n.name === where)!;
+    // An operator points bind_host back at each node's own address; osha must undo that.
+    await Promise.all(ha.nodes.map((n) => nodeOk(n, 'edit', `sed -i 's/^bind_host = .*/bind_host = ${n.address}/' /etc/glance/glance-api.conf`)));
+    const pid = (await nodeOk(node, 'pgrep', 'pgrep -o -f /usr/bin/glance-api')).trim();
+    const cut = join(ha.dir, 'cut-after-openstack-config.yaml');
+    writeFileSync(cut, 'name: cut\ndescription: the deploy cut after the config rewrite\nsteps:\n  - step: preflight\n  - step: openstack-config\n');
+    const first = await osha(['run', cut, inventory]);
+    expect(first.code, first.stderr).to.equal(0);
+    for (const n of ha.nodes) {
+      expect(await nodeOk(n, 'grep', 'grep "^bind_host" /etc/glance/glance-api.conf')).to.equal(`bind_host = ${ha.vip}\n`);
+      expect(await nodeOk(n, 'owed', 'ls /var/lib/osha/owed')).to.include('restart-glance');
+    }
+    expect((await nodeOk(node, 'pgrep', 'pgrep -o -f /usr/bin/glance-api')).trim()).to.equal(pid);
+
+    const plan = await osha(['plan', inventory]);
+    expect(plan.stdout).to.match(/restart osha-glance-api: its config now points at the VIP \[DISRUPTIVE/);
+    await deployOk(ha, inventory, ['--yes', ...GLANCE_START]);
+    const now = activeNode(await crmMon(ha), 'osha-glance-api')!;
+    const after = (await nodeOk(ha.nodes.find((n) => n.name === now)!, 'pgrep', 'pgrep -o -f /usr/bin/glance-api')).trim();
+    expect(`${now} ${after}`).to.not.equal(`${where} ${pid}`);
+    for (const n of ha.nodes) expect(await nodeOk(n, 'owed', 'ls /var/lib/osha/owed | wc -l')).to.equal('0\n');
+    expect((await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id)).to.deep.equal(image);
+    expect((await deployOk(ha, inventory)).summary.changed).to.equal(0);
   });
 
   it('an inventory without glance-api removes exactly glance\'s objects; putting it back restores glance', async () => {

@@ -1,7 +1,7 @@
 // The deploy step's core on a real Debian nova.conf: plan, apply, converge, roll back.
 import { expect } from 'chai';
 import { applyStepsInMemory, backupPathFor } from '../../src/openstack/backup.ts';
-import { pathsToRead, planNodeConfig, planNodeRollback, type ConfigFacts } from '../../src/openstack/node-config.ts';
+import { controllerAliases, pathsToRead, planNodeConfig, planNodeRollback, type ConfigFacts } from '../../src/openstack/node-config.ts';
 import { editIni } from '../../src/render/ini.ts';
 import { debianConfigs } from './debian-configs.ts';
 import { labInventory, VIP } from './fixtures.ts';
@@ -57,5 +57,22 @@ describe('node config step (real Debian nova.conf)', function () {
   it('refuses a relative path for rollback', () => {
     const r = planNodeRollback('nova.conf', 'x', 'y');
     expect(!r.ok && r.error.message).to.equal('nova.conf is not an absolute path');
+  });
+
+  it('points the install guide\'s `controller` at the VIP when /etc/hosts resolves it to a cluster node, and says so', () => {
+    const hosts = '127.0.0.1 localhost\n198.18.0.11 controller controller.example  # the install guide\n198.18.0.50 storage\n198.18.0.12 bob\n';
+    const aliases = controllerAliases(hosts, labInventory());
+    expect([...aliases]).to.deep.equal([['controller', '198.18.0.11'], ['controller.example', '198.18.0.11']]);
+    const guide = editIni(installed, [
+      { section: 'database', key: 'connection', value: 'mysql+pymysql://nova:N0va-secret@controller/nova' },
+      { section: 'DEFAULT', key: 'transport_url', value: 'rabbit://openstack:Rabb1t-secret@storage:5672/' },
+    ]).text;
+    const without = planNodeConfig(labInventory(), 'nova', factsOf(new Map([[NOVA, guide]])));
+    expect(without.ok && without.value.diff).to.not.contain('+connection = ');
+    const r = planNodeConfig(labInventory(), 'nova', factsOf(new Map([[NOVA, guide]])), { localHosts: [...aliases.keys()] });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.value.diff).to.contain(`+connection = mysql+pymysql://nova:***@${VIP}/nova`);
+    // storage resolves to an address no cluster node has: left alone.
+    expect(r.value.diff).to.not.match(/^\+transport_url/m);
   });
 });

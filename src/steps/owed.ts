@@ -1,0 +1,44 @@
+// Work a change makes owed, recorded on the node before the change and cleared once done: a
+// corosync restart after a new authkey, a resource restart after its config was rewritten. A run
+// cut short in between (killed, a lost connection) leaves the record, and the next run finds it
+// and does the work, where the files alone would look converged.
+import type { Action, StepContext } from '../runner/types.ts';
+import type { HostHandle } from './common.ts';
+import { sh } from '../ssh/quote.ts';
+import { ok, type Result } from '../util/result.ts';
+
+export const OWED_DIR = '/var/lib/osha/owed';
+
+/** The records on a node (file names in OWED_DIR), read once per run. */
+export function readOwed(ctx: StepContext, h: HostHandle): Promise<Result<Set<string>>> {
+  return ctx.facts.get(h.host, 'owed', async () => {
+    const r = await h.c.exec(sh`ls -1 ${OWED_DIR} 2>/dev/null; true`);
+    if (!r.ok) return r;
+    return ok(new Set(r.value.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9-]+$/.test(l))));
+  });
+}
+
+/** An action recording `name` on the node (before the change that makes it owed). */
+export function oweAction(ctx: StepContext, h: HostHandle, name: string, why: string): Action {
+  const command = sh`mkdir -p -m 0700 ${OWED_DIR} && echo ${why} > ${`${OWED_DIR}/${name}`}`;
+  return {
+    summary: `record on ${h.host} that ${why} (cleared when done, so a run cut short is finished by the next one)`,
+    commands: [command],
+    apply: async () => {
+      const r = await h.c.run(command);
+      ctx.facts.forget(h.host, 'owed');
+      return r.ok ? ok(undefined) : r;
+    },
+  };
+}
+
+/** Clears records once their work is done. */
+export async function clearOwed(ctx: StepContext, h: HostHandle, names: readonly string[]): Promise<Result<void>> {
+  if (names.length === 0) return ok(undefined);
+  const r = await h.c.run(sh`cd ${OWED_DIR} 2>/dev/null && rm -f -- ${[...names]}; true`);
+  ctx.facts.forget(h.host, 'owed');
+  return r.ok ? ok(undefined) : r;
+}
+
+export const COROSYNC_RESTART = 'corosync-restart';
+export const restartRecord = (service: string): string => `restart-${service}`;
