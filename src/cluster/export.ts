@@ -7,7 +7,6 @@
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { Document as YamlDocument, isMap, isSeq, type YAMLMap } from 'yaml';
 import { children, child } from '../render/dom.ts';
-import { nodeIdsOf } from './nodeids.ts';
 import { foreignPrimitives, findOverlaps } from './existing.ts';
 import { OSHA_PREFIX, isOshaId } from './model.ts';
 import { SERVICE_NAMES, type ServiceName } from '../inventory/services.ts';
@@ -66,13 +65,16 @@ export function inventoryFromCluster(facts: ClusterFacts): Result<{ text: string
   if (root?.nodeName !== 'cib') return err({ message: `no CIB could be read on ${facts.from} (is Pacemaker running there?)` });
   const name = facts.cmap.get('totem.cluster_name');
   if (!name) return err({ message: `corosync on ${facts.from} reports no cluster_name`, fix: 'set totem.cluster_name in corosync.conf (a reload takes it), then export again' });
-  const ids = nodeIdsOf(facts.cmap);
+  // Pacemaker knows every node by name and id (its nodes section): crmsh lists nodes without a name.
+  const unames = new Map(children(child(child(root, 'configuration'), 'nodes')).map((n) => [n.getAttribute('id') ?? '', n.getAttribute('uname') ?? '']));
   const nodes = [...facts.cmap.keys()]
-    .filter((k) => /^nodelist\.node\[\d+\]\.name$/.test(k))
+    .filter((k) => /^nodelist\.node\[\d+\]\.ring0_addr$/.test(k))
     .map((k) => {
       const i = /\[(\d+)\]/.exec(k)![1]!;
-      const nodeName = facts.cmap.get(k)!;
-      return { name: nodeName, address: facts.cmap.get(`nodelist.node[${i}].ring0_addr`) ?? '', nodeid: ids.get(nodeName) };
+      const id = facts.cmap.get(`nodelist.node[${i}].nodeid`);
+      const address = facts.cmap.get(k)!;
+      const nodeName = facts.cmap.get(`nodelist.node[${i}].name`) ?? (id ? unames.get(id) : undefined) ?? address;
+      return { name: nodeName, address, nodeid: id && /^\d+$/.test(id) ? Number(id) : undefined };
     });
   if (nodes.length === 0) return err({ message: `corosync on ${facts.from} runs without a nodelist`, fix: 'osha needs a nodelist (corosync 3 requires one for knet)' });
 

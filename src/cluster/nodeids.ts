@@ -8,20 +8,23 @@ import { err, ok, type Result } from '../util/result.ts';
 /** Name -> id, as corosync runs it (cmap) or as a corosync.conf lists it. */
 export type NodeIds = Map<string, number>;
 
-/** The nodelist ids in parseCorosyncConf/parseCmap form (`nodelist.node[i].name|nodeid`). */
-export function nodeIdsOf(conf: Map<string, string>): NodeIds {
-  const names = new Map<string, string>();
-  const ids = new Map<string, number>();
+/**
+ * The nodelist ids in parseCorosyncConf/parseCmap form (`nodelist.node[i].name|nodeid|ring0_addr`).
+ * A node listed without a name (crmsh writes only ring0_addr and nodeid) is named by `nameOf`
+ * its address, when it knows it (the inventory's node with that address).
+ */
+export function nodeIdsOf(conf: Map<string, string>, nameOf: (address: string) => string | undefined = () => undefined): NodeIds {
+  const fields = new Map<string, Map<string, string>>();
   for (const [k, v] of conf) {
-    const m = /^nodelist\.node\[(\d+)\]\.(name|nodeid)$/.exec(k);
-    if (!m) continue;
-    if (m[2] === 'name') names.set(m[1]!, v);
-    else if (/^\d+$/.test(v)) ids.set(m[1]!, Number(v));
+    const m = /^nodelist\.node\[(\d+)\]\.(name|nodeid|ring0_addr)$/.exec(k);
+    if (m) fields.set(m[1]!, (fields.get(m[1]!) ?? new Map()).set(m[2]!, v));
   }
   const out: NodeIds = new Map();
-  for (const [i, name] of names) {
-    const id = ids.get(i);
-    if (id !== undefined) out.set(name, id);
+  for (const f of fields.values()) {
+    const id = f.get('nodeid');
+    const address = f.get('ring0_addr');
+    const name = f.get('name') ?? (address ? nameOf(address) : undefined);
+    if (name && id && /^\d+$/.test(id)) out.set(name, Number(id));
   }
   return out;
 }

@@ -42,6 +42,8 @@ export const OFFLINE_DEBS = [
   'mariadb-server',
   'rabbitmq-server',
   'haproxy',
+  // crmsh's bootstrap (crm cluster init/join) syncs its files with csync2: a cluster built that way.
+  'csync2',
 ] as const;
 
 /**

@@ -19,6 +19,31 @@ export interface CorosyncRenderInput {
   timings: TotemTimings;
   /** Each node's corosync id, as src/cluster/nodeids.ts assigns them; by default pinned, else list position. */
   nodeIds?: Map<string, number>;
+  /** Settings of the current corosync.conf that osha keeps (see settingsToKeep), parse-form keys. */
+  kept?: Map<string, string>;
+}
+
+/** Settings osha does not choose itself, kept as a running cluster has them (knet only). */
+const KEPT_SETTINGS = /^(totem\.(clear_node_high_bit|ip_version)|totem\.interface\[0\]\.ttl|resources\.watchdog_device)$/;
+
+/**
+ * What of the current corosync.conf survives osha's rendering: settings osha does not manage
+ * (crmsh's clear_node_high_bit, ip_version, the interface ttl, resources.watchdog_device: dropping
+ * the last could arm a hardware watchdog at the next start), and the cipher and hash of a
+ * cluster that already encrypts when the inventory asks for encryption (changing them means
+ * restarting every node together). Pure.
+ */
+export function settingsToKeep(current: Map<string, string>, inv: Pick<Inventory, 'corosync'>): Map<string, string> {
+  const out = new Map<string, string>();
+  if (inv.corosync.transport !== 'knet') return out;
+  for (const [k, v] of current) if (KEPT_SETTINGS.test(k)) out.set(k, v);
+  const cipher = current.get('totem.crypto_cipher');
+  const hash = current.get('totem.crypto_hash');
+  if (inv.corosync.crypto && cipher && hash && cipher !== 'none' && hash !== 'none') {
+    out.set('totem.crypto_cipher', cipher);
+    out.set('totem.crypto_hash', hash);
+  }
+  return out;
 }
 
 type Block = { name: string; entries: (readonly [string, string | number] | Block)[] };
@@ -56,11 +81,18 @@ export function renderCorosyncConf(input: CorosyncRenderInput): Result<string> {
   const totem: Block = { name: 'totem', entries: [['version', 2], ['cluster_name', inv.cluster.name]] };
   if (major === 3) {
     totem.entries.push(['transport', c.transport]);
+    const kept = input.kept ?? new Map<string, string>();
     if (c.transport === 'knet') {
-      totem.entries.push(['crypto_cipher', c.crypto ? 'aes256' : 'none'], ['crypto_hash', c.crypto ? 'sha256' : 'none']);
+      totem.entries.push(
+        ['crypto_cipher', c.crypto ? (kept.get('totem.crypto_cipher') ?? 'aes256') : 'none'],
+        ['crypto_hash', c.crypto ? (kept.get('totem.crypto_hash') ?? 'sha256') : 'none'],
+      );
+      for (const key of ['clear_node_high_bit', 'ip_version']) if (kept.has(`totem.${key}`)) totem.entries.push([key, kept.get(`totem.${key}`)!]);
     }
     totem.entries.push(...timing);
-    totem.entries.push({ name: 'interface', entries: [['linknumber', 0], ['mcastport', c.port]] });
+    const iface: Block = { name: 'interface', entries: [['linknumber', 0], ['mcastport', c.port]] };
+    if (kept.has('totem.interface[0].ttl')) iface.entries.push(['ttl', kept.get('totem.interface[0].ttl')!]);
+    totem.entries.push(iface);
   } else {
     // corosync 2 has no knet: unicast UDP, with its own secauth encryption.
     totem.entries.push(['transport', 'udpu']);
@@ -92,7 +124,10 @@ export function renderCorosyncConf(input: CorosyncRenderInput): Result<string> {
     `${MANAGED_MARKER} for cluster ${inv.cluster.name}: local edits are replaced on the next deploy.`,
     `# Corosync ${major} configuration rendered from the osha inventory.`,
   ].join('\n');
-  return ok(`${header}\n\n${[totem, nodelist, quorum, logging].map((b) => renderBlock(b)).join('\n\n')}\n`);
+  const blocks = [totem, nodelist, quorum, logging];
+  const watchdog = input.kept?.get('resources.watchdog_device');
+  if (watchdog !== undefined && major === 3) blocks.push({ name: 'resources', entries: [['watchdog_device', watchdog]] });
+  return ok(`${header}\n\n${blocks.map((b) => renderBlock(b)).join('\n\n')}\n`);
 }
 
 /** Parses corosync.conf into flat `section.sub.key` → values (repeated blocks get an index). */
@@ -136,6 +171,8 @@ export type CorosyncChange = 'none' | 'reload' | 'rolling' | 'full';
 const RELOADABLE = /^(totem\.(token|token_coefficient|consensus|join|max_messages|token_retransmits_before_loss_const|merge|downcheck|fail_recv_const|seqno_unchanged_const|send_join|miss_count_const|knet_pmtud_interval)|logging\..*)$/;
 /** Reloadable on corosync 3 when nodes join or leave: votequorum follows the new node count. */
 const RELOADABLE_WITH_MEMBERSHIP = /^quorum\.(two_node|wait_for_all)$/;
+/** votequorum takes expected_votes on a reload (it is what `corosync-quorumtool -e` sets at run time). */
+const RELOADABLE_QUORUM = /^quorum\.expected_votes$/;
 const INCOMPATIBLE = /^totem\.(cluster_name|transport|crypto_cipher|crypto_hash|secauth|version|interface\[\d+\]\.mcastport)$/;
 
 /** The nodelist by node name: which nodes join, which leave, which keep their name but change. */
@@ -145,27 +182,43 @@ export interface NodelistChange {
   changed: string[];
 }
 
-function nodesByName(conf: Map<string, string>): Map<string, string> {
-  const byIndex = new Map<string, string[]>();
+interface NodeEntry {
+  name?: string;
+  /** Its fields but the name, as sorted `key=value` text: what must match for "unchanged". */
+  signature: string;
+  address?: string;
+}
+
+function nodeEntries(conf: Map<string, string>): NodeEntry[] {
+  const byIndex = new Map<string, Map<string, string>>();
   for (const [k, v] of conf) {
     const m = /^nodelist\.node\[(\d+)\]\.(.+)$/.exec(k);
-    if (m) byIndex.set(m[1]!, [...(byIndex.get(m[1]!) ?? []), `${m[2]}=${v}`]);
+    if (m) byIndex.set(m[1]!, (byIndex.get(m[1]!) ?? new Map()).set(m[2]!, v));
   }
-  const out = new Map<string, string>();
-  for (const [i, fields] of byIndex) {
-    const name = fields.find((f) => f.startsWith('name='))?.slice(5) ?? `#${i}`;
-    out.set(name, fields.sort().join(' '));
-  }
-  return out;
+  return [...byIndex.values()].map((f) => ({
+    name: f.get('name'),
+    address: f.get('ring0_addr'),
+    signature: [...f].filter(([k]) => k !== 'name').map(([k, v]) => `${k}=${v}`).sort().join(' '),
+  }));
+}
+
+/**
+ * Nodes keyed by name. A node listed without a name (crmsh writes only ring0_addr and nodeid)
+ * takes the name the other side gives the same address: naming it is no change to corosync.
+ */
+function keyed(entries: NodeEntry[], other: NodeEntry[]): Map<string, NodeEntry> {
+  return new Map(entries.map((e) => [e.name ?? other.find((o) => o.name && o.address === e.address)?.name ?? `@${e.address ?? '?'}`, e]));
 }
 
 function nodelistChangeOf(before: Map<string, string>, after: Map<string, string>): NodelistChange {
-  const a = nodesByName(before);
-  const b = nodesByName(after);
+  const ea = nodeEntries(before);
+  const eb = nodeEntries(after);
+  const a = keyed(ea, eb);
+  const b = keyed(eb, ea);
   return {
     added: [...b.keys()].filter((n) => !a.has(n)),
     removed: [...a.keys()].filter((n) => !b.has(n)),
-    changed: [...b.keys()].filter((n) => a.has(n) && a.get(n) !== b.get(n)),
+    changed: [...b.keys()].filter((n) => a.has(n) && a.get(n)!.signature !== b.get(n)!.signature),
   };
 }
 
@@ -182,6 +235,7 @@ export function corosyncChangeKind(before: string, after: string, major: 2 | 3 =
  * that leaves one out means the same as osha's file that spells it out (no restart for that).
  */
 const COROSYNC3_DEFAULTS: Record<string, string> = {
+  'quorum.two_node': '0',
   'totem.version': '2',
   'totem.transport': 'knet',
   'totem.crypto_cipher': 'none',
@@ -193,6 +247,13 @@ const COROSYNC3_DEFAULTS: Record<string, string> = {
 function withDefaults(m: Map<string, string>, major: 2 | 3): Map<string, string> {
   if (major !== 3) return m;
   const out = new Map(m);
+  // corosync 3 reads corosync 2's ringnumber as linknumber (crmsh still writes ringnumber).
+  for (const [k, v] of m) {
+    const ring = /^(totem\.interface\[\d+\])\.ringnumber$/.exec(k);
+    if (!ring) continue;
+    out.delete(k);
+    if (!out.has(`${ring[1]}.linknumber`)) out.set(`${ring[1]}.linknumber`, v);
+  }
   for (const [k, v] of Object.entries(COROSYNC3_DEFAULTS)) if (!out.has(k)) out.set(k, v);
   return out;
 }
@@ -207,7 +268,7 @@ function changeKind(rawA: Map<string, string>, rawB: Map<string, string>, major:
   if (keys.some((k) => INCOMPATIBLE.test(k))) return 'full';
   // A node that keeps its name but changes address or id is a restart; corosync 2 cannot reload nodes.
   if (nodes.changed.length > 0 || (joinOrLeave && major !== 3)) return 'rolling';
-  const reloadable = (k: string) => RELOADABLE.test(k) || (joinOrLeave && RELOADABLE_WITH_MEMBERSHIP.test(k));
+  const reloadable = (k: string) => RELOADABLE.test(k) || RELOADABLE_QUORUM.test(k) || (joinOrLeave && RELOADABLE_WITH_MEMBERSHIP.test(k));
   return keys.every(reloadable) ? 'reload' : 'rolling';
 }
 

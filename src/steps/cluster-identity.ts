@@ -35,10 +35,12 @@ export function clusterIdentity(ctx: StepContext, h: HostHandle): Promise<Result
     const parsed = parseCorosyncConf(conf);
     const ours = conf.includes(MANAGED_MARKER);
     const loaded = stack.value.loaded;
-    const fromFile = nodeIdsOf(parsed);
+    // crmsh lists nodes by address only: the inventory's node with that address is meant.
+    const nameOf = (address: string) => ctx.inv.nodes.find((n) => n.address === address)?.name;
+    const fromFile = nodeIdsOf(parsed, nameOf);
     // The package's sample corosync.conf names a "node1" at 127.0.0.1: its ids mean nothing.
     const fileCounts = ours || (parsed.get('totem.cluster_name') ?? 'debian') !== 'debian';
-    const ids = loaded && stack.value.corosyncActive ? nodeIdsOf(loaded) : fileCounts ? fromFile : new Map<string, number>();
+    const ids = loaded && stack.value.corosyncActive ? nodeIdsOf(loaded, nameOf) : fileCounts ? fromFile : new Map<string, number>();
     const identity: ClusterIdentity = { stack: stack.value, conf, ours, ids };
     if (stack.value.corosyncActive && !ours) {
       const cib = await readCibCensus(h.c);
@@ -47,12 +49,21 @@ export function clusterIdentity(ctx: StepContext, h: HostHandle): Promise<Result
       const running: RunningCluster = {
         host: h.host,
         name: source.get('totem.cluster_name') ?? parsed.get('totem.cluster_name'),
-        nodes: [...(loaded ? nodeIdsOf(loaded) : fromFile).keys()],
+        nodes: nodeNames(source, nameOf),
         cib: cib.value,
       };
-      if (running.nodes.length === 0) running.nodes = [...source.keys()].filter((k) => /^nodelist\.node\[\d+\]\.name$/.test(k)).map((k) => source.get(k)!);
       identity.foreign = { running, verdict: judgeRunningCluster(running, { name: ctx.inv.cluster.name, nodes: ctx.inv.nodes.map((n) => n.name) }) };
     }
     return ok(identity);
   });
+}
+
+/** The nodelist's node names; a nameless node by the inventory's name for its address, else the address. */
+function nodeNames(conf: Map<string, string>, nameOf: (address: string) => string | undefined): string[] {
+  const out: string[] = [];
+  for (const [k, v] of conf) {
+    const m = /^nodelist\.node\[(\d+)\]\.ring0_addr$/.exec(k);
+    if (m) out.push(conf.get(`nodelist.node[${m[1]}].name`) ?? nameOf(v) ?? v);
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
 import type { Action, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
-import { COROSYNC_CONF, corosyncChangeKind, loadedChangeKind, nodelistChange, renderCorosyncConf, worstChange } from '../render/corosync.ts';
+import { COROSYNC_CONF, corosyncChangeKind, loadedChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf, settingsToKeep, worstChange } from '../render/corosync.ts';
 import { clusterIdentity, stackFacts } from './cluster-identity.ts';
 import { assignNodeIds, type NodeIds } from '../cluster/nodeids.ts';
 import { COROSYNC_RESTART, clearOwed, readOwed } from './owed.ts';
@@ -117,7 +117,9 @@ export const corosyncConf: Step = {
       const major = stack.value.corosyncVersion?.startsWith('2.') ? 2 : 3;
       if (!stack.value.corosyncVersion) ctx.note(host, 'corosync not installed yet: planned for corosync 3');
       const tuning = totemTuning(ctx.inv.corosync.profile, ctx.inv.nodes.length, ctx.inv.corosync.token_timeout);
-      const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning }, nodeIds: nodeIds.value });
+      // Settings osha does not choose are kept from the file a running cluster (osha's or adopted) uses.
+      const kept = identity.value.ours || identity.value.foreign?.verdict.kind === 'adopt' ? settingsToKeep(parseCorosyncConf(identity.value.conf), ctx.inv) : undefined;
+      const rendered = renderCorosyncConf({ inv: ctx.inv, major, timings: { ...tuning }, nodeIds: nodeIds.value, kept });
       if (!rendered.ok) return err({ ...rendered.error, host });
       const current = await fileFact(ctx, h, COROSYNC_CONF);
       if (!current.ok) return current;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { assignNodeIds, nodeIdsOf } from '../../src/cluster/nodeids.ts';
 import { judgeRunningCluster } from '../../src/cluster/foreign.ts';
 import { parseCibCensus } from '../../src/facts/cluster.ts';
-import { corosyncChangeKind, parseCorosyncConf, parseCmap } from '../../src/render/corosync.ts';
+import { corosyncChangeKind, nodelistChange, parseCorosyncConf, parseCmap, renderCorosyncConf, settingsToKeep } from '../../src/render/corosync.ts';
 import { inventoryFromCluster } from '../../src/cluster/export.ts';
 import { inventoryFrom } from './fixtures.ts';
 
@@ -138,5 +138,92 @@ describe('osha export (pure: cluster facts to inventory text)', () => {
   it('refuses a cluster with no VIP to take, saying what to add', () => {
     const r = inventoryFromCluster({ cmap, cib: '<cib><configuration><resources/></configuration></cib>', from: 'x', ssh: { user: 'root' } });
     expect(!r.ok && r.error.message).to.equal('the cluster on x has no IPaddr2 resource to take as the VIP');
+  });
+});
+
+describe('a corosync.conf as crmsh writes it (crm cluster init, 3 nodes listed by address)', () => {
+  // The layout crmsh 4.4's `crm cluster init` writes on Debian 12 (seen in the lab), with its
+  // join's node entries: ring0_addr and nodeid, no name.
+  const crmsh = `# Please read the corosync.conf.5 manual page
+totem {
+\tversion: 2
+\tcluster_name: crmsh-made
+\tclear_node_high_bit: yes
+\tinterface {
+\t\tringnumber: 0
+\t\tmcastport: 5405
+\t\tttl: 1
+\t}
+
+\ttransport: knet
+\tcrypto_hash: sha1
+\tcrypto_cipher: aes256
+\ttoken: 5000
+\tjoin: 60
+\tmax_messages: 20
+\ttoken_retransmits_before_loss_const: 10
+}
+
+logging {
+\tto_syslog: yes
+\tlogger_subsys {
+\t\tsubsys: QUORUM
+\t\tdebug: off
+\t}
+}
+
+nodelist {
+\tnode {
+\t\tring0_addr: 198.18.59.11
+\t\tnodeid: 1
+\t}
+\tnode {
+\t\tring0_addr: 198.18.59.12
+\t\tnodeid: 2
+\t}
+\tnode {
+\t\tring0_addr: 198.18.59.13
+\t\tnodeid: 3
+\t}
+}
+
+quorum {
+\tprovider: corosync_votequorum
+\texpected_votes: 3
+\ttwo_node: 0
+}
+
+resources {
+\twatchdog_device: off
+}
+`;
+  const inv = inventoryFrom(`
+cluster: { name: crmsh-made }
+nodes: [{ name: node1, address: 198.18.59.11 }, { name: node2, address: 198.18.59.12 }, { name: node3, address: 198.18.59.13 }]
+vip: { address: 198.18.59.100, cidr_netmask: 24 }
+`);
+
+  it('names its nodes by the inventory\'s addresses and keeps their ids', () => {
+    const nameOf = (a: string) => inv.nodes.find((n) => n.address === a)?.name;
+    expect(Object.fromEntries(nodeIdsOf(parseCorosyncConf(crmsh), nameOf))).to.deep.equal({ node1: 1, node2: 2, node3: 3 });
+  });
+
+  it('becomes osha\'s file by a reload: cipher and hash, the watchdog setting and crmsh\'s extras kept, ringnumber read as linknumber', () => {
+    const kept = settingsToKeep(parseCorosyncConf(crmsh), inv);
+    expect(Object.fromEntries(kept)).to.deep.equal({
+      'totem.clear_node_high_bit': 'yes',
+      'totem.interface[0].ttl': '1',
+      'resources.watchdog_device': 'off',
+      'totem.crypto_cipher': 'aes256',
+      'totem.crypto_hash': 'sha1',
+    });
+    const rendered = renderCorosyncConf({ inv, major: 3, timings: {}, kept });
+    if (!rendered.ok) throw new Error(rendered.error.message);
+    expect(rendered.value).to.include('crypto_hash: sha1').and.include('watchdog_device: off').and.include('clear_node_high_bit: yes');
+    expect(nodelistChange(crmsh, rendered.value)).to.deep.equal({ added: [], removed: [], changed: [] });
+    expect(corosyncChangeKind(crmsh, rendered.value)).to.equal('reload');
+    // Without keeping, the hash alone would split old from new: every node restarted together.
+    const bare = renderCorosyncConf({ inv, major: 3, timings: {} });
+    expect(bare.ok && corosyncChangeKind(crmsh, bare.value)).to.equal('full');
   });
 });

@@ -15,9 +15,15 @@ function bareLab(ctx: Mocha.Context, nodes: number, subnet: number): Promise<Lab
 
 const sh = labOk;
 
-/** Every file a deploy could touch, checksummed: /etc, policy-rc.d, Pacemaker's state, the package list. */
+/**
+ * Every file and directory a deploy could touch: checksums of the files under /etc, Pacemaker's
+ * and corosync's state, osha's records and policy-rc.d; every directory there with its mode and
+ * owner; the package list; whether the stack runs.
+ */
 const FINGERPRINT =
-  'find /etc /var/lib/pacemaker /var/lib/corosync /usr/sbin/policy-rc.d -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; dpkg-query -W -f "\\${Package} \\${Version}\\n"; systemctl is-active corosync pacemaker || true';
+  'find /etc /var/lib/pacemaker /var/lib/corosync /var/lib/osha /usr/lib/ocf /usr/sbin/policy-rc.d -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; ' +
+  "find /etc /var/lib /usr/lib/ocf -xdev -type d -printf '%p %m %u:%g\\n' 2>/dev/null | sort; " +
+  'dpkg-query -W -f "\\${Package} \\${Version}\\n"; systemctl is-active corosync pacemaker || true';
 
 function onlineNodes(crmMonXml: string): string[] {
   return [...crmMonXml.matchAll(/<node name="([^"]+)"[^>]*online="true"/g)].map((m) => m[1]!);
@@ -39,6 +45,24 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect(summary.changed).to.be.greaterThan(10); // it does show the work to do
     expect(run.stderr).to.include('+++ b/etc/corosync/corosync.conf');
     expect(run.stderr).to.match(/authkey sha256:[0-9a-f]{16}/);
+    const after = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
+    expect(after).to.deep.equal(before);
+  });
+
+  it('preflight failing on one node (its corosync port taken) stops the run before any node changes', async () => {
+    const before = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
+    // Something else listens on UDP 5405 on node3 only.
+    const squatter = 'import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(("0.0.0.0", 5405))\ntime.sleep(600)\n';
+    const pid = (await sh(lab, 'node3', `printf '%s' '${squatter}' > /tmp/squat.py && (setsid python3 /tmp/squat.py >/dev/null 2>&1 & echo $!) && for i in $(seq 1 40); do ss -Hlun 'sport = :5405' | grep -q . && break; sleep 0.1; done`)).trim();
+    try {
+      const { run, summary } = await oshaJson(['deploy', lab.inventory, '--yes']);
+      expect(run.code).to.equal(1);
+      expect(run.stdout + run.stderr).to.include('node3: failed - UDP port 5405 is already used by python3');
+      expect(summary.notRun).to.include('hosts-file');
+      expect(summary.changed).to.equal(0);
+    } finally {
+      await sh(lab, 'node3', `kill ${pid}; rm -f /tmp/squat.py`);
+    }
     const after = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
     expect(after).to.deep.equal(before);
   });

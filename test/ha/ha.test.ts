@@ -3,13 +3,11 @@
 // VIP's node and both come back within the measured recovery time, nothing lost; re-deploys change
 // nothing, leave hand-made resources alone, and remove exactly what leaves the inventory.
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { labSkipReason } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
-import { osha, oshaJson } from '../support/osha.ts';
+import { osha, oshaJson, startOsha } from '../support/osha.ts';
 import {
   HA_PLACE,
   activeNode,
@@ -235,16 +233,25 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(activeNode(await crmMon(ha), 'handmade-dummy')).to.be.a('string');
   });
 
-  it('a run cut short after rewriting glance-api.conf, before glance restarted: the record it left makes the next deploy restart glance', async () => {
+  it('osha killed (SIGKILL) after rewriting glance-api.conf, before glance restarted: the record it left makes the next deploy restart glance', async () => {
     const where = activeNode(await crmMon(ha), 'osha-glance-api')!;
     const node = ha.nodes.find((n) => n.name === where)!;
     // An operator points bind_host back at each node's own address; osha must undo that.
     await Promise.all(ha.nodes.map((n) => nodeOk(n, 'edit', `sed -i 's/^bind_host = .*/bind_host = ${n.address}/' /etc/glance/glance-api.conf`)));
     const pid = (await nodeOk(node, 'pgrep', 'pgrep -o -f /usr/bin/glance-api')).trim();
-    const cut = join(ha.dir, 'cut-after-openstack-config.yaml');
-    writeFileSync(cut, 'name: cut\ndescription: the deploy cut after the config rewrite\nsteps:\n  - step: preflight\n  - step: openstack-config\n');
-    const first = await osha(['run', cut, inventory]);
-    expect(first.code, first.stderr).to.equal(0);
+    // The resources step reads the CIB on node1 right after the config rewrite: a cibadmin found
+    // first on PATH holds there once node1's file is rewritten, so the kill lands in between.
+    const first = ha.nodes[0]!;
+    const hold = `#!/bin/sh\nif grep -q '^bind_host = ${ha.vip}$' /etc/glance/glance-api.conf; then touch /run/osha-test-held; while [ ! -e /run/osha-test-release ]; do sleep 0.1; done; fi\nexec /usr/sbin/cibadmin "$@"\n`;
+    await nodeOk(first, 'hold', `rm -f /run/osha-test-held /run/osha-test-release\ncat > /usr/local/sbin/cibadmin <<'EOF'\n${hold}EOF\nchmod 755 /usr/local/sbin/cibadmin\n`);
+    try {
+      const run = startOsha(['deploy', inventory]);
+      await nodeOk(first, 'wait for the hold', 'for i in $(seq 1 1200); do [ -e /run/osha-test-held ] && exit 0; sleep 0.1; done; exit 1', 180_000);
+      process.kill(run.pid, 'SIGKILL');
+      expect((await run.done).code).to.equal(-1);
+    } finally {
+      await nodeOk(first, 'release', 'rm -f /usr/local/sbin/cibadmin; touch /run/osha-test-release');
+    }
     for (const n of ha.nodes) {
       expect(await nodeOk(n, 'grep', 'grep "^bind_host" /etc/glance/glance-api.conf')).to.equal(`bind_host = ${ha.vip}\n`);
       expect(await nodeOk(n, 'owed', 'ls /var/lib/osha/owed')).to.include('restart-glance');

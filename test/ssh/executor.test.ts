@@ -112,6 +112,22 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
     }
   });
 
+  it('is a read-only view while a step plans: uploads are refused with the reason, reads still work', async () => {
+    let planning: string | undefined = 'planning step authkey';
+    const c = await open(target(sshd), { readOnly: () => planning });
+    const dst = join(work, 'planned.conf');
+    try {
+      const refused = await c.upload(dst, 'x\n', { mode: 0o600 });
+      expect(!refused.ok && refused.error.message).to.equal(`refused to write ${dst} while planning step authkey: planning never changes a node (a bug in osha)`);
+      expect(existsSync(dst)).to.equal(false);
+      expect((await c.run('echo read')).ok).to.equal(true);
+      planning = undefined;
+      expect((await c.upload(dst, 'x\n', { mode: 0o600 })).ok).to.equal(true);
+    } finally {
+      c.close();
+    }
+  });
+
   it('leaves the target untouched when the connection dies mid-transfer', async () => {
     const c = await open(target(sshd));
     const dir = mkdtempSync(join(work, 'cut-'));
