@@ -6,7 +6,8 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labKill, labStart } from '../../src/lab/index.ts';
 import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
-import { oshaJson, osha, startOsha } from '../support/osha.ts';
+import { OSHA_BIN, oshaJson, osha, startOsha } from '../support/osha.ts';
+import { Tmux } from '../wizard/tmux.ts';
 
 /** Bare nodes of their own per describe: a deploy from scratch must start from a fresh lab. */
 function bareLab(ctx: Mocha.Context, nodes: number, subnet: number): Promise<LabInfo> {
@@ -107,6 +108,17 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     writeFileSync(cut, 'name: cut\ndescription: the cluster playbook cut after the authkey step\nsteps:\n  - step: preflight\n  - step: authkey\n');
     const unconfirmed = await osha(['run', cut, lab.inventory, '--regenerate-key']);
     expect(unconfirmed.code, 'a key rotation on a running cluster needs confirming').to.equal(2);
+    expect(await all('sha256sum < /etc/corosync/authkey')).to.deep.equal(keysBefore);
+    // On a terminal osha asks; "no" changes nothing either.
+    const t = await Tmux.start([process.execPath, OSHA_BIN, 'run', cut, lab.inventory, '--regenerate-key'], { cwd: lab.dir, env: {} });
+    try {
+      await t.waitFor('These changes interrupt service:', 60_000);
+      await t.waitFor('Apply them now?');
+      await t.type('n');
+      expect(await t.waitExit(60_000)).to.equal(2);
+    } finally {
+      await t.kill();
+    }
     expect(await all('sha256sum < /etc/corosync/authkey')).to.deep.equal(keysBefore);
     const first = await osha(['run', cut, lab.inventory, '--regenerate-key', '--yes']);
     expect(first.code, first.stderr).to.equal(0);

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
-import { labSkipReason } from '../support/lab.ts';
+import { dropAfterSuite, labSkipReason } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { osha, oshaJson, startOsha } from '../support/osha.ts';
 import {
@@ -120,10 +120,12 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
       console.log(`      (skipped: ${reason})`);
       this.skip();
     }
-    onTeardown(async () => {
+    const drop = async () => {
       await haLabDown(HA_PLACE.dir);
       console.log(`      (HA lab: ${Math.round((Date.now() - startedAt) / 1000)} s from fixture start to teardown)`);
-    });
+    };
+    dropAfterSuite(this, drop);
+    onTeardown(drop);
     ha = await haLabUp({ log: (l) => console.log(`      ${l}`) });
     inventory = haInventory(ha);
   });

@@ -145,15 +145,30 @@ export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: n
     ctx.skip();
   }
   await labDown(opts.dir);
-  onTeardown(async () => {
+  const drop = async () => {
     const r = await labDown(opts.dir);
     // The directory is the test's alone (inventories it wrote too): gone once the lab is.
     if (r.ok) rmSync(opts.dir, { recursive: true, force: true });
     else console.error(`lab teardown in ${opts.dir}: ${r.error.message}`);
-  });
+  };
+  // Removed when the calling describe ends (a lab left running slows every later boot on this
+  // machine), and again at the end of the run in case that hook never ran; labDown is idempotent.
+  dropAfterSuite(ctx, drop);
+  onTeardown(drop);
   const r = await labUp(opts);
   if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
   return labInfoOf(r.value);
+}
+
+/** Runs `fn` when the describe that `ctx` (a before hook's context) belongs to has finished. */
+export function dropAfterSuite(ctx: Mocha.Context, fn: () => Promise<void>): void {
+  const suite = ctx.test?.parent;
+  if (suite) {
+    suite.afterAll(async function (this: Mocha.Context) {
+      this.timeout(300_000);
+      await fn();
+    });
+  }
 }
 
 /** Starts killed nodes and heals partitioned ones, so each test gets a whole lab. */
