@@ -123,6 +123,12 @@ export class ListrReporter implements Reporter {
     void taskReady;
   }
   planned(): void {}
+  /** Ends the step's spinner so a question can be asked; the step's results print when it ends. */
+  async beforePrompt(): Promise<void> {
+    this.finish?.(undefined);
+    await this.rendering;
+    this.task = undefined;
+  }
   hostDone(_step: Step, host: string, r: HostStepResult): void {
     this.counts[r.status]++;
     if (r.status === 'failed') this.failures.push(`${host}: ${r.error ?? 'failed'}`);

@@ -17,6 +17,8 @@ export interface Reporter {
   note(host: string, line: string): void;
   log(line: string): void;
   finished(summary: RunSummary): void;
+  /** The terminal is about to be used for a question: stop drawing on it. */
+  beforePrompt?(): Promise<void>;
 }
 
 export interface RunInput {
@@ -91,6 +93,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
     const disruptive = options.dryRun
       ? []
       : [...plans].flatMap(([host, p]) => (p.ok ? p.value.filter((a) => a.disruptive).map((a) => `${host}: ${a.summary} (${a.disruptive})`) : []));
+    if (disruptive.length > 0 && options.confirmDisruptive) await reporter.beforePrompt?.();
     if (disruptive.length > 0 && !(options.confirmDisruptive && (await options.confirmDisruptive(disruptive)))) {
       unconfirmed = disruptive;
       for (const h of hosts) record(step, h, { step: step.name, status: 'skipped', changes: [], error: 'disruptive changes not confirmed (re-run with --yes, or answer yes)' });
