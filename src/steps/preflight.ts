@@ -6,7 +6,7 @@ import { adoptionFrom } from '../cluster/existing.ts';
 import { clusterIdentity } from './cluster-identity.ts';
 import { sh } from '../ssh/quote.ts';
 import { parseKeyValues, type OsFacts } from '../facts/host.ts';
-import { err, ok, type OshaError, type Result } from '../util/result.ts';
+import { err, ok, type OshaError } from '../util/result.ts';
 import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES } from '../agents/files.ts';
 
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
@@ -95,7 +95,8 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   const probe = await h.c.exec(
     sh`owner=$(ss -Hlunp "sport = :${port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
       sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${ctx.inv.vip.address}/")"; ` +
-      sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${ctx.inv.vip.address} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; else echo vip_answers=unknown; fi`,
+      sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${ctx.inv.vip.address} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; else echo vip_answers=unknown; fi; ` +
+      FOREIGN_AGENTS_PROBE,
   );
   if (!probe.ok) return probe;
   const kv = parseKeyValues(probe.value.stdout);
@@ -115,10 +116,9 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: no ping on this node');
   // Agents of the same name that osha did not write (the articles' openstack-resource-agents):
   // uploading osha's would swap the agent under every resource that uses them.
-  const foreignAgents = await foreignAgentFiles(h);
-  if (!foreignAgents.ok) return foreignAgents;
-  if (foreignAgents.value.length > 0) {
-    problems.push(`${AGENT_DIR} holds agents osha did not write (${foreignAgents.value.join(', ')}); osha ships its own under these names and would replace them under any resource that uses them`);
+  const foreignAgents = (kv.get('foreign_agents') ?? '').split(' ').filter(Boolean);
+  if (foreignAgents.length > 0) {
+    problems.push(`${AGENT_DIR} holds agents osha did not write (${foreignAgents.join(', ')}); osha ships its own under these names and would replace them under any resource that uses them`);
     fixes.push(`move them to a provider of their own (mv ${AGENT_DIR} /usr/lib/ocf/resource.d/openstack-legacy, then point those resources at ocf:openstack-legacy:NAME), or hand those resources over to osha (resources.existing, action: replace) after that move`);
   }
   // A cluster osha did not make: refused here, before any node changes, unless adoptable.
@@ -139,15 +139,12 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   return ok([]);
 }
 
-/** Files in osha's agent directory, under the names osha ships, that osha did not write. */
-async function foreignAgentFiles(h: HostHandle): Promise<Result<string[]>> {
-  const names = [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)];
-  // Every agent and alias osha ships says "written for osha" near its top (aliases from before
-  // they did say "the articles' name for").
-  const r = await h.c.exec(sh`cd ${AGENT_DIR} 2>/dev/null || exit 0; for f in ${names}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q -e 'written for osha' -e "the articles' name for"; then echo "$f"; fi; done`);
-  if (!r.ok) return r;
-  return ok(r.value.stdout.split('\n').filter(Boolean));
-}
+/**
+ * Part of the probe: files in osha's agent directory, under the names osha ships, that osha did
+ * not write. Every agent and alias osha ships says "written for osha" near its top (aliases from
+ * before they did say "the articles' name for").
+ */
+const FOREIGN_AGENTS_PROBE = sh`echo "foreign_agents=$(cd ${AGENT_DIR} 2>/dev/null && for f in ${[...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)]}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q -e 'written for osha' -e "the articles' name for"; then printf '%s ' "$f"; fi; done)"`;
 
 async function vipHeldByCluster(ctx: StepContext): Promise<boolean> {
   for (const host of ctx.hosts) {

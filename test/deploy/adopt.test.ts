@@ -67,6 +67,14 @@ function inventoryAs(lab: LabInfo, name: string, file: string, extra = ''): stri
   return path;
 }
 
+/** A fresh 3-node lab with the cluster stack installed from the image, as an operator installs it by hand. */
+async function stackLab(ctx: Mocha.Context, dir: string, subnet: number, extra: string[] = []): Promise<LabInfo> {
+  const lab = await freshLab(ctx, { dir, nodes: 3, subnet });
+  const install = offlineInstallScript(['pacemaker', 'corosync', 'crmsh', 'resource-agents', ...extra], '/var/log/osha-test-install.log');
+  await Promise.all(lab.nodes.map((n) => sh(lab, n.name, install)));
+  return lab;
+}
+
 const fingerprints = (lab: LabInfo) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, FINGERPRINT)));
 
 describe('[lab] a cluster built by hand: refused under another name, adopted in place under its own', function () {
@@ -75,9 +83,7 @@ describe('[lab] a cluster built by hand: refused under another name, adopted in 
   const NAME = 'handmade';
 
   before(async function () {
-    lab = await freshLab(this, { dir: '/tmp/osha-test-adopt', nodes: 3, subnet: 58 });
-    const install = offlineInstallScript(['pacemaker', 'corosync', 'crmsh', 'resource-agents'], '/var/log/osha-test-install.log');
-    await Promise.all(lab.nodes.map((n) => sh(lab, n.name, install)));
+    lab = await stackLab(this, '/tmp/osha-test-adopt', 58);
     // One key, made on node1 by corosync-keygen, carried to the others over stdin.
     const key = await sh(lab, 'node1', 'corosync-keygen -l >/dev/null 2>&1 && base64 -w0 /etc/corosync/authkey');
     const conf = handWrittenConf(NAME, lab);
@@ -203,9 +209,7 @@ describe('[lab] a cluster bootstrapped by crmsh (crm cluster init on node1, node
   const NAME = 'crmsh-made';
 
   before(async function () {
-    lab = await freshLab(this, { dir: '/tmp/osha-test-adopt-crmsh', nodes: 3, subnet: 59 });
-    const install = offlineInstallScript(['pacemaker', 'corosync', 'crmsh', 'resource-agents', 'csync2'], '/var/log/osha-test-install.log');
-    await Promise.all(lab.nodes.map((n) => sh(lab, n.name, install)));
+    lab = await stackLab(this, '/tmp/osha-test-adopt-crmsh', 59, ['csync2']);
     // The real `crm cluster init` on node1: its corosync.conf (knet, aes256/sha1, no node names,
     // ringnumber, watchdog_device off), its authkey, Pacemaker started, the VIP as admin-ip.
     // crmsh keeps hacluster's ssh key in /var/lib/pacemaker/.ssh, which Debian's packages do not make.
