@@ -17,8 +17,19 @@ function labControl(dir: string, mode: 'kill' | 'partition'): NodeControl {
 
 export function renderDrill(r: DrillResult): string {
   const s = (ms?: number) => (ms === undefined ? chalk.red('not recovered') : `${(ms / 1000).toFixed(1)} s`);
-  const lines = [`drill: took ${r.node} out (${r.mode})`, `  VIP                         ${s(r.vipMs)}`];
-  for (const x of r.services) lines.push(`  ${x.id.padEnd(28)}${s(x.recoveryMs)}${x.node ? chalk.dim(` on ${x.node}`) : ''}`);
+  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const lines = [`drill: took ${r.node} out (${r.mode})`];
+  const p = r.phases;
+  if (p.detectionMs !== undefined) lines.push(`  detection                   ${sec(p.detectionMs)}${chalk.dim(' the survivors saw it gone')}`);
+  if (p.fencing) {
+    const f = p.fencing;
+    lines.push(`  fencing                     ${f.ms !== undefined ? sec(f.ms) : '?'}${chalk.dim(` ${f.action} of ${f.target}${f.by ? ` by ${f.by}` : ''}: ${f.status}${f.doneMs !== undefined ? `, done at ${sec(f.doneMs)}` : ''}`)}`);
+  }
+  lines.push(`  VIP                         ${s(r.vipMs)}`);
+  for (const x of r.services) {
+    const detail = [x.node ? `on ${x.node}` : '', x.afterFencingMs !== undefined ? `${sec(x.afterFencingMs)} after ${p.fencing ? 'fencing' : 'detection'}` : '', x.start ? `start ran ${sec(x.start.execMs)}` : ''].filter(Boolean).join(', ');
+    lines.push(`  ${x.id.padEnd(28)}${s(x.recoveryMs)}${detail ? chalk.dim(` ${detail}`) : ''}`);
+  }
   lines.push(`  ${r.node} rejoined after ${s(r.rejoinMs)}`);
   for (const e of r.errors) lines.push(chalk.red(`  ! ${e}`));
   return lines.join('\n');

@@ -64,7 +64,12 @@ export function buildResourceModel(inv: Inventory, adoption?: Adoption): Resourc
   const constraints: Constraint[] = [];
 
   resources.push(...fenceDevices(inv));
-  if (!kept.has('vip')) resources.push(vipPrimitive(VIP_ID, 'vip', inv.vip, overrides));
+  if (!kept.has('vip')) {
+    const vip = vipPrimitive(VIP_ID, 'vip', inv.vip, overrides);
+    // The node holding the VIP wins a 2-node fence race (see FENCE_RACE).
+    if (twoNodeFenceRace(inv) && !vip.meta.some(([k]) => k === 'priority')) vip.meta.push(['priority', FENCE_RACE.vipPriority]);
+    resources.push(vip);
+  }
   if (inv.public_vip && !kept.has('public-vip')) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
 
   const groups = new Map<GroupKey, Group>();
@@ -241,16 +246,32 @@ export function parseAgent(text: string): Agent {
 // --- fencing ---
 
 function fenceDevices(inv: Inventory): Primitive[] {
+  const race = twoNodeFenceRace(inv);
   return inv.stonith.devices.map((d) => {
     const params: Attributes = Object.entries(d.params).map(([k, v]) => [k, String(v)]);
-    params.push(['pcmk_host_list', d.node]);
+    params.push(d.plug ? ['pcmk_host_map', `${d.node}:${d.plug}`] : ['pcmk_host_list', d.node]);
     // Fence agents run password_script through a shell and read the password from its output.
     if (d.password !== undefined) params.push(['password_script', `cat ${fencePasswordFile(d.name)}`]);
+    if (race && d.node === race.delayedNode) params.push(['pcmk_delay_base', FENCE_RACE.deviceDelay]);
     return primitive(fenceId(d), `fence:${d.name}`, { class: 'stonith', type: d.agent }, params, FENCE_OPS, undefined);
   });
 }
 
-const fenceId = (d: FenceDevice): string => `${OSHA_PREFIX}fence-${d.name}`;
+/**
+ * Two nodes that lose sight of each other both stay quorate (two_node) and each asks to fence the
+ * other. Two delays make exactly one of them win, always: fencing the node that runs the VIP (the
+ * higher resource priority) waits priority-fencing-delay, and fencing the first node waits
+ * pcmk_delay_base, so with the VIP nowhere or on the first node, the first node wins. A cluster of
+ * three or more needs neither: only the side with a majority fences.
+ */
+export const FENCE_RACE = { priorityDelay: '10s', deviceDelay: '5s', vipPriority: '10' } as const;
+
+function twoNodeFenceRace(inv: Inventory): { delayedNode: string } | undefined {
+  if (!inv.stonith.enabled || inv.nodes.length !== 2 || inv.stonith.devices.length === 0) return undefined;
+  return { delayedNode: inv.nodes[0]!.name };
+}
+
+export const fenceId = (d: FenceDevice): string => `${OSHA_PREFIX}fence-${d.name}`;
 
 /** A node cannot be trusted to fence itself: keep each device off the node it powers off. */
 function fenceConstraints(inv: Inventory): Constraint[] {
@@ -389,10 +410,35 @@ function normaliseOverrides(raw: Record<string, ResourceOverride>): Overrides {
   return out;
 }
 
-function clusterOptions(inv: Inventory): ClusterOption[] {
-  const options: ClusterOption[] = [{ name: 'fencing', value: inv.stonith.enabled ? 'true' : 'false' }];
-  // auto: leave Pacemaker's default (stop), which with corosync's two_node also suits 2 nodes.
-  if (inv.quorum.policy !== 'auto') options.push({ name: 'no-quorum-policy', value: inv.quorum.policy });
+/** The cluster properties the inventory decides; osha writes each of them from here only. */
+export function clusterOptions(inv: Inventory): ClusterOption[] {
+  const n = inv.nodes.length;
+  const options: ClusterOption[] = [
+    {
+      name: 'fencing',
+      value: inv.stonith.enabled ? 'true' : 'false',
+      why: inv.stonith.enabled ? 'fence devices are configured' : 'no fencing (stonith.unsafe_no_fencing: true, or 3+ nodes without shared storage): a hung node is trusted to be down',
+    },
+  ];
+  if (inv.quorum.policy === 'auto') {
+    options.push({
+      name: 'no-quorum-policy',
+      value: 'stop',
+      why:
+        n === 2
+          ? 'auto: stop; with 2 nodes corosync two_node keeps the survivor quorate, so stop only triggers if both lose contact'
+          : `auto: stop; with ${n} nodes a partition without a majority stops its resources, so the majority side can take over safely`,
+    });
+  } else {
+    options.push({ name: 'no-quorum-policy', value: inv.quorum.policy, why: `set in the inventory (quorum.policy: ${inv.quorum.policy})` });
+  }
+  if (twoNodeFenceRace(inv)) {
+    options.push({
+      name: 'priority-fencing-delay',
+      value: FENCE_RACE.priorityDelay,
+      why: `2 nodes: in a fence race the node running the VIP (priority ${FENCE_RACE.vipPriority}) wins; ${inv.nodes[0]!.name} wins when priorities are equal (pcmk_delay_base ${FENCE_RACE.deviceDelay} on its device)`,
+    });
+  }
   return options;
 }
 

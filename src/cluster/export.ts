@@ -58,7 +58,8 @@ function property(root: Element | undefined, name: string): string | undefined {
 const QUORUM_POLICIES: Record<string, string> = { stop: 'auto', freeze: 'freeze', ignore: 'ignore', demote: 'demote', suicide: 'fence', fence: 'fence' };
 
 /** Fence agent parameters osha sets itself (or that carry a secret): not exported as params. */
-const FENCE_OWN_PARAMS = new Set(['pcmk_host_list', 'password', 'passwd', 'password_script', 'passwd_script']);
+const FENCE_OWN_PARAMS = new Set(['pcmk_host_list', 'pcmk_host_map', 'pcmk_delay_base', 'password', 'passwd', 'password_script', 'passwd_script']);
+const NOT_SECRET = new Set(['pcmk_host_list', 'pcmk_host_map', 'pcmk_delay_base']);
 
 export function inventoryFromCluster(facts: ClusterFacts): Result<{ text: string; unrecognised: string[] }> {
   const root = new DOMParser({ onError: () => undefined }).parseFromString(facts.cib, 'text/xml').documentElement ?? undefined;
@@ -131,17 +132,22 @@ export function inventoryFromCluster(facts: ClusterFacts): Result<{ text: string
     .map((p) => {
       const deviceName = p.id.slice(`${OSHA_PREFIX}fence-`.length);
       const params = Object.fromEntries([...p.params].filter(([k]) => !FENCE_OWN_PARAMS.has(k)));
-      const hasSecret = [...p.params.keys()].some((k) => FENCE_OWN_PARAMS.has(k) && k !== 'pcmk_host_list');
+      const hasSecret = [...p.params.keys()].some((k) => FENCE_OWN_PARAMS.has(k) && !NOT_SECRET.has(k));
+      // osha writes one node per device: pcmk_host_list=NODE, or pcmk_host_map=NODE:PLUG.
+      const [node, plug] = (p.params.get('pcmk_host_map') ?? p.params.get('pcmk_host_list') ?? '').split(':');
       return {
         name: deviceName,
         agent: p.type,
-        node: p.params.get('pcmk_host_list') ?? '',
+        node: node ?? '',
+        ...(plug ? { plug } : {}),
         ...(Object.keys(params).length ? { params } : {}),
         ...(hasSecret ? { password: { env: `OSHA_FENCE_${deviceName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD` } } : {}),
       };
     });
   for (const f of foreign) if (f.agent.startsWith('stonith:')) existing.push({ id: f.id, as: 'fencing', action: 'keep' });
-  inv.stonith = { enabled: fencing === 'true', ...(devices.length ? { devices } : {}) };
+  // Two nodes without fencing validate only when said out loud: the cluster runs that way today.
+  const unsafe = fencing !== 'true' && (inv.nodes as unknown[]).length === 2;
+  inv.stonith = { enabled: fencing === 'true', ...(devices.length ? { devices } : {}), ...(unsafe ? { unsafe_no_fencing: true } : {}) };
   const policy = property(root, 'no-quorum-policy');
   inv.quorum = { policy: policy ? (QUORUM_POLICIES[policy] ?? 'auto') : 'auto' };
   inv.services = [...services];
@@ -167,7 +173,8 @@ export function inventoryFromCluster(facts: ClusterFacts): Result<{ text: string
     if (pair && (isMap(pair.value) || isSeq(pair.value))) (pair.key as { commentBefore?: string }).commentBefore = text;
   };
   if (existing.length) comment('resources', ' Hand-made resources that do one of osha\'s jobs: kept as they are (action: replace hands one over to osha).');
-  if (devices.some((d) => 'password' in d)) comment('stonith', ' Fence passwords stay on the cluster: export each OSHA_FENCE_..._PASSWORD before a deploy.');
+  if (unsafe) comment('stonith', ' This 2-node cluster runs without fencing (split brain is possible): add a device per node and remove unsafe_no_fencing.');
+  else if (devices.some((d) => 'password' in d)) comment('stonith', ' Fence passwords stay on the cluster: export each OSHA_FENCE_..._PASSWORD before a deploy.');
   if (unrecognised.length) {
     yaml.comment = [' Not recognised, left alone by osha (it never changes objects it did not make):', ...unrecognised.map((u) => `   - ${u}`)].join('\n');
   }

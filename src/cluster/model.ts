@@ -96,8 +96,10 @@ export type Constraint = Colocation | Order | Location;
  * Pacemaker 3.0.2 and later, fencing-enabled (the new name; the old one stays an alias).
  */
 export interface ClusterOption {
-  name: 'fencing' | 'no-quorum-policy';
+  name: 'fencing' | 'no-quorum-policy' | 'priority-fencing-delay';
   value: string;
+  /** Why this value, for the plan. */
+  why?: string;
 }
 
 export interface ResourceModel {

@@ -9,6 +9,7 @@ import { parseClusterStatus, type ClusterStatus } from '../cluster/status.ts';
 import { buildResourceModel, VIP_ID } from '../cluster/build.ts';
 import { primitivesOf } from '../cluster/model.ts';
 import { sh } from '../ssh/quote.ts';
+import { readFenceHistory, readStarts, type FenceEvent } from '../facts/fencing.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
 export type DrillMode = 'standby' | 'stop' | 'kill' | 'partition';
@@ -19,12 +20,43 @@ export interface NodeControl {
   bringBack(node: string): Promise<Result<void>>;
 }
 
+/** Where the time went, each in ms from taking the node out (t0) unless said otherwise. */
+export interface DrillPhases {
+  /** Until the survivors' cluster saw the node gone (crm_mon: not online). */
+  detectionMs?: number;
+  /** The fencing of the node, from Pacemaker's fence history. */
+  fencing?: {
+    action: string;
+    target: string;
+    /** The node whose fencer ran the device. */
+    by?: string;
+    status: string;
+    /** When the fence action completed. */
+    doneMs?: number;
+    /** From detection to completion. */
+    ms?: number;
+  };
+}
+
+export interface ServiceRecovery {
+  id: string;
+  node?: string;
+  /** Until it passed its depth-10 monitor on another node. */
+  recoveryMs?: number;
+  /** The part after fencing completed (or after detection, without fencing). */
+  afterFencingMs?: number;
+  /** Its start on the new node, from Pacemaker's operation history. */
+  start?: { execMs: number; queueMs: number };
+  error?: string;
+}
+
 export interface DrillResult {
   node: string;
   mode: DrillMode;
+  phases: DrillPhases;
   /** Milliseconds from taking the node out until the VIP answered again. */
   vipMs?: number;
-  services: { id: string; node?: string; recoveryMs?: number; error?: string }[];
+  services: ServiceRecovery[];
   /** How long the node took to rejoin after being brought back. */
   rejoinMs?: number;
   errors: string[];
@@ -112,7 +144,7 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
   // Services that run in one place (not clones) and are osha's: each must come back elsewhere.
   const model = buildResourceModel(inv);
   const watched = primitivesOf(model.resources.filter((r) => r.kind !== 'clone')).map((p) => p.id);
-  const result: DrillResult = { node: victim, mode, services: watched.map((id) => ({ id })), errors: [] };
+  const result: DrillResult = { node: victim, mode, phases: {}, services: watched.map((id) => ({ id })), errors: [] };
 
   log(`taking ${victim} out (${mode})`);
   const t0 = Date.now();
@@ -135,6 +167,8 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
     }
     result.errors.push(`VIP not back within ${timeoutMs / 1000} s`);
   })();
+
+  const phaseWatch = watchPhases(input, victim, survivors, t0, deadline, result);
 
   const pending = new Set(watched);
   while (pending.size > 0 && Date.now() < deadline) {
@@ -167,6 +201,8 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
     result.errors.push(`${id}: ${entry.error}`);
   }
   await vipWatch;
+  await phaseWatch;
+  await attachStarts(session, survivors, t0, result);
 
   log(`bringing ${victim} back`);
   const t1 = Date.now();
@@ -192,6 +228,62 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
   }
   if (result.rejoinMs === undefined) result.errors.push(`${victim} did not rejoin within ${timeoutMs / 1000} s`);
   return ok(result);
+}
+
+/**
+ * Detection (the survivors see the node gone), then fencing (Pacemaker's fence history for the
+ * node: an action completed after t0). Standby moves resources without losing the node: neither.
+ */
+async function watchPhases(input: DrillInput, victim: string, survivors: string[], t0: number, deadline: number, result: DrillResult): Promise<void> {
+  if (input.mode === 'standby') return;
+  while (Date.now() < deadline) {
+    const status = await firstStatus(input.session, survivors);
+    if (status.ok && !status.value.status.onlineNodes.includes(victim)) {
+      result.phases.detectionMs = Date.now() - t0;
+      break;
+    }
+    await pause(100);
+  }
+  // A clean stop (systemctl stop pacemaker) is not fenced; neither is a cluster without fencing.
+  if (input.mode === 'stop' || !input.inv.stonith.enabled || result.phases.detectionMs === undefined) return;
+  let event: FenceEvent | undefined;
+  while (!event && Date.now() < deadline) {
+    for (const s of survivors) {
+      const c = await input.session.connect(s);
+      if (!c.ok) continue;
+      const h = await readFenceHistory(c.value, victim);
+      if (!h.ok) continue;
+      // Done after t0 (a second of slack for clocks that round), succeeded or failed.
+      event = h.value.find((e) => e.target === victim && e.completedMs !== undefined && e.completedMs >= t0 - 1000 && (e.status === 'success' || e.status === 'failed'));
+      if (event) break;
+    }
+    if (!event) await pause(200);
+  }
+  if (!event) {
+    result.errors.push(`no fencing of ${victim} in Pacemaker's fence history within ${input.timeoutMs / 1000} s`);
+    return;
+  }
+  const doneMs = Math.max(0, event.completedMs! - t0);
+  result.phases.fencing = { action: event.action, target: victim, by: event.delegate, status: event.status, doneMs, ms: Math.max(0, doneMs - result.phases.detectionMs) };
+  if (event.status !== 'success') result.errors.push(`fencing of ${victim} (${event.action}) ${event.status}`);
+  input.log?.(`${victim} fenced (${event.action}, by ${event.delegate ?? '?'}) ${(doneMs / 1000).toFixed(1)} s after it was taken out`);
+}
+
+/** Each recovered service's start on its new node, from the CIB status section. */
+async function attachStarts(session: SshSession, survivors: string[], t0: number, result: DrillResult): Promise<void> {
+  const base = result.phases.fencing?.doneMs ?? result.phases.detectionMs;
+  for (const s of result.services) if (s.recoveryMs !== undefined && base !== undefined) s.afterFencingMs = Math.max(0, s.recoveryMs - base);
+  for (const n of survivors) {
+    const c = await session.connect(n);
+    if (!c.ok) continue;
+    const starts = await readStarts(c.value);
+    if (!starts.ok) continue;
+    for (const s of result.services) {
+      const rec = starts.value.find((x) => x.resource === s.id && x.node === s.node && x.rc === 0 && (x.lastRunS === undefined || x.lastRunS >= Math.floor(t0 / 1000) - 1));
+      if (rec) s.start = { execMs: rec.execMs, queueMs: rec.queueMs };
+    }
+    return;
+  }
 }
 
 function pause(ms: number): Promise<void> {

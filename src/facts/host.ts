@@ -94,3 +94,11 @@ export async function readFileFact(c: HostConnection, path: string): Promise<Res
   if (!r.ok) return r;
   return ok(r.value === undefined ? { exists: false } : { exists: true, content: r.value });
 }
+
+/** Which of these fence agents (names like fence_ipmilan) are installed, where Pacemaker looks: /usr/sbin. */
+export async function readFenceAgents(c: HostConnection, agents: string[]): Promise<Result<Set<string>>> {
+  if (agents.length === 0) return ok(new Set());
+  const r = await c.run(sh`for a in ${agents}; do [ -x "/usr/sbin/$a" ] && echo "$a"; done; true`);
+  if (!r.ok) return r;
+  return ok(new Set(r.value.stdout.split('\n').filter((l) => agents.includes(l))));
+}

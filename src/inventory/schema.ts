@@ -81,6 +81,9 @@ const fenceDevice = z.strictObject({
   agent: z.string().regex(/^fence_[a-z0-9_]+$/, 'must be a fence agent name such as fence_ipmilan'),
   /** The node this device powers off. */
   node: hostname,
+  /** The device's own name for that node (its outlet, VM or container name), when it differs
+   *  from the node's name: rendered as pcmk_host_map instead of pcmk_host_list. */
+  plug: z.string().regex(/^[A-Za-z0-9_.@-]+$/, 'must be a plug name: letters, digits, "_", ".", "@" and "-"').optional(),
   params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'parameter names are lowercase'), z.union([z.string().regex(SAFE_TEXT), z.number(), z.boolean()])).default({}),
   password: secretRef.optional(),
 });
@@ -88,6 +91,8 @@ const fenceDevice = z.strictObject({
 const stonith = z.strictObject({
   enabled: z.boolean().default(false),
   devices: z.array(fenceDevice).default([]),
+  /** The one way to run a 2-node cluster, or shared storage, without fencing: said out loud. */
+  unsafe_no_fencing: z.boolean().default(false),
 });
 
 const quorum = z.strictObject({
@@ -241,7 +246,7 @@ export const inventorySchema = z
     vip,
     public_vip: vip.optional(),
     corosync: corosync.default({ transport: 'knet', crypto: true, profile: 'default', port: 5405 }),
-    stonith: stonith.default({ enabled: false, devices: [] }),
+    stonith: stonith.default({ enabled: false, devices: [], unsafe_no_fencing: false }),
     quorum: quorum.default({ policy: 'auto' }),
     services: z.array(serviceName).default([]),
     openstack: openstack.optional(),
@@ -259,6 +264,34 @@ export type FenceDevice = Inventory['stonith']['devices'][number];
 export type { ServiceName };
 
 type RawInventory = z.infer<typeof inventorySchema>;
+
+const WITHOUT_FENCING = 'set stonith.enabled: true with a fence device per node under stonith.devices, or, if you accept the risk (a lab), set stonith.unsafe_no_fencing: true';
+
+/**
+ * Where running without fencing is not just unsupported but dangerous, refuse unless the inventory
+ * says so in one named key: a 2-node cluster (split brain) and shared storage (corrupted data).
+ */
+function fencingPolicy(inv: RawInventory, add: (path: (string | number)[], message: string) => void): void {
+  const fences = inv.stonith.enabled;
+  if (fences && inv.stonith.unsafe_no_fencing) {
+    add(['stonith', 'unsafe_no_fencing'], 'unsafe_no_fencing: true says this cluster runs without fencing, but stonith.enabled is true; remove one of them');
+    return;
+  }
+  if (fences || inv.stonith.unsafe_no_fencing) return;
+  if (inv.nodes.length === 2) {
+    add(
+      ['stonith', 'enabled'],
+      `a 2-node cluster without fencing can split brain: when the two nodes lose sight of each other, corosync's two_node keeps both quorate and both run the VIP and the database; ${WITHOUT_FENCING}`,
+    );
+  }
+  for (const svc of ['mysql', 'rabbitmq'] as const) {
+    if (!inv.resources.storage[svc]) continue;
+    add(
+      ['resources', 'storage', svc],
+      `shared storage for ${svc} without fencing corrupts data: a node that hangs still has the filesystem mounted and writing when another node mounts it; ${WITHOUT_FENCING}`,
+    );
+  }
+}
 
 function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
   const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -309,6 +342,7 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
     if (deviceNames.has(d.name)) add(['stonith', 'devices', i, 'name'], `fence device "${d.name}" is listed twice; names must be unique`);
     deviceNames.add(d.name);
   });
+  fencingPolicy(inv, add);
 
   const seenServices = new Set<string>();
   inv.services.forEach((s, i) => {

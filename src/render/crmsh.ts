@@ -7,10 +7,13 @@ const CONTINUE = ' \\\n    ';
 
 /** The whole model as `crm configure` input: primitives, groups, clones, constraints, properties. */
 export function renderCrmsh(model: ResourceModel, fencingName: FencingName = 'stonith-enabled'): string {
-  return crmshObjects(model, fencingName)
-    .map((o) => o.text)
-    .join('\n')
-    .concat('\n');
+  const options = new Set(model.options.map((o) => optionId(o, fencingName)));
+  const statements = crmshObjects(model, fencingName)
+    .filter((o) => !options.has(o.id))
+    .map((o) => o.text);
+  // crmsh makes one cluster_property_set per `property` statement: all options go in one.
+  if (model.options.length) statements.push(`property ${model.options.map((o) => `${o.name === 'fencing' ? fencingName : o.name}=${quote(o.value)}`).join(CONTINUE)}`);
+  return statements.join('\n').concat('\n');
 }
 
 export interface CrmshObject {
@@ -107,6 +110,8 @@ export function renderChange(model: ResourceModel, changes: ObjectChange[], fenc
   if (changes.length === 0) return 'no change to the Pacemaker configuration\n';
   const objects = crmshObjects(model, fencingName);
   const text = new Map(objects.map((o) => [o.id, o.text]));
+  // A property's reason goes beside it in the plan (not into `crm configure` input).
+  for (const o of model.options) if (o.why) text.set(optionId(o, fencingName), `${property(o, fencingName)}  # ${o.why}`);
   // Shown in `crm configure show` order (resources, constraints, properties); removals last.
   const rank = new Map(objects.map((o, i) => [o.id, i]));
   const containers = new Map<string, string[]>();

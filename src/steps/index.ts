@@ -11,8 +11,9 @@ import { clusterProperties } from './cluster-properties.ts';
 import { agents } from './agents.ts';
 import { secretsFiles, resources } from './resources.ts';
 import { openstackConfig, keystoneEndpoints } from './openstack.ts';
+import { fencing } from './fencing.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, keystoneEndpoints];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

@@ -1,7 +1,7 @@
 // Step 3: the cluster stack is installed, without the distribution starting any of it.
 import type { Step } from '../runner/types.ts';
 import type { OsFacts } from '../facts/host.ts';
-import { readInstalledPackages } from '../facts/host.ts';
+import { readFenceAgents, readInstalledPackages } from '../facts/host.ts';
 import { planEachHost, commandAction } from './common.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok } from '../util/result.ts';
@@ -46,9 +46,13 @@ export const packages: Step = {
   name: 'packages',
   title: 'pacemaker, corosync, crmsh/pcs and resource-agents installed, nothing auto-started',
   plan(ctx) {
-    const withFencing = ctx.inv.stonith.devices.length > 0;
+    const agents = [...new Set(ctx.inv.stonith.devices.map((d) => d.agent))];
     return planEachHost(ctx, async (h) => {
-      const wanted = clusterPackages(h.os, withFencing);
+      // The distribution's fence agents only when a device's agent is not there already (a lab's
+      // own agent, or one installed by hand, needs no package).
+      const present = await readFenceAgents(h.c, agents);
+      if (!present.ok) return present;
+      const wanted = clusterPackages(h.os, agents.some((a) => !present.value.has(a)));
       const installed = await ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, wanted));
       if (!installed.ok) return installed;
       const missing = wanted.filter((p) => !installed.value.get(p));

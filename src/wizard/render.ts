@@ -85,7 +85,7 @@ export function inventoryData(a: WizardAnswers): Record<string, unknown> {
   };
   if (a.publicVip) data.public_vip = vipData(a.publicVip);
   data.services = [...a.services];
-  data.stonith = a.stonith.enabled ? { enabled: true, devices: a.stonith.devices.map(deviceData) } : { enabled: false, devices: [] };
+  data.stonith = a.stonith.enabled ? { enabled: true, devices: a.stonith.devices.map(deviceData) } : { enabled: false, devices: [], unsafe_no_fencing: true };
   const os: Record<string, unknown> = { auth_url: a.openstack.auth_url, username: a.openstack.username, project: a.openstack.project };
   if (a.openstack.password) os.password = a.openstack.password;
   data.openstack = os;

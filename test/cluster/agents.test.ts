@@ -21,6 +21,7 @@ const OCF_ROOT = '/usr/lib/ocf';
 const inv = inventoryFrom(`
 cluster: { name: lab }
 nodes: [{ name: node1, address: 198.18.0.11 }, { name: node2, address: 198.18.0.12 }]
+stonith: { unsafe_no_fencing: true }
 vip: { address: 198.18.0.100, cidr_netmask: 24 }
 services: [${SERVICE_NAMES.join(', ')}]
 openstack: { password: { file: /etc/osha/pw } }

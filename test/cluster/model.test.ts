@@ -41,7 +41,10 @@ describe('resource model', function () {
     const m = model('services: []\n');
     expect(m.resources.map((r) => r.id)).to.deep.equal(['osha-vip']);
     expect(m.constraints).to.deep.equal([]);
-    expect(m.options).to.deep.equal([{ name: 'fencing', value: 'false' }]);
+    expect(m.options.map(({ name, value }) => ({ name, value }))).to.deep.equal([
+      { name: 'fencing', value: 'false' },
+      { name: 'no-quorum-policy', value: 'stop' },
+    ]);
     expect(prim(m, 'osha-vip').params).to.deep.equal([
       ['ip', '198.18.0.100'],
       ['cidr_netmask', '24'],
@@ -128,16 +131,42 @@ quorum: { policy: freeze }
     expect(fence.params).to.deep.include(['password_script', 'cat /etc/osha/fence-ipmi-node1.password']);
     expect(fence.params.map(([k]) => k)).to.not.include('password');
     expect(has(m, { kind: 'location', rsc: 'osha-fence-ipmi-node1', node: 'node1', score: '-INFINITY' })).to.equal(true);
-    expect(m.options).to.deep.equal([
+    expect(m.options.map(({ name, value }) => ({ name, value }))).to.deep.equal([
       { name: 'fencing', value: 'true' },
       { name: 'no-quorum-policy', value: 'freeze' },
     ]);
     expect(m.warnings.join('\n')).to.not.include('fencing is disabled');
+    // Three nodes: only a majority fences, so no fence-race delays.
+    expect(fence.params.map(([k]) => k)).to.not.include('pcmk_delay_base');
+    checkWithPacemaker(m);
+  });
+
+  it('2 nodes fencing each other: exactly one wins (VIP holder by priority, else the first node by a fixed delay)', function () {
+    const m = buildResourceModel(
+      inventoryFrom(`cluster: { name: two }
+nodes: [{ name: a, address: 198.18.0.11 }, { name: b, address: 198.18.0.12 }]
+vip: { address: 198.18.0.100, cidr_netmask: 24 }
+stonith:
+  enabled: true
+  devices:
+    - { name: fa, agent: fence_nspawn, node: a, plug: osha-a }
+    - { name: fb, agent: fence_nspawn, node: b }
+`),
+    );
+    const fa = prim(m, 'osha-fence-fa');
+    const fb = prim(m, 'osha-fence-fb');
+    expect(fa.params).to.deep.include(['pcmk_host_map', 'a:osha-a']);
+    expect(fa.params.map(([k]) => k)).to.not.include('pcmk_host_list');
+    expect(fa.params).to.deep.include(['pcmk_delay_base', '5s']);
+    expect(fb.params.map(([k]) => k)).to.not.include('pcmk_delay_base');
+    expect(prim(m, 'osha-vip').meta).to.deep.include(['priority', '10']);
+    expect(m.options.find((o) => o.name === 'priority-fencing-delay')?.value).to.equal('10s');
     checkWithPacemaker(m);
   });
 
   it('shared storage: a Filesystem resource in front of the service, datadir on it', function () {
     const m = model(`services: [mysql]
+stonith: { unsafe_no_fencing: true }
 resources:
   storage:
     mysql: { device: /dev/drbd0, fstype: ext4, directory: /srv/mysql }

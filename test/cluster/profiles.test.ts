@@ -37,6 +37,7 @@ describe('corosync tuning profiles', function () {
     const inv = inventoryFrom(`
 cluster: { name: lab }
 nodes: [{ name: a, address: 198.18.0.11 }, { name: b, address: 198.18.0.12 }]
+stonith: { unsafe_no_fencing: true }
 vip: { address: 198.18.0.100, cidr_netmask: 24 }
 corosync: { profile: fast }
 `);

@@ -47,6 +47,7 @@ describe('osha validate', function () {
       '  - { name: a, address: 198.18.0.11 }',
       '  - { name: a, address: 198.18.0.11 }',
       'vip: { address: 198.18.0.11, cidr_netmask: 24 }',
+      'stonith: { unsafe_no_fencing: true }',
     ].join('\n');
     const r = parseInventory(text, 'x.yaml');
     expect(r.ok).to.equal(false);

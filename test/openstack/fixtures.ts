@@ -13,6 +13,8 @@ export function labInventory(extra: Record<string, unknown> = {}): Inventory {
     ],
     vip: { address: VIP, cidr_netmask: 24 },
     services: ['mysql', 'rabbitmq', 'keystone', 'glance-api', 'glance-registry', 'nova-api', 'neutron-server', 'cinder-api', 'heat-api'],
+    // Two nodes without fencing must be said out loud (these tests are about config files).
+    stonith: { unsafe_no_fencing: true },
     ...extra,
   });
 }

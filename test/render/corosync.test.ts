@@ -7,7 +7,7 @@ import type { Inventory } from '../../src/inventory/schema.ts';
 
 function inventory(extra = '', nodes = 3): Inventory {
   const list = Array.from({ length: nodes }, (_, i) => `  - { name: n${i + 1}, address: 198.18.0.${11 + i} }`).join('\n');
-  const r = parseInventory(`cluster: { name: c1 }\nnodes:\n${list}\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\n${extra}`, 'x.yaml');
+  const r = parseInventory(`cluster: { name: c1 }\nnodes:\n${list}\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\n${nodes === 2 && !extra.includes('stonith') ? 'stonith: { unsafe_no_fencing: true }\n' : ''}${extra}`, 'x.yaml');
   if (!r.ok) throw new Error(r.error.map((p) => p.message).join('; '));
   return r.value;
 }

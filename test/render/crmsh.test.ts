@@ -57,8 +57,9 @@ describe('crm shell rendering', function () {
     expect(text).to.include('order osha-o-g-glance-after-g-neutron inf: osha-g-neutron:start osha-g-glance:start\n');
     expect(text).to.include('location osha-lo-host1-prefer-node1 osha-nova-compute-host1 10000: node1\n');
     expect(text).to.include('op monitor interval="30s" timeout="60s" OCF_CHECK_LEVEL="20"');
-    expect(text).to.include('property stonith-enabled="false"\n');
-    expect(renderCrmsh(model, 'fencing-enabled')).to.include('property fencing-enabled="false"\n');
+    // One property statement: crmsh makes a property set per statement.
+    expect(text).to.include('property stonith-enabled="false" \\\n    no-quorum-policy="stop"\n');
+    expect(renderCrmsh(model, 'fencing-enabled')).to.include('property fencing-enabled="false" \\\n');
   });
 
   it('shows a change as added, changed and removed objects', function () {

@@ -4,6 +4,7 @@ import { decideKey, keyFingerprint } from '../../src/steps/authkey.ts';
 import { renderHostsBlock, withHostsBlock, HOSTS_BEGIN } from '../../src/render/hosts.ts';
 import { aptInstallScript, clusterPackages } from '../../src/steps/packages.ts';
 import { desiredProperties } from '../../src/steps/cluster-properties.ts';
+import { clusterOptions } from '../../src/cluster/build.ts';
 import { quote, sh, raw } from '../../src/ssh/quote.ts';
 import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../src/ssh/known-hosts.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
@@ -12,7 +13,7 @@ import type { OsFacts } from '../../src/facts/host.ts';
 
 function inv(extra = '', nodes = 3): Inventory {
   const list = Array.from({ length: nodes }, (_, i) => `  - { name: n${i + 1}, address: 198.18.0.${11 + i} }`).join('\n');
-  const r = parseInventory(`cluster: { name: c1 }\nnodes:\n${list}\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\n${extra}`, 'x.yaml');
+  const r = parseInventory(`cluster: { name: c1 }\nnodes:\n${list}\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\n${nodes === 2 && !extra.includes('stonith') ? 'stonith: { unsafe_no_fencing: true }\n' : ''}${extra}`, 'x.yaml');
   if (!r.ok) throw new Error(r.error.map((p) => p.message).join('; '));
   return r.value;
 }
@@ -62,10 +63,16 @@ describe('packages and properties', () => {
     expect(s).to.include('policy-rc.d').and.include('exit 101').and.include(`'x'\\''y'`);
   });
   it('resolves quorum policy auto and says why', () => {
-    const p = desiredProperties(inv());
-    expect(p.find((x) => x.name === 'no-quorum-policy')?.value).to.equal('stop');
-    expect(p.find((x) => x.name === 'stonith-enabled')?.value).to.equal('false');
-    expect(desiredProperties(inv('quorum: { policy: freeze }')).find((x) => x.name === 'no-quorum-policy')?.value).to.equal('freeze');
+    const p = clusterOptions(inv());
+    expect(p.find((x) => x.name === 'no-quorum-policy')).to.include({ value: 'stop' }).and.have.property('why').that.match(/auto: stop/);
+    expect(p.find((x) => x.name === 'fencing')?.value).to.equal('false');
+    expect(clusterOptions(inv('quorum: { policy: freeze }')).find((x) => x.name === 'no-quorum-policy')?.value).to.equal('freeze');
+  });
+  it('has one writer per cluster property: the properties step and the resource model share none', () => {
+    const model = clusterOptions(inv()).flatMap((o) => (o.name === 'fencing' ? ['stonith-enabled', 'fencing-enabled'] : [o.name]));
+    const step = desiredProperties().map((p) => p.name);
+    expect(step.length).to.be.greaterThan(0);
+    expect(step.filter((n) => model.includes(n))).to.deep.equal([]);
   });
 });
 

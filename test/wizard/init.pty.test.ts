@@ -84,7 +84,7 @@ describe('osha init in a terminal', function () {
     expect(inv.ssh).to.include({ user: 'root', port: 22, private_key: '~/.ssh/id_ed25519', known_hosts: '~/.ssh/known_hosts' });
     expect(inv.vip).to.deep.equal({ address: '198.18.0.100', cidr_netmask: 24 });
     expect(inv.services).to.deep.equal(ARTICLE_SERVICES);
-    expect(inv.stonith).to.deep.equal({ enabled: false, devices: [] });
+    expect(inv.stonith).to.deep.equal({ enabled: false, devices: [], unsafe_no_fencing: true });
     expect(inv.openstack?.password).to.deep.equal({ env: 'OS_PASSWORD' });
     expect(text).to.include('# Fencing is OFF by an explicit choice made in `osha init`.');
 

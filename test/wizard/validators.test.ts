@@ -88,6 +88,6 @@ describe('wizard inventory writer', () => {
     expect(text).to.include('# Fencing is OFF by an explicit choice');
     const r = parseInventory(text, 'x.yaml');
     if (!r.ok) throw new Error(JSON.stringify(r.error));
-    expect(r.value.stonith).to.deep.equal({ enabled: false, devices: [] });
+    expect(r.value.stonith).to.deep.equal({ enabled: false, devices: [], unsafe_no_fencing: true });
   });
 });

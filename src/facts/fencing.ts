@@ -1,0 +1,114 @@
+// What the fencer (pacemaker-fenced) on a node knows: which devices can fence a node, and whether a
+// device answers. Read with stonith_admin's XML output, never its text.
+import type { HostConnection } from '../ssh/connection.ts';
+import { sh } from '../ssh/quote.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+/** The item names of stonith_admin's `<list>` XML output. */
+export function parseDeviceList(xml: string): string[] {
+  return [...xml.matchAll(/<item>([^<]*)<\/item>/g)].map((m) => m[1]!.trim()).filter(Boolean);
+}
+
+/** Devices this node's fencer would use to fence `target` (registered and allowed here). */
+export async function readDevicesFor(c: HostConnection, target: string): Promise<Result<string[]>> {
+  const r = await c.exec(sh`stonith_admin --list=${target} --output-as=xml`, { timeoutMs: 60_000 });
+  if (!r.ok) return r;
+  // Exit 0 with a list, or non-zero when no device can fence the target.
+  return ok(parseDeviceList(r.value.stdout));
+}
+
+/** Asks a device for its status (its monitor) through this node's fencer; ok when it answers. */
+export async function queryDevice(c: HostConnection, device: string, timeoutS = 30): Promise<Result<void>> {
+  const r = await c.exec(sh`stonith_admin --query=${device} --timeout=${String(timeoutS)}`, { timeoutMs: (timeoutS + 15) * 1000 });
+  if (!r.ok) return r;
+  if (r.value.code === 0) return ok(undefined);
+  const why = (r.value.stderr || r.value.stdout).trim().split('\n').slice(-1)[0] ?? '';
+  return err({ host: c.target.name, message: `fence device ${device} did not report its status (stonith_admin --query exit ${r.value.code}${why ? `: ${why}` : ''})` });
+}
+
+/** One entry of the fencer's history (stonith_admin --history NODE --output-as=xml). */
+export interface FenceEvent {
+  action: string;
+  target: string;
+  /** The node whose fencer ran the device. */
+  delegate?: string;
+  /** The node that asked for the fencing. */
+  origin?: string;
+  status: string;
+  /** When it finished, ms since the epoch (when the fencer says). */
+  completedMs?: number;
+}
+
+const attr = (tag: string, name: string): string | undefined => tag.match(new RegExp(`\\s${name}="([^"]*)"`))?.[1];
+
+/** Pacemaker writes times as "2026-12-01 15:01:02 +00:00" (or ISO 8601); ms since the epoch. */
+export function parsePacemakerTime(text: string | undefined, nsec?: string): number | undefined {
+  if (!text) return undefined;
+  const iso = text.trim().replace(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)\s*([+-]\d\d:?\d\d|Z)?$/, (_m, d: string, t: string, z?: string) => `${d}T${t}${z ?? 'Z'}`);
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return undefined;
+  const extra = nsec && /^\d+$/.test(nsec) && !/\.\d/.test(text) ? Math.floor(Number(nsec) / 1e6) : 0;
+  return ms + extra;
+}
+
+export function parseFenceHistory(xml: string): FenceEvent[] {
+  return [...xml.matchAll(/<fence_event\b[^>]*>/g)].map((m) => {
+    const tag = m[0];
+    return {
+      action: attr(tag, 'action') ?? '',
+      target: attr(tag, 'target') ?? '',
+      delegate: attr(tag, 'delegate'),
+      origin: attr(tag, 'origin'),
+      status: attr(tag, 'status') ?? '',
+      completedMs: parsePacemakerTime(attr(tag, 'completed'), attr(tag, 'completed-nsec')),
+    };
+  });
+}
+
+/** The fencer's history for one node, as this node's fencer knows it (shared cluster-wide). */
+export async function readFenceHistory(c: HostConnection, target: string): Promise<Result<FenceEvent[]>> {
+  const r = await c.exec(sh`stonith_admin --history=${target} --output-as=xml`, { timeoutMs: 30_000 });
+  if (!r.ok) return r;
+  return ok(parseFenceHistory(r.value.stdout));
+}
+
+/** A resource's last start on a node, from the CIB status section (Pacemaker's operation history). */
+export interface StartRecord {
+  resource: string;
+  node: string;
+  /** When the start began, s since the epoch (Pacemaker keeps whole seconds). */
+  lastRunS?: number;
+  /** How long the agent's start ran, and how long it waited in the executor's queue. */
+  execMs: number;
+  queueMs: number;
+  rc: number;
+}
+
+export function parseStarts(statusXml: string): StartRecord[] {
+  const out: StartRecord[] = [];
+  for (const state of statusXml.matchAll(/<node_state\b([^>]*)>([\s\S]*?)<\/node_state>/g)) {
+    const node = attr(state[1]!, 'uname') ?? '';
+    for (const rsc of state[2]!.matchAll(/<lrm_resource\b([^>]*)>([\s\S]*?)<\/lrm_resource>/g)) {
+      const resource = attr(rsc[1]!, 'id') ?? '';
+      for (const op of rsc[2]!.matchAll(/<lrm_rsc_op\b[^>]*>/g)) {
+        if (attr(op[0], 'operation') !== 'start') continue;
+        const lastRun = Number(attr(op[0], 'last-run') ?? attr(op[0], 'last-rc-change'));
+        out.push({
+          resource,
+          node,
+          lastRunS: Number.isFinite(lastRun) ? lastRun : undefined,
+          execMs: Number(attr(op[0], 'exec-time') ?? 0),
+          queueMs: Number(attr(op[0], 'queue-time') ?? 0),
+          rc: Number(attr(op[0], 'rc-code') ?? -1),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export async function readStarts(c: HostConnection): Promise<Result<StartRecord[]>> {
+  const r = await c.exec('cibadmin --query --scope status', { timeoutMs: 30_000 });
+  if (!r.ok) return r;
+  return ok(parseStarts(r.value.stdout));
+}
