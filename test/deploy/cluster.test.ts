@@ -5,7 +5,11 @@ import { expect } from 'chai';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labKill, labStart } from '../../src/lab/index.ts';
-import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
+import { freshLab, inventoryWithout, labExec, labOk, type LabInfo } from '../support/lab.ts';
+import { parseFenceHistory } from '../../src/facts/fencing.ts';
+import { planLab } from '../../src/lab/plan.ts';
+import { waitFor } from '../../src/lab/proc.ts';
+import { run } from '../../src/lab/exec.ts';
 import { OSHA_BIN, oshaJson, osha, startOsha } from '../support/osha.ts';
 import { Tmux } from '../wizard/tmux.ts';
 
@@ -224,10 +228,7 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
 
   before(async function () {
     whole = await bareLab(this, 3, 52);
-    const two = join(whole.dir, 'inventory-2-nodes.yaml');
-    const text = readFileSync(whole.inventory, 'utf8').replace(/^ {2}- name: node3\n {4}address: \S+\n/m, '');
-    if (text.includes('node3')) throw new Error(`could not drop node3 from ${whole.inventory}`);
-    writeFileSync(two, text);
+    const two = inventoryWithout(whole.inventory, ['node3'], join(whole.dir, 'inventory-2-nodes.yaml'));
     lab = { ...whole, inventory: two, nodes: whole.nodes.slice(0, 2) };
   });
 
@@ -254,6 +255,46 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     expect(xml).to.match(/with_quorum="true"/);
     const again = await oshaJson(['deploy', lab.inventory]);
     expect(again.summary.changed).to.equal(0);
+  });
+
+  it('fences for real: every device registered and answering; a 2-node split (corosync cut, fence path kept) leaves exactly one survivor, the VIP holder', async () => {
+    const fenced = async (target: string) => parseFenceHistory(await sh(lab, target === 'node1' ? 'node2' : 'node1', `stonith_admin --history=${target} --output-as=xml`)).filter((e) => e.status === 'success');
+    for (const n of lab.nodes) expect(await sh(lab, n.name, 'crm_attribute --type crm_config --name stonith-enabled --query --quiet')).to.equal('true\n');
+    const xml = await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml');
+    const vipAt = xml.match(/<resource id="osha-vip"[\s\S]*?<node name="([^"]+)"/)?.[1];
+    expect(vipAt, xml).to.be.oneOf(['node1', 'node2']);
+    const loser = vipAt === 'node1' ? 'node2' : 'node1';
+    const before = { [vipAt!]: (await fenced(vipAt!)).length, [loser]: (await fenced(loser)).length };
+    const corosyncPid = await sh(lab, vipAt!, 'pidof corosync');
+    // Cut only the cluster network: each node drops the other's address; both still reach the
+    // fence device (the lab host), as with a separate management network.
+    const plan = planLab({ dir: lab.dir, nodes: 3, subnet: 52 });
+    const ns = (name: string) => plan.nodes.find((n) => n.name === name)!;
+    const blackhole = (on: string, to: string, add: boolean) => run('ip', ['-n', ns(on).netns, 'route', add ? 'add' : 'del', 'blackhole', `${ns(to).address}/32`]);
+    expect((await blackhole('node1', 'node2', true)).code).to.equal(0);
+    expect((await blackhole('node2', 'node1', true)).code).to.equal(0);
+    try {
+      // Both stay quorate (two_node) and both ask to fence; the VIP holder's request goes first.
+      const done = await waitFor(async () => (await fenced(loser).catch(() => [])).length > before[loser]!, { timeoutMs: 90_000, intervalMs: 500 });
+      expect(done, `${loser} was not fenced`).to.equal(true);
+      const event = (await fenced(loser)).at(-1)!;
+      expect(event).to.include({ target: loser, delegate: vipAt, action: 'reboot' });
+      expect(readFileSync(join(lab.dir, 'fence.log'), 'utf8')).to.match(new RegExp(`off ${loser}`));
+    } finally {
+      await blackhole('node1', 'node2', false);
+      await blackhole('node2', 'node1', false);
+    }
+    // The survivor was never fenced and never restarted its stack; the VIP stayed with it.
+    expect((await fenced(vipAt!)).length).to.equal(before[vipAt!]);
+    expect(await sh(lab, vipAt!, 'pidof corosync')).to.equal(corosyncPid);
+    // The fenced node came back through the device (power on), booted and rejoins.
+    const rejoined = await waitFor(async () => {
+      const r = await labExec(lab, vipAt!, 'crm_mon --one-shot --output-as=xml', 20_000);
+      return r.code === 0 && onlineNodes(r.stdout).length === 2;
+    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    expect(rejoined, `${loser} did not rejoin`).to.equal(true);
+    const now = await sh(lab, vipAt!, 'crm_mon --one-shot --output-as=xml');
+    expect(now.match(/<resource id="osha-vip"[\s\S]*?<node name="([^"]+)"/)?.[1]).to.equal(vipAt);
   });
 
   it('points glance-api.conf at the VIP, keeps a backup, re-runs as a no-op, and rolls back byte for byte', async () => {
@@ -344,10 +385,7 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     const ids = async (on: LabInfo, node: string) => (await sh(on, node, 'corosync-cmapctl nodelist.node | grep -E "\\.(name|nodeid) "')).trim();
     expect(await ids(whole, 'node3')).to.match(/nodeid \(u32\) = 3$/m);
     await sh(whole, 'node2', 'systemctl stop pacemaker corosync');
-    const remaining = { ...whole, inventory: join(whole.dir, 'inventory-without-node2.yaml'), nodes: [whole.nodes[0]!, whole.nodes[2]!] };
-    const text = readFileSync(whole.inventory, 'utf8').replace(/^ {2}- name: node2\n {4}address: \S+\n/m, '');
-    if (text.includes('node2')) throw new Error(`could not drop node2 from ${whole.inventory}`);
-    writeFileSync(remaining.inventory, text);
+    const remaining = { ...whole, inventory: inventoryWithout(whole.inventory, ['node2'], join(whole.dir, 'inventory-without-node2.yaml')), nodes: [whole.nodes[0]!, whole.nodes[2]!] };
     const pids = await Promise.all(remaining.nodes.map((n) => sh(remaining, n.name, 'pidof corosync pacemakerd')));
     const plan = await osha(['deploy', remaining.inventory, '--dry-run']);
     expect(plan.code, plan.stderr).to.equal(0);

@@ -5,7 +5,12 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { dropAfterSuite, labSkipReason } from '../support/lab.ts';
+import { labHeal, labPartition } from '../../src/lab/index.ts';
+import { waitFor } from '../../src/lab/proc.ts';
+import { parseFenceHistory } from '../../src/facts/fencing.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { osha, oshaJson, startOsha } from '../support/osha.ts';
 import {
@@ -19,6 +24,7 @@ import {
   issueToken,
   listImages,
   nodeOk,
+  nodeScript,
   uploadImage,
   type HaLab,
   type Image,
@@ -30,6 +36,7 @@ const GLANCE_START = ['--timeout', '300'];
 interface DrillJson {
   node: string;
   mode: string;
+  phases: { detectionMs?: number; fencing?: { action: string; target: string; by?: string; status: string; doneMs?: number; ms?: number } };
   vipMs?: number;
   services: { id: string; node?: string; recoveryMs?: number; error?: string }[];
   rejoinMs?: number;
@@ -94,6 +101,35 @@ function watchTokens(vip: string, password: string): { stop(): Promise<TokenOuta
         i = j;
       }
       return best;
+    },
+  };
+}
+
+/** Which nodes run a MariaDB server (mariadbd/mysqld), sampled from the host's /proc every 100 ms. */
+function watchMariadb(ha: HaLab): { stop(): { at: number; nodes: string[] }[] } {
+  const samples: { at: number; nodes: string[] }[] = [];
+  const once = () => {
+    const nodes = new Set<string>();
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        if (comm !== 'mariadbd' && comm !== 'mysqld') continue;
+        const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+        const n = ha.nodes.find((x) => cg.includes(`/osha${HA_PLACE.subnet}/${x.name}/`) || cg.includes(`/osha${HA_PLACE.subnet}/${x.name}\n`));
+        if (n) nodes.add(n.name);
+      } catch {
+        // Gone while we looked.
+      }
+    }
+    samples.push({ at: Date.now(), nodes: [...nodes].sort() });
+  };
+  once();
+  const timer = setInterval(once, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      once();
+      return samples;
     },
   };
 }
@@ -194,6 +230,16 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(drill.node).to.equal(before);
     expect(drill.mode).to.equal('kill');
     expect(drill.errors).to.deep.equal([]);
+    // Fencing was on: the survivors fenced the dead node (a reboot through the lab's device) before
+    // its services started elsewhere, and the device powered it back on.
+    console.log(`      phases: detection ${drill.phases.detectionMs} ms, fencing ${JSON.stringify(drill.phases.fencing)}`);
+    expect(drill.phases.detectionMs).to.be.a('number');
+    expect(drill.phases.fencing).to.include({ action: 'reboot', target: before, status: 'success' });
+    expect(drill.phases.fencing!.by).to.be.a('string').and.not.equal(before);
+    expect(drill.phases.fencing!.doneMs).to.be.at.least(drill.phases.detectionMs!);
+    const mysql = drill.services.find((s) => s.id === 'osha-mysql')!;
+    expect(mysql.recoveryMs).to.be.greaterThan(drill.phases.fencing!.doneMs!);
+    expect(readFileSync(join(ha.dir, 'fence.log'), 'utf8')).to.match(new RegExp(`(reboot|off) ${before}`));
     expect(drill.vipMs).to.be.a('number').and.greaterThan(0);
     const ids = drill.services.map((s) => s.id).sort();
     expect(ids).to.include.members(['osha-fs-mysql', 'osha-glance-api', 'osha-keystone', 'osha-mysql', 'osha-rabbitmq']);
@@ -216,6 +262,60 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
     expect(listed).to.deep.equal(image);
     expect((await imageData(ha, image.id)).equals(data)).to.equal(true);
+  });
+
+  it('a 2+1 partition: the minority node is fenced and MariaDB never runs on two nodes at once; every acknowledged write is there', async () => {
+    const xml = await crmMon(ha);
+    const victim = activeNode(xml, 'osha-mysql')!;
+    const writer = ha.nodes.find((n) => n.name !== victim)!;
+    const pw = randomBytes(12).toString('hex');
+    // The password in a 0600 file the client reads, not on its command line.
+    await nodeOk(writer, 'journal setup', `umask 077; printf '[client]\\nuser=journal\\npassword=%s\\nhost=${ha.vip}\\nconnect-timeout=2\\n' '${pw}' > /root/journal.cnf`);
+    await nodeOk(ha.nodes.find((n) => n.name === victim)!, 'journal db', `mysql <<'SQL'\nCREATE DATABASE IF NOT EXISTS journal;\nCREATE TABLE IF NOT EXISTS journal.w (seq INT PRIMARY KEY, host VARCHAR(64), at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6));\nCREATE USER IF NOT EXISTS 'journal'@'%' IDENTIFIED BY '${pw}';\nGRANT ALL ON journal.* TO 'journal'@'%';\nSQL\n`);
+    // The writer: one INSERT at a time through the VIP; a line per acknowledged write.
+    const writing = nodeScript(
+      writer,
+      `rm -f /root/journal.acks /root/journal.stop; i=0\nwhile [ ! -e /root/journal.stop ]; do i=$((i+1))\n  if mysql --defaults-extra-file=/root/journal.cnf -e "INSERT INTO journal.w (seq, host) VALUES ($i, @@hostname)" 2>/dev/null; then echo $i >> /root/journal.acks; fi\n  sleep 0.1\ndone\n`,
+      15 * 60_000,
+    );
+    // Watched from the host: which nodes run a MariaDB server, every 100 ms (by each process's cgroup).
+    const sampler = watchMariadb(ha);
+    const t0 = Date.now();
+    const cut = await labPartition(ha.dir, victim);
+    expect(cut.ok).to.equal(true);
+    let recovered = false;
+    try {
+      // The majority fences the minority node, then starts MariaDB itself.
+      recovered = await waitFor(async () => {
+        const other = ha.nodes.filter((n) => n.name !== victim);
+        const mon = await crmMon(ha, other).catch(() => '');
+        const at = mon ? activeNode(mon, 'osha-mysql') : undefined;
+        return at !== undefined && at !== victim;
+      }, { timeoutMs: 240_000, intervalMs: 500 });
+    } finally {
+      await nodeOk(writer, 'stop writer', 'sleep 3; touch /root/journal.stop');
+      await writing;
+    }
+    const timeline = sampler.stop();
+    expect(recovered, 'MariaDB did not start on the majority side').to.equal(true);
+    console.log(`      partition of ${victim}: MariaDB back on the majority after ${Math.round((Date.now() - t0) / 1000)} s`);
+    const history = parseFenceHistory(await nodeOk(writer, 'history', `stonith_admin --history=${victim} --output-as=xml`));
+    expect(history.some((e) => e.target === victim && e.status === 'success' && (e.completedMs ?? 0) >= t0 - 1000), JSON.stringify(history)).to.equal(true);
+    const both = timeline.filter((t) => t.nodes.length > 1);
+    expect(both, `MariaDB ran on two nodes at once: ${JSON.stringify(both.slice(0, 3))}`).to.deep.equal([]);
+    expect(new Set(timeline.flatMap((t) => t.nodes)).size, 'the sampler saw MariaDB move').to.equal(2);
+    // Every acknowledged write is in the table, and the writers (servers) follow one another.
+    const acks = (await nodeOk(writer, 'acks', 'cat /root/journal.acks')).trim().split('\n').map(Number);
+    const rows = (await nodeOk(writer, 'rows', `mysql --defaults-extra-file=/root/journal.cnf -N -e 'SELECT seq, host FROM journal.w ORDER BY seq'`)).trim().split('\n').map((l) => l.split('\t'));
+    const stored = new Set(rows.map((r) => Number(r[0])));
+    expect(acks.length).to.be.greaterThan(10);
+    expect(acks.filter((a) => !stored.has(a)), 'acknowledged writes missing').to.deep.equal([]);
+    const hosts = rows.map((r) => r[1]).filter((h, i, all) => i === 0 || h !== all[i - 1]);
+    expect(hosts, 'servers interleaved').to.deep.equal([victim, activeNode(await crmMon(ha, ha.nodes.filter((n) => n.name !== victim)), 'osha-mysql')]);
+    // Heal: the fenced node came back through the device (still cut off), now rejoins.
+    expect((await labHeal(ha.dir, victim)).ok).to.equal(true);
+    const back = await waitFor(async () => (await crmMon(ha).catch(() => '')).match(/online="true"/g)?.length === 3, { timeoutMs: 180_000, intervalMs: 1000 });
+    expect(back, `${victim} did not rejoin after the heal`).to.equal(true);
   });
 
   it('a re-deploy after the drill reports 0 changed', async () => {

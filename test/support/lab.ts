@@ -9,6 +9,7 @@ import { which, run } from '../../src/lab/exec.ts';
 import { rangeInUse } from '../../src/lab/net.ts';
 import { planLab } from '../../src/lab/plan.ts';
 import { pidAlive } from '../../src/lab/proc.ts';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
 
 export interface LabNode {
@@ -265,4 +266,18 @@ export function sshOptions(n: LabNode): string[] {
     '-o', 'LogLevel=ERROR',
     '-F', '/dev/null',
   ];
+}
+
+/**
+ * Writes a copy of a lab inventory without some nodes (and the fence devices that power them
+ * off), as an operator would edit it; returns its path.
+ */
+export function inventoryWithout(from: string, drop: string[], to: string): string {
+  const inv = parseYaml(readFileSync(from, 'utf8')) as { nodes: { name: string }[]; stonith?: { devices?: { node: string }[] } };
+  const before = inv.nodes.length;
+  inv.nodes = inv.nodes.filter((n) => !drop.includes(n.name));
+  if (inv.nodes.length !== before - drop.length) throw new Error(`${from} does not list every node of ${drop.join(', ')}`);
+  if (inv.stonith?.devices) inv.stonith.devices = inv.stonith.devices.filter((d) => !drop.includes(d.node));
+  writeFileSync(to, stringifyYaml(inv));
+  return to;
 }
