@@ -48,14 +48,14 @@ function report<T>(result: Result<T, LabError>, onOk: (value: T) => void): void 
 
 function upCommand(): Command {
   return new Command('up')
-    .description('build the node image if needed, boot the nodes, wait for their sshd, write DIR/inventory.yaml')
+    .description('build the node image if needed, boot the nodes, start the fence server, wait for their sshd, write DIR/inventory.yaml')
     .option('-n, --nodes <n>', `number of nodes, ${MIN_NODES} to ${MAX_NODES}`, intOption('--nodes'), DEFAULT_NODES)
     .option('-d, --dir <dir>', 'lab directory (state, keys, inventory, node disks)', DEFAULT_DIR)
     .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
     .option('--subnet <x>', 'use 198.18.X.0/24; a second lab on this host needs its own X', intOption('--subnet'), 0)
     .option('-v, --verbose', 'show the image build output')
     .option('--provider <name>', 'nspawn (containers on this machine) or vagrant (VMs from vagrant/Vagrantfile)', 'nspawn')
-    .option('--no-fencing', 'no fence device: the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
+    .option('--no-fencing', 'nspawn only: no fence device, the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
     .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean }) => {
       if (opts.provider === 'vagrant') {
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
@@ -127,7 +127,7 @@ function fenceServerCommand(): Command {
 
 function downCommand(): Command {
   return new Command('down')
-    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab (safe to run twice)')
+    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, and stop its fence server (safe to run twice)')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       report(await labDown(opts.dir), (r) => console.log(r.removed ? `lab in ${r.dir} removed` : `no lab in ${r.dir}; nothing to remove`));
@@ -136,7 +136,7 @@ function downCommand(): Command {
 
 function statusCommand(): Command {
   return new Command('status')
-    .description('list the nodes of the lab and their state')
+    .description('list the nodes of the lab and their state, and the fence server')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: DirOption & { json?: boolean }) => {
