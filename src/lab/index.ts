@@ -173,6 +173,8 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
     const server = startFenceServer(state);
     if (!server.ok) return server;
     state.fenceServerPid = server.value;
+    // Recorded at once: a crash from here on still lets `lab down` stop it.
+    await writeState(state);
   }
   for (const node of state.nodes) {
     const pid = startLauncher(state, node);

@@ -1,6 +1,6 @@
 // lab.json: the machine-readable record of everything a lab made on the host. It is written
 // before each thing is created, so `osha lab down` can clean up after a crashed run.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { LabPlan, NodePlan } from './plan.ts';
@@ -77,7 +77,8 @@ export function lockFile(stateFile: string): string {
 function holderAlive(lock: string): boolean {
   try {
     const pid = Number(readFileSync(lock, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) return true; // being written right now: treat as held
+    // Empty: being written right now (held), unless its writer died seconds ago.
+    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(lock).mtimeMs < 5_000;
     process.kill(pid, 0);
     return true;
   } catch (e) {
