@@ -19,6 +19,8 @@ import {
 } from '../lab/index.ts';
 import { describeError, type Result } from '../util/result.ts';
 import { vagrantLabUp } from '../lab/vagrant.ts';
+import { runFenceServer } from '../lab/fence-server.ts';
+import { resolve } from 'node:path';
 import { EXIT } from './exit.ts';
 
 interface DirOption {
@@ -46,14 +48,15 @@ function report<T>(result: Result<T, LabError>, onOk: (value: T) => void): void 
 
 function upCommand(): Command {
   return new Command('up')
-    .description('build the node image if needed, boot the nodes, wait for their sshd, write DIR/inventory.yaml')
+    .description('build the node image if needed, boot the nodes, start the fence server, wait for their sshd, write DIR/inventory.yaml')
     .option('-n, --nodes <n>', `number of nodes, ${MIN_NODES} to ${MAX_NODES}`, intOption('--nodes'), DEFAULT_NODES)
     .option('-d, --dir <dir>', 'lab directory (state, keys, inventory, node disks)', DEFAULT_DIR)
     .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
     .option('--subnet <x>', 'use 198.18.X.0/24; a second lab on this host needs its own X', intOption('--subnet'), 0)
     .option('-v, --verbose', 'show the image build output')
     .option('--provider <name>', 'nspawn (containers on this machine) or vagrant (VMs from vagrant/Vagrantfile)', 'nspawn')
-    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string }) => {
+    .option('--no-fencing', 'nspawn only: no fence device, the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean }) => {
       if (opts.provider === 'vagrant') {
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
         if (!v.ok) {
@@ -84,7 +87,7 @@ function upCommand(): Command {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, log, signal: abort.signal });
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, log, signal: abort.signal });
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (!r.ok && r.error.interrupted) {
@@ -97,6 +100,8 @@ function upCommand(): Command {
         console.log(`lab up in ${lab.dir}: ${lab.nodes.length} nodes answer on ssh after ${lab.bootSeconds.toFixed(1)} s (image ${lab.image.hash}, ${image})`);
         for (const n of lab.nodes) console.log(`  ${n.name.padEnd(7)} ${n.address}`);
         console.log(`  vip     ${lab.vip} (free; nic ${lab.nodes[0]?.iface})`);
+        if (lab.fence) console.log(`  fence   ${lab.fence.address}:${lab.fence.port} (fence_nspawn in every node; requests logged in ${lab.fence.log})`);
+        else console.log('  fence   none (--no-fencing): the inventory runs the cluster without fencing');
         console.log(`inventory: ${lab.inventory}`);
         console.log(`  deploy:  osha deploy ${lab.inventory}`);
         console.log(`  ssh:     ssh -i ${lab.privateKey} -o UserKnownHostsFile=${lab.knownHosts} root@${lab.nodes[0]?.address}`);
@@ -105,9 +110,24 @@ function upCommand(): Command {
     });
 }
 
+/** Hidden: the lab's fence server, started detached by `up` and stopped by `down`. */
+function fenceServerCommand(): Command {
+  return new Command('fence-server')
+    .description('run the fence server of the lab (started by `osha lab up`; not for direct use)')
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
+    .action(async (opts: DirOption) => {
+      try {
+        await runFenceServer(resolve(opts.dir));
+      } catch (e) {
+        console.error(`osha lab fence-server: ${(e as Error).message}`);
+        process.exit(EXIT.failed);
+      }
+    });
+}
+
 function downCommand(): Command {
   return new Command('down')
-    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab (safe to run twice)')
+    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, and stop its fence server (safe to run twice)')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       report(await labDown(opts.dir), (r) => console.log(r.removed ? `lab in ${r.dir} removed` : `no lab in ${r.dir}; nothing to remove`));
@@ -116,13 +136,14 @@ function downCommand(): Command {
 
 function statusCommand(): Command {
   return new Command('status')
-    .description('list the nodes of the lab and their state')
+    .description('list the nodes of the lab and their state, and the fence server')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: DirOption & { json?: boolean }) => {
       report(await labStatus(opts.dir), (s) => {
         if (opts.json) return console.log(JSON.stringify(s, null, 2));
         console.log(`lab in ${s.dir} (bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
+        if (s.fence) console.log(`fence server ${s.fence.address}:${s.fence.port}: ${s.fence.running ? `running (PID ${s.fence.pid})` : 'NOT running (fencing fails; recreate the lab)'}`);
         console.log('NODE     ADDRESS        STATE     LINK         SSHD  PID');
         for (const n of s.nodes) {
           const link = n.partitioned ? 'partitioned' : n.state === 'running' ? 'up' : '-';
@@ -154,5 +175,6 @@ export function labCommand(): Command {
     .addCommand(nodeCommand('start', 'boot a killed node again and wait for its sshd', (d, n) => labStart(d, n), 'started, sshd answers'))
     .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", labPartition, 'partitioned (link down)'))
     .addCommand(nodeCommand('heal', "restore the node's link after a partition", labHeal, 'healed (link up)'))
-    .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (d, n) => labReboot(d, n), 'rebooted, sshd answers'));
+    .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (d, n) => labReboot(d, n), 'rebooted, sshd answers'))
+    .addCommand(fenceServerCommand(), { hidden: true });
 }

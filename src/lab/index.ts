@@ -6,11 +6,12 @@ import { join, resolve } from 'node:path';
 import { ensureImage, DEFAULT_CACHE_DIR } from './image.ts';
 import { labRecipe, recipeHash } from './image-recipe.ts';
 import { checkPlanOptions, planLab, type PlanOptions } from './plan.ts';
-import { findNode, readState, writeState, STATE_VERSION, type LabState, type NodeState } from './state.ts';
+import { findNode, lockFile, readState, updateState, writeState, STATE_VERSION, type LabState, type NodeState } from './state.ts';
 import { createBridge, createNodeNet, rangeInUse, removeBridge, removeNodeNet, setNodeLink } from './net.ts';
 import { cgroupRoots, removeEmptyCgroup } from './cgroup.ts';
 import { renderInventory, renderKnownHosts } from './inventory.ts';
 import { preflight } from './preflight.ts';
+import { allFenceFiles, fenceFiles, ensureFenceKeys, fenceServerAlive, startFenceServer, stopFenceServer, waitForFenceServer, writeFenceNodeFiles, FENCE_PORT } from './fence.ts';
 import { runOk } from './exec.ts';
 import { sendSignal, waitFor } from './proc.ts';
 import {
@@ -52,6 +53,8 @@ export interface LabUpOptions extends PlanOptions {
   log?: (line: string) => void;
   /** Aborting (e.g. on Ctrl-C) stops the bring-up and removes what it made. */
   signal?: AbortSignal;
+  /** False: no fence device (no fence server, no agent); the inventory says stonith is off. */
+  fencing?: boolean;
 }
 
 const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
@@ -72,6 +75,8 @@ export interface LabInfo {
   image: { hash: string; rootfs: string; built: boolean; buildSeconds: number };
   /** Seconds from the start of `up` until every sshd answered (image build excluded). */
   bootSeconds: number;
+  /** The fence server (absent with fencing: false). */
+  fence?: { address: string; port: number; log: string };
 }
 
 function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): LabInfo {
@@ -84,6 +89,7 @@ function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): 
     nodes: state.nodes.map((n) => ({ name: n.name, address: n.address, iface: n.iface })),
     image,
     bootSeconds,
+    fence: state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, log: fenceFiles(state.dir).log },
   };
 }
 
@@ -125,6 +131,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     cgroupRoots: cgroupRoots(),
     shared,
     ready: false,
+    fencing: opts.fencing !== false,
     nodes: plan.nodes.map((n) => ({ ...n, killed: false, partitioned: false })),
   };
   // Recorded before anything is created: a crash from here on is cleaned by `lab down`.
@@ -146,6 +153,10 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
     if (!k.ok) return k;
   }
   const publicKey = await readFile(state.files.publicKey, 'utf8');
+  if (state.fencing !== false) {
+    const keys = await ensureFenceKeys(state);
+    if (!keys.ok) return keys;
+  }
   const bridge = await createBridge(state);
   if (!bridge.ok) return bridge;
   if (opts.signal?.aborted) return interrupted();
@@ -158,6 +169,13 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
   });
 
   if (opts.signal?.aborted) return interrupted();
+  if (state.fencing !== false) {
+    const server = startFenceServer(state);
+    if (!server.ok) return server;
+    state.fenceServerPid = server.value;
+    // Recorded at once: a crash from here on still lets `lab down` stop it.
+    await writeState(state);
+  }
   for (const node of state.nodes) {
     const pid = startLauncher(state, node);
     if (!pid.ok) return pid;
@@ -165,10 +183,15 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
   }
   await writeState(state);
 
-  const up = await Promise.all(state.nodes.map((n) => waitForSshd(state, n, opts.timeoutMs ?? 60_000, opts.signal)));
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const [up, fence] = await Promise.all([
+    Promise.all(state.nodes.map((n) => waitForSshd(state, n, timeoutMs, opts.signal))),
+    state.fencing !== false ? waitForFenceServer(state, Math.max(timeoutMs, 15_000)) : Promise.resolve(ok(undefined)),
+  ]);
   if (opts.signal?.aborted) return interrupted();
   const late = state.nodes.flatMap((n, i) => (up[i] === 'up' ? [] : [notUpReason(n, up[i] as 'died' | 'timeout')]));
   if (late.length) return err(oshaError(`the lab did not come up: ${late.join('; ')}`));
+  if (!fence.ok) return fence;
   await writeFile(state.files.knownHosts, renderKnownHosts(state.nodes.map((n) => n.hostKey!)), { mode: 0o600 });
   await writeFile(state.files.inventory, renderInventory(state), { mode: 0o644 });
   state.ready = true;
@@ -182,6 +205,10 @@ async function prepareNode(state: LabState, node: NodeState, publicKey: string):
   if (!mounted.ok) return mounted;
   const hostKey = await writeNodeFiles(node, state.nodes, publicKey);
   if (!hostKey.ok) return hostKey;
+  if (state.fencing !== false) {
+    const fence = await writeFenceNodeFiles(node, state);
+    if (!fence.ok) return fence;
+  }
   const net = await createNodeNet(node, state.bridge);
   if (!net.ok) return net;
   return hostKey;
@@ -212,6 +239,8 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
   const note = (r: Result<unknown>) => {
     if (!r.ok) problems.push(r.error.message);
   };
+  // The fence server first: it must not power a node on while the lab goes away.
+  note(await stopFenceServer(state));
   await Promise.all(
     state.nodes.map(async (node) => {
       note(await powerOff(state, node));
@@ -226,7 +255,8 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
     await writeState(state);
     return err(oshaError(`the lab in ${state.dir} was not fully removed: ${problems.join('; ')}`, { fix: `fix the cause, then run osha lab down --dir ${state.dir} again` }));
   }
-  for (const f of [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher]) {
+  const files = [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher];
+  for (const f of [...files, ...allFenceFiles(state.dir), lockFile(state.files.state)]) {
     await rm(f, { recursive: true, force: true });
   }
   await rm(state.files.state, { force: true });
@@ -269,6 +299,8 @@ export interface LabStatus {
   bridge: string;
   vip: string;
   inventory: string;
+  /** The fence server (absent for a lab made with --no-fencing). */
+  fence?: { address: string; port: number; pid?: number; running: boolean };
   nodes: LabNodeStatus[];
 }
 
@@ -292,23 +324,16 @@ export async function labStatus(dir?: string): Promise<LabResult<LabStatus>> {
       };
     }),
   );
-  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, nodes });
+  const running = fenceServerAlive(state.fenceServerPid, state.dir);
+  const fence = state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, pid: running ? state.fenceServerPid : undefined, running };
+  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, fence, nodes });
 }
 
 /** Power cut: kills the node's container and deletes its network namespace (a VIP on it vanishes). */
 export async function labKill(dir: string | undefined, name: string): Promise<LabResult<void>> {
   const found = await loadNode(dir, name);
   if (!found.ok) return found;
-  const { state, node } = found.value;
-  const off = await powerOff(state, node);
-  if (!off.ok) return off;
-  const net = await removeNodeNet(node);
-  if (!net.ok) return net;
-  node.killed = true;
-  node.partitioned = false;
-  node.launcherPid = undefined;
-  await writeState(state);
-  return ok(undefined);
+  return cutPower(found.value.state, found.value.node, { keepPartition: false });
 }
 
 /** Boots a killed or stopped node again (same disk) and waits for its sshd; a running node is left alone. */
@@ -317,21 +342,67 @@ export async function labStart(dir: string | undefined, name: string, timeoutMs 
   if (!found.ok) return found;
   const { state, node } = found.value;
   if (launcherAlive(node, state.files.launcher)) return ok(undefined);
+  const booted = await bootNode(state, node, { keepPartition: false });
+  if (!booted.ok) return booted;
+  const up = await waitForSshd(state, booted.value, timeoutMs);
+  return up === 'up' ? ok(undefined) : err(oshaError(notUpReason(node, up)));
+}
+
+/**
+ * Powers a node off and records it killed. A fence device keeps the node's partition (a power
+ * cycle does not mend a cable); `lab kill` forgets it, as before.
+ */
+export async function cutPower(state: LabState, node: NodeState, opts: { keepPartition: boolean }): Promise<LabResult<void>> {
+  const off = await powerOff(state, node);
+  if (!off.ok) return off;
+  const net = await removeNodeNet(node);
+  if (!net.ok) return net;
+  const saved = await updateState(state.files.state, (s) => {
+    const n = s.nodes.find((x) => x.name === node.name);
+    if (!n) return;
+    n.killed = true;
+    if (!opts.keepPartition) n.partitioned = false;
+    n.launcherPid = undefined;
+  });
+  if (!saved.ok) return saved;
+  node.killed = true;
+  node.launcherPid = undefined;
+  if (!opts.keepPartition) node.partitioned = false;
+  return ok(undefined);
+}
+
+/**
+ * Boots a node that is not running (clearing what a node that died by itself left behind) and
+ * returns it as recorded; does not wait for its sshd. With keepPartition a partitioned node boots
+ * with its link still down.
+ */
+export async function bootNode(state: LabState, node: NodeState, opts: { keepPartition: boolean }): Promise<LabResult<NodeState>> {
   // A node that died by itself may have left processes or cgroups behind: clear them first.
   const off = await powerOff(state, node);
   if (!off.ok) return off;
   const net = await createNodeNet(node, state.bridge);
   if (!net.ok) return net;
+  const cut = opts.keepPartition && node.partitioned;
+  if (cut) {
+    const r = await setNodeLink(node, false);
+    if (!r.ok) return r;
+  }
   const mounted = await mountRoot(node, state.image.rootfs);
   if (!mounted.ok) return mounted;
   const pid = startLauncher(state, node);
   if (!pid.ok) return pid;
+  const saved = await updateState(state.files.state, (s) => {
+    const n = s.nodes.find((x) => x.name === node.name);
+    if (!n) return;
+    n.launcherPid = pid.value;
+    n.killed = false;
+    n.partitioned = cut;
+  });
+  if (!saved.ok) return saved;
   node.launcherPid = pid.value;
   node.killed = false;
-  node.partitioned = false;
-  await writeState(state);
-  const up = await waitForSshd(state, node, timeoutMs);
-  return up === 'up' ? ok(undefined) : err(oshaError(notUpReason(node, up)));
+  node.partitioned = cut;
+  return ok(node);
 }
 
 /** Cuts the node's link (its veth goes down): it stays up but nobody reaches it. */
@@ -351,9 +422,11 @@ async function setLink(dir: string | undefined, name: string, up: boolean): Prom
   if (node.killed) return usage(`${name} is killed; start it with: osha lab start ${name}`);
   const r = await setNodeLink(node, up, state.nodes, state.bridge);
   if (!r.ok) return r;
-  node.partitioned = !up;
-  await writeState(state);
-  return ok(undefined);
+  const saved = await updateState(state.files.state, (s) => {
+    const n = s.nodes.find((x) => x.name === name);
+    if (n) n.partitioned = !up;
+  });
+  return saved.ok ? ok(undefined) : saved;
 }
 
 /** Reboots the node the way systemd does on Ctrl-Alt-Del, and waits until its sshd is back. */

@@ -220,8 +220,8 @@ export function notUpReason(node: NodePlan, outcome: 'died' | 'timeout'): string
   return `${node.name} ${what}; console: ${consoleTail(node)}`;
 }
 
-/** Connects to port 22 and reports whether an SSH server greets us. */
-export function sshBanner(address: string, timeoutMs: number): Promise<boolean> {
+/** Connects to port 22 (or another) and reports whether an SSH server greets us. */
+export function sshBanner(address: string, timeoutMs: number, port = 22): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = new Socket();
     let data = '';
@@ -236,7 +236,7 @@ export function sshBanner(address: string, timeoutMs: number): Promise<boolean> 
       if (data.includes('\n')) done(data.startsWith('SSH-'));
     });
     sock.on('close', () => done(data.startsWith('SSH-')));
-    sock.connect(22, address);
+    sock.connect(port, address);
   });
 }
 

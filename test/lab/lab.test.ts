@@ -1,45 +1,21 @@
 // End-to-end test of the lab itself: a real 3-node lab of its own (198.18.200.0/24), entered
 // over ssh with the generated inventory and known_hosts, broken in every supported way, torn down.
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labHeal, labKill, labPartition, labReboot, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
-import { planLab, type LabPlan } from '../../src/lab/plan.ts';
+import { planLab } from '../../src/lab/plan.ts';
 import { OFFLINE_DEBS, PREINSTALLED, PREINSTALLED_UNITS } from '../../src/lab/image-recipe.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
-import { labExec, labOk, labSkipReason, type LabInfo, labInfoOf } from '../support/lab.ts';
+import { labExec, labOk, labSkipReason, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
 const SHARED = '/tmp/osha-test-lab-own-shared';
 const SUBNET = 200;
-
-/** Everything of the lab still present on the host: namespaces, links, mounts, processes, cgroups. */
-export async function leftovers(plan: LabPlan): Promise<string[]> {
-  const out: string[] = [];
-  const netns = (await run('ip', ['netns', 'list'])).stdout;
-  for (const n of plan.nodes) if (netns.split('\n').some((l) => l.split(' ')[0] === n.netns)) out.push(`netns ${n.netns}`);
-  for (const link of [plan.bridge, ...plan.nodes.map((n) => n.vethHost)]) {
-    if ((await run('ip', ['link', 'show', 'dev', link])).code === 0) out.push(`link ${link}`);
-  }
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(plan.dir)) out.push(`mount ${line.split(' ')[4]}`);
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(plan.dir)) out.push(`process ${pid} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
-    if (existsSync(`${root}/${plan.cgroupBase}`)) out.push(`cgroup ${root}/${plan.cgroupBase}`);
-  }
-  if (existsSync(plan.files.state)) out.push(`state ${plan.files.state}`);
-  return out;
-}
 
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
   return (await labOk(lab, node, command)).trim();

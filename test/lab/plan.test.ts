@@ -47,6 +47,28 @@ describe('lab inventory', () => {
     expect(r.value.vip).to.deep.equal({ address: '198.18.0.100', cidr_netmask: 24, nic: 'eth0' });
     expect(r.value.services).to.deep.equal([]);
   });
+
+  it('enables stonith with one fence_nspawn device per node, aimed at the fence server on the bridge', () => {
+    const plan = planLab({ dir: '/tmp/lab', nodes: 3, subnet: 7 });
+    const r = parseInventory(renderInventory(plan), 'inventory.yaml');
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    expect(r.value.stonith.enabled).to.equal(true);
+    expect(r.value.stonith.devices).to.deep.equal(
+      ['node1', 'node2', 'node3'].map((n) => ({
+        name: n,
+        agent: 'fence_nspawn',
+        node: n,
+        params: { ipaddr: '198.18.7.1', ipport: 1622, login: 'fence', identity_file: '/etc/osha-lab/fence_key' },
+      })),
+    );
+  });
+
+  it('says plainly that a lab made with --no-fencing has no fence device', () => {
+    const text = renderInventory({ ...planLab({ dir: '/tmp/lab', nodes: 2 }), fencing: false });
+    expect(text).to.match(/^# A lab without a fence device \(osha lab up --no-fencing\)/m);
+    expect(text).to.include('stonith:\n  enabled: false\n  unsafe_no_fencing: true\n');
+    expect(text).to.not.include('fence_nspawn');
+  });
 });
 
 describe('lab image recipe', () => {

@@ -2,12 +2,12 @@
 // brought up on first use, reused by later callers, removed at the end of the run (onTeardown).
 // Tests that kill or partition a node should start/heal it again; the fixture also repairs the
 // lab when it hands it out.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labDown, labHeal, labStart, labStatus, labUp, type LabInfo as ApiLabInfo } from '../../src/lab/index.ts';
 import { which, run } from '../../src/lab/exec.ts';
 import { rangeInUse } from '../../src/lab/net.ts';
-import { planLab } from '../../src/lab/plan.ts';
+import { planLab, type LabPlan } from '../../src/lab/plan.ts';
 import { pidAlive } from '../../src/lab/proc.ts';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
@@ -280,4 +280,29 @@ export function inventoryWithout(from: string, drop: string[], to: string): stri
   if (inv.stonith?.devices) inv.stonith.devices = inv.stonith.devices.filter((d) => !drop.includes(d.node));
   writeFileSync(to, stringifyYaml(inv));
   return to;
+}
+
+/** Everything of the lab still present on the host: namespaces, links, mounts, processes, cgroups. */
+export async function leftovers(plan: LabPlan): Promise<string[]> {
+  const out: string[] = [];
+  const netns = (await run('ip', ['netns', 'list'])).stdout;
+  for (const n of plan.nodes) if (netns.split('\n').some((l) => l.split(' ')[0] === n.netns)) out.push(`netns ${n.netns}`);
+  for (const link of [plan.bridge, ...plan.nodes.map((n) => n.vethHost)]) {
+    if ((await run('ip', ['link', 'show', 'dev', link])).code === 0) out.push(`link ${link}`);
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(plan.dir)) out.push(`mount ${line.split(' ')[4]}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(plan.dir)) out.push(`process ${pid} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
+    if (existsSync(`${root}/${plan.cgroupBase}`)) out.push(`cgroup ${root}/${plan.cgroupBase}`);
+  }
+  if (existsSync(plan.files.state)) out.push(`state ${plan.files.state}`);
+  if (existsSync(`${plan.files.state}.lock`)) out.push(`lock ${plan.files.state}.lock`);
+  return out;
 }
