@@ -1,7 +1,7 @@
 // buildResourceModel: the inventory's services, VIPs, storage, fencing and user additions turned
 // into Pacemaker primitives, groups, clones and constraints. Pure: same inventory, same model.
-import type { FenceDevice, Inventory, MonitorIntervalsSetting, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
-import { MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals } from '../inventory/monitors.ts';
+import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
+import { MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
 import {
   DATA_DIRECTORIES,
@@ -144,7 +144,7 @@ function servicePrimitive(service: ServiceName, inv: Inventory, overrides: Overr
  * to every depth. A depth switched off keeps the credentials in the params: changing a
  * primitive's params restarts it, changing its monitors does not.
  */
-function depthMonitors(deep: boolean, defaults: MonitorIntervalsSetting | undefined, ops: ResourceOverride['ops']): Operation[] {
+function depthMonitors(deep: boolean, defaults: Partial<MonitorIntervals> | undefined, ops: ResourceOverride['ops']): Operation[] {
   const intervals = effectiveIntervals({ defaults, service: ops?.monitors, legacyInterval: ops?.monitor?.interval });
   return MONITOR_DEPTHS.filter((d) => d !== 20 || deep).flatMap((depth): Operation[] => {
     const key = depthKey(depth);
