@@ -260,7 +260,6 @@ export type ResourcesSettings = z.infer<typeof resources>;
 export type UserPrimitive = ResourcesSettings['primitives'][number];
 export type UserConstraint = ResourcesSettings['constraints'][number];
 export type ResourceOverride = z.infer<typeof resourceOverride>;
-export type MonitorIntervalsSetting = z.infer<typeof monitorIntervals>;
 export type SharedStorage = z.infer<typeof sharedStorage>;
 
 export const inventorySchema = z
