@@ -1,6 +1,7 @@
 // buildResourceModel: the inventory's services, VIPs, storage, fencing and user additions turned
 // into Pacemaker primitives, groups, clones and constraints. Pure: same inventory, same model.
 import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
+import { MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
 import {
   DATA_DIRECTORIES,
@@ -134,12 +135,28 @@ function servicePrimitive(service: ServiceName, inv: Inventory, overrides: Overr
   if (spec.listensOnVip) params.push(['monitor_host', inv.vip.address]);
   const deep = spec.api === true && inv.openstack?.password !== undefined;
   if (deep) params.push(...monitoringCredentials(inv));
-  const p = primitive(primitiveId(service), service, spec.agent, params, spec.ops, overrides.get(service));
-  // osha's agents check health at depth 10 (HTTP, listening socket or AMQP link, per service);
-  // depth 20 logs in to the API, so only when osha has credentials for it.
-  const depth = deep ? 20 : spec.agent.provider === 'openstack' ? 10 : undefined;
-  if (depth !== undefined) p.ops = p.ops.map((op) => (op.name === 'monitor' ? { ...op, depth } : op));
+  const override = overrides.get(service);
+  const p = primitive(primitiveId(service), service, spec.agent, params, spec.ops, override);
+  if (spec.agent.provider === 'openstack') p.ops = [...p.ops.filter((op) => op.name !== 'monitor'), ...depthMonitors(deep, inv.resources.monitors, override?.ops)];
   return p;
+}
+
+/**
+ * osha's agents get one recurring monitor per check depth (OCF_CHECK_LEVEL), each at its own
+ * interval: 0 the process, 10 its health (HTTP, listening socket or AMQP link, per service), 20 a
+ * login to the API, only when osha has credentials for it. ops.monitor.interval is the depth-10
+ * interval (what the single monitor of older osha versions checked); ops.monitor.timeout applies
+ * to every depth. A depth switched off keeps the credentials in the params: changing a
+ * primitive's params restarts it, changing its monitors does not.
+ */
+function depthMonitors(deep: boolean, defaults: Partial<MonitorIntervals> | undefined, ops: ResourceOverride['ops']): Operation[] {
+  const intervals = effectiveIntervals({ defaults, service: ops?.monitors, legacyInterval: ops?.monitor?.interval });
+  return MONITOR_DEPTHS.filter((d) => d !== 20 || deep).flatMap((depth): Operation[] => {
+    const key = depthKey(depth);
+    const interval = intervals[key];
+    if (interval === 'off') return [];
+    return [{ name: 'monitor', interval, timeout: ops?.monitor?.timeout ?? MONITOR_TIMEOUTS[key], depth }];
+  });
 }
 
 /** Debian's MariaDB paths, as in Listing 2; the server listens on the VIP it is colocated with. */

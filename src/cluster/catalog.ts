@@ -37,6 +37,8 @@ const openstackAgent = (type: string): Agent => ({ class: 'ocf', provider: 'open
  * OpenStack daemons: a start that waits for the API to answer, a stop that lets in-flight requests
  * finish (a failed stop means fencing, so stop gets room), and a monitor with time for a token
  * round trip. The articles' 30 s monitor timeouts were too tight for a deep check under load.
+ * osha's own agents replace this single monitor by one per check depth (src/inventory/monitors.ts,
+ * servicePrimitive in src/cluster/build.ts); user primitives keep it.
  */
 const OPENSTACK_OPS: OpTimings = {
   start: { interval: '0s', timeout: '120s' },

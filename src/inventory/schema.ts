@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SERVICE_NAMES, canonicalService, type ServiceName } from './services.ts';
 import { sameSubnet } from './net.ts';
+import { SERVICE_SPECS } from '../cluster/catalog.ts';
+import { clashingDepths, durationMs, effectiveIntervals, type DepthKey, type MonitorInterval } from './monitors.ts';
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const IDENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -150,8 +152,35 @@ const score = z.custom<number | 'INFINITY' | '-INFINITY' | 'inf' | '-inf'>(
   { message: 'must be an integer from -1000000 to 1000000, INFINITY or -INFINITY' },
 );
 
+/**
+ * The interval of one recurring monitor of osha's OpenStack agents: a duration above zero, or
+ * `off` (YAML 1.1 readers make that false, so false is taken too) where the depth may be off.
+ */
+const monitorInterval = (canBeOff: boolean) =>
+  z
+    .custom<string | number | boolean>(
+      (v) =>
+        (canBeOff && (v === 'off' || v === false)) ||
+        (typeof v === 'number' && Number.isInteger(v) && v > 0) ||
+        (typeof v === 'string' && DURATION.test(v) && durationMs(v) > 0),
+      {
+        message: canBeOff
+          ? 'must be an interval above zero such as 10s, 30s or 5min, or off'
+          : 'must be an interval above zero such as 30s or 1min (depth 10, the health check, cannot be off)',
+      },
+    )
+    .transform((v): MonitorInterval => (v === false || v === 'off' ? 'off' : String(v)));
+/** Intervals of the monitors at each check depth (OCF_CHECK_LEVEL) of osha's OpenStack agents. */
+const monitorIntervals = z.strictObject({
+  depth0: monitorInterval(true).optional(),
+  depth10: monitorInterval(false).optional(),
+  depth20: monitorInterval(true).optional(),
+});
+/** A generated resource's operations; `monitors` only for services run by osha's OpenStack agents. */
+const overrideOps = ops.extend({ monitors: monitorIntervals.optional() });
+
 /** Changes to a resource osha generates (a service, `vip` or `public-vip`): merged over osha's defaults. */
-const resourceOverride = z.strictObject({ params: attrs.optional(), meta: attrs.optional(), ops: ops.optional() });
+const resourceOverride = z.strictObject({ params: attrs.optional(), meta: attrs.optional(), ops: overrideOps.optional() });
 
 /** Shared storage that holds a stateful service's data and moves with it (as in the articles). */
 const sharedStorage = z.strictObject({
@@ -224,6 +253,8 @@ const existingResource = z.strictObject({
 
 const resources = z.strictObject({
   existing: z.array(existingResource).default([]),
+  /** Intervals of the per-depth monitors of every osha OpenStack agent (src/inventory/monitors.ts has the defaults). */
+  monitors: monitorIntervals.optional(),
   /** Keyed by service name (aliases work), `vip` or `public-vip`. */
   overrides: z.record(z.string(), resourceOverride).default({}),
   storage: z.strictObject({ mysql: sharedStorage.optional(), rabbitmq: sharedStorage.optional() }).default({}),
@@ -410,6 +441,7 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
       add(['resources', 'overrides', key], `"${key}" is not a resource osha generates here; use vip${inv.public_vip ? ', public-vip' : ''} or a service listed under services (${inv.services.join(', ') || 'none listed'})`);
     }
   }
+  checkMonitors(inv, resolve, add);
   r.constraints.forEach((c, i) => {
     const refs = (['resource', 'with', 'first', 'then'] as const).flatMap((f) => (c[f] === undefined ? [] : [[f, c[f]] as const]));
     for (const [field, name] of refs) {
@@ -432,4 +464,39 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
     }
     ids.add(c.id);
   });
+}
+
+const clashMessage = (a: DepthKey, b: DepthKey, interval: MonitorInterval) =>
+  `the ${a} and ${b} monitors would both run every ${interval}; Pacemaker needs a different interval for each monitor of a resource, so give them different intervals`;
+
+/** Per-depth monitor intervals: distinct, and only on services osha's OpenStack agents run. */
+function checkMonitors(inv: RawInventory, resolve: (name: string) => string | undefined, add: (path: (string | number)[], message: string) => void): void {
+  const r = inv.resources;
+  const defaults = r.monitors;
+  if (defaults) {
+    const eff = effectiveIntervals({ defaults });
+    for (const [a, b] of clashingDepths(eff)) add(['resources', 'monitors', defaults[b] !== undefined ? b : a], clashMessage(a, b, eff[b]));
+  }
+  for (const [key, o] of Object.entries(r.overrides)) {
+    const service = resolve(key);
+    const ops = o.ops;
+    if (!ops) continue;
+    const oshaAgent = service !== undefined && service in SERVICE_SPECS && SERVICE_SPECS[service as keyof typeof SERVICE_SPECS].agent.provider === 'openstack';
+    const where = ['resources', 'overrides', key, 'ops'];
+    if (ops.monitors && !oshaAgent) {
+      add([...where, 'monitors'], `${key} is not run by one of osha's OpenStack agents, so it has a single monitor: set its interval with ops.monitor.interval instead`);
+      continue;
+    }
+    if (!oshaAgent) continue;
+    if (ops.monitor?.interval !== undefined && ops.monitors?.depth10 !== undefined) {
+      add([...where, 'monitor', 'interval'], `for ${key}, ops.monitor.interval is the interval of the depth-10 monitor, which ops.monitors.depth10 gives too; keep one of them`);
+      continue;
+    }
+    if (ops.monitors === undefined && ops.monitor?.interval === undefined) continue;
+    const eff = effectiveIntervals({ defaults, service: ops.monitors, legacyInterval: ops.monitor?.interval });
+    for (const [a, b] of clashingDepths(eff)) {
+      const field = ops.monitors?.[b] !== undefined ? ['monitors', b] : ops.monitors?.[a] !== undefined ? ['monitors', a] : ['monitor', 'interval'];
+      add([...where, ...field], clashMessage(a, b, eff[b]));
+    }
+  }
 }

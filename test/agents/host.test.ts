@@ -157,17 +157,78 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       expect((await runAgent(tree, 'glance-api', 'validate-all', inst, params)).code).to.equal(5);
     });
 
-    it('wrong password at depth 20 (stand-in keystone and stand-in glance-api): monitor answers 1, not 6', async function () {
+    it('wrong password at depth 20 (stand-in keystone and stand-in glance-api): a recurring monitor answers 0 and logs a warning', async function () {
       for (const agent of ['keystone', 'glance-api'] as const) {
         const s = await standinSetup(tree, agent, { password });
         const inst = track(`badpw-${agent}`);
         expect((await runAgent(tree, agent, 'start', inst, s.params)).code).to.equal(0);
         const r = await runAgent(tree, agent, 'monitor', inst, { ...s.params, os_password_file: '', os_password: 'not-the-password' }, { OCF_CHECK_LEVEL: '20' });
-        expect(r.code, r.stderr).to.equal(1);
-        expect(r.stderr).to.match(/rejected the credentials of admin \(HTTP 401\)/);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr).to.match(/WARNING: .*rejected the credentials of admin \(HTTP 401\).*fix the monitoring credentials/);
+        expect(r.stderr).to.not.contain('ocf-exit-reason');
         const good = await runAgent(tree, agent, 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
         expect(good.code, good.stderr).to.equal(0);
+        expect(good.stderr).to.not.contain('WARNING');
       }
+    });
+
+    it('stand-in keystone refusing the login with 403 (stand-in keystone and glance-api): depth 20 answers 0 with a warning', async function () {
+      for (const agent of ['keystone', 'glance-api'] as const) {
+        const s = await standinSetup(tree, agent, { password });
+        const inst = track(`forbidden-${agent}`);
+        expect((await runAgent(tree, agent, 'start', inst, s.params)).code).to.equal(0);
+        writeStandinConfig(s.config, { ...s.configBody, token_status: 403 });
+        const r = await runAgent(tree, agent, 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr).to.match(/WARNING: .*rejected the credentials of admin \(HTTP 403\)/);
+      }
+    });
+
+    it('stand-in glance-api answering the authenticated GET with 403: depth 20 answers 0 with a warning; with 500: 1', async function () {
+      const s = await standinSetup(tree, 'glance-api', { password });
+      const inst = track('api403');
+      expect((await runAgent(tree, 'glance-api', 'start', inst, s.params)).code).to.equal(0);
+      writeStandinConfig(s.config, { ...s.configBody, api_status: 403 });
+      const forbidden = await runAgent(tree, 'glance-api', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
+      expect(forbidden.code, forbidden.stderr).to.equal(0);
+      expect(forbidden.stderr).to.match(/WARNING: .*answered HTTP 403/);
+      writeStandinConfig(s.config, { ...s.configBody, api_status: 500 });
+      const broken = await runAgent(tree, 'glance-api', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
+      expect(broken.code, broken.stderr).to.equal(1);
+      expect(broken.stderr).to.match(/ocf-exit-reason:.*fails the authenticated check: .*answered HTTP 500/);
+    });
+
+    it('stand-in API refusing the service list with 403 (stand-in nova-conductor): depth 20 answers 0 with a warning', async function () {
+      const api = await startStandinApi(tree, password, standinServices(), { api_status: 403 });
+      const s = await standinSetup(tree, 'nova-conductor', { password, brokerPort: broker.port, apiUrl: api });
+      const inst = track('list403');
+      expect((await runAgent(tree, 'nova-conductor', 'start', inst, s.params)).code).to.equal(0);
+      const r = await runAgent(tree, 'nova-conductor', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/WARNING: .*answered HTTP 403: admin may not list services/);
+    });
+
+    it('password file unreadable or credentials missing (stand-in glance-api): a recurring depth-20 monitor answers 0 and logs the error; a probe answers 5 or 6', async function () {
+      const s = await standinSetup(tree, 'glance-api', { password });
+      const inst = track('nocreds');
+      expect((await runAgent(tree, 'glance-api', 'start', inst, s.params)).code).to.equal(0);
+      const cases = [
+        { what: 'password file missing', params: { ...s.params, os_password_file: join(tree.dir, 'no-such.password') }, probe: 5, log: /ERROR: .*password file .*no-such\.password is not readable; the depth-20 check is skipped/ },
+        { what: 'no user name', params: { ...s.params, os_username: '' }, probe: 6, log: /ERROR: .*depth 20 needs os_username and os_project_name; the depth-20 check is skipped/ },
+        { what: 'no password at all', params: { ...s.params, os_password_file: '' }, probe: 6, log: /ERROR: .*no password: set os_password_file/ },
+      ];
+      for (const c of cases) {
+        const recurring = await runAgent(tree, 'glance-api', 'monitor', inst, c.params, { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_interval: '300000' });
+        expect(recurring.code, `${c.what}: ${recurring.stderr}`).to.equal(0);
+        expect(recurring.stderr, c.what).to.match(c.log);
+        const probe = await runAgent(tree, 'glance-api', 'monitor', inst, c.params, { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_interval: '0' });
+        expect(probe.code, `${c.what} (probe): ${probe.stderr}`).to.equal(c.probe);
+        expect(probe.stderr, c.what).to.contain('ocf-exit-reason:');
+      }
+      // validate-all (and so start) still refuses a password file it cannot read.
+      const validate = await runAgent(tree, 'glance-api', 'validate-all', inst, cases[0]!.params);
+      expect(validate.code, validate.stderr).to.equal(5);
+      expect(validate.stderr).to.match(/ocf-exit-reason:password file .* is missing or unreadable/);
     });
 
     for (const via of ['os_password_file', 'os_password (environment)'] as const) {

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { agentFiles, agentSourceDir, LIBRARY_NAME } from '../../src/agents/files.ts';
 import { run } from '../../src/lab/exec.ts';
+import { DEFAULT_MONITOR_INTERVALS, MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey } from '../../src/inventory/monitors.ts';
 import { hostSkipReason, installAgentTree, type AgentTree } from './support.ts';
 
 describe('OCF agents: static checks', function () {
@@ -39,7 +40,7 @@ describe('OCF agents: static checks', function () {
       }
     });
 
-    it('documents every parameter the library reads, with defaults and a depth-10 monitor', async function () {
+    it('documents every parameter the library reads, with defaults and a monitor per depth at osha\'s default intervals', async function () {
       const lib = readFileSync(`${agentSourceDir()}/${LIBRARY_NAME}`, 'utf8');
       const read = new Set([...lib.matchAll(/OCF_RESKEY_([a-z_]+)\b/g)].map((m) => m[1]!).filter((n) => !n.endsWith('_default') && !n.startsWith('CRM_')));
       const documented = new Set<string>();
@@ -47,7 +48,12 @@ describe('OCF agents: static checks', function () {
         if (f.kind !== 'agent') continue;
         const r = await run(tree.agent(f.name), ['meta-data'], { env: { OCF_ROOT: '/usr/lib/ocf', OCF_OPENSTACK_LIBDIR: tree.libDir } });
         for (const m of r.stdout.matchAll(/<parameter name="([a-z_]+)"[\s\S]*?<content type="\w+" default="[^"]*" \/>/g)) documented.add(m[1]!);
-        expect(r.stdout, f.name).to.match(/<action name="monitor" timeout="60s" interval="60s" depth="10" \/>/);
+        // The advertised monitors are the ones osha configures by default (src/inventory/monitors.ts).
+        const depths = [...r.stdout.matchAll(/<action name="monitor" timeout="(\d+s)" interval="(\d+s)" depth="(\d+)" \/>/g)].map((m) => [m[3], m[2], m[1]]);
+        const expected = MONITOR_DEPTHS.map((d) => [String(d), DEFAULT_MONITOR_INTERVALS[depthKey(d)], MONITOR_TIMEOUTS[depthKey(d)]]);
+        // An agent with nothing to log in to (nova-novncproxy) has no depth-20 monitor.
+        const deep = !String(f.content).includes('OSA_DEEP=none');
+        expect(depths, f.name).to.deep.equal(deep ? expected : expected.filter(([d]) => d !== '20'));
         expect(r.stdout, f.name).to.match(/<action name="start" timeout="\d+s" \/>/);
       }
       expect([...read].filter((n) => !documented.has(n))).to.deep.equal([]);

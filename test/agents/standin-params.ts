@@ -21,10 +21,15 @@ export function makePassword(): string {
 }
 
 /** A stand-in API (keystone tokens + service lists) run by the test itself, for worker agents. */
-export async function startStandinApi(tree: AgentTree, password: string, services: Array<Record<string, unknown>>): Promise<string> {
+export async function startStandinApi(
+  tree: AgentTree,
+  password: string,
+  services: Array<Record<string, unknown>>,
+  extra: Partial<StandinConfig> = {},
+): Promise<string> {
   const port = await freePort();
   const conf = join(tree.dir, `api-${port}.conf`);
-  writeStandinConfig(conf, { mode: 'healthy', port, user: CREDENTIALS.user, password, token: CREDENTIALS.token, services });
+  writeStandinConfig(conf, { mode: 'healthy', port, user: CREDENTIALS.user, password, token: CREDENTIALS.token, services, ...extra });
   // A copy under another path, so that sweeps of the agents' stand-ins leave the API alone.
   const program = join(tree.dir, 'api', 'standin-api.py');
   if (!existsSync(program)) {

@@ -135,6 +135,10 @@ export interface StandinConfig {
   ignore_term?: boolean;
   workers?: number;
   services?: Array<Record<string, unknown>>;
+  /** Every token request answers this HTTP status (a rejected or forbidden login). */
+  token_status?: number;
+  /** Every authenticated GET answers this HTTP status. */
+  api_status?: number;
 }
 
 export function writeStandinConfig(path: string, cfg: StandinConfig): void {

@@ -71,4 +71,48 @@ describe('inventory resources section', function () {
       '13: resources.storage.rabbitmq: shared storage is given for rabbitmq but rabbitmq is not listed under services; add it there or remove this entry',
     ]);
   });
+
+  it('checks the monitor intervals: durations above zero or off, distinct per resource, only on osha\'s agents', function () {
+    expect(problems(`  monitors: { depth0: 5s, depth10: 20s, depth20: off }
+  overrides:
+    keystone: { ops: { monitors: { depth20: 1h } } }
+`)).to.deep.equal([]);
+    expect(
+      problems(`  monitors: { depth0: 30s, depth10: 30s, depth20: never, depth30: 1h }
+  overrides:
+    keystone: { ops: { monitors: { depth10: off, depth0: 0s } } }
+    vip: { ops: { monitors: { depth0: 5s } } }
+`),
+    ).to.deep.equal([
+      '7: resources.monitors.depth20: must be an interval above zero such as 10s, 30s or 5min, or off',
+      '7: resources.monitors.depth30: unknown key "depth30"; did you mean "depth0"? Allowed here: depth0, depth10, depth20',
+      '9: resources.overrides.keystone.ops.monitors.depth10: must be an interval above zero such as 30s or 1min (depth 10, the health check, cannot be off)',
+      '9: resources.overrides.keystone.ops.monitors.depth0: must be an interval above zero such as 10s, 30s or 5min, or off',
+    ]);
+    expect(
+      problems(`  monitors: { depth0: 30s, depth10: 30s }
+  overrides:
+    keystone: { ops: { monitors: { depth20: 1min, depth10: 60s } } }
+    mysql: { ops: { monitors: { depth0: 5s } } }
+    vip: { ops: { monitors: { depth0: 5s } } }
+`),
+    ).to.deep.equal([
+      '7: resources.monitors.depth10: the depth0 and depth10 monitors would both run every 30s; Pacemaker needs a different interval for each monitor of a resource, so give them different intervals',
+      '9: resources.overrides.keystone.ops.monitors.depth20: the depth10 and depth20 monitors would both run every 1min; Pacemaker needs a different interval for each monitor of a resource, so give them different intervals',
+      '10: resources.overrides.mysql.ops.monitors: mysql is not run by one of osha\'s OpenStack agents, so it has a single monitor: set its interval with ops.monitor.interval instead',
+      '11: resources.overrides.vip.ops.monitors: vip is not run by one of osha\'s OpenStack agents, so it has a single monitor: set its interval with ops.monitor.interval instead',
+    ]);
+    expect(
+      problems(`  overrides:
+    keystone: { ops: { monitor: { interval: 10s } } }
+    mysql: { ops: { monitor: { interval: 10s } } }
+`),
+    ).to.deep.equal([
+      '8: resources.overrides.keystone.ops.monitor.interval: the depth0 and depth10 monitors would both run every 10s; Pacemaker needs a different interval for each monitor of a resource, so give them different intervals',
+    ]);
+    expect(problems(`  overrides: { keystone: { ops: { monitor: { interval: 20s }, monitors: { depth10: 40s } } } }
+`)).to.deep.equal([
+      '7: resources.overrides.keystone.ops.monitor.interval: for keystone, ops.monitor.interval is the interval of the depth-10 monitor, which ops.monitors.depth10 gives too; keep one of them',
+    ]);
+  });
 });

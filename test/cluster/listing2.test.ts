@@ -178,7 +178,11 @@ describe('Listing 2 (article 001) reproduced from the inventory', function () {
     for (const c of model.constraints) expect(c.id).to.match(/^osha-/);
     const keystone = primitivesOf(model.resources).find((p) => p.id === 'osha-keystone')!;
     expect(keystone.params).to.deep.include(['os_password_file', '/etc/osha/openstack-password']);
-    expect(keystone.ops.find((o) => o.name === 'monitor')!.depth).to.equal(20);
+    expect(keystone.ops.filter((o) => o.name === 'monitor').map((o) => [o.interval, o.depth])).to.deep.equal([
+      ['10s', 0],
+      ['30s', 10],
+      ['300s', 20],
+    ]);
   });
 
   describe('with the real Pacemaker tools', function () {

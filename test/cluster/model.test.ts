@@ -79,7 +79,11 @@ resources:
     vip: { params: { nic: br-mgmt } }
 `);
     const neutron = prim(m, 'osha-neutron-server');
-    expect(neutron.ops.find((o) => o.name === 'monitor')).to.deep.equal({ name: 'monitor', interval: '60s', timeout: '2min', depth: 10 });
+    // On osha's agents ops.monitor sets the depth-10 interval and every monitor's timeout.
+    expect(neutron.ops.filter((o) => o.name === 'monitor')).to.deep.equal([
+      { name: 'monitor', interval: '10s', timeout: '2min', depth: 0 },
+      { name: 'monitor', interval: '60s', timeout: '2min', depth: 10 },
+    ]);
     expect(neutron.params).to.deep.include(['config', '/etc/neutron/other.conf']);
     const mysql = prim(m, 'osha-mysql');
     expect(mysql.ops.find((o) => o.name === 'start')!.timeout).to.equal('600');
@@ -183,16 +187,56 @@ resources:
     expect(m.warnings.join('\n')).to.not.include('mysql has no shared storage');
   });
 
-  it('monitors osha agents at depth 10 (health), 20 (login) only with credentials', function () {
-    const m = model('services: [mysql, keystone, nova-scheduler]\n');
-    const ks = prim(m, 'osha-keystone');
-    expect(ks.params).to.deep.equal([['config', '/etc/keystone/keystone.conf']]);
-    const depth = (id: string) => prim(m, id).ops.find((o) => o.name === 'monitor')!.depth;
-    expect(depth('osha-keystone')).to.equal(10);
-    expect(depth('osha-nova-scheduler')).to.equal(10);
-    expect(depth('osha-mysql')).to.equal(undefined);
-    const withCredentials = model('services: [keystone, nova-scheduler]\nopenstack: { password: { file: /etc/osha/pw } }\n');
-    expect(prim(withCredentials, 'osha-keystone').ops.find((o) => o.name === 'monitor')!.depth).to.equal(20);
-    expect(prim(withCredentials, 'osha-nova-scheduler').ops.find((o) => o.name === 'monitor')!.depth).to.equal(10);
+  describe('monitors: one per depth on osha\'s agents', function () {
+    const monitors = (m: ResourceModel, id: string) =>
+      prim(m, id)
+        .ops.filter((o) => o.name === 'monitor')
+        .map((o) => `${o.interval}/${o.timeout}@${o.depth ?? '-'}`);
+    const CREDENTIALS = 'openstack: { password: { file: /etc/osha/pw } }\n';
+
+    it('depth 0 every 10s, depth 10 every 30s; depth 20 every 300s only with credentials and only on APIs', function () {
+      const m = model('services: [mysql, rabbitmq, keystone, nova-scheduler]\n');
+      expect(prim(m, 'osha-keystone').params).to.deep.equal([['config', '/etc/keystone/keystone.conf']]);
+      expect(monitors(m, 'osha-keystone')).to.deep.equal(['10s/20s@0', '30s/60s@10']);
+      expect(monitors(m, 'osha-nova-scheduler')).to.deep.equal(['10s/20s@0', '30s/60s@10']);
+      const deep = model(`services: [mysql, rabbitmq, keystone, nova-scheduler, nova-novncproxy]\n${CREDENTIALS}`);
+      expect(monitors(deep, 'osha-keystone')).to.deep.equal(['10s/20s@0', '30s/60s@10', '300s/60s@20']);
+      // Workers get no credentials from osha, so no login check.
+      expect(monitors(deep, 'osha-nova-scheduler')).to.deep.equal(['10s/20s@0', '30s/60s@10']);
+      expect(monitors(deep, 'osha-nova-novncproxy')).to.deep.equal(['10s/20s@0', '30s/60s@10']);
+      // Other agents keep their single monitor, without OCF_CHECK_LEVEL.
+      expect(monitors(deep, 'osha-mysql')).to.deep.equal(['30s/60s@-']);
+      expect(monitors(deep, 'osha-rabbitmq')).to.deep.equal(['20s/30s@-']);
+      expect(monitors(deep, 'osha-vip')).to.deep.equal(['10s/20s@-']);
+      expect(prim(deep, 'osha-keystone').ops.slice(0, 2).map((o) => o.name)).to.deep.equal(['start', 'stop']);
+      checkWithPacemaker(deep);
+    });
+
+    it('takes the intervals from resources.monitors, and per service from overrides.<service>.ops', function () {
+      const m = model(`services: [mysql, keystone, glance-api, nova-api, cinder-api, quantum-server]
+${CREDENTIALS}resources:
+  monitors: { depth0: 15s, depth10: 1min, depth20: 10min }
+  overrides:
+    glance-api: { ops: { monitors: { depth20: off, depth0: off } } }
+    nova-api: { ops: { monitors: { depth10: 45s }, monitor: { timeout: 90s } } }
+    cinder-api: { ops: { monitor: { interval: 2min } } }
+    quantum-server: { ops: { monitors: { depth20: 1h } } }
+    mysql: { ops: { monitor: { interval: 45s } } }
+`);
+      expect(monitors(m, 'osha-keystone')).to.deep.equal(['15s/20s@0', '1min/60s@10', '10min/60s@20']);
+      expect(monitors(m, 'osha-glance-api')).to.deep.equal(['1min/60s@10']);
+      expect(monitors(m, 'osha-nova-api')).to.deep.equal(['15s/90s@0', '45s/90s@10', '10min/90s@20']);
+      expect(monitors(m, 'osha-cinder-api')).to.deep.equal(['15s/20s@0', '2min/60s@10', '10min/60s@20']);
+      expect(monitors(m, 'osha-neutron-server')).to.deep.equal(['15s/20s@0', '1min/60s@10', '1h/60s@20']);
+      expect(monitors(m, 'osha-mysql')).to.deep.equal(['45s/60s@-']);
+      // depth 20 off keeps the credentials: a change of params would restart the service.
+      expect(prim(m, 'osha-glance-api').params.map(([k]) => k)).to.include('os_password_file');
+      checkWithPacemaker(m);
+    });
+
+    it('without credentials a depth20 setting has no effect', function () {
+      const m = model('services: [keystone]\nresources: { monitors: { depth20: 2min } }\n');
+      expect(monitors(m, 'osha-keystone')).to.deep.equal(['10s/20s@0', '30s/60s@10']);
+    });
   });
 });

@@ -2,7 +2,9 @@
 // the real crm_diff, cibadmin (file-backed CIB), crm_verify and crm_simulate.
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { desiredCib, objectChanges, removedResources, stopRemovedCib } from '../../src/render/cib.ts';
+import { primitivesOf, type ResourceModel } from '../../src/cluster/model.ts';
+import { configurationXml, desiredCib, objectChanges, removedResources, stopRemovedCib } from '../../src/render/cib.ts';
+import { renderChange } from '../../src/render/crmsh.ts';
 import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from '../cluster/fixtures.ts';
 import { cibadminPatch, crmDiff, crmVerify, settled, simulate } from '../cluster/tools.ts';
 
@@ -185,5 +187,87 @@ describe('desiredCib: osha objects moved into foreign ones', function () {
     const r = desiredCib(wrapped, model);
     expect(r.ok).to.equal(false);
     if (!r.ok) expect(r.error.message).to.equal("osha-vip is inside mine, which is not osha's");
+  });
+});
+
+describe('desiredCib: osha agents monitored once per depth', function () {
+  const deep = buildResourceModel(inventoryFrom(INVENTORY + 'openstack: { password: { file: /etc/osha/pw } }\n'));
+  /** What an osha release before per-depth monitors wrote: one monitor every 30 s, at depth 20 on APIs with credentials, else 10. */
+  const oneMonitor = (m: ResourceModel): ResourceModel => {
+    const old = structuredClone(m);
+    for (const p of primitivesOf(old.resources)) {
+      if (p.agent.provider !== 'openstack') continue;
+      const depth = p.ops.some((o) => o.depth === 20) ? 20 : 10;
+      p.ops = [...p.ops.filter((o) => o.name !== 'monitor'), { name: 'monitor', interval: '30s', timeout: '60s', depth }];
+    }
+    return old;
+  };
+  const monitorOps = (xml: string, rsc: string) =>
+    [...xml.slice(xml.indexOf(`<primitive id="${rsc}"`)).split('</primitive>')[0]!.matchAll(/<op id="([^"]+)" name="monitor" interval="([^"]+)"[^>]*>(?:<instance_attributes[^>]*><nvpair[^>]*name="OCF_CHECK_LEVEL" value="(\d+)"\/>)?/g)].map(
+      (m) => [m[1], m[2], m[3]],
+    );
+
+  it('writes three monitor ops with distinct intervals, stable ids and their OCF_CHECK_LEVEL; other agents keep one', function () {
+    const xml = configurationXml(deep);
+    expect(monitorOps(xml, 'osha-keystone')).to.deep.equal([
+      ['osha-keystone-monitor-10s', '10s', '0'],
+      ['osha-keystone-monitor-30s', '30s', '10'],
+      ['osha-keystone-monitor-300s', '300s', '20'],
+    ]);
+    expect(xml).to.include('<nvpair id="osha-keystone-monitor-300s-instance_attributes-OCF_CHECK_LEVEL" name="OCF_CHECK_LEVEL" value="20"/>');
+    expect(monitorOps(xml, 'osha-cinder-volume')).to.deep.equal([
+      ['osha-cinder-volume-monitor-10s', '10s', '0'],
+      ['osha-cinder-volume-monitor-30s', '30s', '10'],
+    ]);
+    expect(monitorOps(xml, 'osha-mysql')).to.deep.equal([['osha-mysql-monitor-30s', '30s', undefined]]);
+    const ids = [...xml.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids.length).to.equal(new Set(ids).size);
+  });
+
+  it('moves a cluster deployed with one monitor to the new set in place: only primitives change, the plan shows every monitor, a re-run changes nothing', function () {
+    const before = must(desiredCib(live, oneMonitor(deep)));
+    expect(monitorOps(before, 'osha-keystone')).to.deep.equal([['osha-keystone-monitor-30s', '30s', '20']]);
+    const changes = must(objectChanges(before, deep));
+    const agents = primitivesOf(deep.resources).filter((p) => p.agent.provider === 'openstack').map((p) => p.id);
+    expect(changes.map((c) => `${c.change} ${c.id}`)).to.have.members(agents.map((id) => `change ${id}`));
+    const plan = renderChange(deep, changes);
+    expect(plan).to.include(
+      '~ primitive osha-keystone ocf:openstack:keystone \\\n' +
+        '      params config="/etc/keystone/keystone.conf" os_auth_url="http://198.18.0.100:5000/v3" os_username="admin" os_project_name="admin" os_user_domain_name="Default" os_project_domain_name="Default" os_password_file="/etc/osha/openstack-password" \\\n' +
+        '      meta migration-threshold="3" failure-timeout="120s" \\\n' +
+        '      op start interval="0s" timeout="120s" \\\n' +
+        '      op stop interval="0s" timeout="120s" \\\n' +
+        '      op monitor interval="10s" timeout="20s" OCF_CHECK_LEVEL="0" \\\n' +
+        '      op monitor interval="30s" timeout="60s" OCF_CHECK_LEVEL="10" \\\n' +
+        '      op monitor interval="300s" timeout="60s" OCF_CHECK_LEVEL="20"\n',
+    );
+    expect(plan).to.match(new RegExp(`0 to add, ${agents.length} to change, 0 to remove\\n$`));
+    const after = must(desiredCib(before, deep));
+    // The 30 s op keeps its id (now depth 10); the others are new.
+    expect(monitorOps(after, 'osha-keystone').map(([id]) => id)).to.deep.equal(['osha-keystone-monitor-10s', 'osha-keystone-monitor-30s', 'osha-keystone-monitor-300s']);
+    expect(must(desiredCib(after, deep))).to.equal(after);
+    expect(must(objectChanges(after, deep))).to.deep.equal([]);
+  });
+
+  describe('with the real Pacemaker tools', function () {
+    before(function () {
+      if (!havePacemakerTools()) this.skip(); // needs Debian package pacemaker-cli-utils
+    });
+
+    it('on a running cluster the new monitors only schedule monitors: nothing stops, restarts or moves', function () {
+      const running = settled(must(desiredCib(live, oneMonitor(deep))));
+      const next = must(desiredCib(running, deep));
+      const v = crmVerify(next);
+      expect(v.ok, v.output).to.equal(true);
+      const sim = simulate(next);
+      expect(sim.actions.map((a) => `${a.action} ${a.resource}`)).to.deep.equal([]);
+      expect(sim.steps.filter((st) => st.op !== 'monitor' && st.op !== 'cancel')).to.deep.equal([]);
+      const keystone = sim.steps.filter((st) => st.resource === 'osha-keystone' && st.op === 'monitor').map((st) => st.interval);
+      expect(keystone).to.include.members([10000, 300000]);
+      // Applied (file-backed CIB): a second merge has nothing to patch.
+      const applied = cibadminPatch(running, crmDiff(running, next).patch);
+      expect(applied.status, applied.stderr).to.equal(0);
+      expect(crmDiff(applied.cib, must(desiredCib(applied.cib, deep))).status).to.equal(0);
+    });
   });
 });

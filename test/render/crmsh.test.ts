@@ -56,7 +56,15 @@ describe('crm shell rendering', function () {
     expect(text).to.include('colocation osha-co-g-keystone-with-vip inf: osha-g-keystone osha-vip\n');
     expect(text).to.include('order osha-o-g-glance-after-g-neutron inf: osha-g-neutron:start osha-g-glance:start\n');
     expect(text).to.include('location osha-lo-host1-prefer-node1 osha-nova-compute-host1 10000: node1\n');
-    expect(text).to.include('op monitor interval="30s" timeout="60s" OCF_CHECK_LEVEL="20"');
+    // osha's agents: one monitor per depth, each with its interval and OCF_CHECK_LEVEL.
+    expect(text).to.include(
+      [
+        'op monitor interval="10s" timeout="20s" OCF_CHECK_LEVEL="0" \\',
+        '    op monitor interval="30s" timeout="60s" OCF_CHECK_LEVEL="10" \\',
+        '    op monitor interval="300s" timeout="60s" OCF_CHECK_LEVEL="20"\n',
+      ].join('\n'),
+    );
+    expect(text).to.match(/primitive osha-mysql ocf:heartbeat:mysql[^\n]*(\n {4}[^\n]*)*\n {4}op monitor interval="30s" timeout="60s"\n/);
     // One property statement: crmsh makes a property set per statement.
     expect(text).to.include('property stonith-enabled="false" \\\n    no-quorum-policy="stop"\n');
     expect(renderCrmsh(model, 'fencing-enabled')).to.include('property fencing-enabled="false" \\\n');
@@ -86,7 +94,9 @@ describe('crm shell rendering', function () {
     if (!tuned.ok) throw new Error(tuned.error.message);
     const tunedText = renderChange(slower, tuned.value);
     expect(tunedText).to.match(/^~ primitive osha-keystone ocf:openstack:keystone/);
-    expect(tunedText).to.include('op monitor interval="30s" timeout="90s" OCF_CHECK_LEVEL="20"');
+    for (const [interval, depth] of [['10s', 0], ['30s', 10], ['300s', 20]]) {
+      expect(tunedText).to.include(`op monitor interval="${interval}" timeout="90s" OCF_CHECK_LEVEL="${depth}"`);
+    }
     expect(tunedText).to.match(/0 to add, 1 to change, 0 to remove\n$/);
     expect(renderChange(model, [])).to.equal('no change to the Pacemaker configuration\n');
   });

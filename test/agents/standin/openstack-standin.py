@@ -16,6 +16,8 @@ JSON "config file" says, re-read on every request so a test can change it while 
   ignore_term true: ignore SIGTERM, so that only SIGKILL ends it
   workers     number of forked worker processes (same process group)
   services    list returned by the service-list endpoints
+  token_status  when set, every token request is answered with this HTTP status (401, 403...)
+  api_status    when set, every authenticated GET is answered with this HTTP status (403, 500...)
 """
 import json
 import os
@@ -88,6 +90,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b'{"versions": []}')
         if self.headers.get("X-Auth-Token") != c.get("token"):
             return self.reply(401, b"{}")
+        if c.get("api_status"):
+            return self.reply(int(c["api_status"]), b"{}")
         body = {"images": [], "services": c.get("services", []), "agents": c.get("services", [])}
         return self.reply(200, json.dumps(body).encode())
 
@@ -98,6 +102,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/v3/auth/tokens"):
             return self.reply(404)
         time.sleep(float(c.get("token_delay", 0)))
+        if c.get("token_status"):
+            return self.reply(int(c["token_status"]), b'{"error": {}}')
         try:
             user = json.loads(raw)["auth"]["identity"]["password"]["user"]
         except (ValueError, KeyError):
