@@ -288,7 +288,9 @@ function twoNodeFenceRace(inv: Inventory): { delayedNode: string } | undefined {
   return { delayedNode: inv.nodes[0]!.name };
 }
 
-export const fenceId = (d: FenceDevice): string => `${OSHA_PREFIX}fence-${d.name}`;
+/** osha's fence devices are named osha-fence-NAME. */
+export const FENCE_ID_PREFIX = `${OSHA_PREFIX}fence-`;
+export const fenceId = (d: FenceDevice): string => `${FENCE_ID_PREFIX}${d.name}`;
 
 /** A node cannot be trusted to fence itself: keep each device off the node it powers off. */
 function fenceConstraints(inv: Inventory): Constraint[] {

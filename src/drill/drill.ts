@@ -143,7 +143,10 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
   const survivors = names.filter((n) => n !== victim);
   // Services that run in one place (not clones) and are osha's: each must come back elsewhere.
   const model = buildResourceModel(inv);
-  const watched = primitivesOf(model.resources.filter((r) => r.kind !== 'clone')).map((p) => p.id);
+  // Fence devices stay where they are allowed (never on the node they fence): not services.
+  const watched = primitivesOf(model.resources.filter((r) => r.kind !== 'clone'))
+    .filter((p) => p.agent.class !== 'stonith')
+    .map((p) => p.id);
   const result: DrillResult = { node: victim, mode, phases: {}, services: watched.map((id) => ({ id })), errors: [] };
 
   log(`taking ${victim} out (${mode})`);

@@ -6,7 +6,7 @@ import { err, ok, type Result } from '../util/result.ts';
 
 /** The item names of stonith_admin's `<list>` XML output. */
 export function parseDeviceList(xml: string): string[] {
-  return [...xml.matchAll(/<item>([^<]*)<\/item>/g)].map((m) => m[1]!.trim()).filter(Boolean);
+  return [...xml.matchAll(/<item\b[^>]*>([^<]*)<\/item>/g)].map((m) => m[1]!.trim()).filter(Boolean);
 }
 
 /** Devices this node's fencer would use to fence `target` (registered and allowed here). */

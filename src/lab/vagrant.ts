@@ -152,6 +152,11 @@ export function renderVagrantInventory(plan: Pick<LabPlan, 'dir' | 'vip' | 'pref
     `  cidr_netmask: ${plan.prefixLength}`,
     ...(nic ? [`  nic: ${nic}`] : []),
     'services: []',
+    '# The Vagrant lab has no fence device (no IPMI or hypervisor access from the VMs): a lab that',
+    '# accepts split brain says so. Add a device per node (e.g. fence_virsh) for real fencing.',
+    'stonith:',
+    '  enabled: false',
+    '  unsafe_no_fencing: true',
     '',
   ];
   return lines.join('\n');

@@ -2,7 +2,7 @@
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { commandAction, hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
-import { buildResourceModel, primitiveId } from '../cluster/build.ts';
+import { FENCE_ID_PREFIX, buildResourceModel, primitiveId } from '../cluster/build.ts';
 import { changedConfigServices, configServiceOf } from './openstack.ts';
 import { sh } from '../ssh/quote.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
@@ -178,8 +178,12 @@ function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, o
  * running that Pacemaker predicts to stop, move or restart (crm_simulate).
  */
 export function disruptionOf(changes: readonly ObjectChange[], simulation: Simulation | undefined): string | undefined {
-  const deleted = changes.filter((c) => c.change === 'remove' && ['primitive', 'group', 'clone'].includes(c.tag)).map((c) => c.id);
-  const stopping = (simulation?.actions ?? []).filter((a) => !['start', 'promote', 'monitor'].includes(a.action)).map((a) => `${a.action} ${a.resource}`);
+  const deleted = changes.filter((c) => c.change === 'remove' && ['primitive', 'group', 'clone'].includes(c.tag) && !c.id.startsWith(FENCE_ID_PREFIX)).map((c) => c.id);
+  // A fence device restarting (its parameters changed) or deleted (its node left) interrupts no
+  // service: fencing works from the CIB's device definitions whether their monitors run or not.
+  const stopping = (simulation?.actions ?? [])
+    .filter((a) => !['start', 'promote', 'monitor'].includes(a.action) && !a.resource.startsWith(FENCE_ID_PREFIX))
+    .map((a) => `${a.action} ${a.resource}`);
   const why = [...(deleted.length ? [`deletes ${deleted.join(', ')}`] : []), ...(stopping.length ? [`Pacemaker predicts: ${stopping.join(', ')}`] : [])];
   return why.length ? why.join('; ') : undefined;
 }

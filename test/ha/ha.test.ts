@@ -278,6 +278,10 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
       `rm -f /root/journal.acks /root/journal.stop; i=0\nwhile [ ! -e /root/journal.stop ]; do i=$((i+1))\n  if mysql --defaults-extra-file=/root/journal.cnf -e "INSERT INTO journal.w (seq, host) VALUES ($i, @@hostname)" 2>/dev/null; then echo $i >> /root/journal.acks; fi\n  sleep 0.1\ndone\n`,
       15 * 60_000,
     );
+    // Writes acknowledged by the victim's MariaDB first, so the journal spans the failover.
+    const acked = async () => Number((await nodeScript(writer, 'cat /root/journal.acks 2>/dev/null | wc -l')).stdout.trim());
+    const writingBefore = await waitFor(async () => (await acked()) >= 5, { timeoutMs: 60_000, intervalMs: 300 });
+    expect(writingBefore, 'the writer got no writes acknowledged before the partition').to.equal(true);
     // Watched from the host: which nodes run a MariaDB server, every 100 ms (by each process's cgroup).
     const sampler = watchMariadb(ha);
     const t0 = Date.now();
@@ -297,25 +301,32 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
       await writing;
     }
     const timeline = sampler.stop();
-    expect(recovered, 'MariaDB did not start on the majority side').to.equal(true);
-    console.log(`      partition of ${victim}: MariaDB back on the majority after ${Math.round((Date.now() - t0) / 1000)} s`);
-    const history = parseFenceHistory(await nodeOk(writer, 'history', `stonith_admin --history=${victim} --output-as=xml`));
-    expect(history.some((e) => e.target === victim && e.status === 'success' && (e.completedMs ?? 0) >= t0 - 1000), JSON.stringify(history)).to.equal(true);
-    const both = timeline.filter((t) => t.nodes.length > 1);
-    expect(both, `MariaDB ran on two nodes at once: ${JSON.stringify(both.slice(0, 3))}`).to.deep.equal([]);
-    expect(new Set(timeline.flatMap((t) => t.nodes)).size, 'the sampler saw MariaDB move').to.equal(2);
-    // Every acknowledged write is in the table, and the writers (servers) follow one another.
-    const acks = (await nodeOk(writer, 'acks', 'cat /root/journal.acks')).trim().split('\n').map(Number);
-    const rows = (await nodeOk(writer, 'rows', `mysql --defaults-extra-file=/root/journal.cnf -N -e 'SELECT seq, host FROM journal.w ORDER BY seq'`)).trim().split('\n').map((l) => l.split('\t'));
-    const stored = new Set(rows.map((r) => Number(r[0])));
-    expect(acks.length).to.be.greaterThan(10);
-    expect(acks.filter((a) => !stored.has(a)), 'acknowledged writes missing').to.deep.equal([]);
-    const hosts = rows.map((r) => r[1]).filter((h, i, all) => i === 0 || h !== all[i - 1]);
-    expect(hosts, 'servers interleaved').to.deep.equal([victim, activeNode(await crmMon(ha, ha.nodes.filter((n) => n.name !== victim)), 'osha-mysql')]);
-    // Heal: the fenced node came back through the device (still cut off), now rejoins.
-    expect((await labHeal(ha.dir, victim)).ok).to.equal(true);
-    const back = await waitFor(async () => (await crmMon(ha).catch(() => '')).match(/online="true"/g)?.length === 3, { timeoutMs: 180_000, intervalMs: 1000 });
-    expect(back, `${victim} did not rejoin after the heal`).to.equal(true);
+    try {
+      await checkPartition();
+    } finally {
+      // Heal: the fenced node came back through the device (still cut off), now rejoins.
+      expect((await labHeal(ha.dir, victim)).ok).to.equal(true);
+      const back = await waitFor(async () => (await crmMon(ha).catch(() => '')).match(/online="true"/g)?.length === 3, { timeoutMs: 180_000, intervalMs: 1000 });
+      expect(back, `${victim} did not rejoin after the heal`).to.equal(true);
+    }
+
+    async function checkPartition(): Promise<void> {
+      expect(recovered, 'MariaDB did not start on the majority side').to.equal(true);
+      console.log(`      partition of ${victim}: MariaDB back on the majority after ${Math.round((Date.now() - t0) / 1000)} s`);
+      const history = parseFenceHistory(await nodeOk(writer, 'history', `stonith_admin --history=${victim} --output-as=xml`));
+      expect(history.some((e) => e.target === victim && e.status === 'success' && (e.completedMs ?? 0) >= t0 - 1000), JSON.stringify(history)).to.equal(true);
+      const both = timeline.filter((t) => t.nodes.length > 1);
+      expect(both, `MariaDB ran on two nodes at once: ${JSON.stringify(both.slice(0, 3))}`).to.deep.equal([]);
+      expect(new Set(timeline.flatMap((t) => t.nodes)).size, 'the sampler saw MariaDB move').to.equal(2);
+      // Every acknowledged write is in the table, and the writers (servers) follow one another.
+      const acks = (await nodeOk(writer, 'acks', 'cat /root/journal.acks')).trim().split('\n').map(Number);
+      const rows = (await nodeOk(writer, 'rows', `mysql --defaults-extra-file=/root/journal.cnf -N -e 'SELECT seq, host FROM journal.w ORDER BY seq'`)).trim().split('\n').map((l) => l.split('\t'));
+      const stored = new Set(rows.map((r) => Number(r[0])));
+      expect(acks.length).to.be.greaterThan(10);
+      expect(acks.filter((a) => !stored.has(a)), 'acknowledged writes missing').to.deep.equal([]);
+      const hosts = rows.map((r) => r[1]).filter((h, i, all) => i === 0 || h !== all[i - 1]);
+      expect(hosts, 'servers interleaved').to.deep.equal([victim, activeNode(await crmMon(ha, ha.nodes.filter((n) => n.name !== victim)), 'osha-mysql')]);
+    }
   });
 
   it('a re-deploy after the drill reports 0 changed', async () => {

@@ -5,6 +5,7 @@ import { renderHostsBlock, withHostsBlock, HOSTS_BEGIN } from '../../src/render/
 import { aptInstallScript, clusterPackages } from '../../src/steps/packages.ts';
 import { desiredProperties } from '../../src/steps/cluster-properties.ts';
 import { clusterOptions } from '../../src/cluster/build.ts';
+import { disruptionOf } from '../../src/steps/resources.ts';
 import { quote, sh, raw } from '../../src/ssh/quote.ts';
 import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../src/ssh/known-hosts.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
@@ -96,5 +97,16 @@ describe('known_hosts matching', () => {
     expect(checkHostKey(entries, 'h', 2222, key).kind).to.equal('match');
     expect(checkHostKey(entries, 'h', 22, key).kind).to.equal('unknown');
     expect(checkHostKey(entries, '198.18.0.11', 22, Buffer.from('other')).kind).to.equal('mismatch');
+  });
+});
+
+describe('what interrupts service in a CIB change', () => {
+  const sim = (actions: { action: string; resource: string }[]) => ({ actions }) as unknown as Parameters<typeof disruptionOf>[1];
+  it('a fence device restarted (its parameters changed) or deleted (its node left) is not disruptive', () => {
+    expect(disruptionOf([{ change: 'remove', id: 'osha-fence-node2', tag: 'primitive' }], sim([{ action: 'restart', resource: 'osha-fence-node1' }]))).to.equal(undefined);
+  });
+  it('a service stopped, moved or deleted is', () => {
+    expect(disruptionOf([], sim([{ action: 'move', resource: 'osha-vip' }]))).to.equal('Pacemaker predicts: move osha-vip');
+    expect(disruptionOf([{ change: 'remove', id: 'osha-keystone', tag: 'primitive' }], undefined)).to.equal('deletes osha-keystone');
   });
 });

@@ -1,0 +1,39 @@
+// The fencer's and the CIB's XML as Pacemaker 2.1.5 (Debian 12) prints it, read by src/facts/fencing.ts.
+import { expect } from 'chai';
+import { parseDeviceList, parsePacemakerTime, parseStarts } from '../../src/facts/fencing.ts';
+
+describe('fencing facts', () => {
+  it('reads the devices of stonith_admin --list --output-as=xml (items carry a name attribute)', () => {
+    const xml = `<pacemaker-result api-version="2.25" request="stonith_admin --list=node1 --output-as=xml">
+  <list name="registered fence devices" count="1">
+    <item name="device">osha-fence-node1</item>
+  </list>
+  <status code="0" message="OK"/>
+</pacemaker-result>`;
+    expect(parseDeviceList(xml)).to.deep.equal(['osha-fence-node1']);
+    expect(parseDeviceList('<pacemaker-result><list name="registered fence devices" count="0"/></pacemaker-result>')).to.deep.equal([]);
+  });
+
+  it('reads each resource start from the CIB status section, with its node, run time and result', () => {
+    const xml = `<status>
+  <node_state id="3" uname="node3" in_ccm="true" crmd="online" join="member" expected="member">
+    <lrm><lrm_resources>
+        <lrm_resource id="osha-fence-node1" type="fence_nspawn" class="stonith">
+          <lrm_rsc_op id="osha-fence-node1_last_0" operation_key="osha-fence-node1_monitor_0" operation="monitor" on_node="node3" call-id="8" rc-code="7" op-status="0" interval="0" last-rc-change="1796137439" exec-time="8" queue-time="0"/>
+        </lrm_resource>
+        <lrm_resource id="osha-vip" type="IPaddr2" class="ocf" provider="heartbeat">
+          <lrm_rsc_op id="osha-vip_last_0" operation_key="osha-vip_start_0" operation="start" on_node="node3" call-id="18" rc-code="0" op-status="0" interval="0" last-rc-change="1796137439" exec-time="107" queue-time="0"/>
+        </lrm_resource>
+    </lrm_resources></lrm>
+  </node_state>
+</status>`;
+    expect(parseStarts(xml)).to.deep.equal([{ resource: 'osha-vip', node: 'node3', lastRunS: 1796137439, execMs: 107, queueMs: 0, rc: 0 }]);
+  });
+
+  it('reads Pacemaker times with a space and an offset, and ISO 8601', () => {
+    expect(parsePacemakerTime('2026-12-01 15:04:05 +00:00')).to.equal(Date.parse('2026-12-01T15:04:05Z'));
+    expect(parsePacemakerTime('2026-12-01 16:04:05 +01:00')).to.equal(Date.parse('2026-12-01T15:04:05Z'));
+    expect(parsePacemakerTime('2026-12-01T15:04:05.250Z')).to.equal(Date.parse('2026-12-01T15:04:05.250Z'));
+    expect(parsePacemakerTime('not a time')).to.equal(undefined);
+  });
+});
