@@ -258,11 +258,12 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
   });
 
   it('fences for real: every device registered and answering; a 2-node split (corosync cut, fence path kept) leaves exactly one survivor, the VIP holder', async () => {
-    const fenced = async (target: string) => parseFenceHistory(await sh(lab, target === 'node1' ? 'node2' : 'node1', `stonith_admin --history=${target} --output-as=xml`)).filter((e) => e.status === 'success');
     for (const n of lab.nodes) expect(await sh(lab, n.name, 'crm_attribute --type crm_config --name stonith-enabled --query --quiet')).to.equal('true\n');
     const xml = await sh(lab, 'node1', 'crm_mon --one-shot --output-as=xml');
     const vipAt = xml.match(/<resource id="osha-vip"[\s\S]*?<node name="([^"]+)"/)?.[1];
     expect(vipAt, xml).to.be.oneOf(['node1', 'node2']);
+    // The fence history is the cluster's; ask the node expected to survive (the other one reboots).
+    const fenced = async (target: string) => parseFenceHistory(await sh(lab, vipAt!, `stonith_admin --history=${target} --output-as=xml`)).filter((e) => e.status === 'success');
     const loser = vipAt === 'node1' ? 'node2' : 'node1';
     const before = { [vipAt!]: (await fenced(vipAt!)).length, [loser]: (await fenced(loser)).length };
     const corosyncPid = await sh(lab, vipAt!, 'pidof corosync');
