@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { dropAfterSuite, labSkipReason } from '../support/lab.ts';
+import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
 import { labHeal, labPartition } from '../../src/lab/index.ts';
 import { waitFor } from '../../src/lab/proc.ts';
 import { parseFenceHistory } from '../../src/facts/fencing.ts';
@@ -151,11 +151,7 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
 
   before(async function () {
     this.timeout(45 * 60_000);
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
     const drop = async () => {
       await haLabDown(HA_PLACE.dir);
       console.log(`      (HA lab: ${Math.round((Date.now() - startedAt) / 1000)} s from fixture start to teardown)`);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, which, type RunOutput } from '../../src/lab/exec.ts';
-import { labExec, labSkipReason, sharedLab } from '../support/lab.ts';
+import { labExec, skipWithoutLab, sharedLab } from '../support/lab.ts';
 import { labKill, labPartition } from '../../src/lab/index.ts';
 import { onTeardown } from '../support/teardown.ts';
 
@@ -27,11 +27,7 @@ describe('osha lab CLI', function () {
   this.timeout(15 * 60_000);
 
   before(async function () {
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
   });
 
   it('runs commands in every node of the shared lab through labExec', async function () {

@@ -11,7 +11,7 @@ import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { nspawnPid, sshBanner } from '../../src/lab/node.ts';
 import { waitFor } from '../../src/lab/proc.ts';
-import { labExec, labOk, labSkipReason, leftovers, labInfoOf, type ExecResult, type LabInfo } from '../support/lab.ts';
+import { labExec, labOk, skipWithoutLab, leftovers, labInfoOf, type ExecResult, type LabInfo } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-fence';
@@ -31,11 +31,7 @@ describe('osha lab fence device (fence_nspawn, 2 real nodes)', function () {
   let up: ApiLabInfo;
 
   before(async function () {
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
     onTeardown(async () => void (await labDown(DIR)));
     await labDown(DIR); // a lab left by a crashed earlier run
     const r = await labUp({ dir: DIR, nodes: 2, subnet: SUBNET });
@@ -267,11 +263,7 @@ describe('osha lab up --no-fencing', function () {
   const plan = planLab({ dir, nodes: 2, subnet: 211 });
 
   before(async function () {
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
     onTeardown(async () => void (await labDown(dir)));
     await labDown(dir);
   });

@@ -10,7 +10,7 @@ import { OFFLINE_DEBS, PREINSTALLED, PREINSTALLED_UNITS } from '../../src/lab/im
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
-import { labExec, labOk, labSkipReason, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
+import { labExec, labOk, skipWithoutLab, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
@@ -28,11 +28,7 @@ describe('osha lab (3 real nodes)', function () {
   let up: ApiLabInfo;
 
   before(async function () {
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
     onTeardown(async () => void (await labDown(DIR)));
     await labDown(DIR); // a lab left by a crashed earlier run
     onTeardown(() => rmSync(SHARED, { recursive: true, force: true }));
@@ -166,11 +162,7 @@ describe('osha lab cleans up a failed bring-up', function () {
   const plan = planLab({ dir, nodes: 2, subnet: 201 });
 
   before(async function () {
-    const reason = await labSkipReason();
-    if (reason) {
-      console.log(`      (skipped: ${reason})`);
-      this.skip();
-    }
+    await skipWithoutLab(this);
     onTeardown(async () => void (await labDown(dir)));
   });
   after(async () => void (await labDown(dir)));

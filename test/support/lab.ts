@@ -42,6 +42,15 @@ export async function labSkipReason(): Promise<string | undefined> {
   return undefined;
 }
 
+/** Skips the calling hook's tests, with a one-line reason, when the lab cannot run here. */
+export async function skipWithoutLab(ctx: Mocha.Context): Promise<void> {
+  const reason = await labSkipReason();
+  if (reason) {
+    console.log(`      (skipped: ${reason})`);
+    ctx.skip();
+  }
+}
+
 /** Lab directory and subnet of the shared lab of N nodes in a slot: outside the checkout, away from 198.18.0.0/24. */
 export function sharedLabPlace(nodes: number, slot = 0): { dir: string; subnet: number } {
   return { dir: slot === 0 ? `/tmp/osha-test-lab-${nodes}` : `/tmp/osha-test-lab-${nodes}-${slot}`, subnet: 100 + 20 * slot + nodes };
@@ -55,11 +64,7 @@ const placeOf = new Map<number, { dir: string; subnet: number }>();
  * Skips the calling test, with a one-line reason, when the lab cannot run here.
  */
 export async function sharedLab(ctx: Mocha.Context, opts: { nodes?: number } = {}): Promise<LabInfo> {
-  const reason = await labSkipReason();
-  if (reason) {
-    console.log(`      (skipped: ${reason})`);
-    ctx.skip();
-  }
+  await skipWithoutLab(ctx);
   const nodes = opts.nodes ?? 3;
   // The first call may build the node image (about a minute or two on a cold cache).
   ctx.timeout(Math.max(ctx.timeout(), 15 * 60_000));
@@ -140,11 +145,7 @@ export function labInfoOf(info: Pick<ApiLabInfo, 'dir' | 'inventory' | 'privateK
  * the run, and first removed if a crashed earlier run left it. Skips when the lab cannot run here.
  */
 export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: number; subnet: number; shared?: string }): Promise<LabInfo> {
-  const reason = await labSkipReason();
-  if (reason) {
-    console.log(`      (skipped: ${reason})`);
-    ctx.skip();
-  }
+  await skipWithoutLab(ctx);
   await labDown(opts.dir);
   const drop = async () => {
     const r = await labDown(opts.dir);
