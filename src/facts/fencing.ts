@@ -65,9 +65,12 @@ export function parseFenceHistory(xml: string): FenceEvent[] {
   });
 }
 
-/** The fencer's history for one node, as this node's fencer knows it (shared cluster-wide). */
+/**
+ * The fencer's history for one node (shared cluster-wide). --verbose: without it stonith_admin
+ * shows one event per target, the oldest, so a second fencing of a node would not show.
+ */
 export async function readFenceHistory(c: HostConnection, target: string): Promise<Result<FenceEvent[]>> {
-  const r = await c.exec(sh`stonith_admin --history=${target} --output-as=xml`, { timeoutMs: 30_000 });
+  const r = await c.exec(sh`stonith_admin --history=${target} --verbose --output-as=xml`, { timeoutMs: 30_000 });
   if (!r.ok) return r;
   return ok(parseFenceHistory(r.value.stdout));
 }

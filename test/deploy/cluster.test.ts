@@ -263,7 +263,7 @@ describe('[lab] osha deploy: 2 nodes, a node killed mid-deploy, then a third nod
     const vipAt = xml.match(/<resource id="osha-vip"[\s\S]*?<node name="([^"]+)"/)?.[1];
     expect(vipAt, xml).to.be.oneOf(['node1', 'node2']);
     // The fence history is the cluster's; ask the node expected to survive (the other one reboots).
-    const fenced = async (target: string) => parseFenceHistory(await sh(lab, vipAt!, `stonith_admin --history=${target} --output-as=xml`)).filter((e) => e.status === 'success');
+    const fenced = async (target: string) => parseFenceHistory(await sh(lab, vipAt!, `stonith_admin --history=${target} --verbose --output-as=xml`)).filter((e) => e.status === 'success');
     const loser = vipAt === 'node1' ? 'node2' : 'node1';
     const before = { [vipAt!]: (await fenced(vipAt!)).length, [loser]: (await fenced(loser)).length };
     const corosyncPid = await sh(lab, vipAt!, 'pidof corosync');

@@ -309,7 +309,7 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     async function checkPartition(): Promise<void> {
       expect(recovered, 'MariaDB did not start on the majority side').to.equal(true);
       console.log(`      partition of ${victim}: MariaDB back on the majority after ${Math.round((Date.now() - t0) / 1000)} s`);
-      const history = parseFenceHistory(await nodeOk(writer, 'history', `stonith_admin --history=${victim} --output-as=xml`));
+      const history = parseFenceHistory(await nodeOk(writer, 'history', `stonith_admin --history=${victim} --verbose --output-as=xml`));
       expect(history.some((e) => e.target === victim && e.status === 'success' && (e.completedMs ?? 0) >= t0 - 1000), JSON.stringify(history)).to.equal(true);
       const both = timeline.filter((t) => t.nodes.length > 1);
       expect(both, `MariaDB ran on two nodes at once: ${JSON.stringify(both.slice(0, 3))}`).to.deep.equal([]);
