@@ -1,14 +1,13 @@
 // `osha deploy`, `osha plan` and `osha run`: load the inventory and a playbook, run its steps
 // over SSH, print progress and a summary, set the exit code.
 import { Command, Option } from 'commander';
-import { loadInventory, formatProblem } from '../inventory/load.ts';
-import { loadPlaybook } from '../playbook/load.ts';
+import { listPlaybooks, loadPlaybook } from '../playbook/load.ts';
+import { commandSession, inventoryOrReport } from './common.ts';
 import { runSteps } from '../runner/run.ts';
 import { LineReporter, ListrReporter, jsonSummary } from '../runner/report.ts';
 import type { Reporter } from '../runner/run.ts';
 import type { RunSummary } from '../runner/types.ts';
-import { SshSession, DEFAULT_CONCURRENCY } from '../ssh/session.ts';
-import { targetsFor } from '../ssh/target.ts';
+import { DEFAULT_CONCURRENCY } from '../ssh/session.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
 
@@ -19,8 +18,8 @@ export interface RunFlags {
   acceptNewHostKeys?: boolean;
   regenerateKey?: boolean;
   yes?: boolean;
-  concurrency?: string;
-  timeout?: string;
+  concurrency?: number;
+  timeout?: number;
 }
 
 function addRunOptions(cmd: Command, withDryRun: boolean): Command {
@@ -31,19 +30,10 @@ function addRunOptions(cmd: Command, withDryRun: boolean): Command {
     .option('--accept-new-host-keys', 'trust and record host keys of nodes not yet in known_hosts (keys that differ are still refused)')
     .option('--regenerate-key', 'replace the corosync authkey even when nodes disagree about it')
     .option('-y, --yes', 'apply changes that interrupt service (marked DISRUPTIVE in the plan) without asking')
-    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(String(DEFAULT_CONCURRENCY)))
-    .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default('120'));
+    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(Number))
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default(120).argParser(Number));
 }
 
-export async function askPassphrase(path: string): Promise<string | undefined> {
-  if (!process.stdin.isTTY) return undefined;
-  const { password } = await import('@inquirer/prompts');
-  try {
-    return await password({ message: `Passphrase for ${path}:`, mask: true });
-  } catch {
-    return undefined;
-  }
-}
 
 /** Asks on a TTY before changes that interrupt service; --yes answers for the operator. */
 function disruptiveConfirmation(flags: RunFlags): (lines: string[]) => Promise<boolean> {
@@ -63,33 +53,25 @@ function disruptiveConfirmation(flags: RunFlags): (lines: string[]) => Promise<b
 /** Runs a playbook against an inventory; returns the exit code. */
 export async function runPlaybookCli(playbookName: string, file: string, flags: RunFlags): Promise<number> {
   const out = (s: string) => (flags.json ? process.stderr.write(s) : process.stdout.write(s));
-  const loaded = await loadInventory(file);
-  if (!loaded.ok) {
-    for (const p of loaded.error) console.error(formatProblem(p));
-    console.error(`${file}: ${loaded.error.length} problem(s); nothing was changed on any node`);
-    return EXIT.usage;
-  }
+  // The playbook first: a wrong name is found without reading the inventory.
   const playbook = await loadPlaybook(playbookName);
   if (!playbook.ok) {
     console.error(`osha: ${describeError(playbook.error)}`);
     return EXIT.usage;
   }
+  const inv = await inventoryOrReport(file);
+  if (!inv) return EXIT.usage;
   const concurrency = Number(flags.concurrency ?? DEFAULT_CONCURRENCY);
   const timeoutS = Number(flags.timeout ?? 120);
   if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isFinite(timeoutS) || timeoutS <= 0) {
     console.error('osha: --concurrency takes a whole number >= 1 and --timeout a number of seconds > 0');
     return EXIT.usage;
   }
-  const inv = loaded.value;
   const dryRun = Boolean(flags.dryRun);
   const verbose = Boolean(flags.verbose);
   const useListr = process.stdout.isTTY && !flags.json && !dryRun;
   const reporter: Reporter = useListr ? new ListrReporter(out, { verbose }) : new LineReporter(out, { verbose, dryRun });
-  const session = new SshSession(
-    targetsFor(inv, file),
-    { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), askPassphrase, log: verbose ? (l) => reporter.log(l) : undefined },
-    concurrency,
-  );
+  const session = commandSession(inv, file, { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), log: verbose ? (l) => reporter.log(l) : undefined }, concurrency);
 
   // First Ctrl-C: finish the actions under way, then stop and say what was left. Second: quit now.
   const abort = new AbortController();
@@ -149,8 +131,8 @@ export function planCommand(): Command {
 export function runCommand(): Command {
   return addRunOptions(
     new Command('run')
-      .description('run one playbook (a part of the deploy, e.g. `cluster`) from playbooks/ or a path')
-      .argument('<playbook>', 'playbook name (file in playbooks/ without .yaml) or path')
+      .description('run one playbook (a part of the deploy) from playbooks/ or a path')
+      .argument('<playbook>', `playbook: ${listPlaybooks().join(', ')}, or the path of a playbook file`)
       .argument('<inventory>', 'inventory file (YAML)'),
     true,
   ).action(async (playbook: string, file: string, flags: RunFlags) => {

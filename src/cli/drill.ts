@@ -1,9 +1,7 @@
 // `osha drill FILE`: a failover drill with measured recovery times (see src/drill/drill.ts).
 import { Command, Option } from 'commander';
 import chalk from 'chalk';
-import { loadInventory, formatProblem } from '../inventory/load.ts';
-import { SshSession } from '../ssh/session.ts';
-import { targetsFor } from '../ssh/target.ts';
+import { commandSession, inventoryOrReport } from './common.ts';
 import { runDrill, pacemakerControl, type DrillMode, type DrillResult, type NodeControl } from '../drill/drill.ts';
 import { labKill, labStart, labPartition, labHeal } from '../lab/index.ts';
 import { describeError } from '../util/result.ts';
@@ -43,11 +41,12 @@ export function drillCommand(): Command {
     .option('--lab <dir>', 'the nodes are an osha lab in DIR: allows --mode kill and partition')
     .addOption(new Option('--mode <mode>', 'standby or stop (Pacemaker), kill or partition (lab only); default: kill with --lab, standby otherwise').choices(['standby', 'stop', 'kill', 'partition']))
     .option('--json', 'print the result as JSON')
-    .addOption(new Option('--timeout <seconds>', 'give up waiting for recovery after this long').default('180'))
-    .action(async (file: string, flags: { node?: string; lab?: string; mode?: DrillMode; json?: boolean; timeout: string }) => {
-      const loaded = await loadInventory(file);
-      if (!loaded.ok) {
-        for (const p of loaded.error) console.error(formatProblem(p));
+    .addOption(new Option('--timeout <seconds>', 'give up waiting for recovery after this long').default(180).argParser(Number))
+    .action(async (file: string, flags: { node?: string; lab?: string; mode?: DrillMode; json?: boolean; timeout: number }) => {
+      const inv = await inventoryOrReport(file);
+      if (!inv) return;
+      if (!Number.isFinite(flags.timeout) || flags.timeout <= 0) {
+        console.error('osha drill: --timeout takes a number of seconds > 0');
         process.exitCode = EXIT.usage;
         return;
       }
@@ -57,8 +56,7 @@ export function drillCommand(): Command {
         process.exitCode = EXIT.usage;
         return;
       }
-      const inv = loaded.value;
-      const session = new SshSession(targetsFor(inv, file));
+      const session = commandSession(inv, file);
       let victim = flags.node;
       const control: NodeControl =
         mode === 'kill' || mode === 'partition'

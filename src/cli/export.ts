@@ -12,7 +12,7 @@ import { inventoryFromCluster } from '../cluster/export.ts';
 import { writeWhole } from '../util/write-file.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
-import { askPassphrase } from './deploy.ts';
+import { askPassphrase } from './common.ts';
 
 interface ExportFlags {
   address: string;

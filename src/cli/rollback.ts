@@ -1,9 +1,7 @@
 // `osha rollback INVENTORY [FILE...]`: on every node, put back the files osha rewrote, from the
 // FILE.osha-orig backups it made before its first change (and remove those backups).
 import { Command } from 'commander';
-import { loadInventory, formatProblem } from '../inventory/load.ts';
-import { SshSession } from '../ssh/session.ts';
-import { targetsFor } from '../ssh/target.ts';
+import { commandSession, inventoryOrReport } from './common.ts';
 import { readOsFacts } from '../facts/host.ts';
 import { planNodeRollback } from '../openstack/node-config.ts';
 import { backupPathFor } from '../openstack/backup.ts';
@@ -22,15 +20,11 @@ export function rollbackCommand(): Command {
     .argument('[files...]', 'absolute paths of files to restore')
     .option('-n, --dry-run', 'say what would be restored, change nothing')
     .action(async (file: string, files: string[], flags: { dryRun?: boolean }) => {
-      const loaded = await loadInventory(file);
-      if (!loaded.ok) {
-        for (const p of loaded.error) console.error(formatProblem(p));
-        process.exitCode = EXIT.usage;
-        return;
-      }
+      const inv = await inventoryOrReport(file);
+      if (!inv) return;
       const explicit = files.length > 0;
       const wanted = explicit ? files : DEFAULT_ROLLBACK_FILES;
-      const session = new SshSession(targetsFor(loaded.value, file));
+      const session = commandSession(inv, file);
       let failed = 0;
       try {
         const results = await session.forEachHost(async (t): Promise<Result<string[]>> => {

@@ -2,9 +2,7 @@
 // actions, on one screen. Asks the first node that answers; reads crm_mon's XML.
 import { Command } from 'commander';
 import chalk from 'chalk';
-import { loadInventory, formatProblem } from '../inventory/load.ts';
-import { SshSession } from '../ssh/session.ts';
-import { targetsFor } from '../ssh/target.ts';
+import { commandSession, inventoryOrReport } from './common.ts';
 import { readClusterStatus } from '../facts/cluster.ts';
 import type { ClusterStatus } from '../cluster/status.ts';
 import { isOshaId } from '../cluster/model.ts';
@@ -73,14 +71,9 @@ export function statusCommand(): Command {
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
-      const loaded = await loadInventory(file);
-      if (!loaded.ok) {
-        for (const p of loaded.error) console.error(formatProblem(p));
-        process.exitCode = EXIT.usage;
-        return;
-      }
-      const inv = loaded.value;
-      const session = new SshSession(targetsFor(inv, file));
+      const inv = await inventoryOrReport(file);
+      if (!inv) return;
+      const session = commandSession(inv, file);
       const unreachable: StatusReport['unreachable'] = [];
       try {
         for (const node of inv.nodes) {

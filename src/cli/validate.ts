@@ -1,6 +1,6 @@
 // `osha validate FILE`: checks an inventory without touching any node.
 import { Command } from 'commander';
-import { loadInventory, formatProblem } from '../inventory/load.ts';
+import { inventoryOrReport } from './common.ts';
 import { EXIT } from './exit.ts';
 
 export function validateCommand(): Command {
@@ -8,15 +8,9 @@ export function validateCommand(): Command {
     .description('check an inventory file and report every problem as FILE:LINE:COL field: message')
     .argument('<file>', 'inventory file (YAML)')
     .action(async (file: string) => {
-      const result = await loadInventory(file);
-      if (result.ok) {
-        const inv = result.value;
-        console.log(`${file}: valid (cluster ${inv.cluster.name}, ${inv.nodes.length} nodes, VIP ${inv.vip.address}/${inv.vip.cidr_netmask})`);
-        process.exitCode = EXIT.ok;
-        return;
-      }
-      for (const p of result.error) console.error(formatProblem(p));
-      console.error(`${file}: ${result.error.length} problem${result.error.length === 1 ? '' : 's'}; nothing was changed on any node`);
-      process.exitCode = EXIT.usage;
+      const inv = await inventoryOrReport(file);
+      if (!inv) return;
+      console.log(`${file}: valid (cluster ${inv.cluster.name}, ${inv.nodes.length} nodes, VIP ${inv.vip.address}/${inv.vip.cidr_netmask})`);
+      process.exitCode = EXIT.ok;
     });
 }

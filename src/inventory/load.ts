@@ -17,7 +17,13 @@ export interface InventoryProblem {
 
 export function formatProblem(p: InventoryProblem): string {
   const field = p.field ? `${p.field}: ` : '';
-  return `${p.file}:${p.line}:${p.col} ${field}${p.message}`;
+  // Line 0: about the file itself (it cannot be read), not a place in it.
+  return p.line === 0 ? `${p.file}: ${field}${p.message}` : `${p.file}:${p.line}:${p.col} ${field}${p.message}`;
+}
+
+/** The last line after the problems: how many, and that no node was touched. */
+export function problemsSummary(file: string, count: number): string {
+  return `${file}: ${count} problem${count === 1 ? '' : 's'}; nothing was changed on any node`;
 }
 
 export async function loadInventory(file: string): Promise<Result<Inventory, InventoryProblem[]>> {
@@ -27,7 +33,7 @@ export async function loadInventory(file: string): Promise<Result<Inventory, Inv
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file; check the path, or run `osha init` to write one' : `cannot read it (${code ?? String(e)})`;
-    return err([{ file, line: 1, col: 1, field: '', message: why }]);
+    return err([{ file, line: 0, col: 0, field: '', message: why }]);
   }
   return parseInventory(text, file);
 }

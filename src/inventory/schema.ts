@@ -286,7 +286,28 @@ export const inventorySchema = z
     /** Opt-in for secrets written inline in this file (lab use only). */
     allow_plaintext_secrets: z.boolean().default(false),
   })
-  .superRefine((inv, ctx) => crossFieldChecks(inv, ctx));
+  .check(
+    // Relations between fields are checked even when some field is wrong, so one `validate`
+    // shows every problem; a relation that involves a section with a field problem is left out
+    // (that problem explains it), and one that cannot apply to half-parsed data is skipped.
+    z.superRefine(
+      (inv: RawInventory, ctx) => {
+        const broken = new Set(ctx.issues.map((i) => String(i.path?.[0] ?? '')));
+        const filtered = {
+          addIssue(issue: Parameters<typeof ctx.addIssue>[0]) {
+            const top = typeof issue === 'object' && issue.path?.length ? String(issue.path[0]) : '';
+            if (!broken.has(top)) ctx.addIssue(issue);
+          },
+        } as z.RefinementCtx;
+        try {
+          crossFieldChecks(inv, filtered);
+        } catch {
+          // Half-parsed data: the field problems already reported say what to fix first.
+        }
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null && Array.isArray((payload.value as { nodes?: unknown }).nodes) },
+    ),
+  );
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type InventoryNode = Inventory['nodes'][number];

@@ -1,5 +1,6 @@
 // Playbooks: the ordered steps of a deploy as readable YAML (playbooks/*.yaml). A playbook lists
 // step names and may include other playbooks, so an operator can run a part (e.g. only agents).
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,14 @@ export interface Playbook {
   steps: Step[];
 }
 
+/** The names of the playbooks shipped in playbooks/ (for help texts and errors). */
+export function listPlaybooks(): string[] {
+  return readdirSync(PLAYBOOK_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}
+
 /** A playbook by name ("deploy", "cluster") or by path. */
 export function playbookPath(nameOrPath: string): string {
   return /[/.]/.test(nameOrPath) ? resolve(nameOrPath) : join(PLAYBOOK_DIR, `${nameOrPath}.yaml`);
@@ -34,7 +43,7 @@ export async function loadPlaybook(nameOrPath: string, seen: string[] = []): Pro
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    return err({ message: `no playbook ${nameOrPath} (${file})`, fix: `use one of the playbooks in ${PLAYBOOK_DIR}` });
+    return err({ message: `no playbook ${nameOrPath} (${file})`, fix: `use one of: ${listPlaybooks().join(', ')} (or the path of a playbook file)` });
   }
   let data: unknown;
   try {

@@ -141,7 +141,14 @@ export class HostConnection {
       return connected;
     }
     if (newKey) await appendKnownHost(target.knownHosts, target.host, target.port, newKey);
-    return ok(new HostConnection(target, client, sudoPassword, opts.log, opts.readOnly));
+    const conn = new HostConnection(target, client, sudoPassword, opts.log, opts.readOnly);
+    if (sudoPassword !== undefined && target.user !== 'root') {
+      // A NOPASSWD rule makes sudo skip the password: sent anyway, it would become the first line
+      // of the command's stdin. Ask sudo once whether it needs it (-k: cached credentials do not count).
+      const probe = await conn.exec(sh`sudo -n -k -- sh -c true`, { noSudo: true, timeoutMs: 30_000 });
+      if (probe.ok && probe.value.code === 0) conn.sudoWithoutPassword = true;
+    }
+    return ok(conn);
   }
 
   /** Runs a command; a non-zero exit is a normal result here, only transport problems are errors. */
@@ -218,9 +225,12 @@ export class HostConnection {
     this.pending.clear();
   }
 
+  /** Set when sudo runs as root without asking for the password this target has (a NOPASSWD rule). */
+  private sudoWithoutPassword = false;
+
   private wrapSudo(command: string, noSudo: boolean | undefined): { command: string; prefix?: Buffer } {
     if (noSudo || this.target.user === 'root' || this.target.sudo.mode === 'none') return { command };
-    if (this.target.sudo.mode === 'nopasswd') return { command: sh`sudo -n -- sh -c ${command}` };
+    if (this.target.sudo.mode === 'nopasswd' || this.sudoWithoutPassword) return { command: sh`sudo -n -- sh -c ${command}` };
     // -k ignores cached credentials so sudo always reads the password line first: otherwise
     // the password would flow on into the command's stdin.
     return { command: sh`sudo -k -S -p '' -- sh -c ${command}`, prefix: Buffer.from(`${this.sudoPassword ?? ''}\n`) };

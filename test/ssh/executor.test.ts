@@ -196,6 +196,19 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
     }
   });
 
+  it('with a sudo password but a NOPASSWD rule, the password never reaches the command\'s stdin', async () => {
+    process.env.OSHA_TEST_SUDO_PW = sshd.users.password;
+    const c = await open(target(sshd, { user: sshd.users.nopasswd, sudo: { mode: 'password', password: { env: 'OSHA_TEST_SUDO_PW' } } }));
+    try {
+      const r = await c.exec('id -u; cat', { stdin: 'payload' });
+      expect(r.ok, r.ok ? '' : r.error.message).to.equal(true);
+      if (r.ok) expect(r.value.stdout).to.equal('0\npayload');
+    } finally {
+      c.close();
+      delete process.env.OSHA_TEST_SUDO_PW;
+    }
+  });
+
   it('refuses a host whose key does not match known_hosts, naming both fingerprints', async () => {
     const other = join(work, 'other_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
