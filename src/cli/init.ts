@@ -9,6 +9,7 @@ import { runWizard } from '../wizard/flow.ts';
 import { writeWizardOutput } from '../wizard/write.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
+import { count } from '../util/text.ts';
 
 const NO_TTY = [
   'osha init asks questions and needs a terminal, but stdin or stdout is not one.',
@@ -65,7 +66,7 @@ export function initCommand(): Command {
           return;
         }
         const keys = result.value.acceptedKeys.length;
-        console.log(`\nWrote ${opts.out}${keys ? ` and ${keys} host key${keys === 1 ? '' : 's'} to ${result.value.knownHostsFile}` : ''}.`);
+        console.log(`\nWrote ${opts.out}${keys ? ` and ${count(keys, 'host key')} to ${result.value.knownHostsFile}` : ''}.`);
         console.log(`Next: osha deploy ${opts.out}   (osha validate ${opts.out} checks it again after hand edits)`);
         process.exitCode = EXIT.ok;
       } catch (e) {

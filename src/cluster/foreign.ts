@@ -5,6 +5,7 @@
 // Anything else is refused before any node changes: stopping it would be an outage, dropping
 // its CIB data loss.
 import type { CibCensus } from '../facts/cluster.ts';
+import { count } from '../util/text.ts';
 
 export interface RunningCluster {
   /** The node reporting it. */
@@ -47,7 +48,7 @@ export function judgeRunningCluster(running: RunningCluster, inventory: { name: 
   const extra = running.nodes.filter((n) => !inventory.nodes.includes(n));
   return {
     kind: 'refuse',
-    message: `${running.host} runs ${what}; its node${extra.length === 1 ? '' : 's'} ${extra.join(', ')} ${extra.length === 1 ? 'is' : 'are'} not in the inventory`,
+    message: `${running.host} runs ${what}; its ${extra.length === 1 ? 'node' : 'nodes'} ${extra.join(', ')} ${extra.length === 1 ? 'is' : 'are'} not in the inventory`,
     fix: `list every node of the running cluster under nodes: by the name corosync knows it (${running.nodes.join(', ')}), then re-run to adopt it in place`,
   };
 }
@@ -56,7 +57,7 @@ function describe(r: RunningCluster): string {
   const name = r.name ? `cluster "${r.name}"` : 'an unnamed cluster';
   const nodes = r.nodes.length ? `nodes ${r.nodes.join(', ')}` : 'no nodelist';
   const cib = r.cib
-    ? `${r.cib.resources.length} resource${r.cib.resources.length === 1 ? '' : 's'}${r.cib.resources.length ? ` (${r.cib.resources.slice(0, 5).join(', ')}${r.cib.resources.length > 5 ? ', ...' : ''})` : ''}, ${r.cib.constraints} constraint${r.cib.constraints === 1 ? '' : 's'}, ${r.cib.stonith.length} stonith device${r.cib.stonith.length === 1 ? '' : 's'}`
+    ? `${count(r.cib.resources.length, 'resource')}${r.cib.resources.length ? ` (${r.cib.resources.slice(0, 5).join(', ')}${r.cib.resources.length > 5 ? ', ...' : ''})` : ''}, ${count(r.cib.constraints, 'constraint')}, ${count(r.cib.stonith.length, 'stonith device')}`
     : 'a CIB that could not be read';
   return `${name} (${nodes}; ${cib})`;
 }

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, isMap, isNode, type Document, type Node } f
 import type { z } from 'zod';
 import { inventorySchema, type Inventory } from './schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { count } from '../util/text.ts';
 
 /** One problem in an inventory, located in the file. */
 export interface InventoryProblem {
@@ -22,8 +23,8 @@ export function formatProblem(p: InventoryProblem): string {
 }
 
 /** The last line after the problems: how many, and that no node was touched. */
-export function problemsSummary(file: string, count: number): string {
-  return `${file}: ${count} problem${count === 1 ? '' : 's'}; nothing was changed on any node`;
+export function problemsSummary(file: string, n: number): string {
+  return `${file}: ${count(n, 'problem')}; nothing was changed on any node`;
 }
 
 export async function loadInventory(file: string): Promise<Result<Inventory, InventoryProblem[]>> {

@@ -365,6 +365,15 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
     else addresses.set(n.address, i);
   });
 
+  // corosync puts every node on one link: it refuses to start when IPv4 and IPv6 addresses mix.
+  const firstFamily = isIP(inv.nodes[0]?.address ?? '');
+  inv.nodes.forEach((n, i) => {
+    const family = isIP(n.address);
+    if (i > 0 && firstFamily && family && family !== firstFamily) {
+      add(['nodes', i, 'address'], `${n.address} is IPv${family} but nodes[0] is IPv${firstFamily}: corosync refuses to start a cluster whose nodes mix IPv4 and IPv6 on one link; give every node an address of one family`);
+    }
+  });
+
   const checkVip = (key: 'vip' | 'public_vip') => {
     const v = inv[key];
     if (!v) return;

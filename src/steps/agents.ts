@@ -5,6 +5,7 @@ import { planEachHost } from './common.ts';
 import { agentFiles, filesToUpload, parseChecksums, remoteChecksumCommand, verifyCommand, AGENT_DIR, LIBRARY_DIR, type AgentFile } from '../agents/files.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, messageOf, type Result } from '../util/result.ts';
+import { count } from '../util/text.ts';
 
 let cached: Promise<Result<AgentFile[]>> | undefined;
 function localAgents(): Promise<Result<AgentFile[]>> {
@@ -28,7 +29,7 @@ export const agents: Step = {
       if (changed.length === 0) return ok([]);
       const toVerify = changed.filter((f) => f.kind !== 'library').map((f) => f.name);
       const action: Action = {
-        summary: `upload ${changed.length} agent file(s): ${changed.map((f) => f.name).join(', ')}`,
+        summary: `upload ${count(changed.length, 'agent file')}: ${changed.map((f) => f.name).join(', ')}`,
         commands: [sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`, ...changed.map((f) => `upload ${f.remotePath} (mode ${f.mode.toString(8)}, sha256 ${f.sha256.slice(0, 12)})`), ...toVerify.map(verifyCommand)],
         apply: async () => {
           const mk = await h.c.run(sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`);

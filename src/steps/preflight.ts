@@ -12,6 +12,20 @@ import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES } from '../agents/files.ts';
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
 export const MAX_CLOCK_SKEW_S = 5;
 
+/**
+ * Prints vip_answers=yes|no|unknown: does some machine answer on the VIP's address? ping when the
+ * node has it; otherwise a TCP connection attempt makes the kernel resolve the address (ARP or
+ * neighbour discovery), and a link-layer address in the neighbour table means someone holds it.
+ */
+export function vipAnswersProbe(vip: string): string {
+  return (
+    sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${vip} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
+    sh`elif command -v ip >/dev/null 2>&1 && command -v bash >/dev/null 2>&1; then timeout 2 bash -c ${`: < /dev/tcp/${vip}/22`} >/dev/null 2>&1; ` +
+    sh`if ip neigh show to ${vip} 2>/dev/null | grep -q lladdr; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
+    'else echo vip_answers=unknown; fi; '
+  );
+}
+
 export const preflight: Step = {
   name: 'preflight',
   gate: true,
@@ -95,7 +109,7 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   const probe = await h.c.exec(
     sh`owner=$(ss -Hlunp "sport = :${port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
       sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${ctx.inv.vip.address}/")"; ` +
-      sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${ctx.inv.vip.address} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; else echo vip_answers=unknown; fi; ` +
+      vipAnswersProbe(ctx.inv.vip.address) +
       FOREIGN_AGENTS_PROBE,
   );
   if (!probe.ok) return probe;
@@ -113,7 +127,7 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
       fixes.push('pick a free address for vip.address');
     }
   }
-  if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: no ping on this node');
+  if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: neither ping nor ip/bash on this node');
   // Agents of the same name that osha did not write (the articles' openstack-resource-agents):
   // uploading osha's would swap the agent under every resource that uses them.
   const foreignAgents = (kv.get('foreign_agents') ?? '').split(' ').filter(Boolean);

@@ -18,6 +18,7 @@ import { primitivesOf, type ResourceModel } from '../cluster/model.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import type { SecretRef } from '../inventory/schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { count } from '../util/text.ts';
 
 /** The secrets resources read from files on every node (never from the CIB or a command line). */
 function secretFiles(ctx: StepContext): { path: string; ref: SecretRef; field: string }[] {
@@ -227,13 +228,13 @@ export const resources: Step = {
     const disruptive = disruptionOf(plan.value.changes, simulation);
     const action: Action = {
       ...(disruptive ? { disruptive } : {}),
-      summary: `patch the CIB: ${plan.value.changes.length} osha object change(s) (crm_verify, crm_diff, cibadmin --patch), then wait until every osha resource is started`,
+      summary: `patch the CIB: ${count(plan.value.changes.length, 'osha object change')} (crm_verify, crm_diff, cibadmin --patch), then wait until every osha resource is started`,
       diff: text,
       apply: async () => {
         const applied = await applyModel(tools, model);
         if (!applied.ok) return err({ ...applied.error, host });
         if (applied.value.removed.length) ctx.log(`removed: ${applied.value.removed.join(', ')}`);
-        if (applied.value.retries) ctx.log(`CIB changed meanwhile ${applied.value.retries} time(s): re-read and retried`);
+        if (applied.value.retries) ctx.log(`CIB changed meanwhile ${count(applied.value.retries, 'time')}: re-read and retried`);
         return waitForResources(ctx, h, model);
       },
     };

@@ -92,6 +92,27 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect(run.stdout + run.stderr).to.not.include(key.slice(0, 32));
   });
 
+  it('a VIP that another machine already answers on is refused in preflight, also on nodes without ping', async () => {
+    // The lab host takes an address in the nodes' subnet: a machine outside the cluster.
+    const taken = '198.18.53.99';
+    const bridge = planLab({ dir: lab.dir, nodes: 3, subnet: 53 }).bridge;
+    const hide = 'for p in /usr/bin/ping /bin/ping; do if [ -e "$p" ] && [ ! -L "$p" ]; then mv "$p" "$p.osha-test"; fi; done; ! command -v ping';
+    const restore = 'for p in /usr/bin/ping /bin/ping; do if [ -e "$p.osha-test" ]; then mv "$p.osha-test" "$p"; fi; done';
+    expect((await run('ip', ['addr', 'add', `${taken}/24`, 'dev', bridge])).code).to.equal(0);
+    try {
+      for (const n of lab.nodes) await sh(lab, n.name, hide);
+      const inv = join(lab.dir, 'inventory-vip-taken.yaml');
+      writeFileSync(inv, readFileSync(lab.inventory, 'utf8').replace(/^ {2}address: 198\.18\.53\.100$/m, `  address: ${taken}`));
+      const r = await osha(['plan', inv]);
+      expect(r.code, r.stdout).to.equal(1);
+      expect(r.stdout).to.include(`the VIP ${taken} already answers, but no cluster node holds it`);
+      expect(r.stdout).to.not.include('VIP not probed');
+    } finally {
+      for (const n of lab.nodes) await sh(lab, n.name, restore);
+      await run('ip', ['addr', 'del', `${taken}/24`, 'dev', bridge]);
+    }
+  });
+
   it('a second run changes nothing and restarts nothing (same corosync PIDs, same CIB epoch)', async () => {
     const pids = await Promise.all(lab.nodes.map((n) => sh(lab, n.name, 'pidof corosync pacemakerd')));
     const epoch = await sh(lab, 'node1', 'cibadmin --query | head -1 | grep -o " epoch=\\"[0-9]*\\""');

@@ -40,6 +40,27 @@ describe('osha validate', function () {
     }
   });
 
+  it('reports relations between fields together with wrong fields, in one run', () => {
+    const text = [
+      'cluster: { name: lab }',
+      'nodes:',
+      '  - { name: a, address: 198.18.0.11 }',
+      '  - { name: a, address: 198.18.0.12 }',
+      '  - { name: c, address: 198.18.0.13 }',
+      'vip: { address: 198.18.0.100, cidr_netmask: 24 }',
+      'corosync: { port: 99999 }',
+    ].join('\n');
+    const r = parseInventory(text, 'x.yaml');
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.error.map((p) => p.field)).to.have.members(['nodes[1].name', 'corosync.port']);
+  });
+
+  it('says a missing file is missing, without a position in it', async () => {
+    const r = await osha(['validate', join(repo, 'no-such-inventory.yaml')]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.equal(`${join(repo, 'no-such-inventory.yaml')}: no such file; check the path, or run \`osha init\` to write one\n${join(repo, 'no-such-inventory.yaml')}: 1 problem; nothing was changed on any node\n`);
+  });
+
   it('reports every problem of a file, not only the first', () => {
     const text = [
       'cluster: { name: lab }',
