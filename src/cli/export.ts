@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { HostConnection } from '../ssh/connection.ts';
 import { DEFAULT_KNOWN_HOSTS, type SshTarget } from '../ssh/target.ts';
 import { expandHome } from '../util/paths.ts';
-import { parseCmap } from '../render/corosync.ts';
+import { parseCmap } from '../facts/cmap.ts';
 import { inventoryFromCluster } from '../cluster/export.ts';
 import { writeWhole } from '../util/write-file.ts';
 import { describeError } from '../util/result.ts';

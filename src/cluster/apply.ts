@@ -3,8 +3,8 @@
 // changed in between (exit 103: a compare-and-swap). The tools are passed in, so the same loop
 // runs over SSH in deploy and on a file-backed CIB (CIB_file) in tests.
 import { err, ok, oshaError, type Result } from '../util/result.ts';
-import type { ResourceModel } from './model.ts';
-import { desiredCib, removedResources, stopRemovedCib } from '../render/cib.ts';
+import type { ResourceModel } from '../model/resources.ts';
+import { desiredCib, removedResources, stopRemovedCib } from './merge.ts';
 
 /** cibadmin's exit code when the patch was made from an older CIB than the live one. */
 export const CIB_CHANGED = 103;

@@ -34,7 +34,7 @@ import {
   type Primitive,
   type Resource,
   type ResourceModel,
-} from './model.ts';
+} from '../model/resources.ts';
 
 export const VIP_ID = `${OSHA_PREFIX}vip`;
 export const PUBLIC_VIP_ID = `${OSHA_PREFIX}public-vip`;

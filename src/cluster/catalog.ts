@@ -2,7 +2,7 @@
 // The topology follows article 001's Listing 2: databases and message queue together on the VIP,
 // keystone on the VIP after them, every other OpenStack group with keystone and started after it.
 import type { ServiceName } from '../inventory/services.ts';
-import type { Agent, OpName } from './model.ts';
+import type { Agent, OpName } from '../model/resources.ts';
 
 /** Active/passive groups, in the order Pacemaker starts them (Listing 2, lines 28-33). */
 export const GROUP_KEYS = ['basic', 'keystone', 'neutron', 'glance', 'nova', 'cinder', 'heat'] as const;

@@ -4,8 +4,8 @@
 // keep it (osha leaves it alone and builds its own constraints around it) or to replace it (one
 // announced, disruptive swap for osha's own). Pure: CIB XML and inventory in, findings out.
 import { DOMParser, type Element } from '@xmldom/xmldom';
-import { children, child } from '../render/dom.ts';
-import { isOshaId } from './model.ts';
+import { children, child } from '../util/dom.ts';
+import { isOshaId } from '../model/resources.ts';
 import { SERVICE_SPECS } from './catalog.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
 import type { Inventory } from '../inventory/schema.ts';

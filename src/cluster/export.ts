@@ -6,9 +6,9 @@
 // password becomes an {env: ...} placeholder. Pure: cluster facts in, YAML text out.
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { Document as YamlDocument, isMap, isSeq, type YAMLMap } from 'yaml';
-import { children, child } from '../render/dom.ts';
+import { children, child } from '../util/dom.ts';
 import { foreignPrimitives, findOverlaps } from './existing.ts';
-import { OSHA_PREFIX, isOshaId } from './model.ts';
+import { OSHA_PREFIX, isOshaId } from '../model/resources.ts';
 import { SERVICE_NAMES, type ServiceName } from '../inventory/services.ts';
 import { err, ok, type Result } from '../util/result.ts';
 

@@ -2,10 +2,11 @@
 // caller runs (locally or over SSH): prepare (merge into the live or an offline CIB), then, with
 // crm_simulate's XML output for plan.desired, render the text a person reads.
 import type { Inventory } from '../inventory/schema.ts';
-import { desiredCib, fencingNameOf, objectChanges, offlineCib, type FencingName, type ObjectChange } from '../render/cib.ts';
+import { desiredCib, fencingNameOf, objectChanges } from './merge.ts';
+import { offlineCib, type FencingName, type ObjectChange } from '../render/cib.ts';
 import { renderChange } from '../render/crmsh.ts';
 import { ok, type Result } from '../util/result.ts';
-import type { ResourceModel } from './model.ts';
+import type { ResourceModel } from '../model/resources.ts';
 import { inventoryProfile } from './profiles.ts';
 import { describeActions, type Simulation } from './transition.ts';
 

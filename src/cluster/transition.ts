@@ -2,7 +2,7 @@
 // stable across releases unlike its text): the summary actions, the steps of the transition in
 // execution order, and where every resource runs afterwards. Pure: XML text in, values out.
 import { DOMParser, type Element } from '@xmldom/xmldom';
-import { children, child } from '../render/dom.ts';
+import { children, child } from '../util/dom.ts';
 import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
 
 /** One line of the transition summary: start X on node1, move Y node1 → node2, stop Z... */

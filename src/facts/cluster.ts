@@ -1,12 +1,12 @@
 // Facts about the cluster as a node sees it, from Pacemaker's XML output (never crm_mon text,
-// which changes between releases; the parser is src/cluster/status.ts).
+// which changes between releases; the parser is src/facts/status.ts).
 import type { HostConnection } from '../ssh/connection.ts';
-import { parseClusterStatus, type ClusterStatus } from '../cluster/status.ts';
+import { parseClusterStatus, type ClusterStatus } from './status.ts';
 import { parseKeyValues } from './host.ts';
-import { parseCmap } from '../render/corosync.ts';
+import { parseCmap } from './cmap.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { DOMParser } from '@xmldom/xmldom';
-import { child, children } from '../render/dom.ts';
+import { child, children } from '../util/dom.ts';
 
 export async function readClusterStatus(c: HostConnection): Promise<Result<ClusterStatus>> {
   const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });

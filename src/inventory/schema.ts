@@ -459,7 +459,7 @@ function checkResources(inv: RawInventory, add: (path: (string | number)[], mess
     } else if (existingRoles.has(role) && r.existing[existingRoles.get(role)!]!.action === 'replace' && e.action === 'replace') {
       add(['resources', 'existing', i, 'as'], `${role} is replaced by resources.existing[${existingRoles.get(role)}] already; osha can take one ${role} over`);
     } else existingRoles.set(role, i);
-    // osha's own objects carry the osha- prefix (src/cluster/model.ts).
+    // osha's own objects carry the osha- prefix (src/model/resources.ts).
     if (e.id.startsWith('osha-')) add(['resources', 'existing', i, 'id'], `"${e.id}" is osha's own resource; list only resources osha did not make`);
     const seen = existingIds.get(e.id);
     if (seen !== undefined) add(['resources', 'existing', i, 'id'], `"${e.id}" is listed twice (also resources.existing[${seen}]); keep one entry`);

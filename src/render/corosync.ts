@@ -285,16 +285,6 @@ export function loadedChangeKind(loaded: Map<string, string>, file: string, majo
   return changeKind(pick(loaded), pick(parseCorosyncConf(file)), major);
 }
 
-/** `corosync-cmapctl` output (`key (type) = value` lines) in parseCorosyncConf's key form. */
-export function parseCmap(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+) \([a-z0-9]+\) = (.*)$/.exec(line.trim());
-    if (m) out.set(m[1]!.replace(/\.(node|interface)\.(\d+)\./g, '.$1[$2].'), m[2]!);
-  }
-  return out;
-}
-
 /** The most that any of these changes needs. */
 export function worstChange(...kinds: CorosyncChange[]): CorosyncChange {
   const order: CorosyncChange[] = ['none', 'reload', 'rolling', 'full'];

@@ -1,6 +1,6 @@
 // The resource model in crm shell syntax, the notation the articles type by hand (Listing 2).
 // For people: `osha plan` shows it; osha itself applies XML (src/render/cib.ts), not this text.
-import type { Attributes, ClusterOption, Constraint, Operation, Primitive, Resource, ResourceModel } from '../cluster/model.ts';
+import type { Attributes, ClusterOption, Constraint, Operation, Primitive, Resource, ResourceModel } from '../model/resources.ts';
 import type { FencingName, ObjectChange } from './cib.ts';
 
 const CONTINUE = ' \\\n    ';

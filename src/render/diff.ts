@@ -1,6 +1,7 @@
-// A small unified-diff renderer for `osha plan`: Myers' shortest edit script on lines, grouped
-// into hunks with context, every printed line passed through a masking hook so that secrets
-// (passwords in URLs, password options) never reach the terminal or a log.
+// Unified diffs for `osha plan`, computed by jsdiff (the `diff` package); what is ours is the
+// masking hook every printed line goes through, so that secrets (passwords in URLs, password
+// options) never reach the terminal or a log, and GNU diff's hunk ranges.
+import { diffLines as lineChanges, structuredPatch } from 'diff';
 
 export type DiffOp = ' ' | '-' | '+';
 
@@ -15,89 +16,21 @@ export interface DiffLine {
 }
 
 /** Splits after each '\n'; a last line without one stays as it is. */
-export function splitKeepingEol(text: string): string[] {
-  if (text === '') return [];
-  const parts = text.split(/(?<=\n)/);
-  return parts;
-}
-
-/** Beyond this many differences the middle is shown as one replacement: still correct, not minimal. */
-const MAX_EDIT_DISTANCE = 2000;
-
-/** Myers' O((N+M)D) algorithm; undefined when the edit distance exceeds maxD. */
-function myers(a: readonly string[], b: readonly string[], maxD: number): DiffOp[] | undefined {
-  const n = a.length;
-  const m = b.length;
-  const limit = Math.min(maxD, n + m);
-  const offset = limit + 2;
-  const v = new Int32Array(2 * offset + 1);
-  v[offset + 1] = 0;
-  const trace: Int32Array[] = [];
-  for (let d = 0; d <= limit; d++) {
-    // Snapshot of V before step d, for k in [-d-1, d+1]: index k + d + 1.
-    trace.push(v.slice(offset - d - 1, offset + d + 2));
-    for (let k = -d; k <= d; k += 2) {
-      const down = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!);
-      let x = down ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
-      let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) {
-        x++;
-        y++;
-      }
-      v[offset + k] = x;
-      if (x >= n && y >= m) return backtrack(trace, d, n, m);
-    }
-  }
-  return undefined;
-}
-
-function backtrack(trace: Int32Array[], found: number, n: number, m: number): DiffOp[] {
-  const ops: DiffOp[] = [];
-  let x = n;
-  let y = m;
-  for (let d = found; d > 0; d--) {
-    const snap = trace[d]!;
-    const at = (k: number) => snap[k + d + 1]!;
-    const k = x - y;
-    const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
-    const prevX = at(prevK);
-    const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) {
-      ops.push(' ');
-      x--;
-      y--;
-    }
-    ops.push(x === prevX ? '+' : '-');
-    x = prevX;
-    y = prevY;
-  }
-  while (x > 0 && y > 0) {
-    ops.push(' ');
-    x--;
-    y--;
-  }
-  return ops.reverse();
+function splitKeepingEol(text: string): string[] {
+  return text === '' ? [] : text.split(/(?<=\n)/);
 }
 
 /** The full line-by-line edit script from `before` to `after`. */
 export function diffLines(before: string, after: string): DiffLine[] {
-  const a = splitKeepingEol(before);
-  const b = splitKeepingEol(after);
-  let pre = 0;
-  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
-  let suf = 0;
-  while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
-  const midA = a.slice(pre, a.length - suf);
-  const midB = b.slice(pre, b.length - suf);
-  const mid = myers(midA, midB, MAX_EDIT_DISTANCE) ?? [...midA.map((): DiffOp => '-'), ...midB.map((): DiffOp => '+')];
-  const ops: DiffOp[] = [...Array<DiffOp>(pre).fill(' '), ...mid, ...Array<DiffOp>(suf).fill(' ')];
   const out: DiffLine[] = [];
-  let i = 0;
-  let j = 0;
-  for (const op of ops) {
-    if (op === ' ') out.push({ op, text: a[i]!, oldLine: ++i, newLine: ++j });
-    else if (op === '-') out.push({ op, text: a[i]!, oldLine: ++i });
-    else out.push({ op, text: b[j]!, newLine: ++j });
+  let oldLine = 0;
+  let newLine = 0;
+  for (const change of lineChanges(before, after)) {
+    for (const text of splitKeepingEol(change.value)) {
+      if (change.added) out.push({ op: '+', text, newLine: ++newLine });
+      else if (change.removed) out.push({ op: '-', text, oldLine: ++oldLine });
+      else out.push({ op: ' ', text, oldLine: ++oldLine, newLine: ++newLine });
+    }
   }
   return out;
 }
@@ -141,17 +74,9 @@ export function maskSecrets(line: string): string {
 export type Mask = (line: string) => string;
 
 function hunkRange(start: number, count: number): string {
-  // GNU diff: an empty range names the line before it; a count of 1 is left out.
+  // GNU diff: an empty range names the line before it (jsdiff gives the line after); a count of 1 is left out.
   if (count === 0) return `${start - 1},0`;
   return count === 1 ? `${start}` : `${start},${count}`;
-}
-
-function printLine(l: DiffLine, mask: Mask): string[] {
-  const hasEol = l.text.endsWith('\n');
-  const body = l.text.replace(/\r?\n$/, '');
-  const out = [l.op + mask(body)];
-  if (!hasEol) out.push('\\ No newline at end of file');
-  return out;
 }
 
 /**
@@ -160,34 +85,11 @@ function printLine(l: DiffLine, mask: Mask): string[] {
  */
 export function renderFileDiff(path: string, before: string, after: string, mask: Mask = maskSecrets, context = 3): string {
   if (before === after) return '';
-  const lines = diffLines(before, after);
-  const changes = lines.flatMap((l, i) => (l.op === ' ' ? [] : [i]));
   const shown = path.replace(/^\/+/, '');
   const out = [`--- a/${shown}`, `+++ b/${shown}`];
-  let h = 0;
-  while (h < changes.length) {
-    const first = changes[h]!;
-    let last = first;
-    while (h + 1 < changes.length && changes[h + 1]! - last <= 2 * context + 1) last = changes[++h]!;
-    h++;
-    const from = Math.max(0, first - context);
-    const to = Math.min(lines.length - 1, last + context);
-    const hunk = lines.slice(from, to + 1);
-    out.push(hunkHeader(lines, from, hunk));
-    for (const l of hunk) out.push(...printLine(l, mask));
+  for (const h of structuredPatch(shown, shown, before, after, undefined, undefined, { context }).hunks) {
+    out.push(`@@ -${hunkRange(h.oldStart, h.oldLines)} +${hunkRange(h.newStart, h.newLines)} @@`);
+    for (const l of h.lines) out.push(l.startsWith('\\') ? l : l[0] + mask(l.slice(1).replace(/\r$/, '')));
   }
   return out.join('\n') + '\n';
-}
-
-function hunkHeader(all: DiffLine[], from: number, hunk: DiffLine[]): string {
-  // Line numbers where the hunk starts: count the lines of each side before it.
-  let oldStart = 1;
-  let newStart = 1;
-  for (let i = 0; i < from; i++) {
-    if (all[i]!.op !== '+') oldStart++;
-    if (all[i]!.op !== '-') newStart++;
-  }
-  const oldCount = hunk.filter((l) => l.op !== '+').length;
-  const newCount = hunk.filter((l) => l.op !== '-').length;
-  return `@@ -${hunkRange(oldStart, oldCount)} +${hunkRange(newStart, newCount)} @@`;
 }

@@ -1,3 +1,4 @@
+// Hand-written: INI libraries (e.g. the ini package) rewrite the whole file on save, dropping comments and layout we must keep.
 // A lossless editor for oslo.config INI files. The file is kept as a list of lines, each with
 // its own line ending, so anything the editor does not touch serialises back byte for byte.
 // Parsing follows oslo.config's rules: "#" and ";" start comments, a key and value are split at

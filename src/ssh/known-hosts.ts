@@ -1,3 +1,4 @@
+// Hand-written: ssh2 leaves host-key checks to a callback, and OpenSSH's format (hashed names, markers, [host]:port) is small to own.
 // OpenSSH known_hosts: parse, match a host (plain, wildcard and hashed entries), append.
 // Format facts from sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT": markers, comma-separated patterns,
 // `[host]:port` for non-default ports, hashed names `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`.

@@ -2,7 +2,7 @@
 // formed: every node online, with quorum, as crm_mon's XML says. Bounded by a timeout that
 // names the nodes still missing.
 import type { Action, Step, StepContext } from '../runner/types.ts';
-import type { ClusterStatus } from '../cluster/status.ts';
+import type { ClusterStatus } from '../facts/status.ts';
 import { planEachHost, type HostHandle } from './common.ts';
 import { stackFacts, waitForCluster } from './corosync-conf.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';

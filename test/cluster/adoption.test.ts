@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { assignNodeIds, nodeIdsOf } from '../../src/cluster/nodeids.ts';
 import { judgeRunningCluster } from '../../src/cluster/foreign.ts';
 import { parseCibCensus } from '../../src/facts/cluster.ts';
-import { corosyncChangeKind, nodelistChange, parseCorosyncConf, parseCmap, renderCorosyncConf, settingsToKeep } from '../../src/render/corosync.ts';
+import { corosyncChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf, settingsToKeep } from '../../src/render/corosync.ts';
+import { parseCmap } from '../../src/facts/cmap.ts';
 import { inventoryFromCluster } from '../../src/cluster/export.ts';
 import { inventoryFrom } from './fixtures.ts';
 

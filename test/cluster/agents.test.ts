@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { primitivesOf, type Primitive } from '../../src/cluster/model.ts';
+import { primitivesOf, type Primitive } from '../../src/model/resources.ts';
 import { SERVICE_NAMES } from '../../src/inventory/services.ts';
 import { inventoryFrom, run } from './fixtures.ts';
 import { debCacheDir, fetchDeb } from '../openstack/debian-configs.ts';

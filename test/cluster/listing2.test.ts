@@ -2,8 +2,9 @@
 // configuration that the real crm_verify accepts and that crm_simulate starts where intended.
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { primitivesOf, type Constraint, type Group, type ResourceModel } from '../../src/cluster/model.ts';
-import { desiredCib, offlineCib } from '../../src/render/cib.ts';
+import { primitivesOf, type Constraint, type Group, type ResourceModel } from '../../src/model/resources.ts';
+import { desiredCib } from '../../src/cluster/merge.ts';
+import { offlineCib } from '../../src/render/cib.ts';
 import { havePacemakerTools, inventoryFrom, LISTING2_INVENTORY, liveCib } from './fixtures.ts';
 import { crmVerify, settled, simulate, transitionGraph, waitsFor } from './tools.ts';
 

@@ -2,8 +2,8 @@
 // additions, a public VIP and fencing. Every variant is also checked by the real crm_verify.
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { primitivesOf, type Constraint, type Primitive, type ResourceModel } from '../../src/cluster/model.ts';
-import { desiredCib } from '../../src/render/cib.ts';
+import { primitivesOf, type Constraint, type Primitive, type ResourceModel } from '../../src/model/resources.ts';
+import { desiredCib } from '../../src/cluster/merge.ts';
 import { havePacemakerTools, inventoryFrom, liveCib } from './fixtures.ts';
 import { crmVerify, simulate } from './tools.ts';
 

@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { notReady, parseClusterStatus } from '../../src/cluster/status.ts';
-import { desiredCib } from '../../src/render/cib.ts';
+import { notReady } from '../../src/cluster/status.ts';
+import { parseClusterStatus } from '../../src/facts/status.ts';
+import { desiredCib } from '../../src/cluster/merge.ts';
 import { havePacemakerTools, inventoryFrom, liveCib, run, writeCib } from './fixtures.ts';
 import { settled } from './tools.ts';
 

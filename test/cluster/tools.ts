@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
-import { child, children } from '../../src/render/dom.ts';
+import { child, children } from '../../src/util/dom.ts';
 import { parseSimulation, type Simulation } from '../../src/cluster/transition.ts';
 import { run, writeCib } from './fixtures.ts';
 

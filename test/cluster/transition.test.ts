@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
 import { describeActions, parseSimulation } from '../../src/cluster/transition.ts';
-import { desiredCib } from '../../src/render/cib.ts';
+import { desiredCib } from '../../src/cluster/merge.ts';
 import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from './fixtures.ts';
 import { settled, simulate } from './tools.ts';
 

@@ -1,7 +1,8 @@
 // corosync.conf rendering and change classification, checked without a network.
 import { expect } from 'chai';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, loadedChangeKind, networkAddress, nodelistChange, parseCmap, worstChange } from '../../src/render/corosync.ts';
+import { renderCorosyncConf, parseCorosyncConf, corosyncChangeKind, loadedChangeKind, networkAddress, nodelistChange, worstChange } from '../../src/render/corosync.ts';
+import { parseCmap } from '../../src/facts/cmap.ts';
 import { totemTuning } from '../../src/cluster/profiles.ts';
 import type { Inventory } from '../../src/inventory/schema.ts';
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { desiredCib, objectChanges } from '../../src/render/cib.ts';
+import { desiredCib, objectChanges } from '../../src/cluster/merge.ts';
 import { renderChange, renderCrmsh } from '../../src/render/crmsh.ts';
 import { inventoryFrom, LISTING2_INVENTORY, liveCib, run, writeCib } from '../cluster/fixtures.ts';
 

@@ -1,5 +1,6 @@
 // The Pacemaker resource model: what osha wants in the CIB, as plain typed data.
-// Renderers turn it into CIB XML (src/render/cib.ts) or crm shell text (src/render/crmsh.ts).
+// Renderers turn it into CIB XML (src/render/cib.ts) or crm shell text (src/render/crmsh.ts); the merge
+// into a live CIB is src/cluster/merge.ts.
 //
 // Ownership: every object osha writes has an id that starts with OSHA_PREFIX ("osha-"), and so
 // does every id nested in it (operations, attribute sets, nvpairs). We chose a prefix over a

@@ -2,11 +2,12 @@
 // the real crm_diff, cibadmin (file-backed CIB), crm_verify and crm_simulate.
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
-import { primitivesOf, type ResourceModel } from '../../src/cluster/model.ts';
-import { configurationXml, desiredCib, objectChanges, removedResources, stopRemovedCib } from '../../src/render/cib.ts';
+import { primitivesOf, type ResourceModel } from '../../src/model/resources.ts';
+import { configurationXml } from '../../src/render/cib.ts';
+import { desiredCib, objectChanges, removedResources, stopRemovedCib } from '../../src/cluster/merge.ts';
 import { renderChange } from '../../src/render/crmsh.ts';
-import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from '../cluster/fixtures.ts';
-import { cibadminPatch, crmDiff, crmVerify, settled, simulate } from '../cluster/tools.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from './fixtures.ts';
+import { cibadminPatch, crmDiff, crmVerify, settled, simulate } from './tools.ts';
 
 const INVENTORY = threeNodeInventory(['mysql', 'rabbitmq', 'keystone', 'glance-api', 'cinder-volume', 'cinder-scheduler', 'cinder-api']);
 const full = buildResourceModel(inventoryFrom(INVENTORY));
