@@ -5,7 +5,7 @@
 // environment or a 0600 clouds.yaml, never on the command line).
 import type { Inventory, ServiceName } from '../inventory/schema.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
-import { registryEntries, type CatalogEntry } from '../services/registry.ts';
+import { registryEntries } from '../services/registry.ts';
 import { hostForUrl, parseServiceUrl } from './url.ts';
 
 export const INTERFACES = ['public', 'internal', 'admin'] as const;
@@ -140,8 +140,8 @@ export function regionMismatches(current: readonly EndpointRow[], desired: reado
 }
 
 /** Catalog entries per cluster service: service type, port and path of a fresh endpoint (the registry's catalog). */
-export const CATALOG: Partial<Record<ServiceName, CatalogEntry>> = Object.fromEntries(
-  registryEntries().flatMap(([service, e]) => (e.catalog ? [[service, e.catalog]] : [])),
+export const CATALOG: Partial<Record<ServiceName, { type: string; port: number; path: string }>> = Object.fromEntries(
+  registryEntries().flatMap(([service, e]) => (e.catalog && e.port !== undefined ? [[service, { type: e.catalog.type, port: e.port, path: e.catalog.path }]] : [])),
 );
 
 /** The endpoints osha wants for the inventory: public on the public VIP (or the VIP), internal and admin on the VIP. */

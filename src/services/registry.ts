@@ -70,10 +70,15 @@ export function configFileEntry(file: string): ConfigFileEntry | undefined {
 export interface CatalogEntry {
   /** Keystone service type. */
   type: string;
-  /** Port and path of a fresh endpoint (an existing endpoint keeps its path). */
-  port: number;
+  /** Path of a fresh endpoint on the service's port (an existing endpoint keeps its path). */
   path: string;
 }
+
+/**
+ * How osha's agent checks the service's health at depth 10 (its OSA_HEALTH): an HTTP GET of a
+ * path on its port, a listening socket on its port, or its broker link (amqp).
+ */
+export type HealthCheck = { kind: 'http'; path: string } | { kind: 'listen' } | { kind: 'amqp' };
 
 export interface ServiceEntry {
   /** Other names an inventory may use: the Folsom-era articles' names. */
@@ -98,6 +103,10 @@ export interface ServiceEntry {
   api?: boolean;
   /** The config rewrite makes it listen on the VIP only, so its health check asks there. */
   listensOnVip?: boolean;
+  /** The TCP port it listens on (the agent's OSA_PORT; keystone endpoints use it too). */
+  port?: number;
+  /** Its agent's health check (playbooks/agents/NAME must say the same). */
+  health?: HealthCheck;
   /** Its keystone catalog entry, for an API. */
   catalog?: CatalogEntry;
   /** Made highly available by article 001's Listing 2: the wizard's default selection. */
@@ -132,26 +141,32 @@ const SERVICE_TABLE = {
     debianPackage: 'keystone',
     initUnits: ['keystone'],
     agent: 'osha',
+    port: 5000,
+    health: { kind: 'http', path: '/healthcheck' },
     placement: 'keystone',
     config: '/etc/keystone/keystone.conf',
     api: true,
-    catalog: { type: 'identity', port: 5000, path: '/v3' },
+    catalog: { type: 'identity', path: '/v3' },
     listing2: true,
   },
   'glance-api': {
     debianPackage: 'glance-api',
     initUnits: ['glance-api'],
     agent: 'osha',
+    port: 9292,
+    health: { kind: 'http', path: '/healthcheck' },
     placement: 'glance',
     config: '/etc/glance/glance-api.conf',
     api: true,
     listensOnVip: true,
-    catalog: { type: 'image', port: 9292, path: '' },
+    catalog: { type: 'image', path: '' },
     listing2: true,
   },
   'glance-registry': {
     initUnits: ['glance-registry'],
     agent: 'osha',
+    port: 9191,
+    health: { kind: 'listen' },
     placement: 'glance',
     config: '/etc/glance/glance-registry.conf',
     listing2: true,
@@ -160,20 +175,24 @@ const SERVICE_TABLE = {
     debianPackage: 'nova-api',
     initUnits: ['nova-api'],
     agent: 'osha',
+    port: 8774,
+    health: { kind: 'http', path: '/' },
     placement: 'nova',
     config: '/etc/nova/nova.conf',
     api: true,
-    catalog: { type: 'compute', port: 8774, path: '/v2.1' },
+    catalog: { type: 'compute', path: '/v2.1' },
     listing2: true,
   },
-  'nova-scheduler': { debianPackage: 'nova-scheduler', initUnits: ['nova-scheduler'], agent: 'osha', placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
-  'nova-conductor': { debianPackage: 'nova-conductor', initUnits: ['nova-conductor'], agent: 'osha', placement: 'nova', config: '/etc/nova/nova.conf' },
-  'nova-consoleauth': { initUnits: ['nova-consoleauth'], agent: 'osha', placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
+  'nova-scheduler': { debianPackage: 'nova-scheduler', initUnits: ['nova-scheduler'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
+  'nova-conductor': { debianPackage: 'nova-conductor', initUnits: ['nova-conductor'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf' },
+  'nova-consoleauth': { initUnits: ['nova-consoleauth'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
   'nova-novncproxy': {
     agentAliases: ['nova-novnc'],
     debianPackage: 'nova-consoleproxy',
     initUnits: ['nova-novncproxy'],
     agent: 'osha',
+    port: 6080,
+    health: { kind: 'listen' },
     placement: 'nova',
     config: '/etc/nova/nova.conf',
     listing2: true,
@@ -184,10 +203,12 @@ const SERVICE_TABLE = {
     debianInitScript: 'neutron-api',
     initUnits: ['neutron-server', 'neutron-api', 'neutron-rpc-server'],
     agent: 'osha',
+    port: 9696,
+    health: { kind: 'http', path: '/healthcheck' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
     api: true,
-    catalog: { type: 'network', port: 9696, path: '' },
+    catalog: { type: 'network', path: '' },
     listing2: true,
   },
   'neutron-dhcp-agent': {
@@ -195,6 +216,7 @@ const SERVICE_TABLE = {
     debianPackage: 'neutron-dhcp-agent',
     initUnits: ['neutron-dhcp-agent'],
     agent: 'osha',
+    health: { kind: 'amqp' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
     listing2: true,
@@ -204,6 +226,7 @@ const SERVICE_TABLE = {
     debianPackage: 'neutron-l3-agent',
     initUnits: ['neutron-l3-agent'],
     agent: 'osha',
+    health: { kind: 'amqp' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
     listing2: true,
@@ -212,6 +235,7 @@ const SERVICE_TABLE = {
     debianPackage: 'neutron-metadata-agent',
     initUnits: ['neutron-metadata-agent'],
     agent: 'osha',
+    health: { kind: 'amqp' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
   },
@@ -220,6 +244,7 @@ const SERVICE_TABLE = {
     debianPackage: 'neutron-openvswitch-agent',
     initUnits: ['neutron-openvswitch-agent'],
     agent: 'osha',
+    health: { kind: 'amqp' },
     placement: 'clone',
     config: '/etc/neutron/neutron.conf',
     listing2: true,
@@ -228,10 +253,12 @@ const SERVICE_TABLE = {
     debianPackage: 'cinder-api',
     initUnits: ['cinder-api'],
     agent: 'osha',
+    port: 8776,
+    health: { kind: 'http', path: '/healthcheck' },
     placement: 'cinder',
     config: '/etc/cinder/cinder.conf',
     api: true,
-    catalog: { type: 'volumev3', port: 8776, path: '/v3/%(project_id)s' },
+    catalog: { type: 'volumev3', path: '/v3/%(project_id)s' },
     listing2: true,
   },
   'cinder-scheduler': {
@@ -239,21 +266,24 @@ const SERVICE_TABLE = {
     debianPackage: 'cinder-scheduler',
     initUnits: ['cinder-scheduler'],
     agent: 'osha',
+    health: { kind: 'amqp' },
     placement: 'cinder',
     config: '/etc/cinder/cinder.conf',
     listing2: true,
   },
-  'cinder-volume': { debianPackage: 'cinder-volume', initUnits: ['cinder-volume'], agent: 'osha', placement: 'cinder', config: '/etc/cinder/cinder.conf', listing2: true },
+  'cinder-volume': { debianPackage: 'cinder-volume', initUnits: ['cinder-volume'], agent: 'osha', health: { kind: 'amqp' }, placement: 'cinder', config: '/etc/cinder/cinder.conf', listing2: true },
   'heat-api': {
     debianPackage: 'heat-api',
     initUnits: ['heat-api'],
     agent: 'osha',
+    port: 8004,
+    health: { kind: 'http', path: '/healthcheck' },
     placement: 'heat',
     config: '/etc/heat/heat.conf',
     api: true,
-    catalog: { type: 'orchestration', port: 8004, path: '/v1/%(tenant_id)s' },
+    catalog: { type: 'orchestration', path: '/v1/%(tenant_id)s' },
   },
-  'heat-engine': { debianPackage: 'heat-engine', initUnits: ['heat-engine'], agent: 'osha', placement: 'heat', config: '/etc/heat/heat.conf' },
+  'heat-engine': { debianPackage: 'heat-engine', initUnits: ['heat-engine'], agent: 'osha', health: { kind: 'amqp' }, placement: 'heat', config: '/etc/heat/heat.conf' },
 } as const satisfies Record<string, ServiceEntry>;
 
 export type ServiceName = keyof typeof SERVICE_TABLE;

@@ -80,7 +80,23 @@ describe('service registry', function () {
     }
   });
 
-  it('catalog entries exist for the registry\'s APIs and nothing else', function () {
+  it('each osha agent\'s port, health check and config are the registry\'s', function () {
+    // The agent's own config default may be more specific than the file the CIB passes it
+    // (neutron-openvswitch-agent reads openvswitch_agent.ini; the CIB gives it neutron.conf).
+    const agentConfig: Partial<Record<ServiceName, string>> = { 'neutron-openvswitch-agent': '/etc/neutron/plugins/ml2/openvswitch_agent.ini' };
+    for (const name of AGENT_NAMES) {
+      const text = readFileSync(`${agentSourceDir()}/${name}`, 'utf8');
+      const vars = Object.fromEntries([...text.matchAll(/^(OSA_[A-Z_]+)=(\S*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const e = SERVICES[name];
+      expect(vars.OSA_PORT, name).to.equal(e.port?.toString());
+      expect(vars.OSA_HEALTH, name).to.equal(e.health?.kind);
+      expect(vars.OSA_HEALTH_PATH, name).to.equal(e.health?.kind === 'http' ? e.health.path : undefined);
+      expect(vars.OSA_CONFIG, name).to.equal(agentConfig[name] ?? e.config);
+    }
+  });
+
+  it('catalog entries exist for the registry\'s APIs and nothing else, on the API\'s port', function () {
+    for (const n of names) if (SERVICES[n].catalog) expect(CATALOG[n]?.port, n).to.equal(SERVICES[n].port);
     expect(sorted(Object.keys(CATALOG))).to.deep.equal(sorted(names.filter((n) => SERVICES[n].catalog)));
     for (const n of names) expect(Boolean(SERVICES[n].catalog), n).to.equal(Boolean(SERVICES[n].api));
   });
