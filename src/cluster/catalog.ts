@@ -1,4 +1,6 @@
-// What osha knows about each service: its agent, its group, its parameters and its timeouts.
+// How Pacemaker runs each service: its agent, its group, its parameters and its timeouts. The
+// per-service facts come from the service registry (src/services/registry.ts); this file adds the
+// topology (groups, start chain, member order) and the timings shared by many resources.
 // The topology follows article 001's Listing 2: databases and message queue together on the VIP,
 // keystone on the VIP after them, every other OpenStack group with keystone and started after it.
 import { perService, type ServiceEntry, type ServiceName } from '../services/registry.ts';
@@ -47,14 +49,14 @@ const OPENSTACK_OPS: OpTimings = {
 };
 
 /** A registry entry as Pacemaker runs it (src/services/registry.ts holds every service's facts). */
-function specOf(service: ServiceName, e: ServiceEntry): ServiceSpec {
+function specOf(e: ServiceEntry, service: ServiceName): ServiceSpec {
   if (e.agent !== 'osha') return { agent: e.agent, placement: e.placement, ops: e.ops ?? OPENSTACK_OPS };
   const spec: ServiceSpec = { agent: openstackAgent(service), placement: e.placement, ops: e.ops ?? OPENSTACK_OPS, config: e.config, api: e.api ?? false };
   if (e.listensOnVip) spec.listensOnVip = true;
   return spec;
 }
 
-export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = perService((e, service) => specOf(service, e));
+export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = perService(specOf);
 
 /**
  * Member order inside each group: Pacemaker starts a group's members in this order and stops them
