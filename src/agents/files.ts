@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NAMES, type ServiceName } from '../inventory/services.ts';
+import { registryEntries, SERVICES, type OshaAgentService } from '../services/registry.ts';
 
 export interface AgentFile {
   /** File name in playbooks/agents/ and on the node. */
@@ -37,20 +37,17 @@ export const LIBRARY_DIR = `${OCF_ROOT}/lib/openstack`;
 export const LIBRARY_NAME = 'ocf-openstack-funcs';
 
 /** Services run by osha's own agents: all but the database and the queue (resource-agents' mysql, RabbitMQ's own agent). */
-export type AgentName = Exclude<ServiceName, 'mysql' | 'rabbitmq'>;
+export type AgentName = OshaAgentService;
 
-/** The agents osha ships, one per service it manages. */
-export const AGENT_NAMES: readonly AgentName[] = SERVICE_NAMES.filter((s): s is AgentName => s !== 'mysql' && s !== 'rabbitmq');
-
+/** The agents osha ships, one per service it manages (the registry's services with agent 'osha'). */
+export const AGENT_NAMES: readonly AgentName[] = registryEntries()
+  .filter(([, e]) => e.agent === 'osha')
+  .map(([name]) => name as AgentName);
 
 /** The articles' agent names, each running the canonical agent. */
-export const AGENT_ALIASES: Record<string, AgentName> = {
-  'quantum-server': 'neutron-server',
-  'quantum-agent-dhcp': 'neutron-dhcp-agent',
-  'quantum-agent-l3': 'neutron-l3-agent',
-  'nova-novnc': 'nova-novncproxy',
-  'cinder-schedule': 'cinder-scheduler',
-};
+export const AGENT_ALIASES: Record<string, AgentName> = Object.fromEntries(
+  AGENT_NAMES.flatMap((name) => (SERVICES[name].agentAliases ?? []).map((alias) => [alias, name])),
+);
 
 /** Where the agent sources live in this repository. */
 export function agentSourceDir(): string {

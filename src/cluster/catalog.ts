@@ -1,12 +1,14 @@
-// What osha knows about each service: its agent, its group, its parameters and its timeouts.
+// How Pacemaker runs each service: its agent, its group, its parameters and its timeouts. The
+// per-service facts come from the service registry (src/services/registry.ts); this file adds the
+// topology (groups, start chain, member order) and the timings shared by many resources.
 // The topology follows article 001's Listing 2: databases and message queue together on the VIP,
 // keystone on the VIP after them, every other OpenStack group with keystone and started after it.
-import type { ServiceName } from '../inventory/services.ts';
-import type { Agent, OpName } from '../model/resources.ts';
+import { perService, type ServiceEntry, type ServiceName } from '../services/registry.ts';
+import type { Agent, GroupKey, OpTimings } from '../model/resources.ts';
 
-/** Active/passive groups, in the order Pacemaker starts them (Listing 2, lines 28-33). */
-export const GROUP_KEYS = ['basic', 'keystone', 'neutron', 'glance', 'nova', 'cinder', 'heat'] as const;
-export type GroupKey = (typeof GROUP_KEYS)[number];
+// The group names and timing types are part of the resource model (src/model), so the service
+// registry below this layer can name them too.
+export { GROUP_KEYS, type GroupKey, type Timing, type OpTimings } from '../model/resources.ts';
 
 /**
  * Groups that start one after another, as in Listing 2 (lines 47, 50, 51): keystone, then
@@ -14,8 +16,6 @@ export type GroupKey = (typeof GROUP_KEYS)[number];
  */
 export const START_CHAIN: GroupKey[] = ['keystone', 'neutron', 'glance', 'nova'];
 
-export type Timing = { interval: string; timeout: string };
-export type OpTimings = Record<OpName, Timing>;
 
 export interface ServiceSpec {
   agent: Agent;
@@ -46,49 +46,15 @@ const OPENSTACK_OPS: OpTimings = {
   monitor: { interval: '30s', timeout: '60s' },
 };
 
-const openstack = (service: ServiceName, placement: ServiceSpec['placement'], config: string, api = false): ServiceSpec => ({
-  agent: openstackAgent(service),
-  placement,
-  ops: OPENSTACK_OPS,
-  config,
-  api,
-});
+/** A registry entry as Pacemaker runs it (src/services/registry.ts holds every service's facts). */
+function specOf(e: ServiceEntry, service: ServiceName): ServiceSpec {
+  if (e.agent !== 'osha') return { agent: e.agent, placement: e.placement, ops: e.ops ?? OPENSTACK_OPS };
+  const spec: ServiceSpec = { agent: openstackAgent(service), placement: e.placement, ops: e.ops ?? OPENSTACK_OPS, config: e.config, api: e.api ?? false };
+  if (e.listensOnVip) spec.listensOnVip = true;
+  return spec;
+}
 
-export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = {
-  // MariaDB through resource-agents' mysql agent; Listing 2 gives it 240 s to start and stop
-  // (crash recovery of a large journal after a failover takes a while).
-  mysql: {
-    agent: { class: 'ocf', provider: 'heartbeat', type: 'mysql' },
-    placement: 'basic',
-    ops: { start: { interval: '0s', timeout: '240s' }, stop: { interval: '0s', timeout: '240s' }, monitor: { interval: '30s', timeout: '60s' } },
-  },
-  // Debian's rabbitmq-server package ships this agent (ocf:rabbitmq:rabbitmq-server), the one
-  // Listing 2 uses; it runs one broker that moves between nodes with its mnesia directory.
-  // Start gets the 600 s its meta-data asks for (mnesia recovery after a crash can be slow).
-  rabbitmq: {
-    agent: { class: 'ocf', provider: 'rabbitmq', type: 'rabbitmq-server' },
-    placement: 'basic',
-    ops: { start: { interval: '0s', timeout: '600s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } },
-  },
-  keystone: openstack('keystone', 'keystone', '/etc/keystone/keystone.conf', true),
-  'glance-registry': openstack('glance-registry', 'glance', '/etc/glance/glance-registry.conf'),
-  'glance-api': { ...openstack('glance-api', 'glance', '/etc/glance/glance-api.conf', true), listensOnVip: true },
-  'neutron-server': openstack('neutron-server', 'neutron', '/etc/neutron/neutron.conf', true),
-  'neutron-dhcp-agent': openstack('neutron-dhcp-agent', 'neutron', '/etc/neutron/neutron.conf'),
-  'neutron-l3-agent': openstack('neutron-l3-agent', 'neutron', '/etc/neutron/neutron.conf'),
-  'neutron-metadata-agent': openstack('neutron-metadata-agent', 'neutron', '/etc/neutron/neutron.conf'),
-  'neutron-openvswitch-agent': openstack('neutron-openvswitch-agent', 'clone', '/etc/neutron/neutron.conf'),
-  'nova-api': openstack('nova-api', 'nova', '/etc/nova/nova.conf', true),
-  'nova-consoleauth': openstack('nova-consoleauth', 'nova', '/etc/nova/nova.conf'),
-  'nova-novncproxy': openstack('nova-novncproxy', 'nova', '/etc/nova/nova.conf'),
-  'nova-conductor': openstack('nova-conductor', 'nova', '/etc/nova/nova.conf'),
-  'nova-scheduler': openstack('nova-scheduler', 'nova', '/etc/nova/nova.conf'),
-  'cinder-volume': openstack('cinder-volume', 'cinder', '/etc/cinder/cinder.conf'),
-  'cinder-scheduler': openstack('cinder-scheduler', 'cinder', '/etc/cinder/cinder.conf'),
-  'cinder-api': openstack('cinder-api', 'cinder', '/etc/cinder/cinder.conf', true),
-  'heat-engine': openstack('heat-engine', 'heat', '/etc/heat/heat.conf'),
-  'heat-api': openstack('heat-api', 'heat', '/etc/heat/heat.conf', true),
-};
+export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = perService(specOf);
 
 /**
  * Member order inside each group: Pacemaker starts a group's members in this order and stops them

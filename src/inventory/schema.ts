@@ -4,7 +4,10 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SERVICE_NAMES, canonicalService, type ServiceName } from './services.ts';
 import { sameSubnet } from './net.ts';
-import { SERVICE_SPECS } from '../cluster/catalog.ts';
+import { perService } from '../services/registry.ts';
+
+/** Which services run osha's own agent (their monitors come per depth). */
+const OSHA_AGENT = perService((e) => e.agent === 'osha');
 import { clashingDepths, durationMs, effectiveIntervals, type DepthKey, type MonitorInterval } from './monitors.ts';
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -511,7 +514,7 @@ function checkMonitors(inv: RawInventory, resolve: (name: string) => string | un
     const service = resolve(key);
     const ops = o.ops;
     if (!ops) continue;
-    const oshaAgent = service !== undefined && service in SERVICE_SPECS && SERVICE_SPECS[service as keyof typeof SERVICE_SPECS].agent.provider === 'openstack';
+    const oshaAgent = service !== undefined && OSHA_AGENT[service as ServiceName] === true;
     const where = ['resources', 'overrides', key, 'ops'];
     if (ops.monitors && !oshaAgent) {
       add([...where, 'monitors'], `${key} is not run by one of osha's OpenStack agents, so it has a single monitor: set its interval with ops.monitor.interval instead`);

@@ -23,6 +23,13 @@ export interface Agent {
 
 export type OpName = 'start' | 'stop' | 'monitor';
 
+/** Active/passive groups, in the order Pacemaker starts them (Listing 2, lines 28-33). */
+export const GROUP_KEYS = ['basic', 'keystone', 'neutron', 'glance', 'nova', 'cinder', 'heat'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export type Timing = { interval: string; timeout: string };
+export type OpTimings = Record<OpName, Timing>;
+
 export interface Operation {
   name: OpName;
   /** A Pacemaker duration ("30s"); "0s" for start and stop. */

@@ -5,6 +5,7 @@
 // environment or a 0600 clouds.yaml, never on the command line).
 import type { Inventory, ServiceName } from '../inventory/schema.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
+import { registryEntries } from '../services/registry.ts';
 import { hostForUrl, parseServiceUrl } from './url.ts';
 
 export const INTERFACES = ['public', 'internal', 'admin'] as const;
@@ -138,15 +139,10 @@ export function regionMismatches(current: readonly EndpointRow[], desired: reado
   return out;
 }
 
-/** Catalog entries per cluster service: service type, port and path of a fresh endpoint. */
-export const CATALOG: Partial<Record<ServiceName, { type: string; port: number; path: string }>> = {
-  keystone: { type: 'identity', port: 5000, path: '/v3' },
-  'glance-api': { type: 'image', port: 9292, path: '' },
-  'nova-api': { type: 'compute', port: 8774, path: '/v2.1' },
-  'neutron-server': { type: 'network', port: 9696, path: '' },
-  'cinder-api': { type: 'volumev3', port: 8776, path: '/v3/%(project_id)s' },
-  'heat-api': { type: 'orchestration', port: 8004, path: '/v1/%(tenant_id)s' },
-};
+/** Catalog entries per cluster service: service type, port and path of a fresh endpoint (the registry's catalog). */
+export const CATALOG: Partial<Record<ServiceName, { type: string; port: number; path: string }>> = Object.fromEntries(
+  registryEntries().flatMap(([service, e]) => (e.catalog && e.port !== undefined ? [[service, { type: e.catalog.type, port: e.port, path: e.catalog.path }]] : [])),
+);
 
 /** The endpoints osha wants for the inventory: public on the public VIP (or the VIP), internal and admin on the VIP. */
 export function desiredEndpoints(inv: Inventory): DesiredEndpoint[] {

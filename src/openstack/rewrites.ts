@@ -7,24 +7,19 @@
 // under the name(s) it is set with; a missing one that must be added gets the name the
 // installed release reads: the one its shipped sample mentions, or `options.release`.
 import { isIP } from 'node:net';
+import { CONFIG_FAMILIES, configFileEntry, FAMILY_FILES, type ConfigFamily, type RewriteRuleSet } from '../services/registry.ts';
 import type { Inventory, ServiceName } from '../inventory/schema.ts';
 import { entries as iniEntries, getValue, hasCommentedDefault, parseIni, editIni, type IniDocument } from '../render/ini.ts';
 import { maskSecrets, maskUrlPasswords, renderFileDiff } from '../render/diff.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { hostForUrl, rewriteBareHost, rewriteHostList, rewriteUrlHosts, type HostRewrite, type HostTest } from './url.ts';
 
-export const OPENSTACK_SERVICES = ['keystone', 'glance', 'nova', 'neutron', 'cinder', 'heat'] as const;
-export type OpenStackService = (typeof OPENSTACK_SERVICES)[number];
+/** The config families osha rewrites (src/services/registry.ts). */
+export type OpenStackService = ConfigFamily;
+export const OPENSTACK_SERVICES: readonly OpenStackService[] = CONFIG_FAMILIES;
 
-/** The files osha rewrites per service (Debian/Ubuntu paths; the same on RDO). */
-export const SERVICE_CONFIG_FILES: Record<OpenStackService, readonly string[]> = {
-  keystone: ['/etc/keystone/keystone.conf'],
-  glance: ['/etc/glance/glance-api.conf', '/etc/glance/glance-registry.conf'],
-  nova: ['/etc/nova/nova.conf'],
-  neutron: ['/etc/neutron/neutron.conf'],
-  cinder: ['/etc/cinder/cinder.conf'],
-  heat: ['/etc/heat/heat.conf'],
-};
+/** The files osha rewrites per config family. */
+export const SERVICE_CONFIG_FILES: Record<OpenStackService, readonly string[]> = FAMILY_FILES;
 
 export interface RewriteEntry {
   file: string;
@@ -161,17 +156,25 @@ const HEAT_URLS: Rule[] = [
   { names: [opt('DEFAULT', 'heat_waitcondition_server_url')], kind: 'url', target: 'public', needs: 'heat-api', reason: 'instances reach heat through the (public) VIP' },
 ];
 
-const COMMON: Rule[] = [DATABASE, TRANSPORT, NOTIFY_TRANSPORT, RABBIT_HOST, RABBIT_HOSTS];
-
-const FILE_RULES: Record<string, Rule[]> = {
-  '/etc/keystone/keystone.conf': [...COMMON, ...KEYSTONE_ENDPOINTS],
-  '/etc/glance/glance-api.conf': [...COMMON, GLANCE_BIND, REGISTRY_HOST],
-  '/etc/glance/glance-registry.conf': [...COMMON],
-  '/etc/nova/nova.conf': [...COMMON, API_DATABASE, NOVA_GLANCE, GLANCE_HOST, NOVNC, NOVA_NEUTRON_URL],
-  '/etc/neutron/neutron.conf': [...COMMON],
-  '/etc/cinder/cinder.conf': [...COMMON, CINDER_GLANCE, GLANCE_HOST],
-  '/etc/heat/heat.conf': [...COMMON, ...HEAT_URLS],
+/** What each rule set named in the registry's config files rewrites. */
+const RULE_SETS: Record<RewriteRuleSet, readonly Rule[]> = {
+  common: [DATABASE, TRANSPORT, NOTIFY_TRANSPORT, RABBIT_HOST, RABBIT_HOSTS],
+  'api-database': [API_DATABASE],
+  'keystone-endpoints': KEYSTONE_ENDPOINTS,
+  'glance-bind': [GLANCE_BIND],
+  'registry-host': [REGISTRY_HOST],
+  'nova-glance': [NOVA_GLANCE],
+  'glance-host': [GLANCE_HOST],
+  'cinder-glance': [CINDER_GLANCE],
+  novnc: [NOVNC],
+  'nova-neutron-url': [NOVA_NEUTRON_URL],
+  'heat-urls': HEAT_URLS,
 };
+
+/** The rules for one config file, in the order the registry lists their sets. */
+function fileRules(file: string): Rule[] {
+  return (configFileEntry(file)?.rules ?? []).flatMap((set) => RULE_SETS[set]);
+}
 
 /** Keys that point at keystone, in whatever section they appear ([keystone_authtoken], [neutron], [placement], [trustee]...). */
 const KEYSTONE_URL_KEYS: Record<string, Target> = {
@@ -228,9 +231,9 @@ export function planRewrites(
       entries: plan.entries,
       notes: plan.notes,
     };
-    for (const rule of FILE_RULES[file] ?? []) applyRule(ctx, rule);
+    for (const rule of fileRules(file)) applyRule(ctx, rule);
     keystoneUrls(ctx);
-    if (file === '/etc/glance/glance-api.conf') legacyGlanceNotifier(ctx);
+    if (configFileEntry(file)?.legacyNotifier) legacyGlanceNotifier(ctx);
   }
   return ok(plan);
 }

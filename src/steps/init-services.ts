@@ -1,35 +1,14 @@
 // Step 4: services Pacemaker will own are taken away from the init system, so that nothing but
 // Pacemaker ever starts them (two copies of a database on two nodes is how data is lost).
 import type { Action, Step } from '../runner/types.ts';
-import type { ServiceName } from '../inventory/services.ts';
+import { perService, type ServiceName } from '../services/registry.ts';
 import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
 import { parseKeyValues } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 
-/** Init units per service on Debian/Ubuntu; names differ between releases, so all are listed. */
-export const INIT_UNITS: Record<ServiceName, string[]> = {
-  mysql: ['mariadb', 'mysql'],
-  rabbitmq: ['rabbitmq-server'],
-  keystone: ['keystone'],
-  'glance-api': ['glance-api'],
-  'glance-registry': ['glance-registry'],
-  'nova-api': ['nova-api'],
-  'nova-scheduler': ['nova-scheduler'],
-  'nova-conductor': ['nova-conductor'],
-  'nova-consoleauth': ['nova-consoleauth'],
-  'nova-novncproxy': ['nova-novncproxy'],
-  'neutron-server': ['neutron-server', 'neutron-api', 'neutron-rpc-server'],
-  'neutron-dhcp-agent': ['neutron-dhcp-agent'],
-  'neutron-l3-agent': ['neutron-l3-agent'],
-  'neutron-metadata-agent': ['neutron-metadata-agent'],
-  'neutron-openvswitch-agent': ['neutron-openvswitch-agent'],
-  'cinder-api': ['cinder-api'],
-  'cinder-scheduler': ['cinder-scheduler'],
-  'cinder-volume': ['cinder-volume'],
-  'heat-api': ['heat-api'],
-  'heat-engine': ['heat-engine'],
-};
+/** Init units per service on Debian/Ubuntu (the registry's initUnits). */
+export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
 
 export interface UnitState {
   exists: boolean;

@@ -1,7 +1,7 @@
 // Steps that point OpenStack at the VIP: config rewrites on every node (src/openstack does the
 // pure planning; this file reads and writes over SSH) and keystone endpoints on the VIP.
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import type { ServiceName } from '../inventory/services.ts';
+import { configFamilyOf, type ServiceName } from '../services/registry.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { hostHandle, planEachHost, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
@@ -14,11 +14,9 @@ import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { oweAction, restartRecord } from './owed.ts';
 
-/** Which config family each cluster service reads. */
+/** Which config family each cluster service reads (its registry config file's family). */
 export function configServiceOf(s: ServiceName): OpenStackService | undefined {
-  if (s === 'keystone') return 'keystone';
-  const family = s.split('-')[0];
-  return (['glance', 'nova', 'neutron', 'cinder', 'heat'] as const).find((f) => f === family);
+  return configFamilyOf(s);
 }
 
 /** Run-wide record of services whose config this run changes (their resources restart). */

@@ -10,28 +10,22 @@ import { promisify } from 'node:util';
 import { debCacheDir, fetchDeb } from '../openstack/debian-configs.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { hostSkipReason, installAgentTree, type AgentTree } from './support.ts';
+import { AGENT_NAMES } from '../../src/agents/files.ts';
+import { SERVICES } from '../../src/services/registry.ts';
 
 const exec = promisify(execFile);
 
-/** Agent → [package shipping the init script, init script name]. */
-const PACKAGING: Record<string, [string, string]> = {
-  keystone: ['keystone', 'keystone'],
-  'glance-api': ['glance-api', 'glance-api'],
-  'nova-api': ['nova-api', 'nova-api'],
-  'nova-scheduler': ['nova-scheduler', 'nova-scheduler'],
-  'nova-conductor': ['nova-conductor', 'nova-conductor'],
-  'nova-novncproxy': ['nova-consoleproxy', 'nova-novncproxy'],
-  'neutron-server': ['neutron-api', 'neutron-api'],
-  'neutron-dhcp-agent': ['neutron-dhcp-agent', 'neutron-dhcp-agent'],
-  'neutron-l3-agent': ['neutron-l3-agent', 'neutron-l3-agent'],
-  'neutron-metadata-agent': ['neutron-metadata-agent', 'neutron-metadata-agent'],
-  'neutron-openvswitch-agent': ['neutron-openvswitch-agent', 'neutron-openvswitch-agent'],
-  'cinder-api': ['cinder-api', 'cinder-api'],
-  'cinder-scheduler': ['cinder-scheduler', 'cinder-scheduler'],
-  'cinder-volume': ['cinder-volume', 'cinder-volume'],
-  'heat-api': ['heat-api', 'heat-api'],
-  'heat-engine': ['heat-engine', 'heat-engine'],
-};
+/**
+ * Agent → [package shipping the init script, init script name]: osha's agents whose service the
+ * registry gives a Debian package (glance-registry and nova-consoleauth have none in bookworm).
+ * The init script is named after the service unless the registry says otherwise.
+ */
+const PACKAGING: Record<string, [string, string]> = Object.fromEntries(
+  AGENT_NAMES.flatMap((agent) => {
+    const { debianPackage, debianInitScript } = SERVICES[agent];
+    return debianPackage === undefined ? [] : [[agent, [debianPackage, debianInitScript ?? agent]]];
+  }),
+);
 
 /** Shell-style NAME=value assignments at the top of an init script (before the shared part). */
 function initVars(text: string): Record<string, string> {
