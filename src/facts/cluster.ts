@@ -1,6 +1,7 @@
 // Facts about the cluster as a node sees it, from Pacemaker's XML output (never crm_mon text,
 // which changes between releases; the parser is src/facts/status.ts).
 import type { HostConnection } from '../ssh/connection.ts';
+import { sh } from '../ssh/quote.ts';
 import { parseClusterStatus, type ClusterStatus } from './status.ts';
 import { parseKeyValues } from './host.ts';
 import { parseCmap } from './cmap.ts';
@@ -90,4 +91,15 @@ export function parseCibCensus(xml: string): CibCensus | undefined {
     stonith: stonith.map((e) => e.getAttribute('id') ?? 'stonith'),
     constraints: children(child(configuration, 'constraints')).length,
   };
+}
+
+/** Where a Pacemaker property lives: cluster options (crm_config) or resource defaults (rsc_defaults). */
+export type PropertySection = 'crm_config' | 'rsc_defaults';
+
+/** The current values of these properties ('' when unset), keyed `section/name`. */
+export async function readProperties(c: HostConnection, wanted: { type: PropertySection; name: string }[]): Promise<Result<Map<string, string>>> {
+  const query = wanted.map((p) => sh`echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"`).join('; ');
+  const r = await c.run(query);
+  if (!r.ok) return r;
+  return ok(parseKeyValues(r.value.stdout));
 }

@@ -2,7 +2,7 @@
 // from a crypto random source; kept on re-runs; only its fingerprint is ever shown.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Action, HostPlan, Step } from '../runner/types.ts';
-import { hostHandle, type HostHandle } from './common.ts';
+import { AUTHKEY_CHANGED, hostHandle, runNote, type HostHandle } from './common.ts';
 import { parseKeyValues } from '../facts/host.ts';
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, MANAGED_MARKER } from '../render/corosync.ts';
 import { sh } from '../ssh/quote.ts';
@@ -137,8 +137,7 @@ export const authkey: Step = {
           install.disruptive = 'a new key means restarting corosync and pacemaker on every node together: services pause until the cluster re-forms';
         }
         actions.push(install);
-        ctx.facts.forget(host, 'authkey-changed');
-        void ctx.facts.get(host, 'authkey-changed', async () => ok(true));
+        runNote<string>(ctx, AUTHKEY_CHANGED).add(host);
       } else if (f.mode !== '400' || f.owner !== 'root:root') {
         actions.push({
           summary: `fix ${COROSYNC_AUTHKEY} permissions (${f.mode} ${f.owner} -> 400 root:root)`,

@@ -2,14 +2,14 @@
 // attribute at a time so nothing else in the CIB is touched and an unchanged CIB keeps its epoch.
 import type { Action, Step } from '../runner/types.ts';
 import { hostHandle } from './common.ts';
-import { parseKeyValues } from '../facts/host.ts';
+import { readProperties, type PropertySection } from '../facts/cluster.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok } from '../util/result.ts';
 import { DC_DEADTIME } from './cluster-start.ts';
 
 export interface ClusterProperty {
   /** crm_config (cluster options) or rsc_defaults (resource defaults). */
-  type: 'crm_config' | 'rsc_defaults';
+  type: PropertySection;
   name: string;
   value: string;
   why: string;
@@ -36,12 +36,9 @@ export const clusterProperties: Step = {
     const h = await hostHandle(ctx, host);
     if (!h.ok) return new Map([[host, h]]);
     const wanted = desiredProperties();
-    const query = wanted
-      .map((p) => sh`echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"`)
-      .join('; ');
-    const r = await h.value.c.run(query);
-    if (!r.ok) return new Map([[host, r]]);
-    const current = parseKeyValues(r.value.stdout);
+    const read = await readProperties(h.value.c, wanted);
+    if (!read.ok) return new Map([[host, read]]);
+    const current = read.value;
     const actions: Action[] = wanted
       .filter((p) => current.get(`${p.type}/${p.name}`) !== p.value)
       .map((p) => {

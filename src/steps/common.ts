@@ -99,3 +99,19 @@ export async function waitFor<T>(check: () => Promise<Result<T>>, timeoutMs: num
   }
   return last;
 }
+
+/**
+ * A run-wide set one step fills and a later step reads, kept in the run's context (ctx.shared):
+ * the fact cache holds only what nodes report.
+ */
+export function runNote<T>(ctx: StepContext, key: string): Set<T> {
+  let s = ctx.shared.get(key) as Set<T> | undefined;
+  if (!s) {
+    s = new Set();
+    ctx.shared.set(key, s);
+  }
+  return s;
+}
+
+/** Hosts whose corosync authkey this run replaces (the authkey step plans it; corosync-conf restarts for it). */
+export const AUTHKEY_CHANGED = 'authkey-changed';

@@ -2,7 +2,7 @@
 // is applied without losing quorum: reloaded where corosync allows it, otherwise one node is
 // restarted at a time and must rejoin before the next one goes.
 import type { Action, Step, StepContext } from '../runner/types.ts';
-import { hostHandle, fileFact, planEachHost, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { AUTHKEY_CHANGED, hostHandle, fileFact, planEachHost, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
 import { COROSYNC_CONF, corosyncChangeKind, loadedChangeKind, nodelistChange, parseCorosyncConf, renderCorosyncConf, settingsToKeep, worstChange } from '../render/corosync.ts';
 import { clusterIdentity, stackFacts } from './cluster-identity.ts';
@@ -146,7 +146,7 @@ export const corosyncConf: Step = {
       }
       // corosync.conf holds no secret (the key is a separate file): show it unmasked.
       actions.push(...writeFileActions(h, COROSYNC_CONF, current.value, rendered.value, { mode: 0o644, backup: true, mask: (l) => l, after: () => ctx.facts.forget(host, `file:${COROSYNC_CONF}`) }));
-      const keyChanged = await ctx.facts.get(host, 'authkey-changed', async () => ok(false));
+      const keyChanged = runNote<string>(ctx, AUTHKEY_CHANGED).has(host);
       if (running && ours) {
         members.push(host);
         const fileKind = corosyncChangeKind(before, rendered.value, major);
@@ -157,8 +157,8 @@ export const corosyncConf: Step = {
         const owed = await readOwed(ctx, h);
         if (!owed.ok) return owed;
         const owesRestart = owed.value.has(COROSYNC_RESTART);
-        if (owesRestart && !(keyChanged.ok && keyChanged.value)) ctx.note(host, 'a new authkey was installed by a run cut short before corosync restarted: restarting now');
-        const kind = (keyChanged.ok && keyChanged.value) || owesRestart ? 'full' : worstChange(fileKind, loadedKind);
+        if (owesRestart && !keyChanged) ctx.note(host, 'a new authkey was installed by a run cut short before corosync restarted: restarting now');
+        const kind = keyChanged || owesRestart ? 'full' : worstChange(fileKind, loadedKind);
         const nodes = nodelistChange(before, rendered.value);
         nodes.added.forEach((n) => joining.add(n));
         nodes.removed.forEach((n) => leaving.add(n));

@@ -3,7 +3,7 @@
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { configFamilyOf, type ServiceName } from '../services/registry.ts';
 import type { Inventory } from '../inventory/schema.ts';
-import { hostHandle, planEachHost, type HostHandle } from './common.ts';
+import { hostHandle, planEachHost, runNote, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
 import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
 import type { OpenStackService } from '../openstack/rewrites.ts';
@@ -23,12 +23,7 @@ export function configServiceOf(s: ServiceName): OpenStackService | undefined {
 export const CONFIG_CHANGED = 'openstack-config-changed';
 
 export function changedConfigServices(ctx: StepContext): Set<OpenStackService> {
-  let s = ctx.shared.get(CONFIG_CHANGED) as Set<OpenStackService> | undefined;
-  if (!s) {
-    s = new Set();
-    ctx.shared.set(CONFIG_CHANGED, s);
-  }
-  return s;
+  return runNote<OpenStackService>(ctx, CONFIG_CHANGED);
 }
 
 /** Carries out file steps from src/openstack/backup.ts: writes keep the owner and mode of `modeFrom`. */
