@@ -96,17 +96,3 @@ export function filesToUpload(files: readonly AgentFile[], remoteSums: ReadonlyM
   return files.filter((f) => remoteSums.get(f.remotePath) !== f.sha256);
 }
 
-/** A read-only command printing `SHA256  PATH` for each file that exists on the node. */
-export function remoteChecksumCommand(files: readonly AgentFile[]): string {
-  return `sha256sum -- ${files.map((f) => `'${f.remotePath}'`).join(' ')} 2>/dev/null; true`;
-}
-
-/** Parses sha256sum output into remotePath -> checksum. */
-export function parseChecksums(output: string): Map<string, string> {
-  const sums = new Map<string, string>();
-  for (const line of output.split('\n')) {
-    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
-    if (m) sums.set(m[2]!, m[1]!);
-  }
-  return sums;
-}

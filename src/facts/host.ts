@@ -102,3 +102,27 @@ export async function readFenceAgents(c: HostConnection, agents: string[]): Prom
   if (!r.ok) return r;
   return ok(new Set(r.value.stdout.split('\n').filter((l) => agents.includes(l))));
 }
+
+/** Parses sha256sum output into path -> checksum. */
+export function parseChecksums(output: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (m) sums.set(m[2]!, m[1]!);
+  }
+  return sums;
+}
+
+/** SHA-256 of each of these files that exists on the node (missing ones are left out). */
+export async function readChecksums(c: HostConnection, paths: readonly string[]): Promise<Result<Map<string, string>>> {
+  const r = await c.run(`${sh`sha256sum -- ${[...paths]}`} 2>/dev/null; true`);
+  if (!r.ok) return r;
+  return ok(parseChecksums(r.value.stdout));
+}
+
+/** Names of the records (plain file names) in one of osha's record directories on the node. */
+export async function readRecordNames(c: HostConnection, dir: string): Promise<Result<Set<string>>> {
+  const r = await c.exec(sh`ls -1 ${dir} 2>/dev/null; true`);
+  if (!r.ok) return r;
+  return ok(new Set(r.value.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9-]+$/.test(l))));
+}

@@ -2,7 +2,8 @@
 // differs, each uploaded agent then proven loadable by Pacemaker (crm_resource --show-metadata).
 import type { Action, Step } from '../runner/types.ts';
 import { planEachHost } from './common.ts';
-import { agentFiles, filesToUpload, parseChecksums, remoteChecksumCommand, verifyCommand, AGENT_DIR, LIBRARY_DIR, type AgentFile } from '../agents/files.ts';
+import { agentFiles, filesToUpload, verifyCommand, AGENT_DIR, LIBRARY_DIR, type AgentFile } from '../agents/files.ts';
+import { readChecksums } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, messageOf, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
@@ -23,9 +24,9 @@ export const agents: Step = {
     const files = await localAgents();
     return planEachHost(ctx, async (h) => {
       if (!files.ok) return files;
-      const sums = await h.c.run(remoteChecksumCommand(files.value));
+      const sums = await readChecksums(h.c, files.value.map((f) => f.remotePath));
       if (!sums.ok) return sums;
-      const changed = filesToUpload(files.value, parseChecksums(sums.value.stdout));
+      const changed = filesToUpload(files.value, sums.value);
       if (changed.length === 0) return ok([]);
       const toVerify = changed.filter((f) => f.kind !== 'library').map((f) => f.name);
       const action: Action = {

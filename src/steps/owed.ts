@@ -6,16 +6,13 @@ import type { Action, StepContext } from '../runner/types.ts';
 import type { HostHandle } from './common.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
+import { readRecordNames } from '../facts/host.ts';
 
 export const OWED_DIR = '/var/lib/osha/owed';
 
 /** The records on a node (file names in OWED_DIR), read once per run. */
 export function readOwed(ctx: StepContext, h: HostHandle): Promise<Result<Set<string>>> {
-  return ctx.facts.get(h.host, 'owed', async () => {
-    const r = await h.c.exec(sh`ls -1 ${OWED_DIR} 2>/dev/null; true`);
-    if (!r.ok) return r;
-    return ok(new Set(r.value.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9-]+$/.test(l))));
-  });
+  return ctx.facts.get(h.host, 'owed', () => readRecordNames(h.c, OWED_DIR));
 }
 
 /** An action recording `name` on the node (before the change that makes it owed). */

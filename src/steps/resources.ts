@@ -13,7 +13,7 @@ import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites
 import { clearOwed, readOwed, restartRecord } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
-import { parseClusterStatus } from '../facts/status.ts';
+import { readClusterStatus } from '../facts/cluster.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
 import { primitivesOf, type ResourceModel } from '../model/resources.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
@@ -103,9 +103,7 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
 
 /** One look: ok when every osha resource is started, else an error naming the ones that are not. */
 export async function resourcesStarted(h: HostHandle, model: ResourceModel): Promise<Result<void>> {
-  const x = await h.c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
-  if (!x.ok) return x;
-  const s = parseClusterStatus(x.value.stdout);
+  const s = await readClusterStatus(h.c);
   if (!s.ok) return s;
   const missing = notReady(s.value, model);
   return missing.length === 0 ? ok(undefined) : err({ host: h.host, message: missing.map((m) => `${m.id}: ${m.why}`).join('; ') });
