@@ -49,7 +49,7 @@ const OPENSTACK_OPS: OpTimings = {
 /** A registry entry as Pacemaker runs it (src/services/registry.ts holds every service's facts). */
 function specOf(e: ServiceEntry, service: ServiceName): ServiceSpec {
   if (e.agent !== 'osha') return { agent: e.agent, placement: e.placement, ops: e.ops ?? OPENSTACK_OPS };
-  const spec: ServiceSpec = { agent: openstackAgent(service), placement: e.placement, ops: e.ops ?? OPENSTACK_OPS, config: e.config, api: e.api ?? false };
+  const spec: ServiceSpec = { agent: openstackAgent(service), placement: e.placement, ops: e.ops ?? OPENSTACK_OPS, config: e.agentConfig ?? e.config, api: e.api ?? false };
   if (e.listensOnVip) spec.listensOnVip = true;
   return spec;
 }

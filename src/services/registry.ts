@@ -99,6 +99,9 @@ export interface ServiceEntry {
   ops?: OpTimings;
   /** Its main config file, passed to osha's agent as `config` (and rewritten to use the VIP). */
   config?: ConfigFile;
+  /** The file passed as the agent's `config` when it is not the rewritten one: the daemon's own
+   *  file, read together with `config` (the agent's OSA_EXTRA_CONFIG). */
+  agentConfig?: string;
   /** An API with a deep (token) health check: gets the monitoring credentials. */
   api?: boolean;
   /** The config rewrite makes it listen on the VIP only, so its health check asks there. */
@@ -247,6 +250,8 @@ const SERVICE_TABLE = {
     health: { kind: 'amqp' },
     placement: 'clone',
     config: '/etc/neutron/neutron.conf',
+    // Debian runs it with neutron.conf and openvswitch_agent.ini; the agent adds neutron.conf.
+    agentConfig: '/etc/neutron/plugins/ml2/openvswitch_agent.ini',
     listing2: true,
   },
   'cinder-api': {

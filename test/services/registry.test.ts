@@ -81,9 +81,6 @@ describe('service registry', function () {
   });
 
   it('each osha agent\'s port, health check and config are the registry\'s', function () {
-    // The agent's own config default may be more specific than the file the CIB passes it
-    // (neutron-openvswitch-agent reads openvswitch_agent.ini; the CIB gives it neutron.conf).
-    const agentConfig: Partial<Record<ServiceName, string>> = { 'neutron-openvswitch-agent': '/etc/neutron/plugins/ml2/openvswitch_agent.ini' };
     for (const name of AGENT_NAMES) {
       const text = readFileSync(`${agentSourceDir()}/${name}`, 'utf8');
       const vars = Object.fromEntries([...text.matchAll(/^(OSA_[A-Z_]+)=(\S*)$/gm)].map((m) => [m[1]!, m[2]!]));
@@ -91,7 +88,9 @@ describe('service registry', function () {
       expect(vars.OSA_PORT, name).to.equal(e.port?.toString());
       expect(vars.OSA_HEALTH, name).to.equal(e.health?.kind);
       expect(vars.OSA_HEALTH_PATH, name).to.equal(e.health?.kind === 'http' ? e.health.path : undefined);
-      expect(vars.OSA_CONFIG, name).to.equal(agentConfig[name] ?? e.config);
+      expect(vars.OSA_CONFIG, name).to.equal(e.agentConfig ?? e.config);
+      // And the CIB passes the agent that same file: the daemon gets its own file, not the extra one twice.
+      expect(SERVICE_SPECS[name].config, name).to.equal(vars.OSA_CONFIG);
     }
   });
 
