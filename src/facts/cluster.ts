@@ -103,3 +103,24 @@ export async function readProperties(c: HostConnection, wanted: { type: Property
   if (!r.ok) return r;
   return ok(parseKeyValues(r.value.stdout));
 }
+
+/** The corosync authkey on a node (checksum, mode, owner; none when missing), and whether osha wrote its corosync.conf. */
+export interface AuthkeyFacts {
+  sha256?: string;
+  mode?: string;
+  owner?: string;
+  /** corosync.conf on this node was written by osha (so its key is osha's, not the package's). */
+  managed: boolean;
+}
+
+/** One round trip; the paths and marker come from the caller (the renderer owns them). */
+export async function readAuthkeyFacts(c: HostConnection, files: { authkey: string; conf: string; marker: string }): Promise<Result<AuthkeyFacts>> {
+  const { authkey, conf, marker } = files;
+  const r = await c.run(
+    sh`if [ -e ${authkey} ]; then echo "sha256=$(sha256sum < ${authkey} | cut -d' ' -f1)"; echo "mode=$(stat -c %a ${authkey})"; echo "owner=$(stat -c %U:%G ${authkey})"; fi; ` +
+      sh`if grep -q -F ${marker} ${conf} 2>/dev/null; then echo managed=1; fi`,
+  );
+  if (!r.ok) return r;
+  const kv = parseKeyValues(r.value.stdout);
+  return ok({ sha256: kv.get('sha256'), mode: kv.get('mode'), owner: kv.get('owner'), managed: kv.get('managed') === '1' });
+}

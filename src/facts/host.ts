@@ -126,3 +126,37 @@ export async function readRecordNames(c: HostConnection, dir: string): Promise<R
   if (!r.ok) return r;
   return ok(new Set(r.value.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9-]+$/.test(l))));
 }
+
+/** An init unit as the node's init system reports it. */
+export interface UnitState {
+  exists: boolean;
+  enabled: string;
+  active: string;
+}
+
+/** One round trip: for every unit, whether it exists, its enablement and whether it runs. */
+export async function readUnitStates(c: HostConnection, init: InitSystem, units: string[]): Promise<Result<Map<string, UnitState>>> {
+  if (units.length === 0) return ok(new Map());
+  const script =
+    init === 'systemd'
+      ? sh`for u in ${units}; do if systemctl cat "$u.service" >/dev/null 2>&1 || [ -L "/etc/systemd/system/$u.service" ]; then e=1; else e=0; fi; ` +
+        sh`echo "$u=$e|$(systemctl is-enabled "$u.service" 2>/dev/null)|$(systemctl is-active "$u.service" 2>/dev/null)"; done`
+      : init === 'upstart'
+        ? sh`for u in ${units}; do if [ -e "/etc/init/$u.conf" ]; then e=1; else e=0; fi; o=$(cat "/etc/init/$u.override" 2>/dev/null | tr -d '\\n'); echo "$u=$e|$o|"; done`
+        : sh`for u in ${units}; do if [ -e "/etc/init.d/$u" ]; then e=1; else e=0; fi; if ls /etc/rc[2345].d/S*"$u" >/dev/null 2>&1; then s=enabled; else s=disabled; fi; echo "$u=$e|$s|"; done`;
+  const r = await c.run(script);
+  if (!r.ok) return r;
+  const out = new Map<string, UnitState>();
+  for (const [u, v] of parseKeyValues(r.value.stdout)) {
+    const [e, enabled = '', active = ''] = v.split('|');
+    out.set(u, { exists: e === '1', enabled, active });
+  }
+  return ok(out);
+}
+
+/** Whether a directory exists on the node. */
+export async function isDirectory(c: HostConnection, path: string): Promise<Result<boolean>> {
+  const r = await c.exec(sh`test -d ${path}`);
+  if (!r.ok) return r;
+  return ok(r.value.code === 0);
+}

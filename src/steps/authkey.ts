@@ -1,9 +1,9 @@
 // Step 5: one corosync authkey, shared by every node. Generated once on the operator's machine
 // from a crypto random source; kept on re-runs; only its fingerprint is ever shown.
+import { readAuthkeyFacts, type AuthkeyFacts } from '../facts/cluster.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Action, HostPlan, Step } from '../runner/types.ts';
 import { AUTHKEY_CHANGED, hostHandle, runNote, type HostHandle } from './common.ts';
-import { parseKeyValues } from '../facts/host.ts';
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, MANAGED_MARKER } from '../render/corosync.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -17,22 +17,10 @@ export function keyFingerprint(sha256hex: string): string {
   return `sha256:${sha256hex.slice(0, 16)}`;
 }
 
-interface KeyFact {
-  sha256?: string;
-  mode?: string;
-  owner?: string;
-  /** corosync.conf on this node was written by osha (so its key is osha's, not the package's). */
-  managed: boolean;
-}
+type KeyFact = AuthkeyFacts;
 
-async function readKeyFact(h: HostHandle): Promise<Result<KeyFact>> {
-  const r = await h.c.run(
-    sh`if [ -e ${COROSYNC_AUTHKEY} ]; then echo "sha256=$(sha256sum < ${COROSYNC_AUTHKEY} | cut -d' ' -f1)"; echo "mode=$(stat -c %a ${COROSYNC_AUTHKEY})"; echo "owner=$(stat -c %U:%G ${COROSYNC_AUTHKEY})"; fi; ` +
-      sh`if grep -q -F ${MANAGED_MARKER} ${COROSYNC_CONF} 2>/dev/null; then echo managed=1; fi`,
-  );
-  if (!r.ok) return r;
-  const kv = parseKeyValues(r.value.stdout);
-  return ok({ sha256: kv.get('sha256'), mode: kv.get('mode'), owner: kv.get('owner'), managed: kv.get('managed') === '1' });
+function readKeyFact(h: HostHandle): Promise<Result<KeyFact>> {
+  return readAuthkeyFacts(h.c, { authkey: COROSYNC_AUTHKEY, conf: COROSYNC_CONF, marker: MANAGED_MARKER });
 }
 
 export type KeyDecision =

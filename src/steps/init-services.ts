@@ -3,38 +3,12 @@
 import type { Action, Step } from '../runner/types.ts';
 import { perService, type ServiceName } from '../services/registry.ts';
 import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
-import { parseKeyValues } from '../facts/host.ts';
+import { readUnitStates, type UnitState } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
-import { ok, type Result } from '../util/result.ts';
+import { ok } from '../util/result.ts';
 
 /** Init units per service on Debian/Ubuntu (the registry's initUnits). */
 export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
-
-export interface UnitState {
-  exists: boolean;
-  enabled: string;
-  active: string;
-}
-
-/** One round trip: for every unit, whether it exists, its enablement and whether it runs. */
-async function readUnits(h: HostHandle, units: string[]): Promise<Result<Map<string, UnitState>>> {
-  if (units.length === 0) return ok(new Map());
-  const script =
-    h.os.init === 'systemd'
-      ? sh`for u in ${units}; do if systemctl cat "$u.service" >/dev/null 2>&1 || [ -L "/etc/systemd/system/$u.service" ]; then e=1; else e=0; fi; ` +
-        sh`echo "$u=$e|$(systemctl is-enabled "$u.service" 2>/dev/null)|$(systemctl is-active "$u.service" 2>/dev/null)"; done`
-      : h.os.init === 'upstart'
-        ? sh`for u in ${units}; do if [ -e "/etc/init/$u.conf" ]; then e=1; else e=0; fi; o=$(cat "/etc/init/$u.override" 2>/dev/null | tr -d '\\n'); echo "$u=$e|$o|"; done`
-        : sh`for u in ${units}; do if [ -e "/etc/init.d/$u" ]; then e=1; else e=0; fi; if ls /etc/rc[2345].d/S*"$u" >/dev/null 2>&1; then s=enabled; else s=disabled; fi; echo "$u=$e|$s|"; done`;
-  const r = await h.c.run(script);
-  if (!r.ok) return r;
-  const out = new Map<string, UnitState>();
-  for (const [u, v] of parseKeyValues(r.value.stdout)) {
-    const [e, enabled = '', active = ''] = v.split('|');
-    out.set(u, { exists: e === '1', enabled, active });
-  }
-  return ok(out);
-}
 
 export function unitActions(h: HostHandle, unit: string, s: UnitState): Action[] {
   if (!s.exists) return [];
@@ -59,7 +33,7 @@ export const initServices: Step = {
   plan(ctx) {
     const units = [...new Set(ctx.inv.services.flatMap((s) => INIT_UNITS[s]))];
     return planEachHost(ctx, async (h) => {
-      const states = await readUnits(h, units);
+      const states = await readUnitStates(h.c, h.os.init, units);
       if (!states.ok) return states;
       const actions = units.flatMap((u) => unitActions(h, u, states.value.get(u) ?? { exists: false, enabled: '', active: '' }));
       // Older Debian/Ubuntu corosync packages refuse to start until START=yes.

@@ -14,6 +14,7 @@ import { clearOwed, readOwed, restartRecord } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
 import { readClusterStatus } from '../facts/cluster.ts';
+import { isDirectory } from '../facts/host.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
 import { primitivesOf, type ResourceModel } from '../model/resources.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
@@ -47,9 +48,9 @@ export const secretsFiles: Step = {
       const actions: Action[] = [];
       if (wanted.length > 0) {
         // Planning only looks: the directory is made by an action, when it is missing.
-        const dir = await h.c.exec('test -d /etc/osha');
+        const dir = await isDirectory(h.c, '/etc/osha');
         if (!dir.ok) return dir;
-        if (dir.value.code !== 0) actions.push(commandAction(h, 'create /etc/osha (mode 0700 root)', 'mkdir -p -m 0700 /etc/osha'));
+        if (!dir.value) actions.push(commandAction(h, 'create /etc/osha (mode 0700 root)', 'mkdir -p -m 0700 /etc/osha'));
       }
       for (const [i, w] of wanted.entries()) {
         // Read through sudo like any file; only compared, never printed.
