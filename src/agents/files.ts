@@ -33,6 +33,10 @@ export interface AgentFile {
 
 export const OCF_ROOT = '/usr/lib/ocf';
 export const AGENT_DIR = `${OCF_ROOT}/resource.d/openstack`;
+
+/** Every agent and alias osha ships says one of these near its top (aliases from before said the
+ *  second): a file under osha's names without them was not written by osha. */
+export const OSHA_AGENT_MARKERS = ['written for osha', "the articles' name for"];
 export const LIBRARY_DIR = `${OCF_ROOT}/lib/openstack`;
 export const LIBRARY_NAME = 'ocf-openstack-funcs';
 

@@ -124,3 +124,10 @@ export async function readAuthkeyFacts(c: HostConnection, files: { authkey: stri
   const kv = parseKeyValues(r.value.stdout);
   return ok({ sha256: kv.get('sha256'), mode: kv.get('mode'), owner: kv.get('owner'), managed: kv.get('managed') === '1' });
 }
+
+/** The live CIB, or undefined when this node's Pacemaker cannot give it (not running). */
+export async function readCib(c: HostConnection): Promise<Result<string | undefined>> {
+  const r = await c.exec('cibadmin --query', { timeoutMs: 60_000 });
+  if (!r.ok) return r;
+  return ok(r.value.code === 0 ? r.value.stdout : undefined);
+}

@@ -160,3 +160,51 @@ export async function isDirectory(c: HostConnection, path: string): Promise<Resu
   if (!r.ok) return r;
   return ok(r.value.code === 0);
 }
+
+/** What preflight needs to know about a node's network and osha's agent directory, in one round trip. */
+export interface PreflightFacts {
+  /** The process listening on the corosync UDP port ('' when none). */
+  portOwner: string;
+  /** This node holds the VIP's address itself. */
+  vipLocal: boolean;
+  /** Some machine answers on the VIP's address (unknown: no way to ask on this node). */
+  vipAnswers: 'yes' | 'no' | 'unknown';
+  /** Files under the agent names in the agent directory that carry none of the markers. */
+  foreignAgents: string[];
+}
+
+/**
+ * Whether someone answers on the VIP: ping when the node has it; otherwise a TCP connection
+ * attempt makes the kernel resolve the address (ARP or neighbour discovery), and a link-layer
+ * address in the neighbour table means someone holds it.
+ */
+function vipAnswersProbe(vip: string): string {
+  return (
+    sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${vip} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
+    sh`elif command -v ip >/dev/null 2>&1 && command -v bash >/dev/null 2>&1; then timeout 2 bash -c ${`: < /dev/tcp/${vip}/22`} >/dev/null 2>&1; ` +
+    sh`if ip neigh show to ${vip} 2>/dev/null | grep -q lladdr; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
+    'else echo vip_answers=unknown; fi; '
+  );
+}
+
+export async function readPreflightFacts(
+  c: HostConnection,
+  q: { port: number; vip: string; agentDir: string; agentNames: string[]; ownMarkers: string[] },
+): Promise<Result<PreflightFacts>> {
+  const markers = q.ownMarkers.flatMap((m) => ['-e', m]);
+  const r = await c.exec(
+    sh`owner=$(ss -Hlunp "sport = :${q.port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
+      sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${q.vip}/")"; ` +
+      vipAnswersProbe(q.vip) +
+      sh`echo "foreign_agents=$(cd ${q.agentDir} 2>/dev/null && for f in ${q.agentNames}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q ${markers}; then printf '%s ' "$f"; fi; done)"`,
+  );
+  if (!r.ok) return r;
+  const kv = parseKeyValues(r.value.stdout);
+  const answers = kv.get('vip_answers');
+  return ok({
+    portOwner: kv.get('port_owner') ?? '',
+    vipLocal: (kv.get('vip_local') ?? '0') !== '0',
+    vipAnswers: answers === 'yes' || answers === 'no' ? answers : 'unknown',
+    foreignAgents: (kv.get('foreign_agents') ?? '').split(' ').filter(Boolean),
+  });
+}

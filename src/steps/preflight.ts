@@ -5,26 +5,13 @@ import { hostHandle, planEachHost, type HostHandle } from './common.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
 import { clusterIdentity } from './cluster-identity.ts';
 import { sh } from '../ssh/quote.ts';
-import { parseKeyValues, type OsFacts } from '../facts/host.ts';
+import { readPreflightFacts, type OsFacts } from '../facts/host.ts';
+import { readCib } from '../facts/cluster.ts';
 import { err, ok, type OshaError } from '../util/result.ts';
-import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES } from '../agents/files.ts';
+import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES, OSHA_AGENT_MARKERS } from '../agents/files.ts';
 
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
 export const MAX_CLOCK_SKEW_S = 5;
-
-/**
- * Prints vip_answers=yes|no|unknown: does some machine answer on the VIP's address? ping when the
- * node has it; otherwise a TCP connection attempt makes the kernel resolve the address (ARP or
- * neighbour discovery), and a link-layer address in the neighbour table means someone holds it.
- */
-export function vipAnswersProbe(vip: string): string {
-  return (
-    sh`if command -v ping >/dev/null 2>&1; then if ping -c 1 -W 1 ${vip} >/dev/null 2>&1; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
-    sh`elif command -v ip >/dev/null 2>&1 && command -v bash >/dev/null 2>&1; then timeout 2 bash -c ${`: < /dev/tcp/${vip}/22`} >/dev/null 2>&1; ` +
-    sh`if ip neigh show to ${vip} 2>/dev/null | grep -q lladdr; then echo vip_answers=yes; else echo vip_answers=no; fi; ` +
-    'else echo vip_answers=unknown; fi; '
-  );
-}
 
 export const preflight: Step = {
   name: 'preflight',
@@ -70,9 +57,9 @@ async function checkExistingResources(ctx: StepContext, plans: Map<string, HostP
     if (!h.ok) continue;
     const identity = await clusterIdentity(ctx, h.value);
     if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
-    const cib = await h.value.c.exec('cibadmin --query', { timeoutMs: 60_000 });
-    if (!cib.ok || cib.value.code !== 0) continue;
-    const adopted = adoptionFrom(ctx.inv, cib.value.stdout);
+    const cib = await readCib(h.value.c);
+    if (!cib.ok || cib.value === undefined) continue;
+    const adopted = adoptionFrom(ctx.inv, cib.value);
     if (!adopted.ok) {
       plans.set(host, err({ host, ...adopted.error }));
       return;
@@ -106,31 +93,31 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   }
   const port = ctx.inv.corosync.port;
   // Who listens on the corosync port: corosync itself is fine (a re-run); anyone else is not.
-  const probe = await h.c.exec(
-    sh`owner=$(ss -Hlunp "sport = :${port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
-      sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${ctx.inv.vip.address}/")"; ` +
-      vipAnswersProbe(ctx.inv.vip.address) +
-      FOREIGN_AGENTS_PROBE,
-  );
+  const probe = await readPreflightFacts(h.c, {
+    port,
+    vip: ctx.inv.vip.address,
+    agentDir: AGENT_DIR,
+    agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)],
+    ownMarkers: OSHA_AGENT_MARKERS,
+  });
   if (!probe.ok) return probe;
-  const kv = parseKeyValues(probe.value.stdout);
-  const owner = kv.get('port_owner') ?? '';
+  const owner = probe.value.portOwner;
   if (owner && owner !== 'corosync') {
     problems.push(`UDP port ${port} is already used by ${owner}`);
     fixes.push(`stop ${owner} or set corosync.port to a free port`);
   }
   // The VIP may answer because this cluster already holds it (a re-run); not when no node has it.
-  if (kv.get('vip_answers') === 'yes' && kv.get('vip_local') === '0') {
+  if (probe.value.vipAnswers === 'yes' && !probe.value.vipLocal) {
     const anyNodeHolds = await vipHeldByCluster(ctx);
     if (!anyNodeHolds) {
       problems.push(`the VIP ${ctx.inv.vip.address} already answers, but no cluster node holds it`);
       fixes.push('pick a free address for vip.address');
     }
   }
-  if (kv.get('vip_answers') === 'unknown') ctx.note(h.host, 'VIP not probed: neither ping nor ip/bash on this node');
+  if (probe.value.vipAnswers === 'unknown') ctx.note(h.host, 'VIP not probed: neither ping nor ip/bash on this node');
   // Agents of the same name that osha did not write (the articles' openstack-resource-agents):
   // uploading osha's would swap the agent under every resource that uses them.
-  const foreignAgents = (kv.get('foreign_agents') ?? '').split(' ').filter(Boolean);
+  const foreignAgents = probe.value.foreignAgents;
   if (foreignAgents.length > 0) {
     problems.push(`${AGENT_DIR} holds agents osha did not write (${foreignAgents.join(', ')}); osha ships its own under these names and would replace them under any resource that uses them`);
     fixes.push(`move them to a provider of their own (mv ${AGENT_DIR} /usr/lib/ocf/resource.d/openstack-legacy, then point those resources at ocf:openstack-legacy:NAME), or hand those resources over to osha (resources.existing, action: replace) after that move`);
@@ -152,13 +139,6 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   }
   return ok([]);
 }
-
-/**
- * Part of the probe: files in osha's agent directory, under the names osha ships, that osha did
- * not write. Every agent and alias osha ships says "written for osha" near its top (aliases from
- * before they did say "the articles' name for").
- */
-const FOREIGN_AGENTS_PROBE = sh`echo "foreign_agents=$(cd ${AGENT_DIR} 2>/dev/null && for f in ${[...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)]}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q -e 'written for osha' -e "the articles' name for"; then printf '%s ' "$f"; fi; done)"`;
 
 async function vipHeldByCluster(ctx: StepContext): Promise<boolean> {
   for (const host of ctx.hosts) {
