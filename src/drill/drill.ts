@@ -161,10 +161,6 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
     // First see it gone (the node's own address stack may answer for a moment), then back.
     while (Date.now() < deadline) {
       const status = await firstStatus(session, survivors);
-      // The same look tells when the survivors saw the node gone (detection); standby keeps it.
-      if (mode !== 'standby' && result.phases.detectionMs === undefined && status.ok && !status.value.status.onlineNodes.includes(victim)) {
-        result.phases.detectionMs = Date.now() - t0;
-      }
       const at = status.ok ? status.value.status.resources.get(VIP_ID) : undefined;
       if (at && at.roles.includes('Started') && at.nodes.some((n) => n !== victim) && (await addressAnswers(inv.vip.address))) {
         result.vipMs = Date.now() - t0;
@@ -175,7 +171,7 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
     result.errors.push(`VIP not back within ${timeoutMs / 1000} s`);
   })();
 
-  const phaseWatch = watchPhases(input, victim, survivors, t0, deadline, result, vipWatch);
+  const phaseWatch = watchPhases(input, victim, survivors, t0, deadline, result);
 
   const pending = new Set(watched);
   while (pending.size > 0 && Date.now() < deadline) {
@@ -238,15 +234,19 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
 }
 
 /**
- * Fencing (Pacemaker's fence history for the node: an action completed after t0), once the VIP
- * watcher has seen the node gone (detection). Standby moves resources without losing the node.
+ * Detection (the survivors see the node gone), then fencing (Pacemaker's fence history for the
+ * node: an action completed after t0). Standby moves resources without losing the node: neither.
  */
-async function watchPhases(input: DrillInput, victim: string, survivors: string[], t0: number, deadline: number, result: DrillResult, vipWatch: Promise<void>): Promise<void> {
+async function watchPhases(input: DrillInput, victim: string, survivors: string[], t0: number, deadline: number, result: DrillResult): Promise<void> {
   if (input.mode === 'standby') return;
-  let vipDone = false;
-  void vipWatch.then(() => (vipDone = true));
-  // A local wait (no SSH): the VIP watcher's status polls record detection.
-  while (result.phases.detectionMs === undefined && !vipDone && Date.now() < deadline) await pause(50);
+  while (Date.now() < deadline) {
+    const status = await firstStatus(input.session, survivors);
+    if (status.ok && !status.value.status.onlineNodes.includes(victim)) {
+      result.phases.detectionMs = Date.now() - t0;
+      break;
+    }
+    await pause(100);
+  }
   // A clean stop (systemctl stop pacemaker) is not fenced; neither is a cluster without fencing.
   if (input.mode === 'stop' || !input.inv.stonith.enabled || result.phases.detectionMs === undefined) return;
   let event: FenceEvent | undefined;
