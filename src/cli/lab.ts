@@ -20,6 +20,7 @@ import {
 import { describeError, type Result } from '../util/result.ts';
 import { vagrantLabUp } from '../lab/vagrant.ts';
 import { runFenceServer } from '../lab/fence-server.ts';
+import { labControllers, type ControllersInfo } from '../lab/openstack.ts';
 import { resolve } from 'node:path';
 import { EXIT } from './exit.ts';
 
@@ -56,7 +57,8 @@ function upCommand(): Command {
     .option('-v, --verbose', 'show the image build output')
     .option('--provider <name>', 'nspawn (containers on this machine) or vagrant (VMs from vagrant/Vagrantfile)', 'nspawn')
     .option('--no-fencing', 'nspawn only: no fence device, the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
-    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean }) => {
+    .option('--openstack', `nspawn only: make the nodes OpenStack controllers before HA (as \`osha lab controllers\` does; shared storage in DIR/shared unless --shared); the inventory lists their services`)
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean }) => {
       if (opts.provider === 'vagrant') {
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
         if (!v.ok) {
@@ -87,7 +89,7 @@ function upCommand(): Command {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, log, signal: abort.signal });
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, openstack: opts.openstack, log: opts.openstack ? progress(log) : log, signal: abort.signal });
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (!r.ok && r.error.interrupted) {
@@ -102,10 +104,33 @@ function upCommand(): Command {
         console.log(`  vip     ${lab.vip} (free; nic ${lab.nodes[0]?.iface})`);
         if (lab.fence) console.log(`  fence   ${lab.fence.address}:${lab.fence.port} (fence_nspawn in every node; requests logged in ${lab.fence.log})`);
         else console.log('  fence   none (--no-fencing): the inventory runs the cluster without fencing');
+        if (lab.controllers) printControllers(lab.controllers);
         console.log(`inventory: ${lab.inventory}`);
         console.log(`  deploy:  osha deploy ${lab.inventory}`);
         console.log(`  ssh:     ssh -i ${lab.privateKey} -o UserKnownHostsFile=${lab.knownHosts} root@${lab.nodes[0]?.address}`);
         console.log(`  remove:  osha lab down --dir ${lab.dir}`);
+      });
+    });
+}
+
+/** Bootstrap lines go to stderr as they happen; image build lines stay behind --verbose. */
+function progress(imageLog: (line: string) => void): (line: string) => void {
+  return (line) => (line.startsWith('controllers: ') ? console.error(`osha lab: ${line.slice('controllers: '.length)}`) : imageLog(line));
+}
+
+function printControllers(c: ControllersInfo): void {
+  console.log(`  openstack ${c.bootstrapped ? 'bootstrapped' : 'already bootstrapped'}: ${c.primary} runs MariaDB, RabbitMQ, keystone and glance-api under systemd (the others are configured standbys)`);
+  console.log(`            admin password in ${c.passwordFile}, every secret in ${c.secretsFile} (both 0600)`);
+}
+
+function controllersCommand(): Command {
+  return new Command('controllers')
+    .description("make a lab's nodes OpenStack controllers before HA: MariaDB (data on the shared storage), RabbitMQ, keystone and glance-api configured on every node with its own address, bootstrapped and run by node1; writes the services into DIR/inventory.yaml (once; a re-run changes nothing)")
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
+    .action(async (opts: DirOption) => {
+      report(await labControllers(resolve(opts.dir), { log: progress(() => undefined) }), (c) => {
+        printControllers(c);
+        console.log(`  deploy:   osha deploy ${resolve(opts.dir, 'inventory.yaml')}`);
       });
     });
 }
@@ -171,6 +196,7 @@ export function labCommand(): Command {
     .addCommand(upCommand())
     .addCommand(downCommand())
     .addCommand(statusCommand())
+    .addCommand(controllersCommand())
     .addCommand(nodeCommand('kill', 'power cut: kill the node and delete its network namespace (its VIPs vanish)', labKill, 'killed (powered off)'))
     .addCommand(nodeCommand('start', 'boot a killed node again and wait for its sshd', (d, n) => labStart(d, n), 'started, sshd answers'))
     .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", labPartition, 'partitioned (link down)'))

@@ -13,6 +13,7 @@ import { renderInventory, renderKnownHosts } from './inventory.ts';
 import { preflight } from './preflight.ts';
 import { allFenceFiles, fenceFiles, ensureFenceKeys, fenceServerAlive, startFenceServer, stopFenceServer, waitForFenceServer, writeFenceNodeFiles, FENCE_PORT } from './fence.ts';
 import { runOk } from './exec.ts';
+import { controllerFiles, labControllers, type ControllersInfo } from './openstack.ts';
 import { sendSignal, waitFor } from './proc.ts';
 import {
   LAUNCHER_SCRIPT,
@@ -55,6 +56,11 @@ export interface LabUpOptions extends PlanOptions {
   signal?: AbortSignal;
   /** False: no fence device (no fence server, no agent); the inventory says stonith is off. */
   fencing?: boolean;
+  /**
+   * Make the nodes OpenStack controllers before HA (src/lab/openstack.ts); without `shared`, the
+   * shared storage is DIR/shared, made and removed by the lab.
+   */
+  openstack?: boolean;
 }
 
 const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
@@ -77,6 +83,8 @@ export interface LabInfo {
   bootSeconds: number;
   /** The fence server (absent with fencing: false). */
   fence?: { address: string; port: number; log: string };
+  /** With `openstack`: the controllers' bootstrap. */
+  controllers?: ControllersInfo;
 }
 
 function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): LabInfo {
@@ -121,7 +129,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   await rm(plan.files.nodes, { recursive: true, force: true });
   const started = Date.now();
   await mkdir(plan.files.nodes, { recursive: true });
-  const shared = opts.shared ? resolve(opts.shared) : undefined;
+  const shared = opts.shared ? resolve(opts.shared) : opts.openstack ? join(plan.dir, 'shared') : undefined;
+  // Only a directory the lab creates is the lab's to remove at `down`.
+  const sharedOwned = shared !== undefined && !existsSync(shared);
   if (shared) await mkdir(shared, { recursive: true });
   const state: LabState = {
     ...plan,
@@ -130,6 +140,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     image: { hash: image.value.hash, rootfs: image.value.rootfs },
     cgroupRoots: cgroupRoots(),
     shared,
+    ...(sharedOwned ? { sharedOwned } : {}),
     ready: false,
     fencing: opts.fencing !== false,
     nodes: plan.nodes.map((n) => ({ ...n, killed: false, partitioned: false })),
@@ -143,7 +154,14 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     const note = cleaned.ok ? '' : ` (cleanup also failed: ${cleaned.error.message})`;
     return err({ ...booted.error, message: booted.error.message + note });
   }
-  return ok(infoOf(state, image.value, (Date.now() - started) / 1000));
+  const info = infoOf(state, image.value, (Date.now() - started) / 1000);
+  if (!opts.openstack) return ok(info);
+  // A failed bootstrap leaves the lab up to look at: re-running it is safe.
+  const controllers = await labControllers(state.dir, { log: opts.log });
+  if (!controllers.ok) {
+    return err({ ...controllers.error, message: `the lab is up in ${state.dir}, but making its nodes OpenStack controllers failed: ${controllers.error.message}`, fix: `re-run it with: osha lab controllers --dir ${state.dir} (or remove the lab: osha lab down --dir ${state.dir})` });
+  }
+  return ok({ ...info, controllers: controllers.value });
 }
 
 async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<void>> {
@@ -255,7 +273,8 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
     await writeState(state);
     return err(oshaError(`the lab in ${state.dir} was not fully removed: ${problems.join('; ')}`, { fix: `fix the cause, then run osha lab down --dir ${state.dir} again` }));
   }
-  const files = [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher];
+  const files = [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher, ...Object.values(controllerFiles(state.dir))];
+  if (state.shared && state.sharedOwned) files.push(state.shared);
   for (const f of [...files, ...allFenceFiles(state.dir), lockFile(state.files.state)]) {
     await rm(f, { recursive: true, force: true });
   }

@@ -5,7 +5,31 @@ import { FENCE_LOGIN, FENCE_PORT, NODE_FENCE_KEY } from './fence.ts';
 /** A YAML scalar that stays a string whatever it contains (JSON strings are valid YAML). */
 const str = (s: string) => JSON.stringify(s);
 
-type InventoryPlan = Pick<LabPlan, 'dir' | 'nodes' | 'vip' | 'prefixLength' | 'files' | 'gateway'> & { fencing?: boolean };
+type InventoryPlan = Pick<LabPlan, 'dir' | 'nodes' | 'vip' | 'prefixLength' | 'files' | 'gateway'> & {
+  fencing?: boolean;
+  /** Set once the nodes are OpenStack controllers (`osha lab up --openstack`): the services to make HA. */
+  mission?: { passwordFile: string; services: readonly string[]; mysqlData: string; keystoneTuning: string };
+};
+
+/** The services section: none for plain nodes; for the lab's controllers, the articles' services. */
+function renderServices(plan: InventoryPlan): string[] {
+  const c = plan.mission;
+  if (!c) return ['services: []'];
+  return [
+    '# The controllers run these under systemd on node1 today (osha lab up --openstack): osha hands',
+    '# them to Pacemaker, moves their configs and keystone\'s catalog to the VIP.',
+    `services: [${c.services.join(', ')}]`,
+    'openstack:',
+    `  password: {file: ${str(c.passwordFile)}}`,
+    'resources:',
+    '  storage:',
+    "    # The lab's shared directory stands in for a SAN volume: a bind mount moves with MariaDB.",
+    `    mysql: {device: ${c.mysqlData}, fstype: none, options: bind}`,
+    '  overrides:',
+    '    # One uwsgi process instead of 8x32 threads: keystone starts in seconds on a small host.',
+    `    keystone: {params: {additional_parameters: ${str(c.keystoneTuning)}}}`,
+  ];
+}
 
 /**
  * The stonith section: one fence_nspawn device per node (the agent runs on the other nodes and
@@ -53,7 +77,7 @@ export function renderInventory(plan: InventoryPlan, generatedAt = new Date()): 
     `  cidr_netmask: ${plan.prefixLength}`,
     `  nic: ${nic}`,
     ...renderStonith(plan),
-    'services: []',
+    ...renderServices(plan),
     '',
   ];
   return lines.join('\n');

@@ -27,6 +27,10 @@ export interface LabState extends Omit<LabPlan, 'nodes'> {
   cgroupRoots: string[];
   /** Host directory bind-mounted into every node, when asked for. */
   shared?: string;
+  /** True when `up` created the shared directory (DIR/shared for --openstack): `down` removes it. */
+  sharedOwned?: boolean;
+  /** Set when the nodes were made OpenStack controllers (src/lab/openstack.ts). */
+  controllers?: { bootstrappedAt: string; primary: string };
   /** Set once every node answered on ssh. */
   ready: boolean;
   /** False for a lab made with --no-fencing: no fence server, no fence device in the inventory. */

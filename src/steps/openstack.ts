@@ -7,12 +7,13 @@ import { hostHandle, planEachHost, runNote, type HostHandle } from './common.ts'
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
 import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
 import type { OpenStackService } from '../openstack/rewrites.ts';
-import { desiredEndpoints, describeEndpointOp, endpointArgv, parseEndpointList, planEndpoints, regionMismatches } from '../openstack/endpoints.ts';
+import { CATALOG, desiredEndpoints, describeEndpointOp, endpointArgv, parseEndpointList, planEndpoints, regionMismatches, type EndpointOp } from '../openstack/endpoints.ts';
 import { OS_PASSWORD_FILE } from '../cluster/catalog.ts';
 import { primitiveId, VIP_ID } from '../cluster/build.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { oweAction, restartRecord } from './owed.ts';
+import { count } from '../util/text.ts';
+import { clearOwed, oweAction, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
 
 /** Which config family each cluster service reads (its registry config file's family). */
 export function configServiceOf(s: ServiceName): OpenStackService | undefined {
@@ -95,7 +96,7 @@ export const openstackConfig: Step = {
         // Recorded before the write: a run cut short after it still restarts the service next time.
         actions.push(oweAction(ctx, h, restartRecord(service), `${service} owes a restart to read its rewritten config`));
         actions.push({
-          summary: `point ${plan.value.changedFiles.join(', ')} at the VIP (${plan.value.entries.length} option(s))`,
+          summary: `point ${plan.value.changedFiles.join(', ')} at the VIP (${count(plan.value.entries.length, 'option')})`,
           diff: plan.value.diff,
           apply: () => applyFileSteps(h, plan.value.steps),
         });
@@ -113,6 +114,11 @@ export function credentialsEnv(inv: Inventory): string {
     sh`export OS_AUTH_URL=${authUrl} OS_USERNAME=${os.username} OS_PROJECT_NAME=${os.project}`,
     sh`export OS_USER_DOMAIN_NAME=${os.user_domain} OS_PROJECT_DOMAIN_NAME=${os.project_domain} OS_IDENTITY_API_VERSION=3 OS_INTERFACE=internal`,
     sh`OS_PASSWORD=$(cat ${OS_PASSWORD_FILE}) || exit 1; export OS_PASSWORD`,
+    // The catalog may still send clients of keystone elsewhere (a first deploy over a catalog on a
+    // node's own address is what moves it): talk to keystone at the auth URL itself, with a token.
+    'OS_TOKEN=$(openstack token issue -f value -c id) || exit 1',
+    'export OS_TOKEN OS_ENDPOINT="$OS_AUTH_URL" OS_AUTH_TYPE=admin_token',
+    'unset OS_PASSWORD OS_AUTH_URL OS_USERNAME OS_PROJECT_NAME OS_USER_DOMAIN_NAME OS_PROJECT_DOMAIN_NAME',
   ].join('\n');
 }
 
@@ -167,7 +173,34 @@ export const keystoneEndpoints: Step = {
         },
       };
     });
-    return new Map([[h.value.host, ok(actions)]]);
+    const restarts = catalogRestarts(ctx, h.value, ops);
+    return new Map([[h.value.host, ok([...restarts.before, ...actions, ...restarts.after])]]);
   },
 };
+
+/**
+ * After the identity endpoints move, the APIs that validate tokens still hold the catalog they
+ * read at their start (a first deploy over a catalog on a node's own address): each restarts once.
+ * Recorded first (src/steps/owed.ts), so a run cut short restarts them on the next run. A resource
+ * this run created only just started: its restart interrupts nobody.
+ */
+function catalogRestarts(ctx: StepContext, h: HostHandle, ops: readonly EndpointOp[]): { before: Action[]; after: Action[] } {
+  const none = { before: [], after: [] };
+  if (!ops.some((op) => op.serviceType === 'identity')) return none;
+  const created = runNote<string>(ctx, CREATED_PRIMITIVES);
+  const validators = ctx.inv.services.filter((s) => s !== 'keystone' && CATALOG[s] !== undefined && configServiceOf(s) !== undefined);
+  if (validators.length === 0) return none;
+  const families = [...new Set(validators.map((s) => configServiceOf(s)!))];
+  const before = families.map((f) => oweAction(ctx, h, restartRecord(f), `${f} owes a restart to read the moved identity endpoints`));
+  const after: Action[] = [
+    ...validators.map((s) =>
+      restartAction(ctx, h, s, 'it validates tokens through the identity endpoints it read at its start', created.has(primitiveId(s)) ? undefined : `${s} is down while it restarts`),
+    ),
+    {
+      summary: `clear the restart records (${families.join(', ')})`,
+      apply: () => clearOwed(ctx, h, families.map(restartRecord)),
+    },
+  ];
+  return { before, after };
+}
 

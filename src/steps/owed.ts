@@ -7,6 +7,8 @@ import type { HostHandle } from './common.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 import { readRecordNames } from '../facts/host.ts';
+import { primitiveId } from '../cluster/build.ts';
+import type { ServiceName } from '../services/registry.ts';
 
 export const OWED_DIR = '/var/lib/osha/owed';
 
@@ -39,3 +41,22 @@ export async function clearOwed(ctx: StepContext, h: HostHandle, names: readonly
 
 export const COROSYNC_RESTART = 'corosync-restart';
 export const restartRecord = (service: string): string => `restart-${service}`;
+
+/** Restarts a service's resource through Pacemaker (crm_resource --restart waits for it to run again). */
+export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceName, why: string, disruptive: string | undefined): Action {
+  const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
+  const cmd = sh`crm_resource --restart --resource ${primitiveId(service)} --timeout=${`${timeout}s`}`;
+  return {
+    summary: `restart ${primitiveId(service)}: ${why}`,
+    ...(disruptive ? { disruptive } : {}),
+    commands: [cmd],
+    apply: async () => {
+      const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
+      return r.ok ? ok(undefined) : r;
+    },
+  };
+}
+
+/** Run-wide record of the primitives this run's CIB patch creates (they start fresh). */
+export const CREATED_PRIMITIVES = 'resources-created';
+

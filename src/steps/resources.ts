@@ -1,16 +1,15 @@
 // Steps for the Pacemaker resource set: the secret files the resources read, then the resource
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { commandAction, hostHandle, planEachHost, fileFact, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { commandAction, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { FENCE_ID_PREFIX, buildResourceModel, primitiveId } from '../cluster/build.ts';
 import { changedConfigServices, configServiceOf } from './openstack.ts';
-import { sh } from '../ssh/quote.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
 import { parseSimulation, type Simulation } from '../cluster/transition.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
 import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites.ts';
-import { clearOwed, readOwed, restartRecord } from './owed.ts';
+import { clearOwed, readOwed, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
 import { readClusterStatus } from '../facts/cluster.ts';
@@ -140,24 +139,12 @@ async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStac
 function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, owed: Set<OpenStackService>, running: Set<string>): Action[] {
   if (owed.size === 0) return [];
   const ids = new Set(primitivesOf(model.resources).map((p) => p.id));
-  const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
   const restarts: Action[] = ctx.inv.services
     .filter((s) => {
       const family = configServiceOf(s);
       return family !== undefined && owed.has(family) && ids.has(primitiveId(s)) && running.has(primitiveId(s));
     })
-    .map((s) => {
-      const cmd = sh`crm_resource --restart --resource ${primitiveId(s)} --timeout=${`${timeout}s`}`;
-      return {
-        summary: `restart ${primitiveId(s)}: its config now points at the VIP`,
-        disruptive: `${s} is down while it restarts`,
-        commands: [cmd],
-        apply: async () => {
-          const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
-          return r.ok ? ok(undefined) : r;
-        },
-      };
-    });
+    .map((s) => restartAction(ctx, h, s, 'its config now points at the VIP', `${s} is down while it restarts`));
   const records = [...owed].map(restartRecord);
   const clear: Action = {
     summary: `clear the restart records (${[...owed].join(', ')}) on every node`,
@@ -242,6 +229,8 @@ export const resources: Step = {
     const owed = await owedConfigRestarts(ctx);
     if (!owed.ok) return single(owed);
     const running = new Set(live.ok ? primitiveIdsIn(live.value) : []);
+    const created = runNote<string>(ctx, CREATED_PRIMITIVES);
+    for (const p of primitivesOf(model.resources)) if (!running.has(p.id)) created.add(p.id);
     return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running)]));
   },
 };

@@ -184,7 +184,7 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       }
     });
 
-    it('stand-in glance-api answering the authenticated GET with 403: depth 20 answers 0 with a warning; with 500: 1', async function () {
+    it('stand-in glance-api answering the authenticated GET with 403 or 401: depth 20 answers 0 with a warning; with 500: 1', async function () {
       const s = await standinSetup(tree, 'glance-api', { password });
       const inst = track('api403');
       expect((await runAgent(tree, 'glance-api', 'start', inst, s.params)).code).to.equal(0);
@@ -192,6 +192,12 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       const forbidden = await runAgent(tree, 'glance-api', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
       expect(forbidden.code, forbidden.stderr).to.equal(0);
       expect(forbidden.stderr).to.match(/WARNING: .*answered HTTP 403/);
+      // 401 to a fresh token: glance cannot validate tokens (its keystone settings, or a catalog
+      // still naming a node's own address, as during a first deploy): a warning, not a failover.
+      writeStandinConfig(s.config, { ...s.configBody, api_status: 401 });
+      const unvalidated = await runAgent(tree, 'glance-api', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
+      expect(unvalidated.code, unvalidated.stderr).to.equal(0);
+      expect(unvalidated.stderr).to.match(/WARNING: .*answered HTTP 401 to a token keystone just issued: glance-api cannot validate tokens/);
       writeStandinConfig(s.config, { ...s.configBody, api_status: 500 });
       const broken = await runAgent(tree, 'glance-api', 'monitor', inst, s.params, { OCF_CHECK_LEVEL: '20' });
       expect(broken.code, broken.stderr).to.equal(1);

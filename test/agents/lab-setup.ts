@@ -2,7 +2,8 @@
 // mariadb, rabbitmq, keystone, glance-api, heat-api and heat-engine installed and stopped) gets
 // the OCF tools from its offline apt cache, the databases, a bootstrapped keystone and osha's agents.
 // Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
-import { databasesSql, offlineInstallScript } from '../support/lab.ts';
+import { offlineInstallScript } from '../support/lab.ts';
+import { databasesSql } from '../../src/lab/openstack.ts';
 
 /** ocf-tester and its tools from the node's apt cache (the daemons' packages come with the image). */
 export const INSTALL_SCRIPT = offlineInstallScript(['resource-agents', 'libxml2-utils', 'pacemaker-cli-utils'], '/var/log/osha-agents-install.log');

@@ -173,6 +173,30 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(await nodeOk(node, 'findmnt', 'findmnt -n -o SOURCE,TARGET /var/lib/mysql')).to.match(/\/mysql\]?\s+\/var\/lib\/mysql/);
   });
 
+  it('took the controllers over as they were: configs moved from each node\'s own address to the VIP (backups kept), the init system runs none of the services', async () => {
+    for (const n of ha.nodes) {
+      const out = await nodeOk(
+        n,
+        'configs and units',
+        [
+          'grep -h "^connection" /etc/keystone/keystone.conf /etc/glance/glance-api.conf',
+          'echo ---',
+          'grep -h "^connection" /etc/keystone/keystone.conf.osha-orig /etc/glance/glance-api.conf.osha-orig',
+          'echo ---',
+          'systemctl is-enabled mariadb rabbitmq-server keystone glance-api || true',
+        ].join('\n'),
+      );
+      const [now = '', before = '', units = ''] = out.split('---\n');
+      const own = n.address.replace(/\./g, '\\.');
+      for (const db of ['keystone', 'glance']) {
+        expect(now, n.name).to.match(new RegExp(`@${ha.vip.replace(/\./g, '\\.')}/${db}$`, 'm'));
+        expect(before, n.name).to.match(new RegExp(`@${own}/${db}$`, 'm'));
+      }
+      expect(now, n.name).to.not.match(new RegExp(`@${own}/`));
+      expect(units.trim().split('\n'), n.name).to.deep.equal(['masked', 'masked', 'masked', 'masked']);
+    }
+  });
+
   it('issues a token through the VIP (POST /v3/auth/tokens: 201 with X-Subject-Token)', async () => {
     const t = await issueToken(ha.vip, ha.secrets.admin);
     expect(t.status).to.equal(201);

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { planLab, checkPlanOptions, MAX_NODES } from '../../src/lab/plan.ts';
 import { renderInventory } from '../../src/lab/inventory.ts';
+import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL } from '../../src/lab/openstack.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS, PREINSTALLED } from '../../src/lab/image-recipe.ts';
 import { preflight } from '../../src/lab/preflight.ts';
@@ -61,6 +62,17 @@ describe('lab inventory', () => {
         params: { ipaddr: '198.18.7.1', ipport: 1622, login: 'fence', identity_file: '/etc/osha-lab/fence_key' },
       })),
     );
+  });
+
+  it('lists the controllers\' services, their storage and the admin password file once the nodes are OpenStack controllers', () => {
+    const plan = planLab({ dir: '/tmp/lab', nodes: 3, subnet: 7 });
+    const mission = { passwordFile: '/tmp/lab/openstack-admin.password', services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING };
+    const r = parseInventory(renderInventory({ ...plan, mission }), 'inventory.yaml');
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    expect(r.value.services).to.deep.equal(['mysql', 'rabbitmq', 'keystone', 'glance-api']);
+    expect(r.value.openstack?.password).to.deep.equal({ file: '/tmp/lab/openstack-admin.password' });
+    expect(r.value.resources.storage.mysql).to.deep.equal({ device: '/srv/shared/mysql', fstype: 'none', options: 'bind' });
+    expect(r.value.resources.overrides.keystone?.params).to.deep.equal({ additional_parameters: '--processes 1 --threads 8' });
   });
 
   it('says plainly that a lab made with --no-fencing has no fence device', () => {

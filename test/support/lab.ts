@@ -236,24 +236,6 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download -o Dpkg::Opti
 `;
 }
 
-/**
- * SQL creating each OpenStack database and its user of the same name, with its password, for
- * clients from `host` ('localhost', or '%' when they come through the VIP). Re-runnable.
- */
-export function databasesSql(passwords: Record<string, string>, host: 'localhost' | '%'): string {
-  return Object.entries(passwords)
-    .map(([db, password]) =>
-      [
-        `CREATE DATABASE IF NOT EXISTS ${db};`,
-        `CREATE USER IF NOT EXISTS '${db}'@'${host}';`,
-        `ALTER USER '${db}'@'${host}' IDENTIFIED BY '${password}';`,
-        `GRANT ALL PRIVILEGES ON ${db}.* TO '${db}'@'${host}';`,
-      ].join('\n'),
-    )
-    .concat('FLUSH PRIVILEGES;')
-    .join('\n');
-}
-
 /** ssh options for a lab node: the lab key, the lab's known_hosts, strict host key checking. */
 export function sshOptions(n: LabNode): string[] {
   return [
