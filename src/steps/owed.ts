@@ -42,16 +42,18 @@ export async function clearOwed(ctx: StepContext, h: HostHandle, names: readonly
 export const COROSYNC_RESTART = 'corosync-restart';
 export const restartRecord = (service: string): string => `restart-${service}`;
 
-/** Restarts a service's resource through Pacemaker (crm_resource --restart waits for it to run again). */
+/** Restarts a service's resource through Pacemaker and waits until the cluster has settled again. */
 export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceName, why: string, disruptive: string | undefined): Action {
   const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
-  const cmd = sh`crm_resource --restart --resource ${primitiveId(service)} --timeout=${`${timeout}s`}`;
+  // --restart returns once the start is under way; --wait holds until the cluster settles, so
+  // the next step (or the operator) finds the service running, not "Starting".
+  const cmd = sh`crm_resource --restart --resource ${primitiveId(service)} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
   return {
     summary: `restart ${primitiveId(service)}: ${why}`,
     ...(disruptive ? { disruptive } : {}),
     commands: [cmd],
     apply: async () => {
-      const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
+      const r = await h.c.run(cmd, { timeoutMs: (2 * timeout + 30) * 1000 });
       return r.ok ? ok(undefined) : r;
     },
   };
