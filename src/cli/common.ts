@@ -2,7 +2,8 @@
 // inventory problems, and open one SSH session that asks for a key passphrase on a terminal.
 import { loadInventory, formatProblem, problemsSummary } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/schema.ts';
-import { SshSession, DEFAULT_CONCURRENCY } from '../ssh/session.ts';
+import { SshSession } from '../ssh/session.ts';
+import { DEFAULT_CONCURRENCY } from '../ssh/defaults.ts';
 import type { ConnectOptions } from '../ssh/connection.ts';
 import { targetsFor } from '../ssh/target.ts';
 import { EXIT } from './exit.ts';
