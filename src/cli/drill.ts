@@ -56,7 +56,7 @@ export function drillCommand(): Command {
         process.exitCode = EXIT.usage;
         return;
       }
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       let victim = flags.node;
       const control: NodeControl =
         mode === 'kill' || mode === 'partition'

@@ -23,7 +23,7 @@ export function rollbackCommand(): Command {
       if (!inv) return;
       const explicit = files.length > 0;
       const wanted = explicit ? files : DEFAULT_ROLLBACK_FILES;
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       let failed = 0;
       try {
         const results = await session.forEachHost(async (t): Promise<Result<string[]>> => {

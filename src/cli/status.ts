@@ -76,7 +76,7 @@ export function statusCommand(): Command {
       ]);
       const inv = await inventoryOrReport(file);
       if (!inv) return;
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       const unreachable: StatusReport['unreachable'] = [];
       try {
         for (const node of inv.nodes) {
