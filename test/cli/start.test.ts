@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { TSX_NOTE } from '../support/osha.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const SLOW_NOTE = /^osha: running from source through tsx .*`npm run build` gives the fast start$/m;
 
 interface Launch {
   code: number | null;
@@ -80,7 +80,7 @@ describe('osha start: bin/osha.js picks dist/ or src/', function () {
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).to.equal('osha launch: src/cli/main.ts (tsx)');
     expect(lines.slice(1), 'one note line').to.have.length(1);
-    expect(lines[1]).to.match(SLOW_NOTE);
+    expect(lines[1]).to.match(TSX_NOTE);
   });
 
   it('runs src/ through tsx when dist/ is missing', function () {
@@ -88,7 +88,7 @@ describe('osha start: bin/osha.js picks dist/ or src/', function () {
     const r = launch(dir, ['validate', join(ROOT, 'inventory.example.yaml')]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.include('valid');
-    expect(r.stderr).to.match(SLOW_NOTE);
+    expect(r.stderr).to.match(TSX_NOTE);
   });
 
   it('says what to do when dist/ is missing and tsx is not installed', function () {
@@ -102,6 +102,6 @@ describe('osha start: bin/osha.js picks dist/ or src/', function () {
     expect(r.code).to.equal(1);
     expect(r.stdout).to.equal('');
     expect(r.stderr).to.include('tsx (a development dependency) is not installed').and.include('npm install && npm run build');
-    expect(r.stderr).to.not.match(SLOW_NOTE);
+    expect(r.stderr).to.not.match(TSX_NOTE);
   });
 });
