@@ -21,11 +21,19 @@ function newest(dir) {
   return max;
 }
 
-// A package without src/ (only dist/) is current by definition.
-const current = existsSync(stamp) && (!existsSync(`${root}src`) || statSync(stamp).mtimeMs >= newest(`${root}src`));
+function distIsCurrent() {
+  if (!existsSync(stamp)) return false;
+  if (!existsSync(`${root}src`)) return true; // a package shipped without src/
+  try {
+    return statSync(stamp).mtimeMs >= newest(`${root}src`);
+  } catch {
+    return false; // e.g. a dangling link under src/: the sources decide
+  }
+}
+
 const trace = (entry) => process.env.OSHA_LAUNCH_TRACE === '1' && console.error(`osha launch: ${entry}`);
 
-if (current) {
+if (distIsCurrent()) {
   trace('dist/cli/main.js');
   await import('../dist/cli/main.js');
 } else {
