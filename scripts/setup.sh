@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what osha and its tests need on a Debian machine: the Debian packages listed in
-# .ci/apt-packages and the npm dependencies. Quick when everything is already there.
+# .ci/apt-packages, the npm dependencies and the compiled CLI (dist/). Quick when everything is
+# already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,11 @@ fi
 # npm ci only when node_modules does not match package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+
+# dist/, the compiled CLI that bin/osha.js runs, only when a file under src/ or a tsconfig is newer
+# than the stamp `npm run build` leaves.
+if [ ! -f dist/.built ] || [ -n "$(find src tsconfig.json tsconfig.build.json -newer dist/.built -print -quit)" ]; then
+  echo "setup: building dist/ (npm run build)"
+  npm run build --silent
 fi

@@ -2,7 +2,8 @@
 // inventory problems, and open one SSH session that asks for a key passphrase on a terminal.
 import { loadInventory, formatProblem, problemsSummary } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/schema.ts';
-import { SshSession, DEFAULT_CONCURRENCY } from '../ssh/session.ts';
+import type { SshSession } from '../ssh/session.ts';
+import { DEFAULT_CONCURRENCY } from '../ssh/defaults.ts';
 import type { ConnectOptions } from '../ssh/connection.ts';
 import { targetsFor } from '../ssh/target.ts';
 import { EXIT } from './exit.ts';
@@ -28,7 +29,11 @@ export async function askPassphrase(path: string): Promise<string | undefined> {
   }
 }
 
-/** The SSH session of a command: host keys verified, a passphrase asked for when a key has one. */
-export function commandSession(inv: Inventory, file: string, options: Omit<ConnectOptions, 'askPassphrase'> = {}, concurrency = DEFAULT_CONCURRENCY): SshSession {
+/**
+ * The SSH session of a command: host keys verified, a passphrase asked for when a key has one.
+ * ssh2 is loaded here, not with this module: `osha validate` needs none of it.
+ */
+export async function commandSession(inv: Inventory, file: string, options: Omit<ConnectOptions, 'askPassphrase'> = {}, concurrency = DEFAULT_CONCURRENCY): Promise<SshSession> {
+  const { SshSession } = await import('../ssh/session.ts');
   return new SshSession(targetsFor(inv, file), { ...options, askPassphrase }, concurrency);
 }

@@ -1,13 +1,10 @@
 // `osha deploy`, `osha plan` and `osha run`: load the inventory and a playbook, run its steps
 // over SSH, print progress and a summary, set the exit code.
 import { Command, Option } from 'commander';
-import { listPlaybooks, loadPlaybook } from '../playbook/load.ts';
-import { commandSession, inventoryOrReport } from './common.ts';
-import { runSteps } from '../runner/run.ts';
-import { LineReporter, ListrReporter, jsonSummary } from '../runner/report.ts';
+import { listPlaybooks } from '../playbook/names.ts';
 import type { Reporter } from '../runner/run.ts';
 import type { RunSummary } from '../runner/types.ts';
-import { DEFAULT_CONCURRENCY } from '../ssh/session.ts';
+import { DEFAULT_CONCURRENCY } from '../ssh/defaults.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
 
@@ -53,6 +50,13 @@ function disruptiveConfirmation(flags: RunFlags): (lines: string[]) => Promise<b
 /** Runs a playbook against an inventory; returns the exit code. */
 export async function runPlaybookCli(playbookName: string, file: string, flags: RunFlags): Promise<number> {
   const out = (s: string) => (flags.json ? process.stderr.write(s) : process.stdout.write(s));
+  // Loaded when a command runs, not with this module: `osha --help` starts without them.
+  const [{ loadPlaybook }, { commandSession, inventoryOrReport }, { runSteps }, { LineReporter, ListrReporter, jsonSummary }] = await Promise.all([
+    import('../playbook/load.ts'),
+    import('./common.ts'),
+    import('../runner/run.ts'),
+    import('../runner/report.ts'),
+  ]);
   // The playbook first: a wrong name is found without reading the inventory.
   const playbook = await loadPlaybook(playbookName);
   if (!playbook.ok) {
@@ -71,7 +75,7 @@ export async function runPlaybookCli(playbookName: string, file: string, flags: 
   const verbose = Boolean(flags.verbose);
   const useListr = process.stdout.isTTY && !flags.json && !dryRun;
   const reporter: Reporter = useListr ? new ListrReporter(out, { verbose }) : new LineReporter(out, { verbose, dryRun });
-  const session = commandSession(inv, file, { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), log: verbose ? (l) => reporter.log(l) : undefined }, concurrency);
+  const session = await commandSession(inv, file, { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), log: verbose ? (l) => reporter.log(l) : undefined }, concurrency);
 
   // First Ctrl-C: finish the actions under way, then stop and say what was left. Second: quit now.
   const abort = new AbortController();

@@ -1,13 +1,12 @@
 // `osha drill FILE`: a failover drill with measured recovery times (see src/drill/drill.ts).
 import { Command, Option } from 'commander';
 import chalk from 'chalk';
-import { commandSession, inventoryOrReport } from './common.ts';
-import { runDrill, pacemakerControl, type DrillMode, type DrillResult, type NodeControl } from '../drill/drill.ts';
-import { labKill, labStart, labPartition, labHeal } from '../lab/index.ts';
+import type { DrillMode, DrillResult, NodeControl } from '../drill/drill.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
 
-function labControl(dir: string, mode: 'kill' | 'partition'): NodeControl {
+async function labControl(dir: string, mode: 'kill' | 'partition'): Promise<NodeControl> {
+  const { labKill, labStart, labPartition, labHeal } = await import('../lab/index.ts');
   return mode === 'kill'
     ? { takeOut: (n) => labKill(dir, n), bringBack: (n) => labStart(dir, n) }
     : { takeOut: (n) => labPartition(dir, n), bringBack: (n) => labHeal(dir, n) };
@@ -43,6 +42,7 @@ export function drillCommand(): Command {
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--timeout <seconds>', 'give up waiting for recovery after this long').default(180).argParser(Number))
     .action(async (file: string, flags: { node?: string; lab?: string; mode?: DrillMode; json?: boolean; timeout: number }) => {
+      const [{ commandSession, inventoryOrReport }, { runDrill, pacemakerControl }] = await Promise.all([import('./common.ts'), import('../drill/drill.ts')]);
       const inv = await inventoryOrReport(file);
       if (!inv) return;
       if (!Number.isFinite(flags.timeout) || flags.timeout <= 0) {
@@ -56,11 +56,11 @@ export function drillCommand(): Command {
         process.exitCode = EXIT.usage;
         return;
       }
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       let victim = flags.node;
       const control: NodeControl =
         mode === 'kill' || mode === 'partition'
-          ? labControl(flags.lab!, mode)
+          ? await labControl(flags.lab!, mode)
           : pacemakerControl(session, mode, () => inv.nodes.map((n) => n.name).filter((n) => n !== victim));
       try {
         const r = await runDrill({

@@ -4,15 +4,11 @@
 import { Command, Option } from 'commander';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { HostConnection } from '../ssh/connection.ts';
 import { DEFAULT_KNOWN_HOSTS, type SshTarget } from '../ssh/target.ts';
 import { expandHome } from '../util/paths.ts';
-import { parseCmap } from '../facts/cmap.ts';
-import { inventoryFromCluster } from '../cluster/export.ts';
 import { writeWhole } from '../util/write-file.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
-import { askPassphrase } from './common.ts';
 
 interface ExportFlags {
   address: string;
@@ -34,6 +30,13 @@ export async function exportCli(flags: ExportFlags): Promise<number> {
     console.error('osha export: --address takes the IP address of one cluster node, --port a TCP port');
     return EXIT.usage;
   }
+  // Loaded now, not with this module: `osha --help` starts without ssh2 and the model.
+  const [{ HostConnection }, { parseCmap }, { inventoryFromCluster }, { askPassphrase }] = await Promise.all([
+    import('../ssh/connection.ts'),
+    import('../facts/cmap.ts'),
+    import('../cluster/export.ts'),
+    import('./common.ts'),
+  ]);
   const target: SshTarget = {
     name: flags.address,
     host: flags.address,

@@ -4,9 +4,6 @@ import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
-import { confirm } from '@inquirer/prompts';
-import { runWizard } from '../wizard/flow.ts';
-import { writeWizardOutput } from '../wizard/write.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
 import { count } from '../util/text.ts';
@@ -46,6 +43,8 @@ export function initCommand(): Command {
         process.exitCode = EXIT.usage;
         return;
       }
+      // Loaded now, not with this module: `osha --help` starts without the prompts and the schema.
+      const [{ confirm }, { runWizard }, { writeWizardOutput }] = await Promise.all([import('@inquirer/prompts'), import('../wizard/flow.ts'), import('../wizard/write.ts')]);
       try {
         const overwrite = await exists(out);
         if (overwrite && !(await confirm({ message: `${opts.out} already exists. Replace it when the wizard finishes?`, default: false }))) {

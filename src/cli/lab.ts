@@ -1,28 +1,15 @@
 // `osha lab`: a local lab of Debian nodes (systemd-nspawn containers) to deploy onto and to break.
 // All work happens in src/lab/; this file parses options and prints results.
+// The lab's modules are imported by each action when it runs: `osha --help` starts without them.
 import { Command, InvalidArgumentError } from 'commander';
-import {
-  DEFAULT_DIR,
-  DEFAULT_NODES,
-  MAX_NODES,
-  MIN_NODES,
-  SHARED_MOUNT,
-  labDown,
-  labHeal,
-  labKill,
-  labPartition,
-  labReboot,
-  labStart,
-  labStatus,
-  labUp,
-  type LabError,
-} from '../lab/index.ts';
+import { DEFAULT_DIR, DEFAULT_NODES, MAX_NODES, MIN_NODES, SHARED_MOUNT } from '../lab/plan.ts';
+import type { LabError } from '../lab/index.ts';
 import { describeError, type Result } from '../util/result.ts';
-import { vagrantLabUp } from '../lab/vagrant.ts';
-import { runFenceServer } from '../lab/fence-server.ts';
-import { labControllers, type ControllersInfo } from '../lab/openstack.ts';
+import type { ControllersInfo } from '../lab/openstack.ts';
 import { resolve } from 'node:path';
 import { EXIT } from './exit.ts';
+
+type Lab = typeof import('../lab/index.ts');
 
 interface DirOption {
   dir: string;
@@ -60,6 +47,7 @@ function upCommand(): Command {
     .option('--openstack', `nspawn only: make the nodes OpenStack controllers before HA (as \`osha lab controllers\` does; shared storage in DIR/shared unless --shared); the inventory lists their services`)
     .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean }) => {
       if (opts.provider === 'vagrant') {
+        const { vagrantLabUp } = await import('../lab/vagrant.ts');
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
         if (!v.ok) {
           console.error(`osha lab: ${v.error.message}${v.error.fix ? `\n  fix: ${v.error.fix}` : ''}`);
@@ -75,6 +63,7 @@ function upCommand(): Command {
         process.exitCode = EXIT.usage;
         return;
       }
+      const { labUp } = await import('../lab/index.ts');
       let told = false;
       const log = (line: string) => {
         if (!told) console.error('osha lab: building the node image (debootstrap + offline packages, about a minute; cached afterwards)...');
@@ -128,6 +117,7 @@ function controllersCommand(): Command {
     .description("make a lab's nodes OpenStack controllers before HA: MariaDB (data on the shared storage), RabbitMQ, keystone and glance-api configured on every node with its own address, bootstrapped and run by node1; writes the services into DIR/inventory.yaml (once; a re-run changes nothing)")
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
+      const { labControllers } = await import('../lab/openstack.ts');
       report(await labControllers(resolve(opts.dir), { log: progress(() => undefined) }), (c) => {
         printControllers(c);
         console.log(`  deploy:   osha deploy ${resolve(opts.dir, 'inventory.yaml')}`);
@@ -142,6 +132,7 @@ function fenceServerCommand(): Command {
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       try {
+        const { runFenceServer } = await import('../lab/fence-server.ts');
         await runFenceServer(resolve(opts.dir));
       } catch (e) {
         console.error(`osha lab fence-server: ${(e as Error).message}`);
@@ -155,6 +146,7 @@ function downCommand(): Command {
     .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, and stop its fence server (safe to run twice)')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
+      const { labDown } = await import('../lab/index.ts');
       report(await labDown(opts.dir), (r) => console.log(r.removed ? `lab in ${r.dir} removed` : `no lab in ${r.dir}; nothing to remove`));
     });
 }
@@ -165,6 +157,7 @@ function statusCommand(): Command {
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: DirOption & { json?: boolean }) => {
+      const { labStatus } = await import('../lab/index.ts');
       report(await labStatus(opts.dir), (s) => {
         if (opts.json) return console.log(JSON.stringify(s, null, 2));
         console.log(`lab in ${s.dir} (bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
@@ -180,13 +173,13 @@ function statusCommand(): Command {
 }
 
 /** A subcommand that acts on one node and prints what happened. */
-function nodeCommand(name: string, description: string, act: (dir: string, node: string) => Promise<Result<void, LabError>>, done: string): Command {
+function nodeCommand(name: string, description: string, act: (lab: Lab, dir: string, node: string) => Promise<Result<void, LabError>>, done: string): Command {
   return new Command(name)
     .description(description)
     .argument('<node>', 'node name, e.g. node1')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (node: string, opts: DirOption) => {
-      report(await act(opts.dir, node), () => console.log(`${node}: ${done}`));
+      report(await act(await import('../lab/index.ts'), opts.dir, node), () => console.log(`${node}: ${done}`));
     });
 }
 
@@ -197,10 +190,10 @@ export function labCommand(): Command {
     .addCommand(downCommand())
     .addCommand(statusCommand())
     .addCommand(controllersCommand())
-    .addCommand(nodeCommand('kill', 'power cut: kill the node and delete its network namespace (its VIPs vanish)', labKill, 'killed (powered off)'))
-    .addCommand(nodeCommand('start', 'boot a killed node again and wait for its sshd', (d, n) => labStart(d, n), 'started, sshd answers'))
-    .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", labPartition, 'partitioned (link down)'))
-    .addCommand(nodeCommand('heal', "restore the node's link after a partition", labHeal, 'healed (link up)'))
-    .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (d, n) => labReboot(d, n), 'rebooted, sshd answers'))
+    .addCommand(nodeCommand('kill', 'power cut: kill the node and delete its network namespace (its VIPs vanish)', (lab, d, n) => lab.labKill(d, n), 'killed (powered off)'))
+    .addCommand(nodeCommand('start', 'boot a killed node again and wait for its sshd', (lab, d, n) => lab.labStart(d, n), 'started, sshd answers'))
+    .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", (lab, d, n) => lab.labPartition(d, n), 'partitioned (link down)'))
+    .addCommand(nodeCommand('heal', "restore the node's link after a partition", (lab, d, n) => lab.labHeal(d, n), 'healed (link up)'))
+    .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (lab, d, n) => lab.labReboot(d, n), 'rebooted, sshd answers'))
     .addCommand(fenceServerCommand(), { hidden: true });
 }

@@ -1,17 +1,8 @@
 // `osha rollback INVENTORY [FILE...]`: on every node, put back the files osha rewrote, from the
 // FILE.osha-orig backups it made before its first change (and remove those backups).
 import { Command } from 'commander';
-import { commandSession, inventoryOrReport } from './common.ts';
-import { readOsFacts } from '../facts/host.ts';
-import { planNodeRollback } from '../openstack/node-config.ts';
-import { backupPathFor } from '../openstack/backup.ts';
-import { SERVICE_CONFIG_FILES } from '../openstack/rewrites.ts';
-import { applyFileSteps } from '../steps/openstack.ts';
 import { err, ok, describeError, type Result } from '../util/result.ts';
 import { EXIT } from './exit.ts';
-
-/** Default set: the OpenStack config files osha may have rewritten. */
-export const DEFAULT_ROLLBACK_FILES = Object.values(SERVICE_CONFIG_FILES).flat();
 
 export function rollbackCommand(): Command {
   return new Command('rollback')
@@ -20,11 +11,19 @@ export function rollbackCommand(): Command {
     .argument('[files...]', 'absolute paths of files to restore')
     .option('-n, --dry-run', 'say what would be restored, change nothing')
     .action(async (file: string, files: string[], flags: { dryRun?: boolean }) => {
+      const [{ commandSession, inventoryOrReport }, { readOsFacts }, { planNodeRollback }, { backupPathFor }, { DEFAULT_ROLLBACK_FILES }, { applyFileSteps }] = await Promise.all([
+        import('./common.ts'),
+        import('../facts/host.ts'),
+        import('../openstack/node-config.ts'),
+        import('../openstack/backup.ts'),
+        import('../openstack/rewrites.ts'),
+        import('../steps/openstack.ts'),
+      ]);
       const inv = await inventoryOrReport(file);
       if (!inv) return;
       const explicit = files.length > 0;
       const wanted = explicit ? files : DEFAULT_ROLLBACK_FILES;
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       let failed = 0;
       try {
         const results = await session.forEachHost(async (t): Promise<Result<string[]>> => {

@@ -2,11 +2,8 @@
 // actions, on one screen. Asks the first node that answers; reads crm_mon's XML.
 import { Command } from 'commander';
 import chalk from 'chalk';
-import { commandSession, inventoryOrReport } from './common.ts';
-import { readClusterStatus } from '../facts/cluster.ts';
 import type { ClusterStatus } from '../facts/status.ts';
 import { isOshaId } from '../model/resources.ts';
-import { VIP_ID } from '../cluster/build.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { EXIT } from './exit.ts';
 
@@ -22,8 +19,9 @@ export interface StatusReport {
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
 }
 
-export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus): StatusReport {
-  const vip = s.resources.get(VIP_ID);
+/** vipId: the VIP's resource id (cluster/build.ts VIP_ID; passed in so that --help does not load the model). */
+export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus, vipId: string): StatusReport {
+  const vip = s.resources.get(vipId);
   return {
     cluster: inv.cluster.name,
     askedNode: asked,
@@ -71,9 +69,14 @@ export function statusCommand(): Command {
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
+      const [{ commandSession, inventoryOrReport }, { readClusterStatus }, { VIP_ID }] = await Promise.all([
+        import('./common.ts'),
+        import('../facts/cluster.ts'),
+        import('../cluster/build.ts'),
+      ]);
       const inv = await inventoryOrReport(file);
       if (!inv) return;
-      const session = commandSession(inv, file);
+      const session = await commandSession(inv, file);
       const unreachable: StatusReport['unreachable'] = [];
       try {
         for (const node of inv.nodes) {
@@ -87,7 +90,7 @@ export function statusCommand(): Command {
             unreachable.push({ node: node.name, error: s.error.message });
             continue;
           }
-          const report = statusReport(inv, node.name, unreachable, s.value);
+          const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID);
           console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
           const healthy = report.quorate && report.nodes.every((n) => n.online) && report.failedActions.length === 0;
           process.exitCode = healthy ? EXIT.ok : EXIT.failed;

@@ -1,6 +1,5 @@
 // `osha validate FILE`: checks an inventory without touching any node.
 import { Command } from 'commander';
-import { inventoryOrReport } from './common.ts';
 import { EXIT } from './exit.ts';
 
 export function validateCommand(): Command {
@@ -8,6 +7,7 @@ export function validateCommand(): Command {
     .description('check an inventory file and report every problem as FILE:LINE:COL field: message')
     .argument('<file>', 'inventory file (YAML)')
     .action(async (file: string) => {
+      const { inventoryOrReport } = await import('./common.ts');
       const inv = await inventoryOrReport(file);
       if (!inv) return;
       console.log(`${file}: valid (cluster ${inv.cluster.name}, ${inv.nodes.length} nodes, VIP ${inv.vip.address}/${inv.vip.cidr_netmask})`);

@@ -22,9 +22,12 @@ export const NODE_FENCE_DIR = '/etc/osha-lab';
 export const NODE_FENCE_KEY = `${NODE_FENCE_DIR}/fence_key`;
 export const NODE_FENCE_KNOWN_HOSTS = `${NODE_FENCE_DIR}/fence_known_hosts`;
 
-/** The agent script, kept in the repository next to this module. */
-export const AGENT_FILE = fileURLToPath(new URL('./files/fence_nspawn', import.meta.url));
-/** The osha launcher the fence server runs through (node + tsx, like the CLI). */
+/**
+ * The agent script, kept in src/lab/files/. Found from the package root, as dist/lab/ (the compiled
+ * module) is as deep as src/lab/: one copy of the script, which the build need not copy.
+ */
+export const AGENT_FILE = fileURLToPath(new URL('../../src/lab/files/fence_nspawn', import.meta.url));
+/** The osha launcher the fence server runs through (compiled or through tsx, like the CLI). */
 const OSHA_BIN = fileURLToPath(new URL('../../bin/osha.js', import.meta.url));
 
 /** The fence server's files in the lab directory. */

@@ -21,6 +21,9 @@ export const OPENSTACK_SERVICES: readonly OpenStackService[] = CONFIG_FAMILIES;
 /** The files osha rewrites per config family. */
 export const SERVICE_CONFIG_FILES: Record<OpenStackService, readonly string[]> = FAMILY_FILES;
 
+/** What `osha rollback` restores by default: the OpenStack config files osha may have rewritten. */
+export const DEFAULT_ROLLBACK_FILES = Object.values(SERVICE_CONFIG_FILES).flat();
+
 export interface RewriteEntry {
   file: string;
   section: string;

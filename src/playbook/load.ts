@@ -1,17 +1,13 @@
 // Playbooks: the ordered steps of a deploy as readable YAML (playbooks/*.yaml). A playbook lists
 // step names and may include other playbooks, so an operator can run a part (e.g. only agents).
-import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Step } from '../runner/types.ts';
 import { stepNamed, STEPS } from '../steps/index.ts';
 import { err, ok, type Result } from '../util/result.ts';
-
-/** The repository's playbooks folder (shipped with osha). */
-export const PLAYBOOK_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../playbooks');
+import { PLAYBOOK_DIR, listPlaybooks } from './names.ts';
 
 const entry = z.union([z.strictObject({ step: z.string(), why: z.string().optional() }), z.strictObject({ include: z.string() })]);
 const playbookSchema = z.strictObject({ name: z.string(), description: z.string(), steps: z.array(entry).min(1) });
@@ -21,14 +17,6 @@ export interface Playbook {
   description: string;
   file: string;
   steps: Step[];
-}
-
-/** The names of the playbooks shipped in playbooks/ (for help texts and errors). */
-export function listPlaybooks(): string[] {
-  return readdirSync(PLAYBOOK_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort();
 }
 
 /** A playbook by name ("deploy", "cluster") or by path. */

@@ -4,8 +4,7 @@ import { HostConnection, type ConnectOptions } from './connection.ts';
 import type { SshTarget } from './target.ts';
 import { mapLimit } from '../util/concurrency.ts';
 import type { Result } from '../util/result.ts';
-
-export const DEFAULT_CONCURRENCY = 16;
+import { DEFAULT_CONCURRENCY } from './defaults.ts';
 
 export class SshSession {
   private readonly connections = new Map<string, Promise<Result<HostConnection>>>();

@@ -7,10 +7,9 @@ import { ARTICLE_SERVICES, SERVICE_ALIASES, SERVICE_NAMES } from '../../src/inve
 import { AGENT_ALIASES, AGENT_NAMES } from '../../src/agents/files.ts';
 import { GROUP_MEMBERS, SERVICE_SPECS } from '../../src/cluster/catalog.ts';
 import { INIT_UNITS } from '../../src/steps/init-services.ts';
-import { OPENSTACK_SERVICES, SERVICE_CONFIG_FILES } from '../../src/openstack/rewrites.ts';
+import { DEFAULT_ROLLBACK_FILES, OPENSTACK_SERVICES, SERVICE_CONFIG_FILES } from '../../src/openstack/rewrites.ts';
 import { CATALOG } from '../../src/openstack/endpoints.ts';
 import { configServiceOf } from '../../src/steps/openstack.ts';
-import { DEFAULT_ROLLBACK_FILES } from '../../src/cli/rollback.ts';
 
 const before = JSON.parse(readFileSync(new URL('./tables-before.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
