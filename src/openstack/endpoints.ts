@@ -1,8 +1,7 @@
-// Keystone catalog endpoints on the VIP: from the parsed output of `openstack endpoint list
-// -f json` and the endpoints wanted, the create/update/delete operations that leave each
-// (service type, interface, region) exactly once, pointing at the VIP. Pure; the deploy step
-// runs the operations with the OpenStack client inside a node (credentials from the
-// environment or a 0600 clouds.yaml, never on the command line).
+// Keystone catalog endpoints on the VIP: from keystone's endpoint and service lists and the
+// endpoints wanted, the create/update/delete operations that leave each (service type,
+// interface, region) exactly once, pointing at the VIP. Pure; the deploy step reads the lists and
+// runs the operations through keystone's REST API from a node (src/openstack/keystone-api.ts).
 import type { Inventory, ServiceName } from '../inventory/schema.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { registryEntries } from '../services/registry.ts';
@@ -11,7 +10,7 @@ import { hostForUrl, parseServiceUrl } from './url.ts';
 export const INTERFACES = ['public', 'internal', 'admin'] as const;
 export type EndpointInterface = (typeof INTERFACES)[number];
 
-/** One row of `openstack endpoint list -f json`. */
+/** One catalog endpoint, with its service's type and name. */
 export interface EndpointRow {
   id: string;
   region: string | null;
@@ -35,39 +34,55 @@ export type EndpointOp =
   | { kind: 'update'; id: string; serviceType: string; interface: EndpointInterface; region: string; from: string; url: string; enable: boolean }
   | { kind: 'delete'; id: string; serviceType: string; interface: EndpointInterface; region: string | null; url: string };
 
-function field(row: Record<string, unknown>, name: string): unknown {
-  return row[name];
+/** A keystone document's member, when it is a non-empty string. */
+function text(o: Record<string, unknown>, name: string): string | undefined {
+  const v = o[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/** Checks and converts the client's JSON (column names as the client prints them). */
-export function parseEndpointList(json: unknown): Result<EndpointRow[]> {
-  if (!Array.isArray(json)) return err(oshaError('openstack endpoint list did not return a JSON array'));
+function objects(doc: Record<string, unknown>, key: string): Record<string, unknown>[] | undefined {
+  const list = doc[key];
+  return Array.isArray(list) && list.every((x) => typeof x === 'object' && x !== null) ? (list as Record<string, unknown>[]) : undefined;
+}
+
+export interface Catalog {
+  endpoints: EndpointRow[];
+  /** Service id by type (the first service of a type), for endpoints to create. */
+  serviceIds: Map<string, string>;
+}
+
+/**
+ * Checks and converts keystone's GET /v3/endpoints and /v3/services answers, printed together as
+ * {"endpoints": [...], "services": [...]}: each endpoint gets its service's type and name.
+ */
+export function parseCatalog(json: unknown): Result<Catalog> {
+  if (typeof json !== 'object' || json === null) return err(oshaError('the keystone catalog answer is not a JSON object'));
+  const doc = json as Record<string, unknown>;
+  const endpoints = objects(doc, 'endpoints');
+  const services = objects(doc, 'services');
+  if (!endpoints || !services) return err(oshaError('the keystone catalog answer lacks an endpoints or services list'));
+  const byId = new Map(services.map((s) => [text(s, 'id'), s]));
   const rows: EndpointRow[] = [];
-  for (const [i, raw] of json.entries()) {
-    if (typeof raw !== 'object' || raw === null) return err(oshaError(`endpoint list entry ${i} is not an object`));
-    const r = raw as Record<string, unknown>;
-    const id = field(r, 'ID');
-    const url = field(r, 'URL');
-    const type = field(r, 'Service Type');
-    const iface = field(r, 'Interface');
-    const region = field(r, 'Region');
-    if (typeof id !== 'string' || typeof url !== 'string' || typeof type !== 'string') {
-      return err(oshaError(`endpoint list entry ${i} lacks ID, URL or Service Type`, { fix: 'check that the OpenStack client prints endpoints with -f json' }));
-    }
-    if (!(INTERFACES as readonly unknown[]).includes(iface)) return err(oshaError(`endpoint ${id} has unknown interface ${String(iface)}`));
-    if (region !== null && region !== undefined && typeof region !== 'string') return err(oshaError(`endpoint ${id} has a malformed Region`));
-    const name = field(r, 'Service Name');
-    rows.push({
-      id,
-      url,
-      serviceType: type,
-      serviceName: typeof name === 'string' ? name : '',
-      interface: iface as EndpointInterface,
-      region: (region as string | null | undefined) ?? null,
-      enabled: field(r, 'Enabled') !== false,
-    });
+  for (const [i, e] of endpoints.entries()) {
+    const id = text(e, 'id');
+    const url = text(e, 'url');
+    const service = byId.get(text(e, 'service_id'));
+    const type = service ? text(service, 'type') : undefined;
+    if (!id || !url) return err(oshaError(`endpoint ${i} lacks id or url`));
+    if (!service || !type) return err(oshaError(`endpoint ${id} names service ${String(e.service_id)}, which is not in the service list`));
+    if (!(INTERFACES as readonly unknown[]).includes(e.interface)) return err(oshaError(`endpoint ${id} has unknown interface ${String(e.interface)}`));
+    // region_id since keystone's v3; region is the older name of the same field.
+    const region = e.region_id ?? e.region ?? null;
+    if (region !== null && typeof region !== 'string') return err(oshaError(`endpoint ${id} has a malformed region_id`));
+    rows.push({ id, url, serviceType: type, serviceName: text(service, 'name') ?? '', interface: e.interface as EndpointInterface, region, enabled: e.enabled !== false });
   }
-  return ok(rows);
+  const serviceIds = new Map<string, string>();
+  for (const s of services) {
+    const type = text(s, 'type');
+    const id = text(s, 'id');
+    if (type && id && !serviceIds.has(type)) serviceIds.set(type, id);
+  }
+  return ok({ endpoints: rows, serviceIds });
 }
 
 /** The desired URL with the existing endpoint's path and query (e.g. /v3/, /v2.1/%(tenant_id)s). */
@@ -157,18 +172,6 @@ export function desiredEndpoints(inv: Inventory): DesiredEndpoint[] {
     }
   }
   return out;
-}
-
-/** The OpenStack client command for one operation, as argv (no shell, no credentials). */
-export function endpointArgv(op: EndpointOp): string[] {
-  switch (op.kind) {
-    case 'create':
-      return ['openstack', 'endpoint', 'create', '--region', op.region, '--enable', op.serviceType, op.interface, op.url];
-    case 'update':
-      return ['openstack', 'endpoint', 'set', '--url', op.url, ...(op.enable ? ['--enable'] : []), op.id];
-    case 'delete':
-      return ['openstack', 'endpoint', 'delete', op.id];
-  }
 }
 
 /** One plan line per operation, Terraform style. */

@@ -2,16 +2,16 @@
 // pure planning; this file reads and writes over SSH) and keystone endpoints on the VIP.
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { configFamilyOf, type ServiceName } from '../services/registry.ts';
-import type { Inventory } from '../inventory/schema.ts';
 import { hostHandle, planEachHost, runNote, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
 import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
 import type { OpenStackService } from '../openstack/rewrites.ts';
-import { CATALOG, desiredEndpoints, describeEndpointOp, endpointArgv, parseEndpointList, planEndpoints, regionMismatches, type EndpointOp } from '../openstack/endpoints.ts';
+import { CATALOG, desiredEndpoints, parseCatalog, planEndpoints, regionMismatches, type EndpointOp } from '../openstack/endpoints.ts';
+import { endpointCall, KEYSTONE_COMMAND, KEYSTONE_UNREACHABLE, keystoneAuth, keystoneStdin, showCall, type KeystoneAuth, type KeystoneCall } from '../openstack/keystone-api.ts';
 import { OS_PASSWORD_FILE } from '../cluster/catalog.ts';
 import { primitiveId, VIP_ID } from '../cluster/build.ts';
 import { sh } from '../ssh/quote.ts';
-import { err, ok, type Result } from '../util/result.ts';
+import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
 import { clearOwed, oweAction, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
 
@@ -106,22 +106,6 @@ export const openstackConfig: Step = {
   },
 };
 
-/** The shell prefix that loads admin credentials into the environment (never onto argv). */
-export function credentialsEnv(inv: Inventory): string {
-  const os = inv.openstack!;
-  const authUrl = os.auth_url ?? `http://${inv.vip.address.includes(':') ? `[${inv.vip.address}]` : inv.vip.address}:5000/v3`;
-  return [
-    sh`export OS_AUTH_URL=${authUrl} OS_USERNAME=${os.username} OS_PROJECT_NAME=${os.project}`,
-    sh`export OS_USER_DOMAIN_NAME=${os.user_domain} OS_PROJECT_DOMAIN_NAME=${os.project_domain} OS_IDENTITY_API_VERSION=3 OS_INTERFACE=internal`,
-    sh`OS_PASSWORD=$(cat ${OS_PASSWORD_FILE}) || exit 1; export OS_PASSWORD`,
-    // The catalog may still send clients of keystone elsewhere (a first deploy over a catalog on a
-    // node's own address is what moves it): talk to keystone at the auth URL itself, with a token.
-    'OS_TOKEN=$(openstack token issue -f value -c id) || exit 1',
-    'export OS_TOKEN OS_ENDPOINT="$OS_AUTH_URL" OS_AUTH_TYPE=admin_token',
-    'unset OS_PASSWORD OS_AUTH_URL OS_USERNAME OS_PROJECT_NAME OS_USER_DOMAIN_NAME OS_PROJECT_DOMAIN_NAME',
-  ].join('\n');
-}
-
 export const keystoneEndpoints: Step = {
   name: 'keystone-endpoints',
   title: 'keystone catalog endpoints on the VIP, each exactly once',
@@ -135,48 +119,84 @@ export const keystoneEndpoints: Step = {
       ctx.note(first, 'keystone endpoints not managed: the inventory has no openstack.password');
       return single(ok([]));
     }
-    // Ask where keystone runs (the VIP's node); the client talks to keystone through the VIP.
+    // Ask where keystone runs (the VIP's node) and talk to it from there, through the VIP.
     const hh = await hostHandle(ctx, first);
     if (!hh.ok) return single(hh);
     const where = await hh.value.c.exec(sh`crm_resource --locate --resource ${primitiveId('keystone')} 2>/dev/null || crm_resource --locate --resource ${VIP_ID}`);
     const node = where.ok ? (where.value.stdout.match(/running on: (\S+)/)?.[1] ?? first) : first;
     const h = await hostHandle(ctx, ctx.hosts.includes(node) ? node : first);
     if (!h.ok) return single(h);
-    const list = await h.value.c.exec(`${credentialsEnv(ctx.inv)}\nopenstack endpoint list -f json`, { timeoutMs: 120_000 });
-    if (!list.ok) return new Map([[h.value.host, list]]);
+    const host = h.value.host;
+    const auth = keystoneAuth(ctx.inv, OS_PASSWORD_FILE);
+    const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, { action: 'list' }), timeoutMs: 120_000 });
+    if (!list.ok) return new Map([[host, list]]);
     if (list.value.code !== 0) {
+      const why = lastLines(list.value.stderr) || `exit ${list.value.code}`;
       // Before the resource set exists (a first dry run) keystone cannot answer yet: say so.
       if (ctx.options.dryRun) {
-        ctx.note(h.value.host, `keystone endpoints: cannot list them yet (${list.value.stderr.trim().split('\n').pop()}); deploy will create/update them on the VIP`);
-        return new Map([[h.value.host, ok([])]]);
+        ctx.note(host, `keystone endpoints: cannot list them yet (${why}); deploy will create/update them on the VIP`);
+        return new Map([[host, ok([])]]);
       }
-      return new Map([[h.value.host, err({ host: h.value.host, message: `openstack endpoint list failed: ${list.value.stderr.trim().split('\n').slice(-3).join(' ')}`, fix: 'check openstack.username/project/password and that python3-openstackclient is installed on the nodes' })]]);
+      return new Map([[host, err({ host, message: `reading the keystone catalog failed: ${why}`, fix: keystoneFix(list.value.code, auth.url, 'check openstack.username/project/password and the domains in the inventory') })]]);
     }
     let json: unknown;
     try {
       json = JSON.parse(list.value.stdout);
     } catch {
-      return new Map([[h.value.host, err({ host: h.value.host, message: 'openstack endpoint list printed no JSON' })]]);
+      return new Map([[host, err({ host, message: 'reading the keystone catalog printed no JSON' })]]);
     }
-    const current = parseEndpointList(json);
-    if (!current.ok) return new Map([[h.value.host, err({ ...current.error, host: h.value.host })]]);
-    for (const w of regionMismatches(current.value, desired)) ctx.note(h.value.host, w);
-    const ops = planEndpoints(current.value, desired);
-    const actions: Action[] = ops.map((op) => {
-      const command = `${credentialsEnv(ctx.inv)}\n${sh`${endpointArgv(op)}`}`;
-      return {
-        summary: describeEndpointOp(op),
-        commands: [sh`${endpointArgv(op)}`],
-        apply: async () => {
-          const r = await h.value.c.run(command, { timeoutMs: 120_000 });
-          return r.ok ? ok(undefined) : r;
-        },
-      };
-    });
+    const catalog = parseCatalog(json);
+    if (!catalog.ok) return new Map([[host, err({ ...catalog.error, host })]]);
+    for (const w of regionMismatches(catalog.value.endpoints, desired)) ctx.note(host, w);
+    const ops = planEndpoints(catalog.value.endpoints, desired);
+    const calls: KeystoneCall[] = [];
+    for (const op of ops) {
+      const c = endpointCall(op, catalog.value.serviceIds);
+      if (!c.ok) return new Map([[host, err({ ...c.error, host })]]);
+      calls.push(c.value);
+    }
     const restarts = catalogRestarts(ctx, h.value, ops);
-    return new Map([[h.value.host, ok([...restarts.before, ...actions, ...restarts.after])]]);
+    return new Map([[host, ok([...restarts.before, ...batchedCalls(h.value, auth, calls), ...restarts.after])]]);
   },
 };
+
+/** The last lines of a program's stderr, on one line. */
+function lastLines(stderr: string): string {
+  return stderr.trim().split('\n').slice(-3).join(' ');
+}
+
+/** What to check after the keystone program failed with this exit status; otherwise is for the rest. */
+function keystoneFix(code: number, url: string, otherwise: string): string {
+  if (code === KEYSTONE_UNREACHABLE) return `check that keystone runs (crm status) and answers at ${url} from the nodes (openstack.auth_url in the inventory)`;
+  if (code === 127) return 'install python3 on the nodes (every OpenStack node has it)';
+  return otherwise;
+}
+
+/**
+ * One action per call, so the plan and the report name each change, but one python run makes
+ * them all: the first action to apply starts the batch, each action then reports whether its
+ * own call was done (the program prints a line per call) or is the one that failed.
+ */
+function batchedCalls(h: HostHandle, auth: KeystoneAuth, calls: readonly KeystoneCall[]): Action[] {
+  let batch: Promise<{ done: number; error?: OshaError }> | undefined;
+  const runBatch = async (): Promise<{ done: number; error?: OshaError }> => {
+    const r = await h.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, { action: 'apply', calls: [...calls] }), timeoutMs: 120_000 });
+    if (!r.ok) return { done: 0, error: r.error };
+    const done = r.value.stdout.split('\n').filter((l) => l.startsWith('done: ')).length;
+    if (r.value.code === 0 && done === calls.length) return { done };
+    const why = lastLines(r.value.stderr) || `exit ${r.value.code} after ${done} of ${calls.length} changes`;
+    return { done, error: { host: h.host, message: why, fix: keystoneFix(r.value.code, auth.url, 'the changes before it were made; deploy again once keystone accepts it (the plan is made anew from the catalog)') } };
+  };
+  return calls.map((c, i) => ({
+    summary: c.label,
+    commands: [showCall(auth, c)],
+    apply: async () => {
+      batch ??= runBatch();
+      const b = await batch;
+      return i < b.done ? ok(undefined) : err(b.error ?? { host: h.host, message: `change ${i + 1} was not made` });
+    },
+  }));
+}
 
 /**
  * After the identity endpoints move, the APIs that validate tokens still hold the catalog they
