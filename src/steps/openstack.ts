@@ -11,6 +11,7 @@ import { endpointCall, KEYSTONE_COMMAND, KEYSTONE_UNREACHABLE, keystoneAuth, key
 import { OS_PASSWORD_FILE } from '../cluster/catalog.ts';
 import { primitiveId, VIP_ID } from '../cluster/build.ts';
 import { sh } from '../ssh/quote.ts';
+import { readFiles } from '../facts/files.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
 import { clearOwed, oweAction, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
@@ -44,18 +45,18 @@ export async function applyFileSteps(h: HostHandle, steps: readonly FileStep[]):
   return ok(undefined);
 }
 
-/** Reads a service's config files and their osha backups on a node (absent files are skipped). */
-async function readConfigFacts(h: HostHandle, service: OpenStackService): Promise<Result<ConfigFacts>> {
+/**
+ * Builds a service's config facts from files already read (absent files are skipped): each
+ * config with its osha backup, decoded as the service reads it.
+ */
+function configFacts(h: HostHandle, service: OpenStackService, files: Map<string, Buffer | undefined>): Result<ConfigFacts> {
   const facts: Record<string, { content: string; backup: string | undefined }> = {};
   for (const p of pathsToRead(service)) {
-    const file = await h.c.readFile(p.file);
-    if (!file.ok) return file;
-    if (file.value === undefined) continue;
-    const text = decodeConfig(p.file, file.value);
+    const file = files.get(p.file);
+    if (file === undefined) continue;
+    const text = decodeConfig(p.file, file);
     if (!text.ok) return err({ ...text.error, host: h.host });
-    const backup = await h.c.readFile(p.backup);
-    if (!backup.ok) return backup;
-    facts[p.file] = { content: text.value, backup: backup.value?.toString('utf8') };
+    facts[p.file] = { content: text.value, backup: files.get(p.backup)?.toString('utf8') };
   }
   return ok(facts);
 }
@@ -71,10 +72,12 @@ export const openstackConfig: Step = {
       // The install guide names the controller by a host name (`controller` in /etc/hosts):
       // a name this node resolves to a cluster node's address means the controller too.
       let localHosts: string[] = [];
+      // Every file this step looks at, in one round trip: /etc/hosts, each config and its backup.
+      const paths = services.flatMap((svc) => pathsToRead(svc).flatMap((p) => [p.file, p.backup]));
+      const files = await readFiles(h.c, services.length > 0 ? ['/etc/hosts', ...paths] : []);
+      if (!files.ok) return files;
       if (services.length > 0) {
-        const hosts = await h.c.readFile('/etc/hosts');
-        if (!hosts.ok) return hosts;
-        const aliases = controllerAliases(hosts.value?.toString('utf8') ?? '', ctx.inv);
+        const aliases = controllerAliases(files.value.get('/etc/hosts')?.toString('utf8') ?? '', ctx.inv);
         localHosts = [...aliases.keys()];
         for (const [name, address] of aliases) {
           const node = ctx.inv.nodes.find((n) => n.address.toLowerCase() === address.toLowerCase())!;
@@ -82,7 +85,7 @@ export const openstackConfig: Step = {
         }
       }
       for (const service of services) {
-        const facts = await readConfigFacts(h, service);
+        const facts = configFacts(h, service, files.value);
         if (!facts.ok) return facts;
         if (Object.keys(facts.value).length === 0) {
           ctx.note(h.host, `${service}: no config file on this node (not installed here), nothing to rewrite`);
