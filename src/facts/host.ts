@@ -134,14 +134,25 @@ export interface UnitState {
   active: string;
 }
 
+/** A unit from `systemctl show`: masked units exist (their LoadState is "masked"). */
+export function unitStateOf(props: Map<string, string>): UnitState {
+  return { exists: (props.get('LoadState') ?? 'not-found') !== 'not-found', enabled: props.get('UnitFileState') ?? '', active: props.get('ActiveState') ?? '' };
+}
+
 /** One round trip: for every unit, whether it exists, its enablement and whether it runs. */
 export async function readUnitStates(c: HostConnection, init: InitSystem, units: string[]): Promise<Result<Map<string, UnitState>>> {
   if (units.length === 0) return ok(new Map());
+  if (init === 'systemd') {
+    // One systemctl for every unit: a block per unit, in the order asked (an alias such as
+    // mysql.service answers with its target's Id, so blocks are matched by position, not Id).
+    const r = await c.run(sh`systemctl show -p LoadState,UnitFileState,ActiveState ${units.map((u) => `${u}.service`)}`);
+    if (!r.ok) return r;
+    const blocks = r.value.stdout.trim().split(/\n\s*\n/);
+    if (blocks.length !== units.length) return err({ host: c.target.name, message: `systemctl show answered ${blocks.length} blocks for ${units.length} units` });
+    return ok(new Map(units.map((u, i) => [u, unitStateOf(parseKeyValues(blocks[i]!))])));
+  }
   const script =
-    init === 'systemd'
-      ? sh`for u in ${units}; do if systemctl cat "$u.service" >/dev/null 2>&1 || [ -L "/etc/systemd/system/$u.service" ]; then e=1; else e=0; fi; ` +
-        sh`echo "$u=$e|$(systemctl is-enabled "$u.service" 2>/dev/null)|$(systemctl is-active "$u.service" 2>/dev/null)"; done`
-      : init === 'upstart'
+    init === 'upstart'
         ? sh`for u in ${units}; do if [ -e "/etc/init/$u.conf" ]; then e=1; else e=0; fi; o=$(cat "/etc/init/$u.override" 2>/dev/null | tr -d '\\n'); echo "$u=$e|$o|"; done`
         : sh`for u in ${units}; do if [ -e "/etc/init.d/$u" ]; then e=1; else e=0; fi; if ls /etc/rc[2345].d/S*"$u" >/dev/null 2>&1; then s=enabled; else s=disabled; fi; echo "$u=$e|$s|"; done`;
   const r = await c.run(script);
