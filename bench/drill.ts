@@ -46,7 +46,7 @@ const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const RUNS = Number(opt('--runs') ?? 5);
 // Where the bench's own lab goes: away from the test's lab, so both can run at once.
-const BENCH = { dir: '/tmp/osha-bench-drill', shared: '/tmp/osha-bench-drill-shared', subnet: 71 };
+const BENCH = { dir: '/tmp/osha-bench-drill', subnet: 71 };
 
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
 }
 
 const cleanup = async () => {
-  if (!opt('--lab')) await haLabDown(BENCH.dir, BENCH.shared).catch((e: Error) => console.error(e.message));
+  if (!opt('--lab')) await haLabDown(BENCH.dir).catch((e: Error) => console.error(e.message));
 };
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()

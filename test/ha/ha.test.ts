@@ -21,6 +21,7 @@ import {
   haInventory,
   haLabDown,
   haLabUp,
+  runDemo,
   issueToken,
   listImages,
   nodeOk,
@@ -143,7 +144,7 @@ async function imageData(ha: HaLab, id: string): Promise<Buffer> {
 
 describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3-node lab through the VIP', function () {
   this.timeout(10 * 60_000);
-  let ha: HaLab;
+  let ha: HaLab & { demo: string };
   let inventory: string;
   let image: Image;
   const data = randomBytes(256 * 1024);
@@ -160,6 +161,17 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     onTeardown(drop);
     ha = await haLabUp({ log: (l) => console.log(`      ${l}`) });
     inventory = haInventory(ha);
+  });
+
+  it('the demo (npm run demo) deployed, showed the cluster, drilled a kill with fencing, and listed what to try next', () => {
+    const out = ha.demo;
+    expect(out).to.match(/osha lab: node1: MariaDB on the shared storage|openstack bootstrapped: node1 runs MariaDB, RabbitMQ, keystone and glance-api/);
+    expect(out).to.match(/^deploy: \d+ ok, \d+ changed, 0 failed/m);
+    expect(out).to.match(/^cluster osha-lab: quorate/m);
+    expect(out).to.match(/^ {2}osha-glance-api +Started/m);
+    expect(out).to.match(/^node\d fenced \(reboot, by node\d\)/m);
+    expect(out).to.match(/^ {2}osha-keystone +[\d.]+ s on node\d/m);
+    expect(out).to.match(/demo: done\. Try next:/);
   });
 
   it('runs every osha resource, MariaDB on the shared storage, where the VIP is', async () => {
@@ -356,6 +368,14 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     await nodeOk(ha.nodes[0]!, 'cluster settles', 'crm_resource --wait --timeout=300s', 330_000);
     const { summary } = await deployOk(ha, inventory);
     expect(summary.changed, JSON.stringify(summary.hosts)).to.equal(0);
+  });
+
+  it('the demo run again reuses the lab: 0 changed, the first drill\'s table shown again', async () => {
+    const again = await runDemo(ha.dir, HA_PLACE.subnet);
+    expect(again.stdout).to.match(/demo: reusing the lab/);
+    expect(again.stdout).to.match(/^deploy: \d+ ok, 0 changed, 0 failed/m);
+    expect(again.stdout).to.match(/demo: failover drill of .* \(run it again: /);
+    expect(again.stdout).to.not.match(/taking node\d out/);
   });
 
   it('a primitive added by hand with crm configure survives a re-deploy untouched', async () => {

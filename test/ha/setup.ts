@@ -1,20 +1,21 @@
-// The high-availability fixture: a fresh 3-node lab whose nodes are OpenStack controllers before
-// HA (`osha lab up --openstack`: MariaDB with its data on the lab's shared directory, RabbitMQ,
-// keystone and glance-api, run by node1 under systemd), taken over by one `osha deploy`, as the
-// demo does. Also used by bench/drill.ts. Every script goes to a node on ssh's stdin, so the
+// The high-availability fixture is the README's main command: scripts/demo.sh on a fresh 3-node
+// lab whose nodes are OpenStack controllers before HA (`osha lab up --openstack`: MariaDB with its
+// data on the lab's shared directory, RabbitMQ, keystone and glance-api, run by node1 under
+// systemd), taken over by one `osha deploy`, then status and a drill. Also used by bench/drill.ts. Every script goes to a node on ssh's stdin, so the
 // passwords in it are on no command line; the host talks to keystone and glance over HTTP
 // through the VIP.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { labDown, labUp } from '../../src/lab/index.ts';
-import type { RunOutput } from '../../src/lab/exec.ts';
-import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, readControllerSecrets, type ControllerSecrets } from '../../src/lab/openstack.ts';
+import { fileURLToPath } from 'node:url';
+import { labDown } from '../../src/lab/index.ts';
+import { run, type RunOutput } from '../../src/lab/exec.ts';
+import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, controllerFiles, readControllerSecrets, type ControllerSecrets } from '../../src/lab/openstack.ts';
 import { labInfoOf, nodeRun, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 
-export const HA_PLACE = { dir: '/tmp/osha-test-ha', shared: '/tmp/osha-test-ha-shared', subnet: 70 } as const;
+export const HA_PLACE = { dir: '/tmp/osha-test-ha', subnet: 70 } as const;
 
 export { KEYSTONE_UWSGI_TUNING };
 export const ALL_SERVICES = CONTROLLER_SERVICES;
@@ -174,43 +175,51 @@ export async function deployOk(ha: LabInfo, inventory: string, extra: string[] =
 
 export interface HaLabOptions {
   dir?: string;
-  shared?: string;
   subnet?: number;
   log?: (line: string) => void;
 }
 
-/** Removes the HA lab and its shared directory (safe when there is none). */
-export async function haLabDown(dir: string = HA_PLACE.dir, shared: string = HA_PLACE.shared): Promise<void> {
+const DEMO = fileURLToPath(new URL('../../scripts/demo.sh', import.meta.url));
+
+/** Runs the README's main command (scripts/demo.sh) on the lab in `dir`; throws with its output's tail. */
+export async function runDemo(dir: string, subnet: number): Promise<RunOutput> {
+  const r = await run('bash', [DEMO], { env: { ...process.env, OSHA_LAB_DIR: dir, OSHA_LAB_SUBNET: String(subnet), FORCE_COLOR: '0' }, timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new Error(`scripts/demo.sh failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-5000)}`);
+  return r;
+}
+
+/** Removes the HA lab (its shared storage is the lab's own DIR/shared); safe when there is none. */
+export async function haLabDown(dir: string = HA_PLACE.dir): Promise<void> {
   const r = await labDown(dir);
   if (!r.ok) throw new Error(`HA lab teardown: ${r.error.message}`);
   rmSync(dir, { recursive: true, force: true });
-  rmSync(shared, { recursive: true, force: true });
 }
 
 /**
- * Brings up a fresh lab of OpenStack controllers before HA and lets one `osha deploy` make their
- * services highly available (configs and keystone's catalog moved to the VIP). The caller removes
- * the lab (haLabDown) even when this throws.
+ * The demo, as a newcomer runs it: a fresh lab of OpenStack controllers before HA, one
+ * `osha deploy` that makes their services highly available (configs and keystone's catalog
+ * moved to the VIP), status and a drill. The caller removes the lab (haLabDown) even when this
+ * throws; `demo` is what the demo printed.
  */
-export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab> {
+export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab & { demo: string }> {
   const log = opts.log ?? (() => undefined);
   const dir = opts.dir ?? HA_PLACE.dir;
-  const sharedDir = opts.shared ?? HA_PLACE.shared;
   const t0 = Date.now();
-  const step = (what: string) => log(`[ha ${Math.round((Date.now() - t0) / 1000)} s] ${what}`);
-  await haLabDown(dir, sharedDir); // a crashed earlier run's lab, if any
-  const up = await labUp({ dir, nodes: 3, subnet: opts.subnet ?? HA_PLACE.subnet, shared: sharedDir, openstack: true, log: (l) => l.startsWith('controllers: ') && step(l) });
-  if (!up.ok) throw new Error(`lab did not come up: ${up.error.message}`);
-  const controllers = up.value.controllers!;
-  const ha: HaLab = {
-    ...labInfoOf(up.value),
-    shared: sharedDir,
-    secrets: await readControllerSecrets(dir),
-    passwordFile: controllers.passwordFile,
+  await haLabDown(dir); // a crashed earlier run's lab, if any
+  const demo = await runDemo(dir, opts.subnet ?? HA_PLACE.subnet);
+  log(`[ha ${Math.round((Date.now() - t0) / 1000)} s] scripts/demo.sh done: controllers taken over, status shown, one drill`);
+  const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as {
+    vip: string;
+    shared: string;
+    files: { inventory: string; key: string; knownHosts: string };
+    nodes: { name: string; address: string; iface: string }[];
   };
-  step(`lab up; ${controllers.primary} runs MariaDB, RabbitMQ, keystone and glance-api outside Pacemaker; deploying`);
-  // Taking over the services node1 runs today is disruptive: confirmed, as the demo does.
-  await deployOk(ha, up.value.inventory, ['--yes', '--timeout', '300']);
-  step('all services deployed');
-  return ha;
+  const files = controllerFiles(dir);
+  return {
+    ...labInfoOf({ dir, inventory: state.files.inventory, privateKey: state.files.key, knownHosts: state.files.knownHosts, vip: state.vip, nodes: state.nodes }),
+    shared: state.shared,
+    secrets: await readControllerSecrets(dir),
+    passwordFile: files.passwordFile,
+    demo: demo.stdout,
+  };
 }
