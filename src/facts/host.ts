@@ -75,11 +75,19 @@ export async function readOsFacts(c: HostConnection): Promise<Result<OsFacts>> {
 
 /** Installed version per package ('' when not installed). */
 export async function readInstalledPackages(c: HostConnection, pm: PackageManager, names: string[]): Promise<Result<Map<string, string>>> {
-  let cmd: string;
-  if (pm === 'apt') cmd = sh`for p in ${names}; do v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$p" 2>/dev/null); case "$v" in ii*) echo "$p=\${v#*|}";; *) echo "$p=";; esac; done`;
-  else if (pm === 'dnf' || pm === 'yum' || pm === 'zypper') cmd = sh`for p in ${names}; do echo "$p=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null | grep -v 'not installed')"; done`;
-  else return err({ host: c.target.name, message: 'no supported package manager (apt-get, dnf, yum or zypper) on this node' });
-  const r = await c.run(cmd);
+  if (pm === 'apt') {
+    // One dpkg-query for all (it reads the status database once); unknown names print nothing.
+    const r = await c.run(`${sh`dpkg-query -W -f='\${Package}=\${db:Status-Abbrev}|\${Version}\n' -- ${names}`} 2>/dev/null; true`);
+    if (!r.ok) return r;
+    const out = new Map(names.map((n) => [n, '']));
+    for (const line of r.value.stdout.split('\n')) {
+      const m = /^([^=]+)=ii\S*\s*\|(.*)$/.exec(line);
+      if (m && out.has(m[1]!)) out.set(m[1]!, m[2]!);
+    }
+    return ok(out);
+  }
+  if (pm !== 'dnf' && pm !== 'yum' && pm !== 'zypper') return err({ host: c.target.name, message: 'no supported package manager (apt-get, dnf, yum or zypper) on this node' });
+  const r = await c.run(sh`for p in ${names}; do echo "$p=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null | grep -v 'not installed')"; done`);
   if (!r.ok) return r;
   return ok(parseKeyValues(r.value.stdout));
 }
