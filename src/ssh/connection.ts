@@ -291,7 +291,8 @@ export class HostConnection {
     const host = this.target.name;
     if (this.closed) return Promise.resolve(err({ host, message: `connection to ${host} is closed` }));
     const { command: wrapped, prefix } = this.wrapSudo(command, opts.noSudo);
-    this.log?.(redactor.scrub(`${host}$ ${opts.label ?? command}`));
+    const started = Date.now();
+    this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${opts.label ?? command}`));
     const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
     return new Promise((resolve) => {
       let settled = false;
@@ -301,6 +302,8 @@ export class HostConnection {
         settled = true;
         clearTimeout(timer);
         this.pending.delete(onLost);
+        // With --verbose, when each command ended and how long it took: where a run spends its time.
+        this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: ${r.ok ? `exit ${r.value.code}` : 'failed'} after ${Date.now() - started} ms: ${firstLine(opts.label ?? command)}`));
         resolve(r);
       };
       const onLost = (reason: string) => settle(err({ host, message: `${reason} while running: ${firstLine(opts.label ?? command)}` }));
@@ -330,6 +333,11 @@ export class HostConnection {
       });
     });
   }
+}
+
+/** Wall-clock time of day, to the millisecond, for --verbose command lines. */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
 }
 
 function firstLine(s: string): string {
