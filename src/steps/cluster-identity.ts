@@ -27,9 +27,9 @@ export function stackFacts(ctx: StepContext, h: HostHandle): Promise<Result<Stac
 
 export function clusterIdentity(ctx: StepContext, h: HostHandle): Promise<Result<ClusterIdentity>> {
   return ctx.facts.get(h.host, 'cluster-identity', async () => {
-    const stack = await stackFacts(ctx, h);
+    // Both reads at once: two channels of the one connection.
+    const [stack, file] = await Promise.all([stackFacts(ctx, h), fileFact(ctx, h, COROSYNC_CONF)]);
     if (!stack.ok) return stack;
-    const file = await fileFact(ctx, h, COROSYNC_CONF);
     if (!file.ok) return file;
     const conf = file.value.content?.toString('utf8') ?? '';
     const parsed = parseCorosyncConf(conf);
