@@ -101,7 +101,8 @@ export type PropertySection = 'crm_config' | 'rsc_defaults';
 
 /** The current values of these properties ('' when unset), keyed `section/name`. */
 export async function readProperties(c: HostConnection, wanted: { type: PropertySection; name: string }[]): Promise<Result<Map<string, string>>> {
-  const query = wanted.map((p) => sh`echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"`).join('; ');
+  // Every property at once (each crm_attribute asks the CIB manager); a line each, written whole.
+  const query = `${wanted.map((p) => sh`{ echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"; } &`).join(' ')} wait`;
   const r = await c.run(query);
   if (!r.ok) return r;
   return ok(parseKeyValues(r.value.stdout));
