@@ -28,7 +28,9 @@ export const agents: Step = {
       if (!sums.ok) return sums;
       const changed = filesToUpload(files.value, sums.value);
       if (changed.length === 0) return ok([]);
-      const toVerify = changed.filter((f) => f.kind !== 'library').map((f) => f.name);
+      // Every agent sources the library: a new library is checked through all of them.
+      const libraryChanged = changed.some((f) => f.kind === 'library');
+      const toVerify = (libraryChanged ? files.value : changed).filter((f) => f.kind !== 'library').map((f) => f.name);
       const mkdir = sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`;
       const check = toVerify.length ? verifyScript(toVerify) : undefined;
       const action: Action = {
@@ -54,5 +56,5 @@ export const agents: Step = {
 /** Every agent's metadata check at once (background jobs), naming the agents that failed. */
 function verifyScript(names: string[]): string {
   const one = `${verifyCommand('"$a"')} 2>/dev/null | grep -q '<resource-agent' || echo "$a"`;
-  return sh`bad=$(for a in ${names}; do { ${raw(one)}; } & done; wait); [ -z "$bad" ] || { echo "no valid meta-data from:" $bad >&2; exit 1; }`;
+  return sh`bad=$(for a in ${names}; do { ${raw(one)}; } & done; wait); [ -z "$bad" ] || { echo "no valid meta-data from:" $(printf '%s\\n' $bad | sort) >&2; exit 1; }`;
 }
