@@ -21,13 +21,14 @@ export const preflight: Step = {
     const localBefore = Date.now() / 1000;
     // Every node's probe and cluster identity first (each node's reads at once, nodes in
     // parallel): whether the cluster holds the VIP is then known from the probes, not asked again.
-    const gathered = await mapLimit(ctx.hosts, ctx.session.concurrency, (host) => gather(ctx, host));
+    const cibs = new Map<string, Promise<Result<string | undefined>>>();
+    const gathered = await mapLimit(ctx.hosts, ctx.session.concurrency, (host) => gather(ctx, host, cibs));
     const vipHeld = gathered.some((g) => g.ok && g.value.probe.vipLocal);
     const plans = new Map<string, HostPlan>(ctx.hosts.map((host, i) => {
       const g = gathered[i]!;
       return [host, g.ok ? checkHost(ctx, g.value, vipHeld) : g];
     }));
-    await checkExistingResources(ctx, plans);
+    await checkExistingResources(ctx, plans, cibs);
     // Clock skew needs every node's clock, so it is judged once all answered.
     const clocks = new Map<string, number>();
     for (const host of ctx.hosts) {
@@ -57,14 +58,14 @@ export const preflight: Step = {
  * On a running cluster, hand-made resources that do one of osha's jobs must be decided in the
  * inventory (keep or replace) before anything changes: read the CIB once, from a node that runs it.
  */
-async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>): Promise<void> {
+async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<void> {
   for (const host of ctx.hosts) {
     if (!plans.get(host)?.ok) continue;
     const h = await hostHandle(ctx, host);
     if (!h.ok) continue;
     const identity = await clusterIdentity(ctx, h.value);
     if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
-    const cib = await readCib(h.value.c);
+    const cib = await (cibs.get(host) ?? readCib(h.value.c));
     if (!cib.ok || cib.value === undefined) continue;
     const adopted = adoptionFrom(ctx.inv, cib.value);
     if (!adopted.ok) {
@@ -87,23 +88,27 @@ interface Gathered {
   identity: ClusterIdentity;
 }
 
-async function gather(ctx: StepContext, host: string): Promise<Result<Gathered>> {
-  const hh = await hostHandle(ctx, host);
-  if (!hh.ok) return hh;
-  const h = hh.value;
-  const [probe, identity] = await Promise.all([
-    readPreflightFacts(h.c, {
+async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<Result<Gathered>> {
+  const c = await ctx.connection(host);
+  if (!c.ok) return c;
+  // The OS facts, the probe and the cluster identity at once: none needs another's answer.
+  const [hh, probe, identity] = await Promise.all([
+    hostHandle(ctx, host),
+    readPreflightFacts(c.value, {
       port: ctx.inv.corosync.port,
       vip: ctx.inv.vip.address,
       agentDir: AGENT_DIR,
       agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)],
       ownMarkers: OSHA_AGENT_MARKERS,
     }),
-    clusterIdentity(ctx, h),
+    clusterIdentity(ctx, { host, c: c.value }),
   ]);
+  if (!hh.ok) return hh;
   if (!probe.ok) return probe;
   if (!identity.ok) return identity;
-  return ok({ h, probe: probe.value, identity: identity.value });
+  // The first node's CIB, read now while other nodes still answer (checkExistingResources uses it).
+  if (host === ctx.hosts[0] && identity.value.stack.pacemakerActive) cibs.set(host, readCib(c.value));
+  return ok({ h: hh.value, probe: probe.value, identity: identity.value });
 }
 
 function checkHost(ctx: StepContext, g: Gathered, vipHeld: boolean): HostPlan {
