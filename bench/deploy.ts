@@ -1,47 +1,140 @@
-// Benchmark: a cold deploy (packages not installed) and a no-change re-run on a fresh 3-node lab,
-// phase by phase, plus how long the cluster took to form after its services were started.
-// Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes N]
+// Benchmark: per node count, a cold deploy (packages not installed) and a no-change re-run on a
+// fresh lab, step by step, plus how long the cluster took to form after its services started;
+// then one table with a column per node count and how each step grows with the node count.
+// When ansible is on PATH, `ansible -m ping` on the same nodes is timed beside the no-op re-run.
+// Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes 3,8,16]
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { labDown, labUp } from '../src/lab/index.ts';
+import { labDown, labUp, type LabInfo } from '../src/lab/index.ts';
 import type { RunSummary } from '../src/runner/types.ts';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
-const nodes = Number(args[args.indexOf('--nodes') + 1]) || 3;
-const DIR = `/tmp/osha-bench-deploy-${nodes}`;
+const at = args.indexOf('--nodes');
+const COUNTS = (at >= 0 ? (args[at + 1] ?? '') : '3').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2);
+const RERUNS = 3;
 
-async function deploy(inventory: string): Promise<{ wallMs: number; summary: RunSummary }> {
+interface Deploy {
+  wallMs: number;
+  summary: RunSummary;
+  /** Seconds from starting the services until the slowest node saw the cluster formed. */
+  formedS?: number;
+}
+
+interface Measured {
+  nodes: number;
+  cold: Deploy;
+  /** Per step, the median over the re-runs; wall and total likewise. */
+  noop: { wallMs: number; totalMs: number; steps: Map<string, number> };
+  /** Median of `ansible all -m ping`, or why it was not measured. */
+  ansibleMs: number | string;
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function deploy(inventory: string): Promise<Deploy> {
   const t = Date.now();
   const r = await run(process.execPath, ['bin/osha.js', 'deploy', inventory, '--json', '--verbose'], { maxBuffer: 64 * 1024 * 1024 }).catch((e: { stdout?: string; stderr?: string }) => {
     throw new Error(`deploy failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
   });
   const summary = JSON.parse(r.stdout) as RunSummary;
   const formed = [...r.stderr.matchAll(/cluster formed ([\d.]+) s after start/g)].map((m) => Number(m[1]));
-  if (formed.length) console.log(`  cluster formed after its services started: ${Math.max(...formed).toFixed(1)} s (slowest node)`);
-  return { wallMs: Date.now() - t, summary };
+  return { wallMs: Date.now() - t, summary, formedS: formed.length ? Math.max(...formed) : undefined };
 }
 
-function phases(label: string, d: { wallMs: number; summary: RunSummary }): void {
-  console.log(`${label}: ${(d.wallMs / 1000).toFixed(1)} s wall (process start included), ${(d.summary.durationMs / 1000).toFixed(1)} s in steps, ${d.summary.changed} changed`);
-  for (const s of d.summary.steps) console.log(`  ${s.name.padEnd(20)} ${(s.durationMs / 1000).toFixed(2)} s`);
+/** An ini inventory of the lab's nodes with its key and known_hosts (host keys checked, as osha does). */
+async function ansibleInventory(lab: LabInfo, dir: string): Promise<string> {
+  const file = `${dir}/ansible.ini`;
+  const lines = [
+    '[nodes]',
+    ...lab.nodes.map((n) => `${n.name} ansible_host=${n.address} ansible_user=root ansible_ssh_private_key_file=${lab.privateKey}`),
+    '[all:vars]',
+    `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHosts} -o StrictHostKeyChecking=yes'`,
+  ];
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+async function ansiblePing(lab: LabInfo, dir: string): Promise<number | string> {
+  const found = await run('sh', ['-c', 'command -v ansible']).catch(() => undefined);
+  if (!found) return 'not installed';
+  const inventory = await ansibleInventory(lab, dir);
+  const times: number[] = [];
+  for (let i = 0; i < RERUNS; i++) {
+    const t = Date.now();
+    // As many forks as nodes: every node at once, like osha.
+    const r = await run('ansible', ['all', '-i', inventory, '-m', 'ping', '-f', String(lab.nodes.length)]).catch((e: { stdout?: string }) => e);
+    if (!('stdout' in r) || !r.stdout || /UNREACHABLE|FAILED/.test(r.stdout)) return `failed: ${(r.stdout ?? '').split('\n').slice(0, 3).join(' ')}`;
+    times.push(Date.now() - t);
+  }
+  return median(times);
+}
+
+async function measure(nodes: number): Promise<Measured> {
+  const dir = `/tmp/osha-bench-deploy-${nodes}`;
+  await labDown(dir);
+  const up = await labUp({ dir, nodes, subnet: 200 + nodes });
+  if (!up.ok) throw new Error(up.error.message);
+  try {
+    console.log(`lab: ${nodes} fresh nodes`);
+    const cold = await deploy(up.value.inventory);
+    console.log(`  cold deploy: ${secs(cold.wallMs)} s wall, ${secs(cold.summary.durationMs)} s in steps, ${cold.summary.changed} changed`);
+    const reruns: Deploy[] = [];
+    for (let i = 0; i < RERUNS; i++) reruns.push(await deploy(up.value.inventory));
+    const changed = reruns.reduce((n, r) => n + r.summary.changed, 0);
+    if (changed > 0) console.log(`  warning: the no-op re-runs changed ${changed} things`);
+    const steps = new Map(cold.summary.steps.map((s) => [s.name, median(reruns.map((r) => r.summary.steps.find((x) => x.name === s.name)?.durationMs ?? 0))]));
+    const noop = { wallMs: median(reruns.map((r) => r.wallMs)), totalMs: median(reruns.map((r) => r.summary.durationMs)), steps };
+    console.log(`  no-op re-run (median of ${RERUNS}): ${secs(noop.wallMs)} s wall, ${secs(noop.totalMs)} s in steps`);
+    const ansibleMs = await ansiblePing(up.value, dir);
+    return { nodes, cold, noop, ansibleMs };
+  } finally {
+    await labDown(dir);
+  }
+}
+
+/** One row: a label, a value per node count, and the last count's value over the first's. */
+function row(label: string, values: (number | undefined)[], unit = (v: number) => secs(v)): string {
+  const cells = values.map((v) => (v === undefined ? '-' : unit(v)).padStart(9));
+  const first = values[0];
+  const last = values[values.length - 1];
+  const growth = values.length > 1 && first && last !== undefined ? `${(last / first).toFixed(2)}x`.padStart(9) : '';
+  return `  ${label.padEnd(26)}${cells.join('')}${growth}`;
+}
+
+function table(title: string, results: Measured[], stepMs: (m: Measured, step: string) => number | undefined, totals: { label: string; value: (m: Measured) => number | undefined }[]): void {
+  const counts = results.map((m) => `${m.nodes} nodes`.padStart(9)).join('');
+  const growth = results.length > 1 ? `${results.at(-1)!.nodes}/${results[0]!.nodes}`.padStart(9) : '';
+  console.log(`\n${title} (seconds)\n  ${'step'.padEnd(26)}${counts}${growth}`);
+  const names = results[0]!.cold.summary.steps.map((s) => s.name);
+  const osha = names.filter((n) => n !== 'packages');
+  console.log(row('packages', results.map((m) => stepMs(m, 'packages'))));
+  console.log('  osha-side steps:');
+  for (const name of osha) console.log(row(`  ${name}`, results.map((m) => stepMs(m, name))));
+  console.log(row('osha-side sum', results.map((m) => osha.reduce((sum, n) => sum + (stepMs(m, n) ?? 0), 0))));
+  for (const t of totals) console.log(row(t.label, results.map(t.value)));
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (it boots a lab)');
-  await labDown(DIR);
-  const up = await labUp({ dir: DIR, nodes, subnet: 200 + nodes });
-  if (!up.ok) throw new Error(up.error.message);
-  try {
-    console.log(`lab: ${nodes} fresh nodes`);
-    phases('cold deploy', await deploy(up.value.inventory));
-    const reruns = [];
-    for (let i = 0; i < 3; i++) reruns.push(await deploy(up.value.inventory));
-    reruns.sort((a, b) => a.summary.durationMs - b.summary.durationMs);
-    phases('no-change re-run (median of 3)', reruns[1]!);
-  } finally {
-    await labDown(DIR);
-  }
+  if (COUNTS.length === 0) throw new Error('--nodes takes a list of node counts, e.g. --nodes 3,8,16');
+  const results: Measured[] = [];
+  for (const n of COUNTS) results.push(await measure(n));
+
+  const cold = (m: Measured, step: string) => m.cold.summary.steps.find((s) => s.name === step)?.durationMs;
+  table('cold deploy', results, cold, [
+    { label: 'all steps', value: (m) => m.cold.summary.durationMs },
+    { label: 'wall (process included)', value: (m) => m.cold.wallMs },
+    { label: 'cluster formed after start', value: (m) => (m.cold.formedS === undefined ? undefined : m.cold.formedS * 1000) },
+  ]);
+  table(`no-op re-run (median of ${RERUNS})`, results, (m, step) => m.noop.steps.get(step), [
+    { label: 'all steps', value: (m) => m.noop.totalMs },
+    { label: 'wall (process included)', value: (m) => m.noop.wallMs },
+    { label: 'ansible -m ping (median)', value: (m) => (typeof m.ansibleMs === 'number' ? m.ansibleMs : undefined) },
+  ]);
+  for (const m of results) if (typeof m.ansibleMs === 'string') console.log(`  ansible -m ping on ${m.nodes} nodes: ${m.ansibleMs}`);
 }
 
 main().catch((e) => {

@@ -38,24 +38,27 @@ export interface StackFacts {
 }
 
 const CMAP_MARK = '--- cmap ---';
+const UNITS_MARK = '--- units ---';
 
 export async function readStackFacts(c: HostConnection): Promise<Result<StackFacts>> {
   const r = await c.run(
     `echo "version=$(corosync -v 2>/dev/null | sed -n "s/.*version '\\([0-9.]*\\)'.*/\\1/p" | head -1)"; ` +
-      `for s in corosync pacemaker; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done; ` +
+      // One systemctl for both units: a block each, in the order asked, even for a unit not installed.
+      `echo '${UNITS_MARK}'; systemctl show -p ActiveState -p UnitFileState corosync pacemaker 2>/dev/null; echo '${UNITS_MARK}'; ` +
       // In the same round trip: what corosync runs, to catch a file written but never loaded.
       `if systemctl is-active -q corosync; then echo '${CMAP_MARK}'; corosync-cmapctl totem. nodelist. quorum. 2>/dev/null; fi; true`,
   );
   if (!r.ok) return r;
   const [head, cmap] = r.value.stdout.split(`${CMAP_MARK}\n`);
-  const kv = parseKeyValues(head ?? '');
+  const [version = '', units = ''] = (head ?? '').split(`${UNITS_MARK}\n`);
+  const [corosync, pacemaker] = units.split(/\n\s*\n/).map(parseKeyValues);
   return ok({
     loaded: cmap === undefined ? undefined : parseCmap(cmap),
-    corosyncVersion: kv.get('version') || undefined,
-    corosyncActive: kv.get('corosync.active') === 'active',
-    pacemakerActive: kv.get('pacemaker.active') === 'active',
-    corosyncEnabled: kv.get('corosync.enabled') === 'enabled',
-    pacemakerEnabled: kv.get('pacemaker.enabled') === 'enabled',
+    corosyncVersion: parseKeyValues(version).get('version') || undefined,
+    corosyncActive: corosync?.get('ActiveState') === 'active',
+    pacemakerActive: pacemaker?.get('ActiveState') === 'active',
+    corosyncEnabled: corosync?.get('UnitFileState') === 'enabled',
+    pacemakerEnabled: pacemaker?.get('UnitFileState') === 'enabled',
   });
 }
 
@@ -98,7 +101,8 @@ export type PropertySection = 'crm_config' | 'rsc_defaults';
 
 /** The current values of these properties ('' when unset), keyed `section/name`. */
 export async function readProperties(c: HostConnection, wanted: { type: PropertySection; name: string }[]): Promise<Result<Map<string, string>>> {
-  const query = wanted.map((p) => sh`echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"`).join('; ');
+  // Every property at once (each crm_attribute asks the CIB manager); a line each, written whole.
+  const query = `${wanted.map((p) => sh`{ echo ${`${p.type}/${p.name}`}="$(crm_attribute --type ${p.type} --name ${p.name} --query --quiet 2>/dev/null)"; } &`).join(' ')} wait`;
   const r = await c.run(query);
   if (!r.ok) return r;
   return ok(parseKeyValues(r.value.stdout));

@@ -1,29 +1,62 @@
 // What the fencer (pacemaker-fenced) on a node knows: which devices can fence a node, and whether a
 // device answers. Read with stonith_admin's XML output, never its text.
 import type { HostConnection } from '../ssh/connection.ts';
-import { sh } from '../ssh/quote.ts';
-import { err, ok, type Result } from '../util/result.ts';
+import { raw, sh } from '../ssh/quote.ts';
+import { ok, type Result } from '../util/result.ts';
 
 /** The item names of stonith_admin's `<list>` XML output. */
 export function parseDeviceList(xml: string): string[] {
   return [...xml.matchAll(/<item\b[^>]*>([^<]*)<\/item>/g)].map((m) => m[1]!.trim()).filter(Boolean);
 }
 
-/** Devices this node's fencer would use to fence `target` (registered and allowed here). */
-export async function readDevicesFor(c: HostConnection, target: string): Promise<Result<string[]>> {
-  const r = await c.exec(sh`stonith_admin --list=${target} --output-as=xml`, { timeoutMs: 60_000 });
-  if (!r.ok) return r;
-  // Exit 0 with a list, or non-zero when no device can fence the target.
-  return ok(parseDeviceList(r.value.stdout));
+/** A fence device to check from one node: its id and the node it fences. */
+export interface FenceCheck {
+  id: string;
+  target: string;
 }
 
-/** Asks a device for its status (its monitor) through this node's fencer; ok when it answers. */
-export async function queryDevice(c: HostConnection, device: string, timeoutS = 30): Promise<Result<void>> {
-  const r = await c.exec(sh`stonith_admin --query=${device} --timeout=${String(timeoutS)}`, { timeoutMs: (timeoutS + 15) * 1000 });
+/** What one node's fencer says of a device: the devices it has for the target, and the device's status query. */
+export interface FencerAnswer {
+  /** Devices this node's fencer would use to fence the target (registered and allowed here). */
+  devices: string[];
+  /** The status query (the device's monitor): exit 0 means it answered; `why` is its last line otherwise. */
+  query: { code: number; why: string };
+}
+
+const SECTION = '@osha-fence';
+
+/**
+ * One round trip for every device: `stonith_admin --list` for its target and `--query` of the
+ * device, all devices at once (background jobs), each printed after the others finished.
+ */
+export async function readFencerAnswers(c: HostConnection, checks: readonly FenceCheck[], timeoutS = 30): Promise<Result<FencerAnswer[]>> {
+  if (checks.length === 0) return ok([]);
+  const jobs = checks.map(
+    (d, i) =>
+      sh`{ stonith_admin --list=${d.target} --output-as=xml > "$d/${raw(String(i))}.list" 2>/dev/null; } & ` +
+      sh`{ stonith_admin --query=${d.id} --timeout=${String(timeoutS)} > "$d/${raw(String(i))}.query" 2>&1; echo $? > "$d/${raw(String(i))}.rc"; } &`,
+  );
+  const show = checks.map((_, i) => `echo "${SECTION} ${i} list"; cat "$d/${i}.list"; echo "${SECTION} ${i} query $(cat "$d/${i}.rc")"; cat "$d/${i}.query"`);
+  const script = [`d=$(mktemp -d) || exit 1`, `trap 'rm -rf "$d"' EXIT`, ...jobs, 'wait', ...show].join('\n');
+  const r = await c.run(script, { timeoutMs: (timeoutS + 15) * 1000 });
   if (!r.ok) return r;
-  if (r.value.code === 0) return ok(undefined);
-  const why = (r.value.stderr || r.value.stdout).trim().split('\n').slice(-1)[0] ?? '';
-  return err({ host: c.target.name, message: `fence device ${device} did not report its status (stonith_admin --query exit ${r.value.code}${why ? `: ${why}` : ''})` });
+  return ok(parseFencerAnswers(r.value.stdout, checks.length));
+}
+
+/** Pure: readFencerAnswers' output, sections in device order. */
+export function parseFencerAnswers(output: string, n: number): FencerAnswer[] {
+  const lists = new Map<number, string>();
+  const queries = new Map<number, { code: number; text: string }>();
+  for (const part of output.split(`${SECTION} `).slice(1)) {
+    const m = /^(\d+) (list|query)(?: (\d*))?\n([\s\S]*)$/.exec(part);
+    if (!m) continue;
+    if (m[2] === 'list') lists.set(Number(m[1]), m[4]!);
+    else queries.set(Number(m[1]), { code: m[3] ? Number(m[3]) : 255, text: m[4]! });
+  }
+  return Array.from({ length: n }, (_, i) => {
+    const q = queries.get(i) ?? { code: 255, text: 'no answer' };
+    return { devices: parseDeviceList(lists.get(i) ?? ''), query: { code: q.code, why: q.text.trim().split('\n').slice(-1)[0] ?? '' } };
+  });
 }
 
 /** One entry of the fencer's history (stonith_admin --history NODE --output-as=xml). */

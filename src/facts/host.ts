@@ -75,11 +75,19 @@ export async function readOsFacts(c: HostConnection): Promise<Result<OsFacts>> {
 
 /** Installed version per package ('' when not installed). */
 export async function readInstalledPackages(c: HostConnection, pm: PackageManager, names: string[]): Promise<Result<Map<string, string>>> {
-  let cmd: string;
-  if (pm === 'apt') cmd = sh`for p in ${names}; do v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$p" 2>/dev/null); case "$v" in ii*) echo "$p=\${v#*|}";; *) echo "$p=";; esac; done`;
-  else if (pm === 'dnf' || pm === 'yum' || pm === 'zypper') cmd = sh`for p in ${names}; do echo "$p=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null | grep -v 'not installed')"; done`;
-  else return err({ host: c.target.name, message: 'no supported package manager (apt-get, dnf, yum or zypper) on this node' });
-  const r = await c.run(cmd);
+  if (pm === 'apt') {
+    // One dpkg-query for all (it reads the status database once); unknown names print nothing.
+    const r = await c.run(`${sh`dpkg-query -W -f='\${Package}=\${db:Status-Abbrev}|\${Version}\n' -- ${names}`} 2>/dev/null; true`);
+    if (!r.ok) return r;
+    const out = new Map(names.map((n) => [n, '']));
+    for (const line of r.value.stdout.split('\n')) {
+      const m = /^([^=]+)=ii\S*\s*\|(.*)$/.exec(line);
+      if (m && out.has(m[1]!)) out.set(m[1]!, m[2]!);
+    }
+    return ok(out);
+  }
+  if (pm !== 'dnf' && pm !== 'yum' && pm !== 'zypper') return err({ host: c.target.name, message: 'no supported package manager (apt-get, dnf, yum or zypper) on this node' });
+  const r = await c.run(sh`for p in ${names}; do echo "$p=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null | grep -v 'not installed')"; done`);
   if (!r.ok) return r;
   return ok(parseKeyValues(r.value.stdout));
 }
@@ -202,20 +210,35 @@ export async function readPreflightFacts(
   c: HostConnection,
   q: { port: number; vip: string; agentDir: string; agentNames: string[]; ownMarkers: string[] },
 ): Promise<Result<PreflightFacts>> {
-  const markers = q.ownMarkers.flatMap((m) => ['-e', m]);
   const r = await c.exec(
     sh`owner=$(ss -Hlunp "sport = :${q.port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
       sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${q.vip}/")"; ` +
       vipAnswersProbe(q.vip) +
-      sh`echo "foreign_agents=$(cd ${q.agentDir} 2>/dev/null && for f in ${q.agentNames}; do if [ -f "$f" ] && ! head -n 5 "$f" | grep -q ${markers}; then printf '%s ' "$f"; fi; done)"`,
+      // The heads of the agent files present, in one head process (a head and a grep per file
+      // cost more than the rest of the probe); which carry no marker is judged here.
+      sh`echo ${HEADS_MARK}; cd ${q.agentDir} 2>/dev/null && { set --; for f in ${q.agentNames}; do [ -f "$f" ] && set -- "$@" "$f"; done; [ $# -eq 0 ] || head -v -n 5 -- "$@"; }; true`,
   );
   if (!r.ok) return r;
-  const kv = parseKeyValues(r.value.stdout);
+  const [facts = '', heads = ''] = r.value.stdout.split(`${HEADS_MARK}\n`);
+  const kv = parseKeyValues(facts);
   const answers = kv.get('vip_answers');
   return ok({
     portOwner: kv.get('port_owner') ?? '',
     vipLocal: (kv.get('vip_local') ?? '0') !== '0',
     vipAnswers: answers === 'yes' || answers === 'no' ? answers : 'unknown',
-    foreignAgents: (kv.get('foreign_agents') ?? '').split(' ').filter(Boolean),
+    foreignAgents: foreignHeads(heads, q.agentNames, q.ownMarkers),
   });
+}
+
+const HEADS_MARK = '--- agent heads ---';
+
+/** Pure: the files of `head -v` output (`==> NAME <==` before each) whose head has none of the markers. */
+export function foreignHeads(output: string, names: readonly string[], markers: readonly string[]): string[] {
+  const parts = output.split(/^==> (.+) <==$/m);
+  const out: string[] = [];
+  for (let i = 1; i + 1 < parts.length; i += 2) {
+    const name = parts[i]!;
+    if (names.includes(name) && !markers.some((m) => parts[i + 1]!.includes(m))) out.push(name);
+  }
+  return out;
 }

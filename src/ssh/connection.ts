@@ -8,7 +8,7 @@ import type { SshTarget } from './target.ts';
 // ssh2 is CommonJS: take its members from the default export so both Node's ESM loader and tsx agree.
 const { Client, utils } = ssh2;
 import { appendKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, readKnownHosts } from './known-hosts.ts';
-import { sh } from './quote.ts';
+import { raw, sh } from './quote.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import { err, ok, messageOf, type OshaError, type Result } from '../util/result.ts';
 import { redactor } from '../util/redact.ts';
@@ -49,6 +49,48 @@ export interface ConnectOptions {
 
 /** Exit code our upload script uses when the received bytes do not match (a cut transfer). */
 const UPLOAD_INCOMPLETE = 90;
+/** The line the upload script prints once every file is in place (before its `after` command). */
+const UPLOADED = '@osha: files in place';
+
+/** One file of uploadMany. */
+export interface UploadFile extends UploadOptions {
+  path: string;
+  content: string | Buffer;
+}
+
+/**
+ * The remote side of uploadMany: stdin holds the files' bytes back to back, each read with
+ * `head -c` (GNU head never reads past the count, so the next file's bytes stay in the pipe).
+ */
+export function uploadScript(files: readonly (UploadFile & { size: number; sha256: string })[], opts: { before?: string; after?: string }): string {
+  const tmps = files.map((_, i) => `"$t${i}"`).join(' ');
+  const lines = [
+    ...files.map((_, i) => `t${i}=`),
+    `trap 'rm -f -- ${tmps}' EXIT`,
+    `trap 'rm -f -- ${tmps}; exit 1' HUP INT TERM PIPE`,
+    ...(opts.before ? [`{ ${opts.before}\n} || exit 1`] : []),
+  ];
+  files.forEach((f, i) => {
+    const owner = `${f.owner ?? 'root'}:${f.group ?? f.owner ?? 'root'}`;
+    const t = `"$t${i}"`;
+    lines.push(
+      sh`t${raw(String(i))}=$(mktemp "$(dirname -- ${f.path})/.osha.XXXXXXXX") || exit 1`,
+      `head -c ${f.size} > ${t} || exit 1`,
+      sh`[ "$(wc -c < ${raw(t)})" -eq ${f.size} ] || { echo ${`incomplete transfer of ${f.path}`} >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+      sh`[ "$(sha256sum < ${raw(t)} | cut -d' ' -f1)" = ${f.sha256} ] || { echo ${`checksum mismatch of ${f.path}`} >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+      sh`chmod ${f.mode.toString(8).padStart(4, '0')} ${raw(t)} && chown ${owner} ${raw(t)} || exit 1`,
+    );
+  });
+  lines.push(
+    // Bytes beyond the last file mean the framing is wrong: write nothing.
+    `[ "$(head -c 1 | wc -c)" -eq 0 ] || { echo "more bytes than the files announced" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+    ...(files.length ? [`${files.map((f, i) => sh`mv -f -- ${raw(`"$t${i}"`)} ${f.path}`).join(' && ')} || exit 1`] : []),
+    `trap - EXIT HUP INT TERM PIPE`,
+    sh`echo ${UPLOADED}`,
+    ...(opts.after ? [opts.after] : []),
+  );
+  return lines.join('\n');
+}
 
 export class HostConnection {
   private closed = false;
@@ -184,29 +226,38 @@ export class HostConnection {
    * A transfer cut half way leaves the target untouched and removes the temp file.
    */
   async upload(path: string, content: string | Buffer, opts: UploadOptions): Promise<Result<void>> {
+    const r = await this.uploadMany([{ path, content, ...opts }]);
+    return r.ok ? ok(undefined) : r;
+  }
+
+  /**
+   * Writes several files in one exec, their bytes one after another on stdin. Every file goes to
+   * a temp file beside its target and is checked (size, sha256) and given its mode and owner;
+   * only when all are, they replace their targets by rename, in the order given. A cut or
+   * corrupted stream changes no target and leaves no temp file.
+   * `before` runs first (e.g. mkdir); `after` runs once every file is in place, and its exit
+   * status and output are the result (a failed upload is an error, a failed `after` is not).
+   */
+  async uploadMany(files: readonly UploadFile[], opts: { before?: string; after?: string; timeoutMs?: number } = {}): Promise<Result<ExecResult>> {
+    const paths = files.map((f) => f.path).join(', ');
     const planning = this.readOnly?.();
-    if (planning) return err({ host: this.target.name, message: `refused to write ${path} while ${planning}: planning never changes a node (a bug in osha)` });
-    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-    const sum = createHash('sha256').update(bytes).digest('hex');
-    const owner = `${opts.owner ?? 'root'}:${opts.group ?? opts.owner ?? 'root'}`;
-    const script = [
-      sh`dst=${path}`,
-      'dir=$(dirname -- "$dst")',
-      'tmp=$(mktemp "$dir/.osha.XXXXXXXX") || exit 1',
-      `trap 'rm -f -- "$tmp"' EXIT`,
-      `trap 'rm -f -- "$tmp"; exit 1' HUP INT TERM PIPE`,
-      'cat > "$tmp" || exit 1',
-      sh`[ "$(wc -c < "$tmp")" -eq ${bytes.length} ] || { echo "incomplete transfer" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
-      sh`[ "$(sha256sum < "$tmp" | cut -d' ' -f1)" = ${sum} ] || { echo "checksum mismatch" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
-      sh`chmod ${opts.mode.toString(8).padStart(4, '0')} "$tmp" && chown ${owner} "$tmp" && mv -f -- "$tmp" "$dst" || exit 1`,
-      'trap - EXIT',
-    ].join('\n');
-    const r = await this.execBuffer(sh`sh -c ${script}`, { stdin: bytes, label: `upload ${path} (${bytes.length} bytes, mode ${opts.mode.toString(8)})` });
+    if (planning) return err({ host: this.target.name, message: `refused to write ${paths} while ${planning}: planning never changes a node (a bug in osha)` });
+    const blobs = files.map((f) => (typeof f.content === 'string' ? Buffer.from(f.content) : f.content));
+    const script = uploadScript(
+      files.map((f, i) => ({ ...f, size: blobs[i]!.length, sha256: createHash('sha256').update(blobs[i]!).digest('hex') })),
+      opts,
+    );
+    const stdin = Buffer.concat(blobs);
+    const label = files.length === 1 ? `upload ${paths} (${stdin.length} bytes, mode ${files[0]!.mode.toString(8)})` : `upload ${files.length} files (${stdin.length} bytes): ${paths}`;
+    const r = await this.execBuffer(sh`sh -c ${script}`, { stdin, label: opts.after ? `${label}; then ${opts.after}` : label, timeoutMs: opts.timeoutMs });
     if (!r.ok) return r;
-    if (r.value.code !== 0) {
-      return err({ host: this.target.name, message: `upload of ${path} failed (exit ${r.value.code}): ${r.value.stderr.toString().trim()}` });
+    const out = r.value.stdout.toString('utf8');
+    const at = out.indexOf(`${UPLOADED}\n`);
+    if (at < 0) {
+      const what = files.length === 1 ? `upload of ${paths}` : `upload of ${files.length} files`;
+      return err({ host: this.target.name, message: `${what} failed (exit ${r.value.code}): ${r.value.stderr.toString().trim()}` });
     }
-    return ok(undefined);
+    return ok({ code: r.value.code, stdout: out.slice(at + UPLOADED.length + 1), stderr: r.value.stderr.toString('utf8') });
   }
 
   close(): void {
@@ -240,7 +291,8 @@ export class HostConnection {
     const host = this.target.name;
     if (this.closed) return Promise.resolve(err({ host, message: `connection to ${host} is closed` }));
     const { command: wrapped, prefix } = this.wrapSudo(command, opts.noSudo);
-    this.log?.(redactor.scrub(`${host}$ ${opts.label ?? command}`));
+    const started = Date.now();
+    this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${opts.label ?? command}`));
     const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
     return new Promise((resolve) => {
       let settled = false;
@@ -250,6 +302,8 @@ export class HostConnection {
         settled = true;
         clearTimeout(timer);
         this.pending.delete(onLost);
+        // With --verbose, when each command ended and how long it took: where a run spends its time.
+        this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: ${r.ok ? `exit ${r.value.code}` : 'failed'} after ${Date.now() - started} ms: ${firstLine(opts.label ?? command)}`));
         resolve(r);
       };
       const onLost = (reason: string) => settle(err({ host, message: `${reason} while running: ${firstLine(opts.label ?? command)}` }));
@@ -279,6 +333,11 @@ export class HostConnection {
       });
     });
   }
+}
+
+/** Wall-clock time of day, to the millisecond, for --verbose command lines. */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
 }
 
 function firstLine(s: string): string {

@@ -4,7 +4,7 @@ import type { Action, Step } from '../runner/types.ts';
 import { planEachHost } from './common.ts';
 import { agentFiles, filesToUpload, verifyCommand, AGENT_DIR, LIBRARY_DIR, type AgentFile } from '../agents/files.ts';
 import { readChecksums } from '../facts/host.ts';
-import { sh } from '../ssh/quote.ts';
+import { raw, sh } from '../ssh/quote.ts';
 import { err, ok, messageOf, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
 
@@ -28,24 +28,23 @@ export const agents: Step = {
       if (!sums.ok) return sums;
       const changed = filesToUpload(files.value, sums.value);
       if (changed.length === 0) return ok([]);
-      const toVerify = changed.filter((f) => f.kind !== 'library').map((f) => f.name);
+      // Every agent sources the library: a new library is checked through all of them.
+      const libraryChanged = changed.some((f) => f.kind === 'library');
+      const toVerify = (libraryChanged ? files.value : changed).filter((f) => f.kind !== 'library').map((f) => f.name);
+      const mkdir = sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`;
+      const check = toVerify.length ? verifyScript(toVerify) : undefined;
       const action: Action = {
-        summary: `upload ${count(changed.length, 'agent file')}: ${changed.map((f) => f.name).join(', ')}`,
-        commands: [sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`, ...changed.map((f) => `upload ${f.remotePath} (mode ${f.mode.toString(8)}, sha256 ${f.sha256.slice(0, 12)})`), ...toVerify.map(verifyCommand)],
+        summary: `upload ${count(changed.length, 'agent file')} in one transfer: ${changed.map((f) => f.name).join(', ')}`,
+        commands: [mkdir, ...changed.map((f) => `upload ${f.remotePath} (mode ${f.mode.toString(8)}, sha256 ${f.sha256.slice(0, 12)})`), ...toVerify.map(verifyCommand)],
         apply: async () => {
-          const mk = await h.c.run(sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`);
-          if (!mk.ok) return mk;
-          // The library first, so a node never has an agent without what it sources.
-          for (const f of changed) {
-            const r = await h.c.upload(f.remotePath, f.content, { mode: f.mode, owner: 'root', group: 'root' });
-            if (!r.ok) return r;
-          }
-          if (toVerify.length === 0) return ok(undefined);
-          const check = await h.c.exec(
-            sh`bad=''; for a in ${toVerify}; do crm_resource --show-metadata "ocf:openstack:$a" 2>/dev/null | grep -q '<resource-agent' || bad="$bad $a"; done; [ -z "$bad" ] || { echo "no valid meta-data from:$bad" >&2; exit 1; }`,
+          // One exec: every file written aside and verified, renamed in order (the library
+          // first, so a node never has an agent without what it sources), then checked.
+          const r = await h.c.uploadMany(
+            changed.map((f) => ({ path: f.remotePath, content: f.content, mode: f.mode, owner: 'root', group: 'root' })),
+            { before: mkdir, after: check, timeoutMs: 120_000 },
           );
-          if (!check.ok) return check;
-          if (check.value.code !== 0) return err({ host: h.host, message: `Pacemaker cannot use uploaded agents: ${check.value.stderr.trim()}` });
+          if (!r.ok) return r;
+          if (r.value.code !== 0) return err({ host: h.host, message: `Pacemaker cannot use uploaded agents: ${r.value.stderr.trim()}` });
           return ok(undefined);
         },
       };
@@ -53,3 +52,9 @@ export const agents: Step = {
     });
   },
 };
+
+/** Every agent's metadata check at once (background jobs), naming the agents that failed. */
+function verifyScript(names: string[]): string {
+  const one = `${verifyCommand('"$a"')} 2>/dev/null | grep -q '<resource-agent' || echo "$a"`;
+  return sh`bad=$(for a in ${names}; do { ${raw(one)}; } & done; wait); [ -z "$bad" ] || { echo "no valid meta-data from:" $(printf '%s\\n' $bad | sort) >&2; exit 1; }`;
+}

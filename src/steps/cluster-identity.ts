@@ -2,7 +2,7 @@
 // refuses a cluster osha may not touch before anything changes) and corosync-conf (which keeps
 // node ids and adopts a matching cluster in place).
 import type { StepContext } from '../runner/types.ts';
-import { fileFact, type HostHandle } from './common.ts';
+import { fileFact, type HostReader } from './common.ts';
 import { readCibCensus, readStackFacts, type StackFacts } from '../facts/cluster.ts';
 import { COROSYNC_CONF, MANAGED_MARKER, parseCorosyncConf } from '../render/corosync.ts';
 import { judgeRunningCluster, type RunningCluster, type Verdict } from '../cluster/foreign.ts';
@@ -21,15 +21,15 @@ export interface ClusterIdentity {
   foreign?: { running: RunningCluster; verdict: Verdict };
 }
 
-export function stackFacts(ctx: StepContext, h: HostHandle): Promise<Result<StackFacts>> {
+export function stackFacts(ctx: StepContext, h: HostReader): Promise<Result<StackFacts>> {
   return ctx.facts.get(h.host, 'stack', () => readStackFacts(h.c));
 }
 
-export function clusterIdentity(ctx: StepContext, h: HostHandle): Promise<Result<ClusterIdentity>> {
+export function clusterIdentity(ctx: StepContext, h: HostReader): Promise<Result<ClusterIdentity>> {
   return ctx.facts.get(h.host, 'cluster-identity', async () => {
-    const stack = await stackFacts(ctx, h);
+    // Both reads at once: two channels of the one connection.
+    const [stack, file] = await Promise.all([stackFacts(ctx, h), fileFact(ctx, h, COROSYNC_CONF)]);
     if (!stack.ok) return stack;
-    const file = await fileFact(ctx, h, COROSYNC_CONF);
     if (!file.ok) return file;
     const conf = file.value.content?.toString('utf8') ?? '';
     const parsed = parseCorosyncConf(conf);

@@ -33,7 +33,10 @@ export async function planEachHost(ctx: StepContext, fn: (h: HostHandle) => Prom
   return new Map(ctx.hosts.map((h, i) => [h, plans[i] as HostPlan]));
 }
 
-export function fileFact(ctx: StepContext, h: HostHandle, path: string): Promise<Result<FileFact>> {
+/** A host and its connection: enough to read facts before its OS facts are known. */
+export type HostReader = Pick<HostHandle, 'host' | 'c'>;
+
+export function fileFact(ctx: StepContext, h: HostReader, path: string): Promise<Result<FileFact>> {
   return ctx.facts.get(h.host, `file:${path}`, () => readFileFact(h.c, path));
 }
 

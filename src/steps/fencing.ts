@@ -1,10 +1,11 @@
 // After the resources: every fence device osha made is registered with the fencer where it may
 // run and answers a status query, so a node that needs fencing gets fenced, not waited for.
-import type { HostPlan, Step } from '../runner/types.ts';
+import type { HostPlan, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, waitFor } from './common.ts';
-import { queryDevice, readDevicesFor } from '../facts/fencing.ts';
+import { readFencerAnswers, type FenceCheck, type FencerAnswer } from '../facts/fencing.ts';
 import { fenceId } from '../cluster/build.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { mapLimit } from '../util/concurrency.ts';
 
 export const fencing: Step = {
   name: 'fencing',
@@ -12,36 +13,56 @@ export const fencing: Step = {
   async plan(ctx) {
     const out = new Map<string, HostPlan>();
     if (!ctx.inv.stonith.enabled) return out;
+    // A device never runs on the node it fences: ask the fencer of another node. Each such node
+    // checks all its devices in one round trip, the nodes in parallel.
+    const byHost = new Map<string, { check: FenceCheck; name: string }[]>();
     for (const d of ctx.inv.stonith.devices) {
-      // A device never runs on the node it fences: ask the fencer of another node.
       const host = ctx.hosts.find((h) => h !== d.node);
       if (!host) continue;
-      const hh = await hostHandle(ctx, host);
-      if (!hh.ok) {
-        out.set(host, hh);
-        continue;
-      }
-      const id = fenceId(d);
-      const registered = async (): Promise<Result<void>> => {
-        const list = await readDevicesFor(hh.value.c, d.node);
-        if (!list.ok) return list;
-        return list.value.includes(id) ? ok(undefined) : err({ host, message: `the fencer on ${host} has no device ${id} for ${d.node} (it knows: ${list.value.join(', ') || 'none'})` });
-      };
-      // Right after the CIB patch the fencer may still be registering the device: a short wait.
-      const found = ctx.options.dryRun ? await registered() : await waitFor(registered, 30_000, 500, ctx.signal);
-      if (!found.ok) {
-        if (ctx.options.dryRun) {
-          ctx.note(host, `${id} is checked once the resources step has made it`);
-          continue;
-        }
-        out.set(host, err({ ...found.error, fix: `look at the device with: crm_mon -1 --include=all; pcs/crm resource status ${id}` }));
-        continue;
-      }
-      const answered = await queryDevice(hh.value.c, id);
-      const previous = out.get(host);
-      if (!answered.ok) out.set(host, err({ ...answered.error, fix: `check the device's parameters (stonith.devices "${d.name}"), then run: stonith_admin --query=${id} on ${host}` }));
-      else if (!previous) out.set(host, ok([]));
+      byHost.set(host, [...(byHost.get(host) ?? []), { check: { id: fenceId(d), target: d.node }, name: d.name }]);
     }
+    const hosts = [...byHost.keys()];
+    const plans = await mapLimit(hosts, ctx.session.concurrency, (host) => checkHost(ctx, host, byHost.get(host)!));
+    hosts.forEach((h, i) => out.set(h, plans[i]!));
     return out;
   },
 };
+
+async function checkHost(ctx: StepContext, host: string, devices: { check: FenceCheck; name: string }[]): Promise<HostPlan> {
+  const hh = await hostHandle(ctx, host);
+  if (!hh.ok) return hh;
+  const missing = (answers: FencerAnswer[]) => devices.filter((d, i) => !answers[i]!.devices.includes(d.check.id));
+  const registered = async (): Promise<Result<FencerAnswer[]>> => {
+    const r = await readFencerAnswers(hh.value.c, devices.map((d) => d.check));
+    if (!r.ok) return r;
+    const absent = missing(r.value);
+    if (absent.length === 0) return r;
+    const d = absent[0]!;
+    const known = r.value[devices.indexOf(d)]!.devices;
+    return err({
+      host,
+      message: `the fencer on ${host} has no device ${d.check.id} for ${d.check.target} (it knows: ${known.join(', ') || 'none'})`,
+      fix: `look at the device with: crm_mon -1 --include=all; pcs/crm resource status ${d.check.id}`,
+    });
+  };
+  // Right after the CIB patch the fencer may still be registering a device: a short wait.
+  const answers: Result<FencerAnswer[]> = ctx.options.dryRun ? await readFencerAnswers(hh.value.c, devices.map((d) => d.check)) : await waitFor(registered, 30_000, 500, ctx.signal);
+  if (!answers.ok) return answers;
+  const absent = new Set(missing(answers.value));
+  for (const [i, d] of devices.entries()) {
+    if (absent.has(d)) {
+      // Only a dry run gets here: the resources step has not made the device yet.
+      ctx.note(host, `${d.check.id} is checked once the resources step has made it`);
+      continue;
+    }
+    const q = answers.value[i]!.query;
+    if (q.code !== 0) {
+      return err({
+        host,
+        message: `fence device ${d.check.id} did not report its status (stonith_admin --query exit ${q.code}${q.why ? `: ${q.why}` : ''})`,
+        fix: `check the device's parameters (stonith.devices "${d.name}"), then run: stonith_admin --query=${d.check.id} on ${host}`,
+      });
+    }
+  }
+  return ok([]);
+}

@@ -50,11 +50,14 @@ export const packages: Step = {
     return planEachHost(ctx, async (h) => {
       // The distribution's fence agents only when a device's agent is not there already (a lab's
       // own agent, or one installed by hand, needs no package).
-      const present = await readFenceAgents(h.c, agents);
+      // Both reads at once: the installed versions of every package this step may want.
+      const [present, installed] = await Promise.all([
+        readFenceAgents(h.c, agents),
+        ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, clusterPackages(h.os, agents.length > 0))),
+      ]);
       if (!present.ok) return present;
-      const wanted = clusterPackages(h.os, agents.some((a) => !present.value.has(a)));
-      const installed = await ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, wanted));
       if (!installed.ok) return installed;
+      const wanted = clusterPackages(h.os, agents.some((a) => !present.value.has(a)));
       const missing = wanted.filter((p) => !installed.value.get(p));
       if (missing.length === 0) return ok([]);
       const after = () => ctx.facts.forget(h.host, 'packages');

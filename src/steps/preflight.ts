@@ -1,13 +1,13 @@
 // Step 1, preflight: prove every node is fit before anything changes. It has no actions: it
 // either passes on a host or fails it with what to fix; a failure stops the run before step 2.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
-import { hostHandle, planEachHost, type HostHandle } from './common.ts';
+import { hostHandle, type HostHandle } from './common.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
-import { clusterIdentity } from './cluster-identity.ts';
-import { sh } from '../ssh/quote.ts';
-import { readPreflightFacts, type OsFacts } from '../facts/host.ts';
+import { clusterIdentity, type ClusterIdentity } from './cluster-identity.ts';
+import { readPreflightFacts, type OsFacts, type PreflightFacts } from '../facts/host.ts';
 import { readCib } from '../facts/cluster.ts';
-import { err, ok, type OshaError } from '../util/result.ts';
+import { err, ok, type OshaError, type Result } from '../util/result.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES, OSHA_AGENT_MARKERS } from '../agents/files.ts';
 
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
@@ -19,8 +19,16 @@ export const preflight: Step = {
   title: 'SSH, sudo, OS, init system, package manager, corosync port, VIP and clocks checked on every node',
   async plan(ctx) {
     const localBefore = Date.now() / 1000;
-    const plans = await planEachHost(ctx, (h) => checkHost(ctx, h));
-    await checkExistingResources(ctx, plans);
+    // Every node's probe and cluster identity first (each node's reads at once, nodes in
+    // parallel): whether the cluster holds the VIP is then known from the probes, not asked again.
+    const cibs = new Map<string, Promise<Result<string | undefined>>>();
+    const gathered = await mapLimit(ctx.hosts, ctx.session.concurrency, (host) => gather(ctx, host, cibs));
+    const vipHeld = gathered.some((g) => g.ok && g.value.probe.vipLocal);
+    const plans = new Map<string, HostPlan>(ctx.hosts.map((host, i) => {
+      const g = gathered[i]!;
+      return [host, g.ok ? checkHost(ctx, g.value, vipHeld) : g];
+    }));
+    await checkExistingResources(ctx, plans, cibs);
     // Clock skew needs every node's clock, so it is judged once all answered.
     const clocks = new Map<string, number>();
     for (const host of ctx.hosts) {
@@ -50,14 +58,14 @@ export const preflight: Step = {
  * On a running cluster, hand-made resources that do one of osha's jobs must be decided in the
  * inventory (keep or replace) before anything changes: read the CIB once, from a node that runs it.
  */
-async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>): Promise<void> {
+async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<void> {
   for (const host of ctx.hosts) {
     if (!plans.get(host)?.ok) continue;
     const h = await hostHandle(ctx, host);
     if (!h.ok) continue;
     const identity = await clusterIdentity(ctx, h.value);
     if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
-    const cib = await readCib(h.value.c);
+    const cib = await (cibs.get(host) ?? readCib(h.value.c));
     if (!cib.ok || cib.value === undefined) continue;
     const adopted = adoptionFrom(ctx.inv, cib.value);
     if (!adopted.ok) {
@@ -74,7 +82,37 @@ async function checkExistingResources(ctx: StepContext, plans: Map<string, HostP
   }
 }
 
-async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
+interface Gathered {
+  h: HostHandle;
+  probe: PreflightFacts;
+  identity: ClusterIdentity;
+}
+
+async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<Result<Gathered>> {
+  const c = await ctx.connection(host);
+  if (!c.ok) return c;
+  // The OS facts, the probe and the cluster identity at once: none needs another's answer.
+  const [hh, probe, identity] = await Promise.all([
+    hostHandle(ctx, host),
+    readPreflightFacts(c.value, {
+      port: ctx.inv.corosync.port,
+      vip: ctx.inv.vip.address,
+      agentDir: AGENT_DIR,
+      agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)],
+      ownMarkers: OSHA_AGENT_MARKERS,
+    }),
+    clusterIdentity(ctx, { host, c: c.value }),
+  ]);
+  if (!hh.ok) return hh;
+  if (!probe.ok) return probe;
+  if (!identity.ok) return identity;
+  // The first node's CIB, read now while other nodes still answer (checkExistingResources uses it).
+  if (host === ctx.hosts[0] && identity.value.stack.pacemakerActive) cibs.set(host, readCib(c.value));
+  return ok({ h: hh.value, probe: probe.value, identity: identity.value });
+}
+
+function checkHost(ctx: StepContext, g: Gathered, vipHeld: boolean): HostPlan {
+  const { h, probe } = g;
   const problems: string[] = [];
   const fixes: string[] = [];
   if (h.os.uid !== 0) {
@@ -93,39 +131,26 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
   }
   const port = ctx.inv.corosync.port;
   // Who listens on the corosync port: corosync itself is fine (a re-run); anyone else is not.
-  const probe = await readPreflightFacts(h.c, {
-    port,
-    vip: ctx.inv.vip.address,
-    agentDir: AGENT_DIR,
-    agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)],
-    ownMarkers: OSHA_AGENT_MARKERS,
-  });
-  if (!probe.ok) return probe;
-  const owner = probe.value.portOwner;
+  const owner = probe.portOwner;
   if (owner && owner !== 'corosync') {
     problems.push(`UDP port ${port} is already used by ${owner}`);
     fixes.push(`stop ${owner} or set corosync.port to a free port`);
   }
   // The VIP may answer because this cluster already holds it (a re-run); not when no node has it.
-  if (probe.value.vipAnswers === 'yes' && !probe.value.vipLocal) {
-    const anyNodeHolds = await vipHeldByCluster(ctx);
-    if (!anyNodeHolds) {
-      problems.push(`the VIP ${ctx.inv.vip.address} already answers, but no cluster node holds it`);
-      fixes.push('pick a free address for vip.address');
-    }
+  if (probe.vipAnswers === 'yes' && !vipHeld) {
+    problems.push(`the VIP ${ctx.inv.vip.address} already answers, but no cluster node holds it`);
+    fixes.push('pick a free address for vip.address');
   }
-  if (probe.value.vipAnswers === 'unknown') ctx.note(h.host, 'VIP not probed: neither ping nor ip/bash on this node');
+  if (probe.vipAnswers === 'unknown') ctx.note(h.host, 'VIP not probed: neither ping nor ip/bash on this node');
   // Agents of the same name that osha did not write (the articles' openstack-resource-agents):
   // uploading osha's would swap the agent under every resource that uses them.
-  const foreignAgents = probe.value.foreignAgents;
+  const foreignAgents = probe.foreignAgents;
   if (foreignAgents.length > 0) {
     problems.push(`${AGENT_DIR} holds agents osha did not write (${foreignAgents.join(', ')}); osha ships its own under these names and would replace them under any resource that uses them`);
     fixes.push(`move them to a provider of their own (mv ${AGENT_DIR} /usr/lib/ocf/resource.d/openstack-legacy, then point those resources at ocf:openstack-legacy:NAME), or hand those resources over to osha (resources.existing, action: replace) after that move`);
   }
   // A cluster osha did not make: refused here, before any node changes, unless adoptable.
-  const identity = await clusterIdentity(ctx, h);
-  if (!identity.ok) return identity;
-  const foreign = identity.value.foreign;
+  const foreign = g.identity.foreign;
   if (foreign?.verdict.kind === 'refuse') {
     problems.push(foreign.verdict.message);
     fixes.push(foreign.verdict.fix);
@@ -138,14 +163,4 @@ async function checkHost(ctx: StepContext, h: HostHandle): Promise<HostPlan> {
     return err(e);
   }
   return ok([]);
-}
-
-async function vipHeldByCluster(ctx: StepContext): Promise<boolean> {
-  for (const host of ctx.hosts) {
-    const c = await ctx.connection(host);
-    if (!c.ok) continue;
-    const r = await c.value.exec(sh`ip -o addr show | grep -q -F " ${ctx.inv.vip.address}/"`);
-    if (r.ok && r.value.code === 0) return true;
-  }
-  return false;
 }

@@ -13,6 +13,7 @@ import { clearOwed, readOwed, restartAction, restartRecord, CREATED_PRIMITIVES }
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
 import { readClusterStatus } from '../facts/cluster.ts';
+import type { ClusterStatus } from '../facts/status.ts';
 import { isDirectory } from '../facts/host.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
 import { primitivesOf, type ResourceModel } from '../model/resources.ts';
@@ -103,7 +104,10 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
 
 /** One look: ok when every osha resource is started, else an error naming the ones that are not. */
 export async function resourcesStarted(h: HostHandle, model: ResourceModel): Promise<Result<void>> {
-  const s = await readClusterStatus(h.c);
+  return startedIn(h, await readClusterStatus(h.c), model);
+}
+
+function startedIn(h: HostHandle, s: Result<ClusterStatus>, model: ResourceModel): Result<void> {
   if (!s.ok) return s;
   const missing = notReady(s.value, model);
   return missing.length === 0 ? ok(undefined) : err({ host: h.host, message: missing.map((m) => `${m.id}: ${m.why}`).join('; ') });
@@ -188,7 +192,8 @@ export const resources: Step = {
     if (!hh.ok) return single(hh);
     const h = hh.value;
     const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000));
-    const live = await tools.query();
+    // The status is read with the CIB, in parallel: a no-op re-run needs both.
+    const [live, status] = await Promise.all([tools.query(), readClusterStatus(h.c)]);
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
     const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
     if (!adopted.ok) return single(err({ ...adopted.error, host }));
@@ -199,7 +204,7 @@ export const resources: Step = {
     if (live.ok && plan.value.desired.trimEnd() === live.value.trimEnd()) {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
       // Exactly one look (a 1 ms waitFor could time out before its first check on a busy host).
-      const started = await resourcesStarted(h, model);
+      const started = startedIn(h, status, model);
       const owed = await owedConfigRestarts(ctx);
       if (!owed.ok) return single(owed);
       if (started.ok) return single(ok(configRestarts(ctx, h, model, owed.value, new Set(primitivesOf(model.resources).map((p) => p.id)))));

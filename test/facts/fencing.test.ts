@@ -1,6 +1,6 @@
 // The fencer's and the CIB's XML as Pacemaker 2.1.5 (Debian 12) prints it, read by src/facts/fencing.ts.
 import { expect } from 'chai';
-import { parseDeviceList, parsePacemakerTime, parseStarts } from '../../src/facts/fencing.ts';
+import { parseDeviceList, parseFencerAnswers, parsePacemakerTime, parseStarts } from '../../src/facts/fencing.ts';
 
 describe('fencing facts', () => {
   it('reads the devices of stonith_admin --list --output-as=xml (items carry a name attribute)', () => {
@@ -12,6 +12,26 @@ describe('fencing facts', () => {
 </pacemaker-result>`;
     expect(parseDeviceList(xml)).to.deep.equal(['osha-fence-node1']);
     expect(parseDeviceList('<pacemaker-result><list name="registered fence devices" count="0"/></pacemaker-result>')).to.deep.equal([]);
+  });
+
+  it('reads the sections of the one-round-trip fencer check, in device order, a missing one as no answer', () => {
+    const out = [
+      '@osha-fence 0 list',
+      '<pacemaker-result><list name="registered fence devices" count="1"><item name="device">osha-fence-node1</item></list></pacemaker-result>',
+      '@osha-fence 0 query 0',
+      'Device osha-fence-node1 is active',
+      '@osha-fence 1 list',
+      '<pacemaker-result><list name="registered fence devices" count="0"/></pacemaker-result>',
+      '@osha-fence 1 query 1',
+      'some noise',
+      'Device osha-fence-node2 not found',
+      '',
+    ].join('\n');
+    expect(parseFencerAnswers(out, 3)).to.deep.equal([
+      { devices: ['osha-fence-node1'], query: { code: 0, why: 'Device osha-fence-node1 is active' } },
+      { devices: [], query: { code: 1, why: 'Device osha-fence-node2 not found' } },
+      { devices: [], query: { code: 255, why: 'no answer' } },
+    ]);
   });
 
   it('reads each resource start from the CIB status section, with its node, run time and result', () => {

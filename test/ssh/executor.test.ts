@@ -1,10 +1,11 @@
 // The SSH executor against a real OpenSSH sshd on 127.0.0.1 (see test/support/sshd.ts).
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, statSync, readdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostConnection } from '../../src/ssh/connection.ts';
+import { HostConnection, uploadScript } from '../../src/ssh/connection.ts';
 import { SshSession } from '../../src/ssh/session.ts';
 import type { SshTarget } from '../../src/ssh/target.ts';
 import { sharedSshd, isRoot, freePort, type TestSshd } from '../support/sshd.ts';
@@ -107,6 +108,73 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
       expect(read.ok && read.value?.toString()).to.equal('new content\n');
       const missing = await c.readFile(join(work, 'nope'));
       expect(missing.ok && missing.value).to.equal(undefined);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('uploads many files in one exec: contents, modes and owners, then the after command', async () => {
+    const c = await open(target(sshd));
+    const dir = mkdtempSync(join(work, 'many-'));
+    const sub = join(dir, 'made', 'by', 'before');
+    try {
+      writeFileSync(join(dir, 'old'), 'old\n');
+      const files = [
+        { path: join(sub, 'lib'), content: 'library\n', mode: 0o644 },
+        { path: join(dir, 'old'), content: Buffer.from([0, 1, 2, 255, 10]), mode: 0o755, group: sshd.users.nopasswd },
+        { path: join(dir, 'empty'), content: '', mode: 0o600 },
+      ];
+      // The after command sees every file in place; its exit status and output are the result.
+      const r = await c.uploadMany(files, { before: `mkdir -p '${sub}'`, after: `cat '${sub}/lib' '${dir}/empty'; exit 3` });
+      expect(r.ok, r.ok ? '' : r.error.message).to.equal(true);
+      if (r.ok) expect(r.value).to.deep.include({ code: 3, stdout: 'library\n' });
+      expect(readFileSync(join(sub, 'lib'), 'utf8')).to.equal('library\n');
+      expect([...readFileSync(join(dir, 'old'))]).to.deep.equal([0, 1, 2, 255, 10]);
+      expect(readFileSync(join(dir, 'empty'), 'utf8')).to.equal('');
+      expect(statSync(join(sub, 'lib')).mode & 0o7777).to.equal(0o644);
+      expect(statSync(join(dir, 'old')).mode & 0o7777).to.equal(0o755);
+      expect(statSync(join(dir, 'old')).gid).to.equal(Number(execFileSync('id', ['-g', sshd.users.nopasswd]).toString().trim()));
+      expect(statSync(join(dir, 'empty')).mode & 0o7777).to.equal(0o600);
+      expect(readdirSync(dir).filter((f) => f.startsWith('.osha.'))).to.deep.equal([]);
+    } finally {
+      c.close();
+    }
+  });
+
+  for (const [what, tamper] of [
+    ['truncated', (b: Buffer) => b.subarray(0, b.length - 3)],
+    ['corrupted', (b: Buffer) => Buffer.concat([b.subarray(0, 5), Buffer.from('X'), b.subarray(6)])],
+    ['longer than announced', (b: Buffer) => Buffer.concat([b, Buffer.from('extra')])],
+  ] as const) {
+    it(`changes no target and leaves no temp file when the stream is ${what}`, () => {
+      const dir = mkdtempSync(join(work, 'tamper-'));
+      const files = ['first', 'second', 'third'].map((n) => ({ path: join(dir, n), content: `${n} new content\n`, mode: 0o644 }));
+      for (const f of files) writeFileSync(f.path, 'before\n');
+      const script = uploadScript(files.map((f) => ({ ...f, size: f.content.length, sha256: createHash('sha256').update(f.content).digest('hex') })), { after: 'echo after ran' });
+      const stream = tamper(Buffer.from(files.map((f) => f.content).join('')));
+      const r = spawnSync('sh', ['-c', script], { input: stream });
+      expect(r.status).to.equal(90);
+      expect(r.stdout.toString()).to.not.include('after ran');
+      for (const f of files) expect(readFileSync(f.path, 'utf8')).to.equal('before\n');
+      expect(readdirSync(dir).sort()).to.deep.equal(['first', 'second', 'third']);
+    });
+  }
+
+  it('refuses many files while a step plans, and reports a failed upload as an error', async () => {
+    let planning: string | undefined = 'planning step agents';
+    const c = await open(target(sshd), { readOnly: () => planning });
+    const dir = mkdtempSync(join(work, 'many-fail-'));
+    try {
+      const refused = await c.uploadMany([{ path: join(dir, 'a'), content: 'a', mode: 0o644 }]);
+      expect(!refused.ok && refused.error.message).to.match(/refused to write .* while planning step agents/);
+      planning = undefined;
+      // The second file's directory does not exist: nothing is written, the first target included.
+      const failed = await c.uploadMany([
+        { path: join(dir, 'a'), content: 'a', mode: 0o644 },
+        { path: join(dir, 'missing', 'b'), content: 'b', mode: 0o644 },
+      ], { after: 'echo after ran' });
+      expect(!failed.ok && failed.error.message).to.match(/^upload of 2 files failed \(exit 1\)/);
+      expect(readdirSync(dir)).to.deep.equal([]);
     } finally {
       c.close();
     }
