@@ -169,7 +169,7 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(out).to.match(/^deploy: \d+ ok, \d+ changed, 0 failed/m);
     expect(out).to.match(/^cluster osha-lab: quorate/m);
     expect(out).to.match(/^ {2}osha-glance-api +Started/m);
-    expect(out).to.match(/^node\d fenced \(reboot, by node\d\)/m);
+    expect(out).to.match(/^ {2}fencing +[\d.]+ s reboot of node\d by node\d: success/m);
     expect(out).to.match(/^ {2}osha-keystone +[\d.]+ s on node\d/m);
     expect(out).to.match(/demo: done\. Try next:/);
   });
