@@ -6,13 +6,19 @@ import type { ClusterStatus } from '../facts/status.ts';
 import { planEachHost, type HostHandle } from './common.ts';
 import { stackFacts, waitForCluster } from './corosync-conf.ts';
 import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
-import { err, ok } from '../util/result.ts';
+import { err, ok, type Result } from '../util/result.ts';
 import { sh } from '../ssh/quote.ts';
 import { dirname } from 'node:path';
 
 export const CIB_FILE = '/var/lib/pacemaker/cib/cib.xml';
-/** How long a starting node waits for an existing DC; cluster-properties keeps the same value. */
+/** How long a starting node waits for an existing DC; cluster-properties keeps this value. */
 export const DC_DEADTIME = '5s';
+/**
+ * A brand-new cluster has no DC to wait for: its first start waits only this long before the
+ * election (nodes started together by this step see each other well within it); cluster-properties
+ * then sets DC_DEADTIME for every later start.
+ */
+export const FIRST_START_DC_DEADTIME = '2s';
 
 /**
  * The smallest valid CIB: an empty configuration but for dc-deadtime, in the nvpair id that
@@ -24,7 +30,7 @@ export function seedCib(): string {
     `  <configuration>`,
     `    <crm_config>`,
     `      <cluster_property_set id="cib-bootstrap-options">`,
-    `        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="${DC_DEADTIME}"/>`,
+    `        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="${FIRST_START_DC_DEADTIME}"/>`,
     `      </cluster_property_set>`,
     `    </crm_config>`,
     `    <nodes/>`,
@@ -61,6 +67,36 @@ function departedNodeActions(ctx: StepContext, h: HostHandle, status: ClusterSta
     });
 }
 
+/**
+ * The cluster's membership is one fact for all nodes: a node that sees every node online with
+ * quorum has them all in its partition. So one node reads it (the first to ask, with its stack
+ * up) and every node's plan uses that answer: 16 nodes mean one crm_mon, not 16.
+ */
+function sharedStatus(ctx: StepContext, h: HostHandle): Promise<Result<ClusterStatus>> {
+  let status = ctx.shared.get(SHARED_STATUS) as Promise<Result<ClusterStatus>> | undefined;
+  if (!status) {
+    status = readClusterStatus(h.c);
+    ctx.shared.set(SHARED_STATUS, status);
+  }
+  return status;
+}
+
+/**
+ * One watch for the cluster to form, awaited by every node's start: one crm_mon poller instead
+ * of one per node (16 pollers at 4 a second slow down the very start they watch on a small host).
+ */
+function formationWatch(ctx: StepContext, h: HostHandle): Promise<Result<unknown>> {
+  let watch = ctx.shared.get(FORMATION_WATCH) as Promise<Result<unknown>> | undefined;
+  if (!watch) {
+    watch = waitForCluster(ctx, h, ctx.allHosts);
+    ctx.shared.set(FORMATION_WATCH, watch);
+  }
+  return watch;
+}
+
+const SHARED_STATUS = 'cluster-start-status';
+const FORMATION_WATCH = 'cluster-start-formation';
+
 export const clusterStart: Step = {
   name: 'cluster-start',
   title: 'corosync and pacemaker running and enabled; every node online with quorum',
@@ -79,7 +115,7 @@ export const clusterStart: Step = {
       }
       let formed = false;
       if (toStart.length === 0) {
-        const status = await readClusterStatus(h.c);
+        const status = await sharedStatus(ctx, h);
         formed = status.ok && judgeFormed(status.value, ctx.allHosts).ok;
         // Cluster-wide, once: nodes taken out of the inventory (and so out of corosync.conf).
         if (status.ok && h.host === ctx.hosts[0]) actions.push(...departedNodeActions(ctx, h, status.value));
@@ -88,7 +124,7 @@ export const clusterStart: Step = {
         // A node that never ran Pacemaker would wait dc-deadtime (20 s by default) for a DC that
         // does not exist yet: seed its first CIB with a shorter one (only when it has no CIB).
         const seed = sh`[ -e ${CIB_FILE} ] || { install -d -o hacluster -g haclient -m 0750 ${dirname(CIB_FILE)} && printf '%s\n' ${seedCib()} > ${CIB_FILE}.osha && chown hacluster:haclient ${CIB_FILE}.osha && chmod 0600 ${CIB_FILE}.osha && mv ${CIB_FILE}.osha ${CIB_FILE}; }`;
-        actions.push({ summary: `seed a first CIB with dc-deadtime ${DC_DEADTIME} where none exists (first start without a 20 s wait)`, commands: [seed], apply: async () => { const r = await h.c.run(seed); return r.ok ? ok(undefined) : r; } });
+        actions.push({ summary: `seed a first CIB with dc-deadtime ${FIRST_START_DC_DEADTIME} where none exists (first start without a 20 s wait)`, commands: [seed], apply: async () => { const r = await h.c.run(seed); return r.ok ? ok(undefined) : r; } });
       }
       if (toStart.length > 0 || !formed) {
         const cmd = toStart.length ? `systemctl start ${toStart.join(' ')}` : '';
@@ -102,7 +138,7 @@ export const clusterStart: Step = {
               if (!r.ok) return r;
             }
             const started = Date.now();
-            const w = await waitForCluster(ctx, h, ctx.allHosts);
+            const w = await formationWatch(ctx, h);
             if (!w.ok) return err({ host: h.host, message: `cluster not formed after ${ctx.options.settleTimeoutMs / 1000} s: ${w.error.message}`, fix: 'check that the nodes reach each other on the corosync port (UDP) and that their clocks agree' });
             ctx.log(`${h.host}: cluster formed ${((Date.now() - started) / 1000).toFixed(1)} s after start`);
             return ok(undefined);
