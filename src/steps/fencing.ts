@@ -13,11 +13,14 @@ export const fencing: Step = {
   async plan(ctx) {
     const out = new Map<string, HostPlan>();
     if (!ctx.inv.stonith.enabled) return out;
-    // A device never runs on the node it fences: ask the fencer of another node. Each such node
-    // checks all its devices in one round trip, the nodes in parallel.
+    // A device never runs on the node it fences: ask the fencer of another node, the next one in
+    // the inventory's order, so the checks spread over the nodes (16 nodes: one device each, not
+    // 15 on the first). Each node checks its devices in one round trip, the nodes in parallel.
     const byHost = new Map<string, { check: FenceCheck; name: string }[]>();
     for (const d of ctx.inv.stonith.devices) {
-      const host = ctx.hosts.find((h) => h !== d.node);
+      const at = ctx.hosts.indexOf(d.node);
+      const ring = at < 0 ? ctx.hosts : [...ctx.hosts.slice(at + 1), ...ctx.hosts.slice(0, at)];
+      const host = ring.find((h) => h !== d.node);
       if (!host) continue;
       byHost.set(host, [...(byHost.get(host) ?? []), { check: { id: fenceId(d), target: d.node }, name: d.name }]);
     }
