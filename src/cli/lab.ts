@@ -66,7 +66,7 @@ function upCommand(): Command {
       const { labUp } = await import('../lab/index.ts');
       let told = false;
       const log = (line: string) => {
-        if (!told) console.error('osha lab: building the node image (debootstrap + offline packages, about a minute; cached afterwards)...');
+        if (!told) console.error('osha lab: building the node image (debootstrap + offline packages, about two minutes; cached afterwards)...');
         told = true;
         if (opts.verbose) console.error(`  ${line}`);
       };
