@@ -7,6 +7,7 @@
 // `osha deploy` then takes the services over: this is the starting point of the demo and of the
 // HA tests. Secrets go to nodes on ssh's stdin and live on the host in 0600 files only.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostConnection } from '../ssh/connection.ts';
@@ -23,6 +24,8 @@ export const CONTROLLER_SERVICES = ['mysql', 'rabbitmq', 'keystone', 'glance-api
 /** Inside every node: MariaDB's data directory and glance's image store on the shared storage. */
 export const SHARED_MYSQL = `${SHARED_MOUNT}/mysql`;
 export const SHARED_IMAGES = `${SHARED_MOUNT}/glance-images`;
+/** Marks MariaDB's data directory on the shared storage as the lab's own. */
+const LAB_MARK = '.osha-lab';
 
 /**
  * keystone-uwsgi.ini asks for 8 processes of 32 threads: about 40 s to load on a 2-core host.
@@ -159,10 +162,10 @@ const waitHttp = (url: string, what: string, seconds: number) =>
 export function primaryBootstrapScript(address: string, s: ControllerSecrets): string {
   return String.raw`set -eu
 mkdir -p ${SHARED_MYSQL} ${SHARED_IMAGES}
-if [ ! -e ${SHARED_MYSQL}/.osha-lab ]; then
+if [ ! -e ${SHARED_MYSQL}/${LAB_MARK} ]; then
   if [ -n "$(ls -A ${SHARED_MYSQL})" ]; then echo "${SHARED_MYSQL} already holds data this lab did not put there; refusing to overwrite it" >&2; exit 3; fi
   cp -a /var/lib/mysql/. ${SHARED_MYSQL}/
-  touch ${SHARED_MYSQL}/.osha-lab
+  touch ${SHARED_MYSQL}/${LAB_MARK}
 fi
 chown mysql:mysql ${SHARED_MYSQL}
 chown glance:glance ${SHARED_IMAGES}
@@ -277,6 +280,12 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
   if (state.controllers) return ok({ ...files, primary: primary.name, bootstrapped: false });
   if (!state.shared) return err(oshaError(`the lab in ${state.dir} has no shared storage for MariaDB's data`, { fix: 'make the lab with --openstack (or --shared DIR)' }));
   if (state.nodes.some((n) => n.killed || n.partitioned)) return err(oshaError('every node must be up and connected for the bootstrap', { fix: `osha lab start/heal the node, or recreate the lab` }));
+  // The shared directory is the host's: data in it that this lab did not put there is refused
+  // before any node changes (the node script checks again, where the copy happens).
+  const hostMysql = join(state.shared, SHARED_MYSQL.slice(SHARED_MOUNT.length + 1));
+  if (existsSync(hostMysql) && readdirSync(hostMysql).length > 0 && !existsSync(join(hostMysql, LAB_MARK))) {
+    return err(oshaError(`${hostMysql} already holds data this lab did not put there; nothing was changed`, { fix: 'move it away, or give the lab another --shared directory' }));
+  }
 
   const secrets: ControllerSecrets = {
     admin: randomBytes(12).toString('hex'),
