@@ -4,7 +4,7 @@
 // When ansible is on PATH, `ansible -m ping` on the same nodes is timed beside the no-op re-run.
 // Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes 3,8,16]
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, rmdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { labDown, labUp, type LabInfo } from '../src/lab/index.ts';
 import type { RunSummary } from '../src/runner/types.ts';
@@ -92,6 +92,9 @@ async function measure(nodes: number): Promise<Measured> {
     return { nodes, cold, noop, ansibleMs };
   } finally {
     await labDown(dir);
+    // The lab removes what it made; the ansible inventory is the bench's own.
+    await rm(`${dir}/ansible.ini`, { force: true });
+    await rmdir(dir).catch(() => undefined);
   }
 }
 
