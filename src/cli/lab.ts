@@ -143,7 +143,7 @@ function fenceServerCommand(): Command {
 
 function downCommand(): Command {
   return new Command('down')
-    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, and stop its fence server (safe to run twice)')
+    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, the shared directory it made (--openstack), and stop its fence server (safe to run twice)')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       const { labDown } = await import('../lab/index.ts');
