@@ -91,6 +91,9 @@ interface Gathered {
 async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<Result<Gathered>> {
   const c = await ctx.connection(host);
   if (!c.ok) return c;
+  // The first node's CIB is asked for at once, beside the rest (checkExistingResources uses it
+  // when that node runs Pacemaker; without Pacemaker cibadmin answers nothing, and it is dropped).
+  const cibEarly = host === ctx.hosts[0] ? readCib(c.value) : undefined;
   // The OS facts, the probe and the cluster identity at once: none needs another's answer.
   const [hh, probe, identity] = await Promise.all([
     hostHandle(ctx, host),
@@ -106,8 +109,7 @@ async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<
   if (!hh.ok) return hh;
   if (!probe.ok) return probe;
   if (!identity.ok) return identity;
-  // The first node's CIB, read now while other nodes still answer (checkExistingResources uses it).
-  if (host === ctx.hosts[0] && identity.value.stack.pacemakerActive) cibs.set(host, readCib(c.value));
+  if (cibEarly && identity.value.stack.pacemakerActive) cibs.set(host, cibEarly);
   return ok({ h: hh.value, probe: probe.value, identity: identity.value });
 }
 
