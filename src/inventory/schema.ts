@@ -10,6 +10,10 @@ import { perService } from '../services/registry.ts';
 const OSHA_AGENT = perService((e) => e.agent === 'osha');
 import { clashingDepths, durationMs, effectiveIntervals, type DepthKey, type MonitorInterval } from './monitors.ts';
 
+/** The control-plane layouts osha builds (see `topology` in inventory.example.yaml). */
+export const TOPOLOGIES = ['classic', 'active-active'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const IDENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -282,6 +286,11 @@ export const inventorySchema = z
     corosync: corosync.default({ transport: 'knet', crypto: true, profile: 'default', port: 5405 }),
     stonith: stonith.default({ enabled: false, devices: [], unsafe_no_fencing: false }),
     quorum: quorum.default({ policy: 'auto' }),
+    /**
+     * classic: the articles' layout, everything active/passive behind the VIP. active-active:
+     * MariaDB Galera and clustered RabbitMQ on every node, HAProxy behind the VIP, APIs everywhere.
+     */
+    topology: z.enum(TOPOLOGIES, { error: `must be one of: ${TOPOLOGIES.join(', ')}` }).default('classic'),
     services: z.array(serviceName).default([]),
     openstack: openstack.optional(),
     /** Additions to and changes of the generated Pacemaker configuration. */
@@ -415,6 +424,7 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
   });
 
   checkResources(inv, add);
+  if (inv.topology === 'active-active') activeActiveChecks(inv, add);
 
   // Secrets given inline need an explicit opt-in: they end up in version control otherwise.
   if (!inv.allow_plaintext_secrets) {
@@ -430,6 +440,25 @@ function crossFieldChecks(inv: RawInventory, ctx: z.RefinementCtx): void {
       if (typeof d.password === 'string') add(['stonith', 'devices', i, 'password'], `the fence device password ${plain}`);
     });
   }
+}
+
+/**
+ * What the active-active topology needs: a Galera majority (3+ nodes), the database and broker it
+ * clusters, and each node's own copy of their data (Galera and RabbitMQ replicate, nothing is shared).
+ */
+function activeActiveChecks(inv: RawInventory, add: (path: (string | number)[], message: string) => void): void {
+  if (inv.nodes.length < 3) {
+    add(['topology'], `active-active needs at least 3 nodes (Galera keeps a primary component only with a majority; ${inv.nodes.length} nodes cannot lose one); add nodes or use topology: classic`);
+  }
+  for (const svc of ['mysql', 'rabbitmq'] as const) {
+    if (!inv.services.includes(svc)) add(['services'], `active-active clusters ${svc === 'mysql' ? 'MariaDB (Galera)' : 'RabbitMQ'} on every node: add ${svc} to services, or use topology: classic`);
+    if (inv.resources.storage[svc]) {
+      add(['resources', 'storage', svc], `active-active keeps ${svc}'s data on every node (${svc === 'mysql' ? 'Galera' : 'RabbitMQ'} replicates it); remove resources.storage.${svc}, or use topology: classic`);
+    }
+  }
+  inv.resources.existing.forEach((e, i) => {
+    if (e.as !== 'fencing') add(['resources', 'existing', i, 'as'], `active-active adopts only hand-made fence devices (as: fencing); "${e.as}" would be replaced by osha's clone: remove this entry and the hand-made resource, or use topology: classic`);
+  });
 }
 
 /** Names a constraint may refer to: vip, public-vip, listed services (aliases too) and user primitives. */
