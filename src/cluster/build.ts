@@ -3,6 +3,7 @@
 import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
 import { MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
+import { SERVICES } from '../services/registry.ts';
 import {
   DATA_DIRECTORIES,
   FENCE_OPS,
@@ -31,6 +32,7 @@ import {
   type Constraint,
   type Group,
   type Operation,
+  type Order,
   type Primitive,
   type Resource,
   type ResourceModel,
@@ -58,6 +60,7 @@ export interface Adoption {
 }
 
 export function buildResourceModel(inv: Inventory, adoption?: Adoption): ResourceModel {
+  if (inv.topology === 'active-active') return activeActiveModel(inv);
   const overrides = normaliseOverrides(inv.resources.overrides);
   const kept = adoption?.kept ?? new Map<string, string>();
   const services = new Set<ServiceName>(inv.services.filter((s) => !kept.has(s)));
@@ -116,6 +119,19 @@ function constraintEnds(c: Constraint): string[] {
 }
 
 // --- primitives ---
+
+/**
+ * The id osha's constraints and restarts use for a service: its clone when it runs on every node,
+ * else its primitive. In the active-active topology MariaDB is Galera's promotable clone.
+ */
+export function serviceResourceId(inv: Pick<Inventory, 'topology'>, service: ServiceName): string {
+  if (inv.topology === 'active-active') {
+    if (service === 'mysql') return GALERA_CLONE_ID;
+    if (service !== ACTIVE_PASSIVE_IN_ACTIVE_ACTIVE) return cloneId(service);
+    return primitiveId(service);
+  }
+  return SERVICE_SPECS[service].placement === 'clone' ? cloneId(service) : primitiveId(service);
+}
 
 function vipPrimitive(id: string, name: string, vip: Vip, overrides: Overrides): Primitive {
   const params: Attributes = [
@@ -369,12 +385,112 @@ function colocation(rsc: string, withRsc: string, score = 'INFINITY', id?: strin
   return { kind: 'colocation', id: id ?? `${OSHA_PREFIX}co-${short(rsc)}-with-${short(withRsc)}`, rsc, withRsc, score };
 }
 
-function order(first: string, then: string, mandatory = true, id?: string): Constraint {
+function order(first: string, then: string, mandatory = true, id?: string): Order {
   return { kind: 'order', id: id ?? `${OSHA_PREFIX}o-${short(then)}-after-${short(first)}`, first, then, mandatory };
 }
 
 function location(rsc: string, node: string, score: string, id?: string): Constraint {
   return { kind: 'location', id: id ?? `${OSHA_PREFIX}lo-${short(rsc)}-on-${node}`, rsc, node, score };
+}
+
+// --- the active-active topology ---
+
+export const GALERA_ID = `${OSHA_PREFIX}galera`;
+export const GALERA_CLONE_ID = cloneId('galera');
+export const HAPROXY_CLONE_ID = cloneId('haproxy');
+/** The one service that stays active/passive beside the clones: a volume has one writer (as TripleO ran it). */
+const ACTIVE_PASSIVE_IN_ACTIVE_ACTIVE: ServiceName = 'cinder-volume';
+/** osha's agents read the node's own address from this file (written by the topology-files step). */
+export const NODE_ADDRESS = '@node';
+
+const GALERA_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'galera' };
+const RABBITMQ_CLUSTER_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'rabbitmq-cluster' };
+const HAPROXY_AGENT: Agent = { class: 'systemd', type: 'haproxy' };
+const HAPROXY_OPS: OpTimings = { start: { interval: '0s', timeout: '60s' }, stop: { interval: '0s', timeout: '60s' }, monitor: { interval: '10s', timeout: '20s' } };
+// rabbitmq-cluster joins (and may wait for) the other brokers at start: TripleO gave it 200 s.
+const RABBITMQ_CLUSTER_OPS: OpTimings = { start: { interval: '0s', timeout: '200s' }, stop: { interval: '0s', timeout: '200s' }, monitor: { interval: '10s', timeout: '40s' } };
+const GALERA_OPS: OpTimings = { start: { interval: '0s', timeout: '120s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } };
+
+/**
+ * MariaDB Galera and a RabbitMQ cluster on every node, HAProxy on every node with the VIP where
+ * one of them runs, and the OpenStack services on every node behind it (TripleO's layout since
+ * Newton; ../shared/reference/topology-fencing-pacemaker3.md section 1). Losing a node moves only
+ * the VIP: every service already runs elsewhere.
+ */
+function activeActiveModel(inv: Inventory): ResourceModel {
+  const overrides = normaliseOverrides(inv.resources.overrides);
+  const resources: Resource[] = [...fenceDevices(inv)];
+  const vip = vipPrimitive(VIP_ID, 'vip', inv.vip, overrides);
+  resources.push(vip);
+  if (inv.public_vip) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
+
+  const names = inv.nodes.map((n) => n.name);
+  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, galeraParams(names), GALERA_OPS, overrides.get('mysql'));
+  // promote: an SST of a large database takes long. Not on-fail=block as TripleO had it: bookworm's
+  // agent (4.12, without resource-agents PR #1910) can fail a promote while a joiner briefly reports
+  // non-Primary during IST; a failed promote is then retried instead of waiting for a human.
+  galera.ops.push({ name: 'promote', interval: '0s', timeout: '300s' }, { name: 'demote', interval: '0s', timeout: '120s' }, { name: 'monitor', interval: '10s', timeout: '30s', role: 'Promoted' });
+  const galeraClone: Clone = {
+    kind: 'clone',
+    id: GALERA_CLONE_ID,
+    child: galera,
+    // Every node a writer (HAProxy sends writes to one at a time); ordered: one SST donor at a time.
+    meta: [['promotable', 'true'], ['promoted-max', String(names.length)], ['ordered', 'true'], ['interleave', 'true']],
+  };
+  const rabbit = primitive(primitiveId('rabbitmq'), 'rabbitmq', RABBITMQ_CLUSTER_AGENT, [], RABBITMQ_CLUSTER_OPS, overrides.get('rabbitmq'));
+  const rabbitClone: Clone = { kind: 'clone', id: cloneId('rabbitmq'), child: rabbit, meta: [['ordered', 'true'], ['interleave', 'true'], ['notify', 'true']] };
+  const haproxy = cloneOf(HAPROXY_CLONE_ID, primitive(primitiveId('haproxy'), 'haproxy', HAPROXY_AGENT, [], HAPROXY_OPS, overrides.get('haproxy')));
+  resources.push(galeraClone, rabbitClone, haproxy);
+
+  const constraints: Constraint[] = [...fenceConstraints(inv)];
+  // The VIP goes where HAProxy runs; starting HAProxy does not wait for the VIP (it binds with freebind).
+  for (const v of inv.public_vip ? [VIP_ID, PUBLIC_VIP_ID] : [VIP_ID]) constraints.push(colocation(v, HAPROXY_CLONE_ID), order(v, HAPROXY_CLONE_ID, false));
+
+  for (const s of inv.services) {
+    if (s === 'mysql' || s === 'rabbitmq') continue;
+    const p = servicePrimitive(s, inv, overrides);
+    if (SERVICE_SPECS[s].agent.provider === 'openstack') localAddress(p, s);
+    const id = serviceResourceId(inv, s);
+    resources.push(id === p.id ? p : cloneOf(id, p));
+    // Optional: they start after the database and broker when all start together (the first deploy,
+    // a full outage), but a Galera or RabbitMQ instance that restarts does not restart them: the
+    // services reach both through the VIP and reconnect by themselves.
+    constraints.push({ ...order(GALERA_CLONE_ID, id, false), firstAction: 'promote' });
+    if (s !== 'keystone') constraints.push(order(rabbitClone.id, id, false));
+  }
+
+  const user = userPrimitives(inv.resources.primitives);
+  resources.push(...user.resources);
+  mergeConstraints(constraints, inv.resources.constraints.map((c) => userConstraint(c, referenceTable(inv, user.ids, new Map()))));
+  const warnings = inv.stonith.enabled ? [] : ['fencing is disabled: a Galera node that hangs instead of dying keeps the other nodes from knowing whether it still writes'];
+  return { resources, constraints, options: clusterOptions(inv), warnings };
+}
+
+/** The nodes' names are Pacemaker's and resolve through the /etc/hosts block osha writes. */
+function galeraParams(names: string[]): Attributes {
+  return [
+    ['wsrep_cluster_address', `gcomm://${names.join(',')}`],
+    ['config', '/etc/mysql/my.cnf'],
+    ['datadir', DATA_DIRECTORIES.mysql],
+    ['pid', '/run/mysqld/mysqld.pid'],
+    ['socket', '/run/mysqld/mysqld.sock'],
+    // As for the mysql agent: Debian's MariaDB no longer makes /var/log/mysql (see mysqlParams).
+    ['log', '/var/log/mysqld.log'],
+    ['enable_creation', 'true'],
+  ];
+}
+
+/** An API on every node listens on that node's own address (HAProxy has the VIP) and is checked there. */
+function localAddress(p: Primitive, service: ServiceName): void {
+  const set = (name: string) => {
+    const i = p.params.findIndex(([k]) => k === name);
+    if (i >= 0) p.params[i] = [name, NODE_ADDRESS];
+    else p.params.push([name, NODE_ADDRESS]);
+  };
+  if (SERVICES[service].port === undefined) return;
+  // A uwsgi API listens where the agent says; the others where their rewritten config says.
+  if (SERVICES[service].uwsgi) set('bind_address');
+  set('monitor_host');
 }
 
 // --- user constraints ---
@@ -388,9 +504,7 @@ function referenceTable(inv: Inventory, userIds: Map<string, string>, kept: Map<
     if (user) return user;
     const service = canonicalService(name);
     if (service && kept.has(service)) return kept.get(service)!;
-    if (service && inv.services.includes(service)) {
-      return SERVICE_SPECS[service].placement === 'clone' ? cloneId(service) : primitiveId(service);
-    }
+    if (service && inv.services.includes(service)) return serviceResourceId(inv, service);
     // The inventory schema checks every reference, so this is a bug, not a user error.
     throw new Error(`constraint refers to unknown resource "${name}" (the inventory check should have caught it)`);
   };

@@ -5,11 +5,11 @@
 // announced, disruptive swap for osha's own). Pure: CIB XML and inventory in, findings out.
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { children, child } from '../util/dom.ts';
-import { isOshaId } from '../model/resources.ts';
+import { isOshaId, OSHA_PREFIX } from '../model/resources.ts';
 import { SERVICE_SPECS } from './catalog.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
-import type { Inventory } from '../inventory/schema.ts';
-import type { Adoption } from './build.ts';
+import type { Inventory, Topology } from '../inventory/schema.ts';
+import { GALERA_CLONE_ID, HAPROXY_CLONE_ID, type Adoption } from './build.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
 /** A primitive osha did not make, with where it sits in the CIB. */
@@ -159,4 +159,36 @@ export function adoptionFrom(inv: Pick<Inventory, 'vip' | 'public_vip' | 'servic
     adoption.replaced.push(f.top);
   }
   return ok({ adoption, found });
+}
+
+/**
+ * The topology osha's own objects in a CIB were built for: its active-active clones (Galera,
+ * HAProxy) or its classic groups. Undefined when osha made neither yet (a VIP alone fits both).
+ */
+export function oshaTopologyOf(cibXml: string): Topology | undefined {
+  const doc = new DOMParser({ onError: () => undefined }).parseFromString(cibXml, 'text/xml');
+  const resources = child(child(doc.documentElement ?? undefined, 'configuration'), 'resources');
+  const ids = children(resources).map((r) => r.getAttribute('id') ?? '').filter((id) => isOshaId(id));
+  if (ids.some((id) => ACTIVE_ACTIVE_MARKERS.includes(id))) return 'active-active';
+  if (ids.some((id) => id.startsWith(`${OSHA_PREFIX}g-`))) return 'classic';
+  return undefined;
+}
+
+const ACTIVE_ACTIVE_MARKERS = [GALERA_CLONE_ID, HAPROXY_CLONE_ID];
+
+/**
+ * A running cluster is never converted from one topology to the other in place: the data moves
+ * (shared storage against a copy per node) and every service changes how it runs, so a run cut
+ * short would leave half of each. The refusal says how to do it in whole steps.
+ */
+export function topologySwitchProblem(inv: Pick<Inventory, 'topology'>, cibXml: string): { message: string; fix: string } | undefined {
+  const running = oshaTopologyOf(cibXml);
+  if (running === undefined || running === inv.topology) return undefined;
+  return {
+    message: `this cluster runs osha's ${running} topology and the inventory says topology: ${inv.topology}; osha does not convert a running cluster in place (a run cut short would leave it half converted)`,
+    fix:
+      inv.topology === 'active-active'
+        ? 'to switch: deploy once with topology: classic and services: [] (osha stops and removes its service resources, after asking), put MariaDB\'s data into /var/lib/mysql on one node if it was on shared storage, then deploy with topology: active-active; or set topology: classic to keep the cluster as it is'
+        : 'to switch: deploy once with topology: active-active and services: [] (osha stops and removes its service resources, after asking), then deploy with topology: classic; or set topology: active-active to keep the cluster as it is',
+  };
 }

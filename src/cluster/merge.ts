@@ -113,9 +113,26 @@ export function desiredCib(liveCibXml: string, model: ResourceModel): Result<str
   syncChildren(section(doc, 'resources'), model.resources.map((r) => resourceElement(doc, r)));
   syncChildren(section(doc, 'constraints'), model.constraints.map((c) => constraintElement(doc, c)));
   syncOptions(doc, model.options, fencingName);
+  requireSchemaFor(doc.documentElement!, model);
 
   if (canonical(conf) !== before) bumpEpoch(doc.documentElement!);
   return ok(new XMLSerializer().serializeToString(doc));
+}
+
+/**
+ * The Promoted/Unpromoted role names need CIB schema pacemaker-3.7 (Pacemaker 2.1.0). A CIB still
+ * on an older schema (osha's seed CIB says pacemaker-3.0 so any Pacemaker 2.x reads it) is moved
+ * up to it in the same patch; a newer one is left as it is.
+ */
+const ROLE_SCHEMA = { name: 'pacemaker-3.7', major: 3, minor: 7 };
+
+function requireSchemaFor(cib: Element, model: ResourceModel): void {
+  const roles = primitivesOf(model.resources).some((p) => p.ops.some((op) => op.role !== undefined));
+  if (!roles) return;
+  const m = /^pacemaker-(\d+)\.(\d+)$/.exec(cib.getAttribute('validate-with') ?? '');
+  if (!m) return;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major < ROLE_SCHEMA.major || (major === ROLE_SCHEMA.major && minor < ROLE_SCHEMA.minor)) cib.setAttribute('validate-with', ROLE_SCHEMA.name);
 }
 
 /** Replaces osha children in place, appends new ones, removes osha children not wanted. */

@@ -21,14 +21,17 @@ export interface Agent {
   type: string;
 }
 
-export type OpName = 'start' | 'stop' | 'monitor';
+export type OpName = 'start' | 'stop' | 'monitor' | 'promote' | 'demote';
+
+/** The role of a promotable clone's instance (Pacemaker 2.1+ names; crmsh 5 has no others). */
+export type Role = 'Promoted' | 'Unpromoted';
 
 /** Active/passive groups, in the order Pacemaker starts them (Listing 2, lines 28-33). */
 export const GROUP_KEYS = ['basic', 'keystone', 'neutron', 'glance', 'nova', 'cinder', 'heat'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
 
 export type Timing = { interval: string; timeout: string };
-export type OpTimings = Record<OpName, Timing>;
+export type OpTimings = Record<'start' | 'stop' | 'monitor', Timing>;
 
 export interface Operation {
   name: OpName;
@@ -37,6 +40,10 @@ export interface Operation {
   timeout: string;
   /** OCF_CHECK_LEVEL for a monitor: 0 cheap (process), 10 HTTP, 20 deep (token). */
   depth?: number;
+  /** A monitor that runs only on instances in this role (a promotable clone's). */
+  role?: Role;
+  /** What Pacemaker does when this operation fails (e.g. block: wait for a human). */
+  onFail?: string;
 }
 
 /** Name/value pairs in the order they are rendered. */
@@ -87,6 +94,8 @@ export interface Order {
   then: string;
   /** Mandatory (the articles' `inf:`) or Optional (`0:`, only ordering when both start together). */
   mandatory: boolean;
+  /** The action of `first` that `then` waits for: start (the default) or promote. */
+  firstAction?: 'start' | 'promote';
 }
 
 export interface Location {

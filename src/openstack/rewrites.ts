@@ -47,10 +47,12 @@ export interface RewriteOptions {
   release?: 'current' | 'legacy';
   /** More host names that mean "this node" (e.g. an /etc/hosts alias such as "controller"). */
   localHosts?: readonly string[];
+  /** The address of the node these files are on: active-active services listen there (HAProxy has the VIP). */
+  nodeAddress?: string;
 }
 
-/** What an option points at. */
-type Target = 'vip' | 'public';
+/** What an option points at: a VIP, or (active-active listeners) the node's own address. */
+type Target = 'vip' | 'public' | 'self';
 /** How its value holds hosts. */
 type ValueKind = 'url' | 'host' | 'host-list' | 'fixed';
 
@@ -66,8 +68,10 @@ interface Rule {
   /** The cluster service that must sit behind the VIP for this rewrite to make sense. */
   needs: ServiceName;
   reason: string;
+  /** Where it points in the active-active topology, when not where `target` says. */
+  activeActiveTarget?: Target;
   /** A value to add when the option is not set at all (only where an article asks for it). */
-  addWhenMissing?: (vip: VipHosts) => string;
+  addWhenMissing?: (hosts: VipHosts, target: Target) => string;
   /** Add only when the release knows the option (its sample mentions it), e.g. registry_host. */
   addOnlyIfKnown?: boolean;
 }
@@ -75,6 +79,7 @@ interface Rule {
 interface VipHosts {
   vip: string;
   public: string;
+  self?: string;
 }
 
 const opt = (section: string, key: string): OptionName => ({ section, key });
@@ -107,9 +112,10 @@ const GLANCE_BIND: Rule = {
   names: [opt('DEFAULT', 'bind_host')],
   kind: 'fixed',
   target: 'vip',
+  activeActiveTarget: 'self',
   needs: 'glance-api',
   reason: 'glance-api listens on the VIP where Pacemaker runs it (article 004: bind_host)',
-  addWhenMissing: (v) => v.vip,
+  addWhenMissing: (hosts, target) => (target === 'self' ? hosts.self! : hosts.vip),
 };
 const REGISTRY_HOST: Rule = {
   names: [opt('DEFAULT', 'registry_host')],
@@ -215,6 +221,10 @@ export function planRewrites(
     return err(oshaError(`unknown OpenStack service "${String(service)}"`, { fix: `use one of ${OPENSTACK_SERVICES.join(', ')}` }));
   }
   const hosts: VipHosts = { vip: inv.vip.address, public: inv.public_vip?.address ?? inv.vip.address };
+  if (inv.topology === 'active-active') {
+    if (!options.nodeAddress) return err(oshaError('active-active config rewrites need the address of the node the files are on'));
+    hosts.self = options.nodeAddress;
+  }
   const ours = ownHostTest(inv, options.localHosts ?? []);
   const plan: RewritePlan = { service, entries: [], notes: [] };
   for (const file of SERVICE_CONFIG_FILES[service]) {
@@ -237,6 +247,7 @@ export function planRewrites(
     for (const rule of fileRules(file)) applyRule(ctx, rule);
     keystoneUrls(ctx);
     if (configFileEntry(file)?.legacyNotifier) legacyGlanceNotifier(ctx);
+    if (inv.topology === 'active-active') quorumQueues(ctx);
   }
   return ok(plan);
 }
@@ -265,7 +276,31 @@ function expandsToLoopback(v6: string): boolean {
 }
 
 function targetHost(ctx: Context, target: Target): string {
+  if (target === 'self') return ctx.hosts.self!;
   return target === 'public' ? ctx.hosts.public : ctx.hosts.vip;
+}
+
+/** The rule's target in this inventory's topology. */
+function ruleTarget(ctx: Context, rule: Rule): Target {
+  return ctx.inv.topology === 'active-active' && rule.activeActiveTarget ? rule.activeActiveTarget : rule.target;
+}
+
+const QUORUM_QUEUE = opt('oslo_messaging_rabbit', 'rabbit_quorum_queue');
+
+/**
+ * A RabbitMQ cluster keeps a queue's messages on one node unless the queue is replicated, and
+ * RabbitMQ 4 dropped classic mirroring: services that talk to the broker declare quorum queues
+ * (oslo.messaging's rabbit_quorum_queue, in bookworm's 14.0 already).
+ */
+function quorumQueues(ctx: Context): void {
+  if (!ctx.services.has('rabbitmq')) return;
+  const talksToBroker = [opt('DEFAULT', 'transport_url'), ...RABBIT_HOST.names].some((n) => findSet(ctx.doc, n) !== undefined);
+  if (!talksToBroker) return;
+  const current = findSet(ctx.doc, QUORUM_QUEUE);
+  if (current?.toLowerCase() === 'true') return;
+  ctx.entries.push(
+    entry({ file: ctx.file, ...QUORUM_QUEUE, value: 'true', previous: current, reason: 'the clustered RabbitMQ replicates a queue only when it is a quorum queue (active-active)' }),
+  );
 }
 
 function rewriteValue(kind: ValueKind, value: string, ours: HostTest, host: string): HostRewrite {
@@ -291,7 +326,7 @@ function applyRule(ctx: Context, rule: Rule): void {
   // Every name the option is set under is rewritten: whichever the release reads ends on the VIP.
   for (const name of set) {
     const current = findSet(ctx.doc, name)!;
-    rewriteOne(ctx, name, current, rule.kind, rule.target, rule.reason);
+    rewriteOne(ctx, name, current, rule.kind, ruleTarget(ctx, rule), activeActiveReason(ctx, rule));
   }
 }
 
@@ -310,12 +345,16 @@ function rewriteOne(ctx: Context, name: OptionName, current: string, kind: Value
   }
 }
 
+function activeActiveReason(ctx: Context, rule: Rule): string {
+  return ruleTarget(ctx, rule) === 'self' ? `${rule.needs} runs on every node and listens on the node's own address; HAProxy listens on the VIP (active-active)` : rule.reason;
+}
+
 function addMissing(ctx: Context, rule: Rule): void {
   if (!rule.addWhenMissing) return;
   const name = nameForRelease(ctx, rule);
   if (!name) return;
   ctx.entries.push(
-    entry({ file: ctx.file, section: name.section, key: name.key, value: rule.addWhenMissing(ctx.hosts), previous: undefined, reason: rule.reason }),
+    entry({ file: ctx.file, section: name.section, key: name.key, value: rule.addWhenMissing(ctx.hosts, ruleTarget(ctx, rule)), previous: undefined, reason: activeActiveReason(ctx, rule) }),
   );
 }
 

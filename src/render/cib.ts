@@ -74,6 +74,8 @@ function operationElement(doc: Document, owner: string, op: Operation): Element 
   el.setAttribute('name', op.name);
   el.setAttribute('interval', op.interval);
   el.setAttribute('timeout', op.timeout);
+  if (op.role) el.setAttribute('role', op.role);
+  if (op.onFail) el.setAttribute('on-fail', op.onFail);
   if (op.depth !== undefined) appendAttributes(doc, el, 'instance_attributes', `${id}-instance_attributes`, [['OCF_CHECK_LEVEL', String(op.depth)]]);
   return el;
 }
@@ -90,7 +92,7 @@ export function constraintElement(doc: Document, c: Constraint): Element {
   }
   if (c.kind === 'order') {
     const kind = c.mandatory ? 'Mandatory' : 'Optional';
-    return element(doc, 'rsc_order', { id: c.id, kind, first: c.first, 'first-action': 'start', then: c.then, 'then-action': 'start' });
+    return element(doc, 'rsc_order', { id: c.id, kind, first: c.first, 'first-action': c.firstAction ?? 'start', then: c.then, 'then-action': 'start' });
   }
   return element(doc, 'rsc_location', { id: c.id, rsc: c.rsc, node: c.node, score: c.score });
 }

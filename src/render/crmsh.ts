@@ -62,7 +62,10 @@ function primitive(p: Primitive): string {
 }
 
 function operation(op: Operation): string {
-  const extra: Attributes = op.depth === undefined ? [] : [['OCF_CHECK_LEVEL', String(op.depth)]];
+  const extra: Attributes = [];
+  if (op.role) extra.push(['role', op.role]);
+  if (op.onFail) extra.push(['on-fail', op.onFail]);
+  if (op.depth !== undefined) extra.push(['OCF_CHECK_LEVEL', String(op.depth)]);
   return `op ${op.name} ${pairs([['interval', op.interval], ['timeout', op.timeout], ...extra])}`;
 }
 
@@ -89,7 +92,7 @@ function score(s: string): string {
 function constraint(c: Constraint): string {
   if (c.kind === 'location') return `location ${c.id} ${c.rsc} ${score(c.score)}: ${c.node}`;
   if (c.kind === 'colocation') return `colocation ${c.id} ${score(c.score)}: ${c.rsc} ${c.withRsc}`;
-  return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:start ${c.then}:start`;
+  return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:${c.firstAction ?? 'start'} ${c.then}:start`;
 }
 
 /** The CIB id of osha's nvpair for an option (see src/render/cib.ts). */

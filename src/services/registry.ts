@@ -108,6 +108,9 @@ export interface ServiceEntry {
   listensOnVip?: boolean;
   /** The TCP port it listens on (the agent's OSA_PORT; keystone endpoints use it too). */
   port?: number;
+  /** Runs under uwsgi (the agent's OSA_STYLE=uwsgi): the agent's bind_address sets where it listens;
+   *  other daemons listen where their config file says. */
+  uwsgi?: boolean;
   /** Its agent's health check (playbooks/agents/NAME must say the same). */
   health?: HealthCheck;
   /** Its keystone catalog entry, for an API. */
@@ -145,6 +148,7 @@ const SERVICE_TABLE = {
     initUnits: ['keystone'],
     agent: 'osha',
     port: 5000,
+    uwsgi: true,
     health: { kind: 'http', path: '/healthcheck' },
     placement: 'keystone',
     config: '/etc/keystone/keystone.conf',
@@ -179,6 +183,7 @@ const SERVICE_TABLE = {
     initUnits: ['nova-api'],
     agent: 'osha',
     port: 8774,
+    uwsgi: true,
     health: { kind: 'http', path: '/' },
     placement: 'nova',
     config: '/etc/nova/nova.conf',
@@ -207,6 +212,7 @@ const SERVICE_TABLE = {
     initUnits: ['neutron-server', 'neutron-api', 'neutron-rpc-server'],
     agent: 'osha',
     port: 9696,
+    uwsgi: true,
     health: { kind: 'http', path: '/healthcheck' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
@@ -259,6 +265,7 @@ const SERVICE_TABLE = {
     initUnits: ['cinder-api'],
     agent: 'osha',
     port: 8776,
+    uwsgi: true,
     health: { kind: 'http', path: '/healthcheck' },
     placement: 'cinder',
     config: '/etc/cinder/cinder.conf',
@@ -282,6 +289,7 @@ const SERVICE_TABLE = {
     initUnits: ['heat-api'],
     agent: 'osha',
     port: 8004,
+    uwsgi: true,
     health: { kind: 'http', path: '/healthcheck' },
     placement: 'heat',
     config: '/etc/heat/heat.conf',

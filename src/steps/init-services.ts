@@ -6,6 +6,7 @@ import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandl
 import { readUnitStates, type UnitState } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok } from '../util/result.ts';
+import type { Inventory } from '../inventory/schema.ts';
 
 /** Init units per service on Debian/Ubuntu (the registry's initUnits). */
 export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
@@ -27,15 +28,35 @@ export function unitActions(h: HostHandle, unit: string, s: UnitState): Action[]
   return [commandAction(h, `update-rc.d ${unit} disable`, sh`update-rc.d ${unit} disable`)];
 }
 
+/**
+ * Units Pacemaker runs through their systemd unit (systemd:NAME resources): disabled and stopped,
+ * never masked, since systemd refuses to start a masked unit even for Pacemaker. HAProxy in the
+ * active-active topology.
+ */
+export function pacemakerSystemdUnits(inv: Pick<Inventory, 'topology'>): string[] {
+  return inv.topology === 'active-active' ? ['haproxy'] : [];
+}
+
+export function disableActions(h: HostHandle, unit: string, s: UnitState): Action[] {
+  if (!s.exists || h.os.init !== 'systemd') return [];
+  if (s.enabled !== 'enabled' && s.active !== 'active') return [];
+  const action = commandAction(h, `stop and disable ${unit} (Pacemaker starts it through systemd)`, sh`systemctl disable --now ${`${unit}.service`}`);
+  if (s.active === 'active') action.disruptive = `${unit} runs now and stops until Pacemaker starts it`;
+  return [action];
+}
+
 export const initServices: Step = {
   name: 'init-services',
   title: 'services Pacemaker will own are stopped and masked in the init system; corosync may start',
   plan(ctx) {
     const units = [...new Set(ctx.inv.services.flatMap((s) => INIT_UNITS[s]))];
+    const systemdUnits = pacemakerSystemdUnits(ctx.inv);
     return planEachHost(ctx, async (h) => {
-      const states = await readUnitStates(h.c, h.os.init, units);
+      const states = await readUnitStates(h.c, h.os.init, [...units, ...systemdUnits]);
       if (!states.ok) return states;
-      const actions = units.flatMap((u) => unitActions(h, u, states.value.get(u) ?? { exists: false, enabled: '', active: '' }));
+      const state = (u: string): UnitState => states.value.get(u) ?? { exists: false, enabled: '', active: '' };
+      const actions = units.flatMap((u) => unitActions(h, u, state(u)));
+      actions.push(...systemdUnits.flatMap((u) => disableActions(h, u, state(u))));
       // Older Debian/Ubuntu corosync packages refuse to start until START=yes.
       const def = await fileFact(ctx, h, '/etc/default/corosync');
       if (!def.ok) return def;

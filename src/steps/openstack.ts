@@ -91,7 +91,7 @@ export const openstackConfig: Step = {
           ctx.note(h.host, `${service}: no config file on this node (not installed here), nothing to rewrite`);
           continue;
         }
-        const plan = planNodeConfig(ctx.inv, service, facts.value, { localHosts });
+        const plan = planNodeConfig(ctx.inv, service, facts.value, { localHosts, nodeAddress: ctx.inv.nodes.find((n) => n.name === h.host)?.address });
         if (!plan.ok) return err({ ...plan.error, host: h.host });
         for (const n of plan.value.notes) ctx.note(h.host, `${service}: ${n}`);
         if (plan.value.steps.length === 0) continue;

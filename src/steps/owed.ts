@@ -7,7 +7,7 @@ import type { HostHandle } from './common.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 import { readRecordNames } from '../facts/host.ts';
-import { primitiveId } from '../cluster/build.ts';
+import { serviceResourceId } from '../cluster/build.ts';
 import type { ServiceName } from '../services/registry.ts';
 
 export const OWED_DIR = '/var/lib/osha/owed';
@@ -47,9 +47,11 @@ export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceN
   const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
   // --restart returns once the start is under way; --wait holds until the cluster settles, so
   // the next step (or the operator) finds the service running, not "Starting".
-  const cmd = sh`crm_resource --restart --resource ${primitiveId(service)} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
+  // A clone (active-active) restarts on every node at once: crm_resource has no rolling restart.
+  const id = serviceResourceId(ctx.inv, service);
+  const cmd = sh`crm_resource --restart --resource ${id} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
   return {
-    summary: `restart ${primitiveId(service)}: ${why}`,
+    summary: `restart ${id}: ${why}`,
     ...(disruptive ? { disruptive } : {}),
     commands: [cmd],
     apply: async () => {

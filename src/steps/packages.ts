@@ -1,15 +1,18 @@
 // Step 3: the cluster stack is installed, without the distribution starting any of it.
 import type { Step } from '../runner/types.ts';
 import type { OsFacts } from '../facts/host.ts';
+import type { Topology } from '../inventory/schema.ts';
 import { readFenceAgents, readInstalledPackages } from '../facts/host.ts';
 import { planEachHost, commandAction } from './common.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok } from '../util/result.ts';
 
-/** The packages of the cluster stack per OS family. */
-export function clusterPackages(os: OsFacts, withFencing: boolean): string[] {
-  if (os.family === 'debian') return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', ...(withFencing ? ['fence-agents'] : [])];
-  return ['pacemaker', 'corosync', 'pcs', 'resource-agents', ...(withFencing ? ['fence-agents-all'] : [])];
+/** The packages of the cluster stack per OS family (and what the active-active topology adds). */
+export function clusterPackages(os: OsFacts, withFencing: boolean, topology: Topology = 'classic'): string[] {
+  // Galera's provider library, rsync for its state transfers, and HAProxy in front of every node.
+  const activeActive = topology === 'active-active' ? [os.family === 'debian' ? 'galera-4' : 'galera', 'rsync', 'haproxy'] : [];
+  if (os.family === 'debian') return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', ...(withFencing ? ['fence-agents'] : []), ...activeActive];
+  return ['pacemaker', 'corosync', 'pcs', 'resource-agents', ...(withFencing ? ['fence-agents-all'] : []), ...activeActive];
 }
 
 /** Marks the policy-rc.d osha writes, so an interrupted run's leftover is recognised as ours. */
@@ -53,11 +56,11 @@ export const packages: Step = {
       // Both reads at once: the installed versions of every package this step may want.
       const [present, installed] = await Promise.all([
         readFenceAgents(h.c, agents),
-        ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, clusterPackages(h.os, agents.length > 0))),
+        ctx.facts.get(h.host, 'packages', () => readInstalledPackages(h.c, h.os.packageManager, clusterPackages(h.os, agents.length > 0, ctx.inv.topology))),
       ]);
       if (!present.ok) return present;
       if (!installed.ok) return installed;
-      const wanted = clusterPackages(h.os, agents.some((a) => !present.value.has(a)));
+      const wanted = clusterPackages(h.os, agents.some((a) => !present.value.has(a)), ctx.inv.topology);
       const missing = wanted.filter((p) => !installed.value.get(p));
       if (missing.length === 0) return ok([]);
       const after = () => ctx.facts.forget(h.host, 'packages');

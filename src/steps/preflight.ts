@@ -2,7 +2,7 @@
 // either passes on a host or fails it with what to fix; a failure stops the run before step 2.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, type HostHandle } from './common.ts';
-import { adoptionFrom } from '../cluster/existing.ts';
+import { adoptionFrom, topologySwitchProblem } from '../cluster/existing.ts';
 import { clusterIdentity, type ClusterIdentity } from './cluster-identity.ts';
 import { readPreflightFacts, type OsFacts, type PreflightFacts } from '../facts/host.ts';
 import { readCib } from '../facts/cluster.ts';
@@ -67,6 +67,11 @@ async function checkExistingResources(ctx: StepContext, plans: Map<string, HostP
     if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
     const cib = await (cibs.get(host) ?? readCib(h.value.c));
     if (!cib.ok || cib.value === undefined) continue;
+    const switched = topologySwitchProblem(ctx.inv, cib.value);
+    if (switched) {
+      plans.set(host, err({ host, ...switched }));
+      return;
+    }
     const adopted = adoptionFrom(ctx.inv, cib.value);
     if (!adopted.ok) {
       plans.set(host, err({ host, ...adopted.error }));

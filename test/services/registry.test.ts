@@ -86,6 +86,7 @@ describe('service registry', function () {
       const vars = Object.fromEntries([...text.matchAll(/^(OSA_[A-Z_]+)=(\S*)$/gm)].map((m) => [m[1]!, m[2]!]));
       const e = SERVICES[name];
       expect(vars.OSA_PORT, name).to.equal(e.port?.toString());
+      expect(vars.OSA_STYLE === 'uwsgi', name).to.equal(e.uwsgi === true);
       expect(vars.OSA_HEALTH, name).to.equal(e.health?.kind);
       expect(vars.OSA_HEALTH_PATH, name).to.equal(e.health?.kind === 'http' ? e.health.path : undefined);
       expect(vars.OSA_CONFIG, name).to.equal(e.agentConfig ?? e.config);

@@ -1,0 +1,103 @@
+// The active-active topology's Pacemaker configuration: Galera, the RabbitMQ cluster, HAProxy with
+// the VIP, and the OpenStack services on every node, checked by the real crm_verify and crm_simulate.
+import { expect } from 'chai';
+import { buildResourceModel, GALERA_CLONE_ID, HAPROXY_CLONE_ID, serviceResourceId } from '../../src/cluster/build.ts';
+import { prepareClusterPlan, renderClusterPlan } from '../../src/cluster/plan.ts';
+import { primitivesOf } from '../../src/model/resources.ts';
+import { renderCrmsh } from '../../src/render/crmsh.ts';
+import { parseInventory } from '../../src/inventory/load.ts';
+import { havePacemakerTools, inventoryFrom, threeNodeInventory } from './fixtures.ts';
+import { crmVerify, settled, simulate } from './tools.ts';
+
+const FENCED = `topology: active-active
+openstack: { username: admin, project: admin, password: { env: OS_PASSWORD } }
+stonith:
+  enabled: true
+  devices:
+${[1, 2, 3].map((n) => `    - { name: f${n}, agent: fence_dummy, node: node${n} }`).join('\n')}`;
+const inv = inventoryFrom(threeNodeInventory(['mysql', 'rabbitmq', 'keystone', 'glance-api', 'nova-scheduler', 'cinder-volume'], FENCED));
+const model = buildResourceModel(inv);
+
+describe('active-active topology: the resource set', function () {
+  it('Galera is a promotable clone on every node, RabbitMQ and HAProxy plain clones, the VIP goes with HAProxy', function () {
+    const crm = renderCrmsh(model);
+    expect(crm).to.include('primitive osha-galera ocf:heartbeat:galera \\\n    params wsrep_cluster_address="gcomm://node1,node2,node3"');
+    expect(crm).to.include('op monitor interval="10s" timeout="30s" role="Promoted"');
+    expect(crm).to.include('clone osha-cl-galera osha-galera \\\n    meta promotable="true" promoted-max="3" ordered="true" interleave="true"');
+    expect(crm).to.include('primitive osha-rabbitmq ocf:heartbeat:rabbitmq-cluster');
+    expect(crm).to.include('clone osha-cl-rabbitmq osha-rabbitmq \\\n    meta ordered="true" interleave="true" notify="true"');
+    expect(crm).to.include('primitive osha-haproxy systemd:haproxy');
+    expect(crm).to.include('colocation osha-co-vip-with-cl-haproxy inf: osha-vip osha-cl-haproxy');
+    expect(crm).to.include('order osha-o-cl-haproxy-after-vip Optional: osha-vip:start osha-cl-haproxy:start');
+    expect(crm).to.include('order osha-o-cl-keystone-after-cl-galera Optional: osha-cl-galera:promote osha-cl-keystone:start');
+    expect(crm).not.to.match(/\bms\b|master/);
+  });
+
+  it('APIs run everywhere on the node\'s own address; workers are clones; cinder-volume stays a single primitive', function () {
+    const byId = new Map(primitivesOf(model.resources).map((p) => [p.id, p]));
+    const keystone = byId.get('osha-keystone')!;
+    expect(keystone.params).to.deep.include(['bind_address', '@node']);
+    expect(keystone.params).to.deep.include(['monitor_host', '@node']);
+    expect(byId.get('osha-glance-api')!.params).to.deep.include(['monitor_host', '@node']);
+    expect(byId.get('osha-nova-scheduler')!.params.map(([k]) => k)).not.to.include('bind_address');
+    expect(serviceResourceId(inv, 'keystone')).to.equal('osha-cl-keystone');
+    expect(serviceResourceId(inv, 'nova-scheduler')).to.equal('osha-cl-nova-scheduler');
+    expect(serviceResourceId(inv, 'cinder-volume')).to.equal('osha-cinder-volume');
+    expect(serviceResourceId(inv, 'mysql')).to.equal(GALERA_CLONE_ID);
+    expect(model.resources.some((r) => r.id === 'osha-cinder-volume' && r.kind === 'primitive')).to.equal(true);
+    expect(model.resources.some((r) => r.id === HAPROXY_CLONE_ID)).to.equal(true);
+  });
+
+  it('crm_verify accepts it and crm_simulate starts an instance of every clone on all three nodes', function () {
+    if (!havePacemakerTools()) this.skip(); // needs Debian package pacemaker-cli-utils
+    const plan = prepareClusterPlan(inv, model);
+    if (!plan.ok) throw new Error(plan.error.message);
+    const verify = crmVerify(plan.value.desired);
+    expect(verify.ok, verify.output).to.equal(true);
+    expect(plan.value.desired).to.match(/validate-with="pacemaker-3\.7"/);
+    const sim = simulate(plan.value.desired);
+    const text = renderClusterPlan(inv, model, plan.value, sim);
+    expect(text).to.include('What crm_simulate predicts:');
+    // Promotion waits for the scores the galera agent sets once every node reported its seqno:
+    // crm_simulate runs no agent, so it predicts the starts only.
+    for (const id of ['osha-galera', 'osha-keystone', 'osha-glance-api', 'osha-rabbitmq', 'osha-haproxy', 'osha-nova-scheduler']) {
+      expect([...(sim.placement[id] ?? [])].sort(), id).to.deep.equal(['node1', 'node2', 'node3']);
+    }
+    expect(sim.placement['osha-cinder-volume']).to.have.length(1);
+    expect(settled(plan.value.desired)).to.include('osha-vip');
+  });
+
+  it('the inventory checks: 3+ nodes, mysql and rabbitmq listed, no shared storage', function () {
+    const two = parseInventory(
+      ['cluster: { name: lab }', 'topology: active-active', 'nodes: [{ name: a, address: 198.18.0.11 }, { name: b, address: 198.18.0.12 }]', 'vip: { address: 198.18.0.100, cidr_netmask: 24 }', 'services: [keystone]', 'stonith: { unsafe_no_fencing: true }'].join('\n'),
+      'aa.yaml',
+    );
+    expect(two.ok).to.equal(false);
+    const messages = two.ok ? [] : two.error.map((p) => `${p.field}: ${p.message}`);
+    expect(messages.join('\n')).to.match(/topology: active-active needs at least 3 nodes/);
+    expect(messages.join('\n')).to.match(/services: active-active clusters MariaDB \(Galera\) on every node: add mysql/);
+    expect(messages.join('\n')).to.match(/services: active-active clusters RabbitMQ on every node: add rabbitmq/);
+    const shared = parseInventory(threeNodeInventory(['mysql', 'rabbitmq'], 'topology: active-active\nstonith: { unsafe_no_fencing: true }\nresources: { storage: { mysql: { device: "198.18.0.50:/x", fstype: nfs4 } } }'), 'aa.yaml');
+    expect(shared.ok ? '' : shared.error.map((p) => `${p.field}: ${p.message}`).join('\n')).to.match(/resources\.storage\.mysql: active-active keeps mysql's data on every node/);
+  });
+});
+
+describe('active-active topology: switching a running cluster', function () {
+  it('is refused with the steps to do it, both ways; a cluster with only a VIP fits either', async function () {
+    const { topologySwitchProblem, oshaTopologyOf } = await import('../../src/cluster/existing.ts');
+    const { configurationXml } = await import('../../src/render/cib.ts');
+    const { liveCib } = await import('./fixtures.ts');
+    const classic = inventoryFrom(threeNodeInventory(['mysql', 'rabbitmq', 'keystone'], 'stonith: { unsafe_no_fencing: true }'));
+    const cibOf = (m: ReturnType<typeof buildResourceModel>) => liveCib({ resources: /<resources>([\s\S]*)<\/resources>/.exec(configurationXml(m))![1] });
+    const classicCib = cibOf(buildResourceModel(classic));
+    const aaCib = cibOf(model);
+    expect(oshaTopologyOf(classicCib)).to.equal('classic');
+    expect(oshaTopologyOf(aaCib)).to.equal('active-active');
+    expect(oshaTopologyOf(liveCib())).to.equal(undefined);
+    expect(topologySwitchProblem(inv, aaCib)).to.equal(undefined);
+    const toAa = topologySwitchProblem(inv, classicCib)!;
+    expect(toAa.message).to.match(/runs osha's classic topology and the inventory says topology: active-active; osha does not convert a running cluster in place/);
+    expect(toAa.fix).to.match(/services: \[\]/);
+    expect(topologySwitchProblem(classic, aaCib)!.message).to.match(/runs osha's active-active topology/);
+  });
+});
