@@ -1,6 +1,13 @@
 // Says which osha resources are not yet running well: the "wait until every osha resource is
 // started" check of deploy, over the state src/facts/status.ts parses from crm_mon's XML.
 import { primitivesOf, type ResourceModel } from '../model/resources.ts';
+
+/** The primitives of promotable clones (their instances are Promoted or Unpromoted, never Started). */
+function promotableChildren(model: ResourceModel): Set<string> {
+  return new Set(
+    model.resources.flatMap((r) => (r.kind === 'clone' && r.meta.some(([k, v]) => k === 'promotable' && v === 'true') ? primitivesOf([r.child]).map((p) => p.id) : [])),
+  );
+}
 import type { ClusterStatus } from '../facts/status.ts';
 
 export interface NotReady {
@@ -14,6 +21,7 @@ export interface NotReady {
  */
 export function notReady(status: ClusterStatus, model: ResourceModel): NotReady[] {
   const out: NotReady[] = [];
+  const promotable = promotableChildren(model);
   if (!status.quorate) out.push({ id: '(cluster)', why: 'the cluster has no quorum, so nothing starts' });
   for (const p of primitivesOf(model.resources)) {
     const s = status.resources.get(p.id);
@@ -23,7 +31,10 @@ export function notReady(status: ClusterStatus, model: ResourceModel): NotReady[
     else if (s.failed) out.push({ id: p.id, why: `failed${reason ? `: ${reason}` : ''}` });
     else if (s.blocked) out.push({ id: p.id, why: 'blocked: Pacemaker cannot act on it (a stop failed and fencing is off?)' });
     else if (!s.managed) out.push({ id: p.id, why: 'unmanaged: Pacemaker does not start or stop it (maintenance?)' });
-    else if (!s.roles.includes('Started')) out.push({ id: p.id, why: `${s.roles.join(', ') || 'Stopped'}${reason ? `; ${reason}` : ''}` });
+    else if (promotable.has(p.id)) {
+      // A promotable clone (Galera) serves only where an instance is promoted.
+      if (!s.roles.includes('Promoted')) out.push({ id: p.id, why: `no instance promoted yet (${s.roles.join(', ') || 'Stopped'})${reason ? `; ${reason}` : ''}` });
+    } else if (!s.roles.includes('Started')) out.push({ id: p.id, why: `${s.roles.join(', ') || 'Stopped'}${reason ? `; ${reason}` : ''}` });
   }
   return out;
 }

@@ -180,7 +180,9 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
       await Promise.all(
         [...pending].map(async (id) => {
           const s = status.value.status.resources.get(id);
-          const where = s?.roles.includes('Started') ? s.nodes.find((n) => n !== victim) : undefined;
+          // A promotable clone (Galera) serves where an instance is promoted.
+          const serving = s?.roles.includes('Started') || s?.roles.includes('Promoted');
+          const where = serving ? s!.nodes.find((n) => n !== victim) : undefined;
           if (!where) return;
           const c = await session.connect(where);
           if (!c.ok) return;
