@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import chalk from 'chalk';
 import type { ClusterStatus } from '../facts/status.ts';
+import type { GaleraNodeState } from '../facts/galera.ts';
+import type { SshSession } from '../ssh/session.ts';
 import { isOshaId } from '../model/resources.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { EXIT } from './exit.ts';
@@ -17,6 +19,8 @@ export interface StatusReport {
   vip: { address: string; node?: string };
   resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
+  /** The active-active topology's database: each node's view, and the node promoted first. */
+  galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; promotedFirst?: { node: string; at: string } };
 }
 
 /** vipId: the VIP's resource id (cluster/build.ts VIP_ID; passed in so that --help does not load the model). */
@@ -56,11 +60,48 @@ export function renderStatus(r: StatusReport): string {
   } else {
     lines.push('resources: none');
   }
+  if (r.galera) lines.push(...renderGalera(r.galera));
   if (r.failedActions.length) {
     lines.push(chalk.red('failed actions:'));
     for (const f of r.failedActions) lines.push(`  ${f.resource} ${f.operation} on ${f.node}: exit ${f.exitStatus}${f.reason ? ` (${f.reason})` : ''}`);
   }
   return lines.join('\n');
+}
+
+function renderGalera(g: NonNullable<StatusReport['galera']>): string[] {
+  const primary = g.nodes.filter((n): n is GaleraNodeState => 'running' in n && n.clusterStatus === 'Primary');
+  const head = primary.length
+    ? `primary component on ${primary.map((n) => n.node).join(', ')} (size ${primary[0]!.clusterSize ?? '?'})`
+    : chalk.red('no primary component');
+  const first = g.promotedFirst ? `, bootstrapped from ${chalk.cyan(g.promotedFirst.node)} (promoted first, ${g.promotedFirst.at})` : '';
+  const lines = [`galera: ${head}${first}`];
+  for (const n of g.nodes) {
+    if ('error' in n) lines.push(`  ${n.node.padEnd(12)} ${chalk.red(`unreadable: ${n.error}`)}`);
+    else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}`);
+    else lines.push(`  ${n.node.padEnd(12)} ${chalk.yellow('stopped')} seqno ${n.seqno ?? '?'} (grastate.dat)${n.safeToBootstrap ? ', safe to bootstrap' : ''}`);
+  }
+  return lines;
+}
+
+/** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
+async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
+  const { readGaleraState, firstPromoted } = await import('../facts/galera.ts');
+  const nodes = await Promise.all(
+    inv.nodes.map(async (n) => {
+      const c = await session.connect(n.name);
+      if (!c.ok) return { node: n.name, error: c.error.message };
+      const s = await readGaleraState(c.value, n.name);
+      return s.ok ? s.value : { node: n.name, error: s.error.message };
+    }),
+  );
+  const report: NonNullable<StatusReport['galera']> = { nodes };
+  const c = await session.connect(asked);
+  if (c.ok) {
+    const cib = await c.value.exec('cibadmin --query --scope status', { timeoutMs: 20_000 });
+    const first = cib.ok && cib.value.code === 0 ? firstPromoted(cib.value.stdout, galeraId) : undefined;
+    if (first) report.promotedFirst = { node: first.node, at: first.at.toISOString() };
+  }
+  return report;
 }
 
 export function statusCommand(): Command {
@@ -69,7 +110,7 @@ export function statusCommand(): Command {
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
-      const [{ commandSession, inventoryOrReport }, { readClusterStatus }, { VIP_ID }] = await Promise.all([
+      const [{ commandSession, inventoryOrReport }, { readClusterStatus }, { VIP_ID, GALERA_ID }] = await Promise.all([
         import('./common.ts'),
         import('../facts/cluster.ts'),
         import('../cluster/build.ts'),
@@ -91,8 +132,10 @@ export function statusCommand(): Command {
             continue;
           }
           const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID);
+          if (inv.topology === 'active-active') report.galera = await galeraReport(inv, session, node.name, GALERA_ID);
           console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-          const healthy = report.quorate && report.nodes.every((n) => n.online) && report.failedActions.length === 0;
+          const galeraHealthy = !report.galera || report.galera.nodes.every((n) => 'running' in n && n.clusterStatus === 'Primary');
+          const healthy = report.quorate && report.nodes.every((n) => n.online) && report.failedActions.length === 0 && galeraHealthy;
           process.exitCode = healthy ? EXIT.ok : EXIT.failed;
           return;
         }

@@ -1,0 +1,90 @@
+// Galera's state as `osha status` shows it in the active-active topology: per node what MariaDB
+// says of its cluster (primary component, size, last committed seqno) or, when it is down, what
+// grastate.dat kept; and which node the agent bootstrapped from, read from Pacemaker's operation
+// history. Pure parsers plus one read per node.
+import { DOMParser } from '@xmldom/xmldom';
+import type { HostConnection } from '../ssh/connection.ts';
+import { children, child } from '../util/dom.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+export interface GaleraNodeState {
+  node: string;
+  /** MariaDB answered (as root over its socket, as the galera agent checks it). */
+  running: boolean;
+  /** wsrep_cluster_status: Primary, Non-Primary or Disconnected. */
+  clusterStatus?: string;
+  /** wsrep_local_state_comment: Synced, Donor/Desynced, Joining... */
+  localState?: string;
+  clusterSize?: number;
+  /** wsrep_last_committed while running, grastate.dat's seqno when stopped (-1: not shut down cleanly). */
+  seqno?: string;
+  /** grastate.dat's safe_to_bootstrap: set on the last node of a clean full shutdown. */
+  safeToBootstrap?: boolean;
+}
+
+const MARK = '--- grastate';
+
+/** One exec: the wsrep status when MariaDB answers, then grastate.dat. */
+export const GALERA_STATE_SCRIPT = [
+  `mysql -N -B -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status','wsrep_local_state_comment','wsrep_cluster_size','wsrep_last_committed')" 2>/dev/null`,
+  `echo '${MARK}'`,
+  'cat /var/lib/mysql/grastate.dat 2>/dev/null',
+  'true',
+].join('\n');
+
+export function parseGaleraState(node: string, stdout: string): GaleraNodeState {
+  const [live = '', grastate = ''] = stdout.split(`${MARK}\n`);
+  const vars = new Map(
+    live
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter((p) => p.length === 2)
+      .map(([k, v]) => [k!.toLowerCase(), v!.trim()]),
+  );
+  const saved = new Map(
+    grastate
+      .split('\n')
+      .map((l) => /^([a-z_]+):\s*(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
+  const state: GaleraNodeState = { node, running: vars.size > 0 };
+  if (state.running) {
+    state.clusterStatus = vars.get('wsrep_cluster_status');
+    state.localState = vars.get('wsrep_local_state_comment');
+    const size = Number(vars.get('wsrep_cluster_size'));
+    if (Number.isFinite(size)) state.clusterSize = size;
+    state.seqno = vars.get('wsrep_last_committed');
+  } else if (saved.size > 0) {
+    state.seqno = saved.get('seqno');
+    state.safeToBootstrap = saved.get('safe_to_bootstrap') === '1';
+  }
+  return state;
+}
+
+export async function readGaleraState(c: HostConnection, node: string): Promise<Result<GaleraNodeState>> {
+  const r = await c.exec(GALERA_STATE_SCRIPT, { timeoutMs: 20_000 });
+  if (!r.ok) return r;
+  if (r.value.code !== 0) return err({ host: node, message: `reading Galera's state failed (exit ${r.value.code}): ${r.value.stderr.trim()}` });
+  return ok(parseGaleraState(node, r.value.stdout));
+}
+
+/**
+ * The node promoted first among the promotions still in effect: the galera agent promotes the
+ * node it bootstraps from before any other, which then join it. From the CIB's status section
+ * (`cibadmin --query --scope status`): each node's last operation on the resource.
+ */
+export function firstPromoted(statusXml: string, resource: string): { node: string; at: Date } | undefined {
+  const doc = new DOMParser({ onError: () => undefined }).parseFromString(statusXml, 'text/xml');
+  const root = doc.documentElement;
+  const states = root?.nodeName === 'status' ? children(root) : children(child(root ?? undefined, 'status'));
+  let best: { node: string; at: Date } | undefined;
+  for (const ns of states.filter((e) => e.nodeName === 'node_state' && e.getAttribute('crmd') === 'online')) {
+    const rsc = children(child(child(ns, 'lrm'), 'lrm_resources')).find((r) => r.getAttribute('id') === resource);
+    const last = children(rsc).find((op) => op.getAttribute('id') === `${resource}_last_0`);
+    if (!last || last.getAttribute('operation') !== 'promote' || last.getAttribute('rc-code') !== '0') continue;
+    const at = new Date(Number(last.getAttribute('last-rc-change') ?? '0') * 1000);
+    if (!best || at < best.at) best = { node: ns.getAttribute('uname') ?? '', at };
+  }
+  return best;
+}

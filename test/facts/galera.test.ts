@@ -1,0 +1,25 @@
+// Galera's state as osha status reads it: MariaDB's wsrep status, grastate.dat, and the promotion
+// history in the CIB's status section (the shapes MariaDB 10.11 and Pacemaker 2.1 print).
+import { expect } from 'chai';
+import { firstPromoted, parseGaleraState } from '../../src/facts/galera.ts';
+
+describe('galera state', function () {
+  it('reads a running node from SHOW GLOBAL STATUS', function () {
+    const out = 'wsrep_cluster_size\t3\nwsrep_cluster_status\tPrimary\nwsrep_last_committed\t42\nwsrep_local_state_comment\tSynced\n--- grastate\n# GALERA saved state\nversion: 2.1\nuuid:    6f1c-x\nseqno:   -1\nsafe_to_bootstrap: 0\n';
+    expect(parseGaleraState('node1', out)).to.deep.equal({ node: 'node1', running: true, clusterStatus: 'Primary', localState: 'Synced', clusterSize: 3, seqno: '42' });
+  });
+
+  it('reads a stopped node from grastate.dat, with the safe-to-bootstrap mark', function () {
+    const out = '--- grastate\n# GALERA saved state\nversion: 2.1\nuuid:    6f1c-x\nseqno:   57\nsafe_to_bootstrap: 1\n';
+    expect(parseGaleraState('node2', out)).to.deep.equal({ node: 'node2', running: false, seqno: '57', safeToBootstrap: true });
+    expect(parseGaleraState('node3', '--- grastate\n')).to.deep.equal({ node: 'node3', running: false });
+  });
+
+  it('names the node promoted first among the online nodes\' last promotions', function () {
+    const op = (node: string, t: number, operation = 'promote', crmd = 'online') =>
+      `<node_state id="${node}" uname="${node}" crmd="${crmd}"><lrm id="${node}"><lrm_resources><lrm_resource id="osha-galera" type="galera" class="ocf" provider="heartbeat"><lrm_rsc_op id="osha-galera_last_0" operation="${operation}" rc-code="0" last-rc-change="${t}"/></lrm_resource></lrm_resources></lrm></node_state>`;
+    const xml = `<status>${op('node1', 1700000010)}${op('node2', 1700000005)}${op('node3', 1700000001, 'start')}${op('node4', 1600000000, 'promote', 'offline')}</status>`;
+    expect(firstPromoted(xml, 'osha-galera')).to.deep.equal({ node: 'node2', at: new Date(1700000005_000) });
+    expect(firstPromoted('<status/>', 'osha-galera')).to.equal(undefined);
+  });
+});
