@@ -10,7 +10,7 @@
 //     renamed .imported so a re-run imports nothing twice.
 // The definitions hold password hashes: they travel on the node only, never through osha's output.
 import type { Action, Step, StepContext } from '../runner/types.ts';
-import { planEachHost, type HostHandle } from './common.ts';
+import { commandAction, planEachHost, type HostHandle } from './common.ts';
 import { BACKUP_DIR, MNESIA_BACKUP_PREFIX, RABBITMQ_EXPORT_DIR, RABBITMQ_MNESIA, exportFileOf, readRabbitFacts, type RabbitFacts } from '../facts/handover.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -19,22 +19,11 @@ import { err, ok, type Result } from '../util/result.ts';
 export const RABBITMQ_PRIMITIVE = 'osha-rabbitmq';
 const IMPORTED = '.imported';
 
-/** An action running one command on the node (each step reads the facts afresh: steps between change them). */
-function nodeAction(h: HostHandle, summary: string, command: string, timeoutMs = 120_000): Action {
-  return {
-    summary,
-    commands: [command],
-    apply: async () => {
-      const r = await h.c.run(command, { timeoutMs });
-      return r.ok ? ok(undefined) : r;
-    },
-  };
-}
-
 /** Plans `fn` on every node of an active-active inventory whose broker Pacemaker does not own yet. */
 function planHandover(ctx: StepContext, fn: (h: HostHandle, f: RabbitFacts) => Result<Action[]>) {
   if (ctx.inv.topology !== 'active-active') return Promise.resolve(new Map());
   return planEachHost(ctx, async (h) => {
+    // Read afresh by each step: the steps between them change it.
     const f = await readRabbitFacts(h.c, h.host, RABBITMQ_PRIMITIVE);
     if (!f.ok) return f;
     return fn(h, f.value);
@@ -54,7 +43,7 @@ export const rabbitmqExport: Step = {
       const partial = `${file}.partial`;
       // To stdout, written by root's shell: rabbitmqctl itself runs as the rabbitmq user.
       const command = sh`mkdir -p -m 0700 ${RABBITMQ_EXPORT_DIR} && (umask 077 && rabbitmqctl export_definitions - --quiet </dev/null > ${partial}) && chmod 0600 ${partial} && mv ${partial} ${file}`;
-      return ok([nodeAction(h, `${pending ? 'refresh' : 'export'} RabbitMQ's definitions (users with password hashes, vhosts, permissions, policies) to ${file} (0600 root), for the clustered broker to import`, command)]);
+      return ok([commandAction(h, `${pending ? 'refresh' : 'export'} RabbitMQ's definitions (users with password hashes, vhosts, permissions, policies) to ${file} (0600 root), for the clustered broker to import`, command)]);
     });
   },
 };
@@ -70,7 +59,7 @@ export const rabbitmqBackup: Step = {
       const command =
         sh`if pgrep -u rabbitmq -x beam.smp >/dev/null; then echo "RabbitMQ still runs: its files are copied once it stopped (init-services stops it)" >&2; exit 1; fi; ` +
         sh`mkdir -p -m 0700 ${BACKUP_DIR} && rm -rf ${BACKUP_DIR}/.${MNESIA_BACKUP_PREFIX}*.partial && cp -a ${RABBITMQ_MNESIA} ${partial} && mv ${partial} ${`${BACKUP_DIR}/${name}`}`;
-      return ok([nodeAction(h, `keep ${RABBITMQ_MNESIA} at ${BACKUP_DIR}/${name} (the rabbitmq-cluster agent wipes it when it first starts here${f.running ? '; copied once init-services stopped the broker' : ''})`, command, 30 * 60_000)]);
+      return ok([commandAction(h, `keep ${RABBITMQ_MNESIA} at ${BACKUP_DIR}/${name} (the rabbitmq-cluster agent wipes it when it first starts here${f.running ? '; copied once init-services stopped the broker' : ''})`, command, 30 * 60_000)]);
     });
   },
 };
@@ -90,7 +79,7 @@ export const rabbitmqImport: Step = {
           const file = `${RABBITMQ_EXPORT_DIR}/${name}`;
           // From stdin: the file is root's (0600), rabbitmqctl runs as the rabbitmq user.
           const command = sh`rabbitmqctl await_startup </dev/null >/dev/null && rabbitmqctl import_definitions --quiet < ${file} >/dev/null && mv ${file} ${`${file}${IMPORTED}`}`;
-          return nodeAction(h, `import ${file} into the clustered broker (users, vhosts, permissions, policies), then rename it ${name}${IMPORTED}`, command);
+          return commandAction(h, `import ${file} into the clustered broker (users, vhosts, permissions, policies), then rename it ${name}${IMPORTED}`, command);
         }),
       );
     });
