@@ -6,6 +6,7 @@ import { DEFAULT_DIR, DEFAULT_NODES, MAX_NODES, MIN_NODES, SHARED_MOUNT } from '
 import type { LabError } from '../lab/index.ts';
 import { describeError, type Result } from '../util/result.ts';
 import type { ControllersInfo } from '../lab/openstack.ts';
+import type { Topology } from '../inventory/schema.ts';
 import { resolve } from 'node:path';
 import { EXIT } from './exit.ts';
 
@@ -45,7 +46,10 @@ function upCommand(): Command {
     .option('--provider <name>', 'nspawn (containers on this machine) or vagrant (VMs from vagrant/Vagrantfile)', 'nspawn')
     .option('--no-fencing', 'nspawn only: no fence device, the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
     .option('--openstack', `nspawn only: make the nodes OpenStack controllers before HA (as \`osha lab controllers\` does; shared storage in DIR/shared unless --shared); the inventory lists their services`)
-    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean }) => {
+    .option('--topology <layout>', TOPOLOGY_HELP)
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean; topology?: string }) => {
+      const topology = await topologyOption(opts.topology);
+      if (topology === false) return;
       if (opts.provider === 'vagrant') {
         const { vagrantLabUp } = await import('../lab/vagrant.ts');
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
@@ -78,7 +82,7 @@ function upCommand(): Command {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, openstack: opts.openstack, log: opts.openstack ? progress(log) : log, signal: abort.signal });
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, openstack: opts.openstack, topology, log: opts.openstack ? progress(log) : log, signal: abort.signal });
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (!r.ok && r.error.interrupted) {
@@ -112,13 +116,29 @@ function printControllers(c: ControllersInfo): void {
   console.log(`            admin password in ${c.passwordFile}, every secret in ${c.secretsFile} (both 0600)`);
 }
 
+const TOPOLOGY_HELP = "with --openstack: classic (MariaDB's data on the shared storage, the default) or active-active (node1's data in its own /var/lib/mysql, no shared storage; the inventory says topology: active-active)";
+
+/** The --topology value, checked; false (and exit 2) when it names no topology. */
+async function topologyOption(value: string | undefined): Promise<Topology | undefined | false> {
+  if (value === undefined) return undefined;
+  const { TOPOLOGIES } = await import('../inventory/schema.ts');
+  const found = TOPOLOGIES.find((t) => t === value);
+  if (found) return found;
+  console.error(`osha lab: unknown topology "${value}"; use one of: ${TOPOLOGIES.join(', ')}`);
+  process.exitCode = EXIT.usage;
+  return false;
+}
+
 function controllersCommand(): Command {
   return new Command('controllers')
     .description("make a lab's nodes OpenStack controllers before HA: MariaDB (data on the shared storage), RabbitMQ, keystone and glance-api configured on every node with its own address, bootstrapped and run by node1; writes the services into DIR/inventory.yaml (once; a re-run changes nothing)")
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
-    .action(async (opts: DirOption) => {
+    .option('--topology <layout>', TOPOLOGY_HELP)
+    .action(async (opts: DirOption & { topology?: string }) => {
+      const topology = await topologyOption(opts.topology);
+      if (topology === false) return;
       const { labControllers } = await import('../lab/openstack.ts');
-      report(await labControllers(resolve(opts.dir), { log: progress(() => undefined) }), (c) => {
+      report(await labControllers(resolve(opts.dir), { log: progress(() => undefined), topology }), (c) => {
         printControllers(c);
         console.log(`  deploy:   osha deploy ${resolve(opts.dir, 'inventory.yaml')}`);
       });

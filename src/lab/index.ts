@@ -31,6 +31,7 @@ import {
   writeNodeFiles,
 } from './node.ts';
 import { err, ok, oshaError, type OshaError, type Result } from '../util/result.ts';
+import type { Topology } from '../inventory/schema.ts';
 
 export { DEFAULT_DIR, DEFAULT_NODES, MAX_NODES, MIN_NODES, SHARED_MOUNT } from './plan.ts';
 export { OFFLINE_DEBS, BASE_PACKAGES } from './image-recipe.ts';
@@ -61,6 +62,11 @@ export interface LabUpOptions extends PlanOptions {
    * shared storage is DIR/shared, made and removed by the lab.
    */
   openstack?: boolean;
+  /**
+   * With openstack: active-active keeps MariaDB's data in node1's own /var/lib/mysql (no shared
+   * storage) and writes `topology: active-active` into the inventory. Default classic.
+   */
+  topology?: Topology;
 }
 
 const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
@@ -129,7 +135,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   await rm(plan.files.nodes, { recursive: true, force: true });
   const started = Date.now();
   await mkdir(plan.files.nodes, { recursive: true });
-  const shared = opts.shared ? resolve(opts.shared) : opts.openstack ? join(plan.dir, 'shared') : undefined;
+  const shared = opts.shared ? resolve(opts.shared) : opts.openstack && opts.topology !== 'active-active' ? join(plan.dir, 'shared') : undefined;
   // Only a directory the lab creates is the lab's to remove at `down`.
   const sharedOwned = shared !== undefined && !existsSync(shared);
   if (shared) await mkdir(shared, { recursive: true });
@@ -143,6 +149,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     ...(sharedOwned ? { sharedOwned } : {}),
     ready: false,
     fencing: opts.fencing !== false,
+    ...(opts.topology ? { topology: opts.topology } : {}),
     nodes: plan.nodes.map((n) => ({ ...n, killed: false, partitioned: false })),
   };
   // Recorded before anything is created: a crash from here on is cleaned by `lab down`.
@@ -157,7 +164,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   const info = infoOf(state, image.value, (Date.now() - started) / 1000);
   if (!opts.openstack) return ok(info);
   // A failed bootstrap leaves the lab up to look at: re-running it is safe.
-  const controllers = await labControllers(state.dir, { log: opts.log });
+  const controllers = await labControllers(state.dir, { log: opts.log, topology: opts.topology });
   if (!controllers.ok) {
     return err({ ...controllers.error, message: `the lab is up in ${state.dir}, but making its nodes OpenStack controllers failed: ${controllers.error.message}`, fix: `re-run it with: osha lab controllers --dir ${state.dir} (or remove the lab: osha lab down --dir ${state.dir})` });
   }

@@ -1,5 +1,6 @@
 // The inventory a lab writes for `osha deploy`: pure text from the lab's layout.
 import type { LabPlan } from './plan.ts';
+import type { Topology } from '../inventory/schema.ts';
 import { FENCE_LOGIN, FENCE_PORT, NODE_FENCE_KEY } from './fence.ts';
 
 /** A YAML scalar that stays a string whatever it contains (JSON strings are valid YAML). */
@@ -8,23 +9,27 @@ const str = (s: string) => JSON.stringify(s);
 type InventoryPlan = Pick<LabPlan, 'dir' | 'nodes' | 'vip' | 'prefixLength' | 'files' | 'gateway'> & {
   fencing?: boolean;
   /** Set once the nodes are OpenStack controllers (`osha lab up --openstack`): the services to make HA. */
-  mission?: { passwordFile: string; services: readonly string[]; mysqlData: string; keystoneTuning: string };
+  mission?: { passwordFile: string; services: readonly string[]; mysqlData: string; keystoneTuning: string; topology?: Topology };
 };
 
 /** The services section: none for plain nodes; for the lab's controllers, the articles' services. */
 function renderServices(plan: InventoryPlan): string[] {
   const c = plan.mission;
   if (!c) return ['services: []'];
+  // Active-active: Galera and RabbitMQ keep their data on every node, so no shared storage.
+  const storage =
+    c.topology === 'active-active'
+      ? []
+      : ['  storage:', "    # The lab's shared directory stands in for a SAN volume: a bind mount moves with MariaDB.", `    mysql: {device: ${c.mysqlData}, fstype: none, options: bind}`];
   return [
     '# The controllers run these under systemd on node1 today (osha lab up --openstack): osha hands',
     '# them to Pacemaker, moves their configs and keystone\'s catalog to the VIP.',
+    ...(c.topology === 'active-active' ? ['# MariaDB becomes Galera and RabbitMQ a cluster on every node, node1\'s data seeding both.', 'topology: active-active'] : []),
     `services: [${c.services.join(', ')}]`,
     'openstack:',
     `  password: {file: ${str(c.passwordFile)}}`,
     'resources:',
-    '  storage:',
-    "    # The lab's shared directory stands in for a SAN volume: a bind mount moves with MariaDB.",
-    `    mysql: {device: ${c.mysqlData}, fstype: none, options: bind}`,
+    ...storage,
     '  overrides:',
     '    # One uwsgi process instead of 8x32 threads: keystone starts in seconds on a small host.',
     `    keystone: {params: {additional_parameters: ${str(c.keystoneTuning)}}}`,

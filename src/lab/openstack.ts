@@ -4,6 +4,8 @@
 // databases, keystone (schema, fernet keys, admin, catalog on its own address) and glance, and
 // runs all four under systemd, MariaDB's data on the shared storage (bind-mounted by hand, as an
 // operator mounts a SAN volume); node2 and node3 are configured standbys with nothing running.
+// For topology active-active, MariaDB's data stays in node1's own /var/lib/mysql (Galera will
+// copy it to the others) and RabbitMQ has the `openstack` user the services log in with.
 // `osha deploy` then takes the services over: this is the starting point of the demo and of the
 // HA tests. Secrets go to nodes on ssh's stdin and live on the host in 0600 files only.
 import { randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { SHARED_MOUNT } from './plan.ts';
 import { renderInventory } from './inventory.ts';
 import { readState, updateState, type LabState, type NodeState } from './state.ts';
+import type { Topology } from '../inventory/schema.ts';
 
 /** The services the lab's controllers run before HA, in the order osha deploys them. */
 export const CONTROLLER_SERVICES = ['mysql', 'rabbitmq', 'keystone', 'glance-api'] as const;
@@ -40,6 +43,8 @@ export interface ControllerSecrets {
   glanceService: string;
   keystoneDb: string;
   glanceDb: string;
+  /** RabbitMQ's `openstack` user (active-active labs; absent in secrets files of older labs). */
+  rabbit?: string;
 }
 
 export interface ControllersInfo {
@@ -159,17 +164,20 @@ const waitHttp = (url: string, what: string, seconds: number) =>
  * admin (its catalog on the node's own address), then keystone started. A shared directory that
  * already holds data the lab did not put there is refused, never wiped.
  */
-export function primaryBootstrapScript(address: string, s: ControllerSecrets): string {
-  return String.raw`set -eu
-mkdir -p ${SHARED_MYSQL} ${SHARED_IMAGES}
+export function primaryBootstrapScript(address: string, s: ControllerSecrets, topology: Topology = 'classic'): string {
+  const sharedData = String.raw`mkdir -p ${SHARED_MYSQL}
 if [ ! -e ${SHARED_MYSQL}/${LAB_MARK} ]; then
   if [ -n "$(ls -A ${SHARED_MYSQL})" ]; then echo "${SHARED_MYSQL} already holds data this lab did not put there; refusing to overwrite it" >&2; exit 3; fi
   cp -a /var/lib/mysql/. ${SHARED_MYSQL}/
   touch ${SHARED_MYSQL}/${LAB_MARK}
 fi
 chown mysql:mysql ${SHARED_MYSQL}
+mountpoint -q /var/lib/mysql || mount --bind ${SHARED_MYSQL} /var/lib/mysql`;
+  // Active-active: the data stays in the node's own /var/lib/mysql (the image's, local to it).
+  return String.raw`set -eu
+mkdir -p ${SHARED_IMAGES}
+${topology === 'active-active' ? '' : sharedData}
 chown glance:glance ${SHARED_IMAGES}
-mountpoint -q /var/lib/mysql || mount --bind ${SHARED_MYSQL} /var/lib/mysql
 systemctl start mariadb
 mysql <<'SQL'
 ${databasesSql({ keystone: s.keystoneDb, glance: s.glanceDb })}
@@ -188,12 +196,26 @@ ${waitHttp(`http://${address}:5000/v3`, 'keystone', 90)}
 `;
 }
 
+/**
+ * RabbitMQ's user for the OpenStack services, with every right on /; the password on stdin only.
+ * The script itself comes on bash's stdin: every other rabbitmqctl reads /dev/null, or it would
+ * swallow the rest of the script.
+ */
+export function rabbitUserScript(password: string): string {
+  return String.raw`rabbitmqctl await_startup </dev/null >/dev/null
+rabbitmqctl list_users --quiet --no-table-headers </dev/null | cut -f1 | grep -qx openstack || rabbitmqctl add_user openstack <<'PASSWORD' >/dev/null
+${password}
+PASSWORD
+rabbitmqctl set_permissions -p / openstack '.*' '.*' '.*' </dev/null >/dev/null
+`;
+}
+
 /** The primary node, once glance's user exists: glance's schema, then glance and RabbitMQ started. */
-export function primaryGlanceScript(address: string): string {
+export function primaryGlanceScript(address: string, rabbitPassword?: string): string {
   return String.raw`set -eu
 su -s /bin/sh -c 'glance-manage db_sync' glance >/dev/null 2>&1 || su -s /bin/sh -c 'glance-manage db_sync' glance
 systemctl start glance-api rabbitmq-server
-${waitHttp(`http://${address}:9292/healthcheck`, 'glance-api', 90)}
+${rabbitPassword === undefined ? '' : rabbitUserScript(rabbitPassword)}${waitHttp(`http://${address}:9292/healthcheck`, 'glance-api', 90)}
 `;
 }
 
@@ -262,6 +284,8 @@ export async function createGlanceUser(address: string, s: ControllerSecrets): P
 
 export interface ControllersOptions {
   log?: (line: string) => void;
+  /** The layout to prepare for, when the lab has none recorded yet (default classic). */
+  topology?: Topology;
 }
 
 /**
@@ -277,13 +301,17 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
   if (!state?.ready) return err(oshaError(`no lab is up in ${dir}`, { fix: `start one with: osha lab up --dir ${dir} --openstack` }));
   const files = controllerFiles(state.dir);
   const primary = state.nodes[0]!;
+  if (opts.topology && state.topology && opts.topology !== state.topology) {
+    return err(oshaError(`the lab in ${state.dir} is made for topology ${state.topology}, not ${opts.topology}`, { fix: `use --topology ${state.topology}, or recreate the lab` }));
+  }
+  const topology = state.topology ?? opts.topology ?? 'classic';
   if (state.controllers) return ok({ ...files, primary: primary.name, bootstrapped: false });
-  if (!state.shared) return err(oshaError(`the lab in ${state.dir} has no shared storage for MariaDB's data`, { fix: 'make the lab with --openstack (or --shared DIR)' }));
+  if (topology === 'classic' && !state.shared) return err(oshaError(`the lab in ${state.dir} has no shared storage for MariaDB's data`, { fix: 'make the lab with --openstack (or --shared DIR)' }));
   if (state.nodes.some((n) => n.killed || n.partitioned)) return err(oshaError('every node must be up and connected for the bootstrap', { fix: `osha lab start/heal the node, or recreate the lab` }));
   // The shared directory is the host's: data in it that this lab did not put there is refused
   // before any node changes (the node script checks again, where the copy happens).
-  const hostMysql = join(state.shared, SHARED_MYSQL.slice(SHARED_MOUNT.length + 1));
-  if (existsSync(hostMysql) && readdirSync(hostMysql).length > 0 && !existsSync(join(hostMysql, LAB_MARK))) {
+  const hostMysql = join(state.shared ?? '', SHARED_MYSQL.slice(SHARED_MOUNT.length + 1));
+  if (topology === 'classic' && existsSync(hostMysql) && readdirSync(hostMysql).length > 0 && !existsSync(join(hostMysql, LAB_MARK))) {
     return err(oshaError(`${hostMysql} already holds data this lab did not put there; nothing was changed`, { fix: 'move it away, or give the lab another --shared directory' }));
   }
 
@@ -292,6 +320,7 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
     glanceService: randomBytes(12).toString('hex'),
     keystoneDb: randomBytes(12).toString('hex'),
     glanceDb: randomBytes(12).toString('hex'),
+    ...(topology === 'active-active' ? { rabbit: randomBytes(12).toString('hex') } : {}),
   };
   // A re-run after an interrupted bootstrap must reuse the secrets already written into configs.
   const kept = await readControllerSecrets(state.dir).catch(() => undefined);
@@ -316,8 +345,8 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
     const first = conns[0]!;
     log('controllers: configuring MariaDB, keystone and glance-api on every node with its own address');
     for (const r of await Promise.all(conns.map((c, i) => script(c, 'configuration', nodeConfigScript(state.nodes[i]!.address, s))))) if (!r.ok) return r;
-    log(`controllers: ${primary.name}: MariaDB on the shared storage, keystone's schema, keys, admin and catalog`);
-    const boot = await script(first, 'MariaDB and keystone bootstrap', primaryBootstrapScript(primary.address, s));
+    log(`controllers: ${primary.name}: MariaDB ${topology === 'classic' ? 'on the shared storage' : 'in its own /var/lib/mysql'}, keystone's schema, keys, admin and catalog`);
+    const boot = await script(first, 'MariaDB and keystone bootstrap', primaryBootstrapScript(primary.address, s, topology));
     if (!boot.ok) return boot;
     const keys = await script(first, 'reading keystone keys', PACK_KEYS);
     if (!keys.ok) return keys;
@@ -325,18 +354,19 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
     log(`controllers: ${primary.name}: glance's user, schema and service; RabbitMQ`);
     const user = await createGlanceUser(primary.address, s);
     if (!user.ok) return user;
-    const glance = await script(first, 'glance bootstrap', primaryGlanceScript(primary.address));
+    const glance = await script(first, 'glance bootstrap', primaryGlanceScript(primary.address, topology === 'active-active' ? s.rabbit : undefined));
     if (!glance.ok) return glance;
   } finally {
     for (const c of conns) c.close();
   }
   const inventory = renderInventory({
     ...state,
-    mission: { passwordFile: files.passwordFile, services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING },
+    mission: { passwordFile: files.passwordFile, services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING, topology },
   });
   await writeWhole(state.files.inventory, inventory, { overwrite: true, mode: 0o644 });
   const saved = await updateState(stateFile, (st) => {
     st.controllers = { bootstrappedAt: new Date().toISOString(), primary: primary.name };
+    st.topology = topology;
   });
   if (!saved.ok) return saved;
   return ok({ ...files, primary: primary.name, bootstrapped: true });

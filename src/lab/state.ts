@@ -4,6 +4,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from '
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { LabPlan, NodePlan } from './plan.ts';
+import type { Topology } from '../inventory/schema.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 
 export const STATE_VERSION = 1;
@@ -29,6 +30,11 @@ export interface LabState extends Omit<LabPlan, 'nodes'> {
   shared?: string;
   /** True when `up` created the shared directory (DIR/shared for --openstack): `down` removes it. */
   sharedOwned?: boolean;
+  /**
+   * The layout the controllers are made for: classic keeps MariaDB's data on the shared storage,
+   * active-active in node1's own /var/lib/mysql (absent: classic).
+   */
+  topology?: Topology;
   /** Set when the nodes were made OpenStack controllers (src/lab/openstack.ts). */
   controllers?: { bootstrappedAt: string; primary: string };
   /** Set once every node answered on ssh. */

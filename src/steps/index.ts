@@ -12,8 +12,10 @@ import { agents } from './agents.ts';
 import { secretsFiles, resources } from './resources.ts';
 import { openstackConfig, keystoneEndpoints } from './openstack.ts';
 import { fencing } from './fencing.ts';
+import { galeraSeed } from './galera-seed.ts';
+import { rabbitmqBackup, rabbitmqExport, rabbitmqImport } from './rabbitmq-handover.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints, galeraSeed, rabbitmqExport, rabbitmqBackup, rabbitmqImport];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

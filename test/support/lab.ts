@@ -11,6 +11,7 @@ import { planLab, type LabPlan } from '../../src/lab/plan.ts';
 import { pidAlive } from '../../src/lab/proc.ts';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
+import type { Topology } from '../../src/inventory/schema.ts';
 
 export interface LabNode {
   name: string;
@@ -144,7 +145,7 @@ export function labInfoOf(info: Pick<ApiLabInfo, 'dir' | 'inventory' | 'privateK
  * A lab of its own for tests that need bare nodes (a deploy from scratch): removed at the end of
  * the run, and first removed if a crashed earlier run left it. Skips when the lab cannot run here.
  */
-export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: number; subnet: number; shared?: string }): Promise<LabInfo> {
+export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: number; subnet: number; shared?: string; openstack?: boolean; topology?: Topology }): Promise<LabInfo> {
   await skipWithoutLab(ctx);
   await labDown(opts.dir);
   const drop = async () => {
