@@ -1,0 +1,151 @@
+// End-to-end [lab]: the active-active topology on 3 lab nodes that are OpenStack controllers before
+// HA (`osha lab up --openstack --topology active-active`: node1 holds MariaDB's data and RabbitMQ's
+// users on its own disk). One `osha deploy` makes MariaDB Galera and a RabbitMQ cluster of all
+// three nodes, HAProxy on every node with the VIP, keystone and glance-api on every node; fencing
+// is on (fence_nspawn). Then: the data on every node, tokens and image lists through the VIP and
+// through each node's own backend, a re-deploy that changes nothing, drills under load, a full
+// outage, and a topology switch refused.
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labKill, labStart } from '../../src/lab/index.ts';
+import { readControllerSecrets } from '../../src/lab/openstack.ts';
+import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
+import { osha, oshaJson } from '../support/osha.ts';
+import { crmMon, deployOk, evidence, issueToken } from './setup.ts';
+
+const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
+const NODES = ['node1', 'node2', 'node3'];
+
+/** Per resource: the nodes where an instance is in the role, from crm_mon's XML. */
+function instances(xml: string, primitive: string, role: 'Started' | 'Promoted'): string[] {
+  const re = new RegExp(`<resource id="${primitive}"[^>]*role="${role}"[^>]*>\\s*<node name="([^"]+)"`, 'g');
+  return [...xml.matchAll(re)].map((m) => m[1]!).sort();
+}
+
+/** Waits until `check` passes (it throws until then), or throws its last error with the cluster's state. */
+async function until(lab: LabInfo, what: string, timeoutMs: number, check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s: ${last instanceof Error ? last.message : String(last)}\n${await evidence(lab)}`);
+}
+
+/** Everything of the topology runs on all three nodes. */
+async function allRunning(lab: LabInfo): Promise<void> {
+  const xml = await crmMon(lab);
+  expect(instances(xml, 'osha-galera', 'Promoted'), 'galera promoted').to.deep.equal(NODES);
+  for (const p of ['osha-rabbitmq', 'osha-haproxy', 'osha-keystone', 'osha-glance-api']) expect(instances(xml, p, 'Started'), p).to.deep.equal(NODES);
+  expect(instances(xml, 'osha-vip', 'Started'), 'vip').to.have.length(1);
+}
+
+async function wsrep(lab: LabInfo, node: string): Promise<Record<string, string>> {
+  const out = await labOk(lab, node, `mysql -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_%'"`);
+  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('\t') as [string, string]));
+}
+
+describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs on every node', function () {
+  this.timeout(15 * 60_000);
+  let lab: LabInfo;
+  let admin: string;
+
+  before(async function () {
+    this.timeout(30 * 60_000);
+    const t0 = Date.now();
+    lab = await freshLab(this, { dir: PLACE.dir, nodes: 3, subnet: PLACE.subnet, openstack: true, topology: 'active-active' });
+    admin = (await readControllerSecrets(PLACE.dir)).admin;
+    const t1 = Date.now();
+    const { summary } = await deployOk(lab, lab.inventory, ['--yes']);
+    console.log(`      (active-active: lab and controllers ${Math.round((t1 - t0) / 1000)} s, deploy ${Math.round((Date.now() - t1) / 1000)} s, ${summary.changed} changed)`);
+  });
+
+  it('runs Galera promoted, RabbitMQ, HAProxy, keystone and glance-api on all three nodes, the VIP with one HAProxy', async () => {
+    // The deploy returns once one Galera instance is promoted; the others join by state transfer.
+    await until(lab, 'every instance running', 180_000, () => allRunning(lab));
+  });
+
+  it('Galera: one primary component of three, bootstrapped from node1 (the data holder); keystone\'s data on every node', async () => {
+    for (const n of NODES) {
+      const w = await wsrep(lab, n);
+      expect(w.wsrep_cluster_status, n).to.equal('Primary');
+      expect(w.wsrep_cluster_size, n).to.equal('3');
+      expect(Number((await labOk(lab, n, 'mysql -N -B -e "SELECT COUNT(*) FROM keystone.user"')).trim()), n).to.be.greaterThan(0);
+    }
+    // node2's and node3's own data directories were kept before Galera's copy replaced them.
+    for (const n of ['node2', 'node3']) expect(await labOk(lab, n, 'ls /var/lib/osha/backup'), n).to.match(/^mysql-before-galera-\d{8}T\d{6}Z$/m);
+    const status = await osha(['status', lab.inventory, '--json']);
+    expect(status.code, status.stderr).to.equal(0);
+    const report = JSON.parse(status.stdout) as { galera: { nodes: { node: string; clusterStatus?: string }[]; promotedFirst?: { node: string } } };
+    expect(report.galera.nodes.map((n) => n.clusterStatus)).to.deep.equal(['Primary', 'Primary', 'Primary']);
+    expect(report.galera.promotedFirst?.node).to.equal('node1');
+    const text = await osha(['status', lab.inventory]);
+    expect(text.stdout).to.match(/^galera: primary component on node1, node2, node3 \(size 3\), bootstrapped from node1/m);
+  });
+
+  it('RabbitMQ: one cluster of three running nodes; the operator\'s openstack user carried over', async () => {
+    const out = await labOk(lab, 'node2', 'rabbitmqctl cluster_status --formatter json');
+    const running = (JSON.parse(out) as { running_nodes: string[] }).running_nodes.sort();
+    expect(running).to.deep.equal(NODES.map((n) => `rabbit@${n}`));
+    expect(await labOk(lab, 'node3', 'rabbitmqctl list_users --quiet')).to.match(/^openstack\s/m);
+    // Every node listens for AMQP on its own address only: HAProxy holds VIP:5672.
+    expect(await labOk(lab, 'node1', 'ss -Hltn "sport = :5672"')).to.include(`${lab.vip}:5672`);
+  });
+
+  it('issues tokens and lists images through the VIP and through every node\'s own keystone and glance', async () => {
+    const t = await issueToken(lab.vip, admin);
+    expect(t.status).to.equal(201);
+    for (const n of lab.nodes) {
+      const direct = await issueToken(n.address, admin);
+      expect(direct.status, `keystone on ${n.name}`).to.equal(201);
+      const images = await fetch(`http://${n.address}:9292/v2/images`, { headers: { 'x-auth-token': direct.token! }, signal: AbortSignal.timeout(20_000) });
+      expect(images.status, `glance on ${n.name}`).to.equal(200);
+      await images.arrayBuffer();
+    }
+  });
+
+  it('a re-deploy changes nothing', async () => {
+    const { summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(summary.failed).to.equal(0);
+    expect(summary.changed).to.equal(0);
+  });
+
+  it('refuses to switch the running cluster to the classic topology, before any change', async () => {
+    const classic = join(PLACE.dir, 'inventory-classic.yaml');
+    writeFileSync(classic, readFileSync(lab.inventory, 'utf8').replace(/^topology: active-active$/m, 'topology: classic'));
+    const r = await oshaJson(['deploy', classic, '--yes']);
+    expect(r.run.code).to.not.equal(0);
+    const pre = r.summary.hosts.node1!.find((s) => s.step === 'preflight')!;
+    expect(pre.status).to.equal('failed');
+    expect(pre.error).to.match(/runs osha's active-active topology and the inventory says topology: classic; osha does not convert a running cluster in place/);
+    expect(r.summary.hosts.node1!.filter((s) => s.status === 'changed')).to.deep.equal([]);
+  });
+
+  it('a full outage: all three nodes killed and started again come back by themselves, Galera bootstrapped from the most advanced node', async () => {
+    for (const n of NODES) {
+      const r = await labKill(PLACE.dir, n);
+      if (!r.ok) throw new Error(r.error.message);
+    }
+    const t0 = Date.now();
+    await Promise.all(
+      NODES.map(async (n) => {
+        const r = await labStart(PLACE.dir, n);
+        if (!r.ok) throw new Error(r.error.message);
+      }),
+    );
+    await until(lab, 'every instance running after the outage', 400_000, () => allRunning(lab));
+    await until(lab, 'a token through the VIP after the outage', 60_000, async () => {
+      expect((await issueToken(lab.vip, admin)).status).to.equal(201);
+    });
+    console.log(`      (full outage: everything back ${Math.round((Date.now() - t0) / 1000)} s after the nodes were started)`);
+    for (const n of NODES) expect((await wsrep(lab, n)).wsrep_cluster_size, n).to.equal('3');
+    expect((await labExec(lab, 'node1', 'rabbitmqctl list_users --quiet')).stdout).to.match(/^openstack\s/m);
+  });
+});
