@@ -94,6 +94,8 @@ export interface LoadSummary {
   byKind: Partial<Record<LoadKind, KindSummary>>;
   /** The longest time without any successful request. */
   longestGapMs: number;
+  /** Kinds whose last request failed: their gap was still open when the loop ended. */
+  stillFailing: LoadKind[];
   /** Failed requests by reason. */
   failures: Record<string, number>;
   reauths: number;
@@ -117,6 +119,13 @@ export function longestGap(successAt: number[], from: number, to: number): numbe
   return Math.max(best, to - last);
 }
 
+/** The kinds whose last request failed (or that made none). */
+export function stillFailing(record: Pick<LoadRecord, 'kinds' | 'samples'>): LoadKind[] {
+  const last = new Map<LoadKind, boolean>();
+  for (const x of record.samples) last.set(x.kind, x.ok);
+  return record.kinds.filter((k) => last.get(k) !== true);
+}
+
 export function summarizeLoad(record: LoadRecord, check: WriteCheck, cleanup: Cleanup): LoadSummary {
   const { samples, from, to } = record;
   const succeeded = (list: Sample[]) => list.filter((s) => s.ok).map((s) => s.end);
@@ -132,6 +141,7 @@ export function summarizeLoad(record: LoadRecord, check: WriteCheck, cleanup: Cl
     failed: samples.filter((s) => !s.ok).length,
     byKind,
     longestGapMs: longestGap(succeeded(samples), from, to),
+    stillFailing: stillFailing(record),
     failures,
     reauths: record.reauths,
     acknowledgedWrites: record.writes.filter((w) => w.id !== undefined).length,
@@ -206,8 +216,14 @@ const authed = (token: Token, extra: Record<string, string> = {}) => ({ 'x-auth-
 export interface LoadRun {
   /** Resolves with the first round's samples (or none, when the loop ended before one). */
   firstRound: Promise<Sample[]>;
-  /** Ends the loop, abandoning a request under way, and resolves with what it recorded. */
-  stop(): Promise<LoadRecord>;
+  /** Resolves with what the loop recorded once it ends (at `until`, or by stop()). */
+  ended: Promise<LoadRecord>;
+  /**
+   * Ends the loop and resolves with what it recorded. With `graceMs`, the loop first goes on until
+   * the last request of every kind succeeded (a gap still open is closed, not cut short) or the grace
+   * is over; without, a request under way is abandoned.
+   */
+  stop(graceMs?: number): Promise<LoadRecord>;
 }
 
 export function startLoad(target: LoadTarget, opts: LoadOptions): LoadRun {
@@ -217,7 +233,8 @@ export function startLoad(target: LoadTarget, opts: LoadOptions): LoadRun {
   const runId = opts.runId ?? randomBytes(3).toString('hex');
   const record: LoadRecord = { kinds: target.imageUrl ? ['token', 'images', 'write'] : ['token', 'write'], from: clock.now(), to: 0, samples: [], reauths: 0, writes: [] };
   const stopping = new AbortController();
-  const over = () => stopping.signal.aborted || clock.now() >= opts.until;
+  let closeBy: number | undefined;
+  const over = () => stopping.signal.aborted || clock.now() >= opts.until || (closeBy !== undefined && (clock.now() >= closeBy || stillFailing(record).length === 0));
   let held: Token | undefined;
   let firstDone: (s: Sample[]) => void = () => undefined;
   const firstRound = new Promise<Sample[]>((r) => (firstDone = r));
@@ -282,14 +299,16 @@ export function startLoad(target: LoadTarget, opts: LoadOptions): LoadRun {
     }
     record.to = clock.now();
     firstDone([]);
+    return record;
   })();
 
   return {
     firstRound,
-    async stop() {
-      stopping.abort();
-      await loop;
-      return record;
+    ended: loop,
+    stop(graceMs = 0) {
+      if (graceMs > 0) closeBy = clock.now() + graceMs;
+      else stopping.abort();
+      return loop;
     },
   };
 }
