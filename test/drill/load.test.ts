@@ -143,7 +143,7 @@ describe('osha drill --load: the client loop (against a stand-in for keystone an
   });
 
   it('counts failures by reason and measures the gap of each kind and of all requests', async () => {
-    // glance answers 503 from 1000 to 3000 ms; keystone refuses connections... of tokens from 2000 to 2600.
+    // glance answers 503 from 1000 to 3000 ms, keystone's tokens 500 from 2000 to 2600 ms.
     s.fault = (kind, at) => (kind === 'images' && at >= 1000 && at < 3000 ? 503 : kind === 'token' && at >= 2000 && at < 2600 ? 500 : undefined);
     const { summary } = await loadUntil(s, 6000);
     // Image lists end at 200, 500, 800, ...: those at 1100 to 2900 fail, so none between 800 and 3200.
