@@ -11,6 +11,7 @@ import { primitivesOf } from '../model/resources.ts';
 import { sh } from '../ssh/quote.ts';
 import { readFenceHistory, readStarts, type FenceEvent } from '../facts/fencing.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { settleLoad, startLoad, type LoadSummary, type LoadTarget } from './load.ts';
 
 export type DrillMode = 'standby' | 'stop' | 'kill' | 'partition';
 
@@ -59,6 +60,8 @@ export interface DrillResult {
   services: ServiceRecovery[];
   /** How long the node took to rejoin after being brought back. */
   rejoinMs?: number;
+  /** What a client saw through the VIP meanwhile (--load). */
+  load?: LoadSummary;
   errors: string[];
 }
 
@@ -112,6 +115,8 @@ export interface DrillInput {
   /** The node to take out; default: the one holding the VIP. */
   node?: string;
   timeoutMs: number;
+  /** Runs a client loop through the VIP from before the node is taken out until it is back. */
+  load?: LoadTarget;
   log?: (line: string) => void;
 }
 
@@ -130,9 +135,11 @@ async function firstStatus(session: SshSession, nodes: string[]): Promise<Result
   return err({ message: `no node could report the cluster status: ${errors.join('; ')}` });
 }
 
+/** How long the client loop may go on after the drill for every kind of request to succeed again. */
+const LOAD_GRACE_MS = 30_000;
+
 export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> {
-  const { inv, session, mode, control, timeoutMs } = input;
-  const log = input.log ?? (() => undefined);
+  const { inv, session, timeoutMs } = input;
   const names = inv.nodes.map((n) => n.name);
   const before = await firstStatus(session, names);
   if (!before.ok) return before;
@@ -140,15 +147,44 @@ export async function runDrill(input: DrillInput): Promise<Result<DrillResult>> 
   const victim = input.node ?? vipNode;
   if (!victim) return err({ message: `the VIP (${VIP_ID}) is not running anywhere, so there is nothing to fail over`, fix: 'run osha deploy first, and check osha status' });
   if (!names.includes(victim)) return err({ message: `no node named ${victim} in the inventory` });
-  const survivors = names.filter((n) => n !== victim);
   // Services that run in one place (not clones) and are osha's: each must come back elsewhere.
   const model = buildResourceModel(inv);
   // Fence devices stay where they are allowed (never on the node they fence): not services.
   const watched = primitivesOf(model.resources.filter((r) => r.kind !== 'clone'))
     .filter((p) => p.agent.class !== 'stonith')
     .map((p) => p.id);
-  const result: DrillResult = { node: victim, mode, phases: {}, services: watched.map((id) => ({ id })), errors: [] };
+  const result: DrillResult = { node: victim, mode: input.mode, phases: {}, services: watched.map((id) => ({ id })), errors: [] };
+  if (!input.load) return failOver(input, victim, watched, result);
 
+  // The drill waits at most --timeout for recovery and again for the rejoin: so does the loop.
+  const load = startLoad(input.load, { until: Date.now() + 2 * timeoutMs });
+  const first = (await load.firstRound).find((s) => s.kind === 'token');
+  if (first?.reason === 'HTTP 401' || first?.reason === 'HTTP 400') {
+    await settleLoad(input.load, await load.stop());
+    return err({ message: `--load: keystone refused the inventory's openstack credentials (${first.reason}) before the drill`, fix: 'check openstack.username, project, the domains and password' });
+  }
+  const log = input.log ?? (() => undefined);
+  log(`load: a client loop through the VIP runs (${first?.ok ? 'keystone answers' : `keystone does not answer yet: ${first?.reason ?? 'no request'}`})`);
+  const done = await failOver(input, victim, watched, result);
+  // Clients still failing when the drill is done get a little longer: a gap is measured to its end.
+  const record = await load.stop(LOAD_GRACE_MS);
+  log(`load: ${record.samples.length} requests made; checking the acknowledged writes and deleting the drill's projects`);
+  const summary = await settleLoad(input.load, record);
+  if (!done.ok) return done;
+  result.load = summary;
+  if (summary.lostWrites > 0) result.errors.push(`load: ${summary.lostWrites} of ${summary.acknowledgedWrites} acknowledged writes (keystone projects) are gone`);
+  if (summary.stillFailing.length > 0) result.errors.push(`load: ${summary.stillFailing.join(', ')} still failing through the VIP ${LOAD_GRACE_MS / 1000} s after the drill`);
+  if (summary.unverifiedWrites > 0) result.errors.push(`load: ${summary.unverifiedWrites} acknowledged writes could not be checked`);
+  if (summary.cleanup.left.length > 0) result.errors.push(`load: the drill's projects ${summary.cleanup.left.join(', ')} could not be deleted`);
+  return ok(result);
+}
+
+/** Takes the node out, measures the recovery, brings the node back and waits for it to rejoin. */
+async function failOver(input: DrillInput, victim: string, watched: string[], result: DrillResult): Promise<Result<DrillResult>> {
+  const { inv, session, mode, control, timeoutMs } = input;
+  const log = input.log ?? (() => undefined);
+  const names = inv.nodes.map((n) => n.name);
+  const survivors = names.filter((n) => n !== victim);
   log(`taking ${victim} out (${mode})`);
   const t0 = Date.now();
   const out = await control.takeOut(victim);

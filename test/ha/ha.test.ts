@@ -12,6 +12,7 @@ import { labHeal, labPartition } from '../../src/lab/index.ts';
 import { waitFor } from '../../src/lab/proc.ts';
 import { parseFenceHistory } from '../../src/facts/fencing.ts';
 import { onTeardown } from '../support/teardown.ts';
+import type { LoadSummary } from '../../src/drill/load.ts';
 import { osha, oshaJson, startOsha } from '../support/osha.ts';
 import {
   HA_PLACE,
@@ -24,6 +25,7 @@ import {
   runDemo,
   issueToken,
   listImages,
+  listProjects,
   nodeOk,
   nodeScript,
   uploadImage,
@@ -41,6 +43,7 @@ interface DrillJson {
   vipMs?: number;
   services: { id: string; node?: string; recoveryMs?: number; error?: string }[];
   rejoinMs?: number;
+  load?: LoadSummary;
   errors: string[];
 }
 
@@ -248,11 +251,11 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect((JSON.parse(again.stdout) as { changed: number }).changed).to.equal(0);
   });
 
-  it('osha drill kills the VIP node: recovery measured per service; token and the same image back within it', async () => {
+  it('osha drill --load kills the VIP node: recovery measured per service; token and the same image back within it; the client loop lost no write', async () => {
     const before = activeNode(await crmMon(ha), 'osha-vip');
     const tokens = watchTokens(ha.vip, ha.secrets.admin);
     // 300 s: room for one failed glance-api start and its retry after failure-timeout (120 s).
-    const run = await osha(['drill', inventory, '--lab', ha.dir, '--json', '--timeout', '300']);
+    const run = await osha(['drill', inventory, '--lab', ha.dir, '--load', '--json', '--timeout', '300']);
     const seen = await tokens.stop();
     expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
     const drill = JSON.parse(run.stdout) as DrillJson;
@@ -296,6 +299,20 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
     expect(listed).to.deep.equal(image);
     expect((await imageData(ha, image.id)).equals(data)).to.equal(true);
+
+    // --load: requests through the VIP all along; no acknowledged write lost; its projects gone.
+    const load = drill.load!;
+    const gaps = Object.entries(load.byKind).map(([k, x]) => `${k} ${x.failed}/${x.requests} failed, gap ${x.longestGapMs} ms`);
+    console.log(`      load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}; longest gap ${load.longestGapMs} ms; ${gaps.join('; ')}; writes ${load.acknowledgedWrites} acknowledged, ${load.lostWrites} lost; ${load.cleanup.deleted} deleted`);
+    expect(load.requests).to.be.greaterThan(0);
+    expect(load.failed).to.be.a('number').and.at.most(load.requests);
+    expect(Object.keys(load.byKind)).to.deep.equal(['token', 'images', 'write']);
+    expect(load.acknowledgedWrites).to.be.greaterThan(0);
+    expect(load.lostWrites).to.equal(0);
+    expect(load.cleanup.left).to.deep.equal([]);
+    expect(load.cleanup.deleted).to.be.at.least(load.acknowledgedWrites);
+    expect((await listProjects(ha.vip, ha.secrets.admin)).filter((n) => n.startsWith('osha-drill-'))).to.deep.equal([]);
+    expect(run.stdout + run.stderr).to.not.include(ha.secrets.admin);
   });
 
   it('a 2+1 partition: the minority node is fenced and MariaDB never runs on two nodes at once; every acknowledged write is there', async () => {

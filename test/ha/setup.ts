@@ -131,6 +131,15 @@ export async function listImages(vip: string, password: string): Promise<Image[]
   return body.images.map((i) => ({ id: i.id, checksum: i.checksum, size: i.size }));
 }
 
+/** The names of every keystone project, through the VIP. */
+export async function listProjects(vip: string, password: string): Promise<string[]> {
+  const token = await adminToken(vip, password);
+  const r = await fetch(`http://${vip}:5000/v3/projects`, { headers: { 'x-auth-token': token }, signal: AbortSignal.timeout(30_000) });
+  const body = (await r.json()) as { projects?: { name: string }[] };
+  if (r.status !== 200 || !body.projects) throw new Error(`keystone project list: HTTP ${r.status}`);
+  return body.projects.map((p) => p.name);
+}
+
 // --- cluster facts ---
 
 /** crm_mon's XML status, read on the first node that answers. */
