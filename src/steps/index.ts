@@ -4,6 +4,7 @@ import { preflight } from './preflight.ts';
 import { hostsFile } from './hosts-file.ts';
 import { packages } from './packages.ts';
 import { initServices } from './init-services.ts';
+import { topologyFiles } from './topology-files.ts';
 import { authkey } from './authkey.ts';
 import { corosyncConf } from './corosync-conf.ts';
 import { clusterStart } from './cluster-start.ts';
@@ -13,7 +14,7 @@ import { secretsFiles, resources } from './resources.ts';
 import { openstackConfig, keystoneEndpoints } from './openstack.ts';
 import { fencing } from './fencing.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, topologyFiles, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);
