@@ -23,9 +23,19 @@ export function parseFileLines(paths: readonly string[], out: string): Result<Ma
 /** Reads every path at once; a missing file maps to undefined. */
 export async function readFiles(c: HostConnection, paths: readonly string[]): Promise<Result<Map<string, Buffer | undefined>>> {
   if (paths.length === 0) return ok(new Map());
-  const r = await c.exec(sh`sh -c ${READ_SCRIPT} read-files ${[...paths]}`);
+  const r = await readFilesAnd(c, paths, '');
+  return r.ok ? ok(r.value.files) : r;
+}
+
+/**
+ * Reads every path and runs `script` (shell, facts only) after them, in the same round trip:
+ * the files as readFiles gives them, and what the script printed.
+ */
+export async function readFilesAnd(c: HostConnection, paths: readonly string[], script: string): Promise<Result<{ files: Map<string, Buffer | undefined>; output: string }>> {
+  const r = await c.exec(sh`sh -c ${`${READ_SCRIPT}\n${script}`} read-files ${[...paths]}`);
   if (!r.ok) return r;
   if (r.value.code !== 0) return err({ host: c.target.name, message: `cannot read ${paths.join(', ')}: ${r.value.stderr.trim()}` });
   const parsed = parseFileLines(paths, r.value.stdout);
-  return parsed.ok ? parsed : err({ ...parsed.error, host: c.target.name });
+  if (!parsed.ok) return err({ ...parsed.error, host: c.target.name });
+  return ok({ files: parsed.value, output: r.value.stdout.split('\n').slice(paths.length).join('\n') });
 }

@@ -4,6 +4,7 @@ import { preflight } from './preflight.ts';
 import { hostsFile } from './hosts-file.ts';
 import { packages } from './packages.ts';
 import { initServices } from './init-services.ts';
+import { topologyFiles } from './topology-files.ts';
 import { authkey } from './authkey.ts';
 import { corosyncConf } from './corosync-conf.ts';
 import { clusterStart } from './cluster-start.ts';
@@ -15,7 +16,7 @@ import { fencing } from './fencing.ts';
 import { galeraSeed } from './galera-seed.ts';
 import { rabbitmqBackup, rabbitmqExport, rabbitmqImport } from './rabbitmq-handover.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, initServices, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, fencing, keystoneEndpoints, galeraSeed, rabbitmqExport, rabbitmqBackup, rabbitmqImport];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, rabbitmqExport, initServices, topologyFiles, galeraSeed, rabbitmqBackup, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, rabbitmqImport, fencing, keystoneEndpoints];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

@@ -4,9 +4,8 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostConnection } from '../../src/ssh/connection.ts';
 import { parseFileLines, readFiles } from '../../src/facts/files.ts';
-import { sharedSshd, isRoot } from '../support/sshd.ts';
+import { sharedSshd, isRoot, openAsRoot } from '../support/sshd.ts';
 
 describe('reading several files at once', function () {
   it('maps each path to its bytes, or undefined when missing, and refuses a short or odd answer', () => {
@@ -32,12 +31,7 @@ describe('reading several files at once', function () {
       writeFileSync(join(dir, 'bin'), binary);
       writeFileSync(join(dir, 'empty'), '');
       writeFileSync(join(dir, 'odd name;$(x)'), 'no newline');
-      const opened = await HostConnection.open({
-        name: 'local', host: '127.0.0.1', port: sshd.port, user: 'root', privateKey: sshd.clientKey, knownHosts: sshd.knownHosts,
-        agent: false, sudo: { mode: 'none' }, connectTimeoutMs: 5000, commandTimeoutMs: 30_000,
-      });
-      if (!opened.ok) throw new Error(opened.error.message);
-      const c = opened.value;
+      const c = await openAsRoot(sshd);
       try {
         const paths = ['bin', 'empty', 'odd name;$(x)', 'missing', '.'].map((p) => join(dir, p));
         const r = await readFiles(c, paths);

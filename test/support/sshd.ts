@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTeardown } from './teardown.ts';
+import { HostConnection } from '../../src/ssh/connection.ts';
 
 export interface TestSshd {
   port: number;
@@ -36,6 +37,16 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
     });
   });
+}
+
+/** A connection to the shared sshd as root, without sudo (a failure to connect throws). */
+export async function openAsRoot(sshd: TestSshd): Promise<HostConnection> {
+  const opened = await HostConnection.open({
+    name: 'local', host: '127.0.0.1', port: sshd.port, user: 'root', privateKey: sshd.clientKey, knownHosts: sshd.knownHosts,
+    agent: false, sudo: { mode: 'none' }, connectTimeoutMs: 5000, commandTimeoutMs: 30_000,
+  });
+  if (!opened.ok) throw new Error(opened.error.message);
+  return opened.value;
 }
 
 let shared: Promise<TestSshd> | undefined;

@@ -1,0 +1,157 @@
+// /etc/haproxy/haproxy.cfg of the active-active topology: HAProxy runs on every node and the VIP
+// sits on one of them; it spreads clients over the services that run on every node at their own
+// addresses. Pure: same inventory in, same bytes out.
+import { isIP } from 'node:net';
+import type { Inventory } from '../inventory/schema.ts';
+import { registryEntries } from '../services/registry.ts';
+
+export const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
+/** HAProxy's statistics page, on this node's loopback only. */
+export const HAPROXY_STATS = { address: '127.0.0.1', port: 8404 } as const;
+export const MYSQL_PORT = 3306;
+export const AMQP_PORT = 5672;
+
+/** host:port, with an IPv6 host in brackets. */
+export function hostPort(address: string, port: number): string {
+  return `${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
+}
+
+/** One `listen` section: clients reach it on the VIP(s), it passes them to every node. */
+export interface Frontend {
+  name: string;
+  port: number;
+  mode: 'tcp' | 'http';
+  /** Also bound on the public VIP (the APIs; never the database or the broker). */
+  public: boolean;
+  /** The section's own settings, between its binds and its servers. */
+  settings: string[];
+  /** One per node, in inventory order. */
+  servers: string[];
+}
+
+// Debian bookworm's haproxy.cfg (package haproxy 2.6), kept as it is: logging to journald's
+// /dev/log, the chroot, the admin socket, the unprivileged user, and its TLS defaults.
+const GLOBAL = [
+  'global',
+  '\tlog /dev/log\tlocal0',
+  '\tlog /dev/log\tlocal1 notice',
+  '\tchroot /var/lib/haproxy',
+  '\tstats socket /run/haproxy/admin.sock mode 660 level admin',
+  '\tstats timeout 30s',
+  '\tuser haproxy',
+  '\tgroup haproxy',
+  '\tdaemon',
+  '',
+  '\t# Default SSL material locations',
+  '\tca-base /etc/ssl/certs',
+  '\tcrt-base /etc/ssl/private',
+  '',
+  '\t# See: https://ssl-config.mozilla.org/#server=haproxy&server-version=2.0.3&config=intermediate',
+  '\tssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384',
+  '\tssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+  '\tssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets',
+];
+
+// Debian's defaults (its error pages too), with timeouts in units, a retry on another server
+// when a connection fails, and an hour for upgraded connections (noVNC's websockets); each
+// section sets its own mode and log format.
+const DEFAULTS = [
+  'defaults',
+  '\tlog\tglobal',
+  '\tmode\thttp',
+  '\toption\tdontlognull',
+  '\toption\tredispatch',
+  '\tretries\t3',
+  '\ttimeout connect 5s',
+  '\ttimeout client  1m',
+  '\ttimeout server  1m',
+  '\ttimeout check   5s',
+  '\ttimeout queue   1m',
+  '\ttimeout http-request    10s',
+  '\ttimeout http-keep-alive 10s',
+  '\ttimeout tunnel  1h',
+  ...[400, 403, 408, 500, 502, 503, 504].map((code) => `\terrorfile ${code} /etc/haproxy/errors/${code}.http`),
+];
+
+/**
+ * Long-lived connections (database sessions, AMQP channels): kept open, idle for up to 90 minutes
+ * (in TCP mode the tunnel timeout takes over once a connection is established).
+ */
+const LONG_TCP = ['option tcpka', 'timeout client 90m', 'timeout server 90m', 'timeout tunnel 90m'];
+
+/**
+ * The frontends the inventory's services need, in this order: the database (one writer at a time:
+ * the first node, the others as backups), the broker (every node), then each API with a port, in
+ * the registry's order.
+ */
+export function haproxyFrontends(inv: Inventory): Frontend[] {
+  const out: Frontend[] = [];
+  const nodes = inv.nodes;
+  if (inv.services.includes('mysql')) {
+    out.push({
+      name: 'mysql',
+      port: MYSQL_PORT,
+      mode: 'tcp',
+      public: false,
+      // Galera accepts writes on every node, but two writers conflict at commit: one node takes
+      // them all, the next takes over when it fails, and a node coming back ends the sessions
+      // its backups held so that writes go to one node again.
+      settings: [`# one writer at a time: ${nodes[0]!.name}, else the first backup that is up`, 'option tcplog', ...LONG_TCP],
+      servers: nodes.map((n, i) => {
+        const opts = 'check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions';
+        return `server ${n.name} ${hostPort(n.address, MYSQL_PORT)} ${opts}${i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup'}`;
+      }),
+    });
+  }
+  if (inv.services.includes('rabbitmq')) {
+    out.push({
+      name: 'rabbitmq',
+      port: AMQP_PORT,
+      mode: 'tcp',
+      public: false,
+      settings: ['option tcplog', 'balance leastconn', ...LONG_TCP],
+      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, AMQP_PORT)} check inter 2s fall 2 rise 2`),
+    });
+  }
+  for (const [service, e] of registryEntries()) {
+    if (!inv.services.includes(service) || e.port === undefined) continue;
+    const port = e.port;
+    // A service without an HTTP health path gets HAProxy's plain TCP check.
+    const check = e.health?.kind === 'http' ? [`option httpchk GET ${e.health.path}`, 'http-check expect status 200'] : [];
+    out.push({
+      name: service,
+      port,
+      mode: 'http',
+      public: true,
+      settings: ['option httplog', 'balance roundrobin', 'option forwardfor', ...check],
+      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, port)} check inter 2s fall 2 rise 2`),
+    });
+  }
+  return out;
+}
+
+function listenSection(inv: Inventory, f: Frontend): string[] {
+  const vips = [inv.vip.address, ...(f.public && inv.public_vip ? [inv.public_vip.address] : [])];
+  // `transparent` binds the VIP on every node, also where it is not (yet): HAProxy sets
+  // IP_TRANSPARENT (IP_FREEBIND where that is refused), so no sysctl is needed for it.
+  return [`listen ${f.name}`, ...vips.map((a) => `\tbind ${hostPort(a, f.port)} transparent`), `\tmode ${f.mode}`, ...[...f.settings, ...f.servers].map((l) => `\t${l}`)];
+}
+
+const STATS = [
+  'listen stats',
+  `\tbind ${hostPort(HAPROXY_STATS.address, HAPROXY_STATS.port)}`,
+  '\tmode http',
+  '\tstats enable',
+  '\tstats uri /',
+  '\tstats refresh 10s',
+];
+
+export function renderHaproxyCfg(inv: Inventory): string {
+  const header = [
+    `# Written by osha for cluster ${inv.cluster.name} (topology active-active); edits are replaced on the next deploy.`,
+    '# HAProxy runs on every node; clients reach it on the VIP, held by one node at a time.',
+    `# Debian's original is kept as ${HAPROXY_CFG}.osha-orig.`,
+  ];
+  const sections = [header.concat(GLOBAL), DEFAULTS, ...haproxyFrontends(inv).map((f) => listenSection(inv, f)), STATS];
+  return sections.map((s) => s.join('\n')).join('\n\n') + '\n';
+}

@@ -1,0 +1,241 @@
+// Active-active only: the files every node needs before Pacemaker runs Galera, RabbitMQ and
+// HAProxy on all of them (its address for osha's agents, Galera's settings, haproxy.cfg, the
+// non-local bind sysctl, RabbitMQ's listening address) and one Erlang cookie on every node.
+// Every node's facts come in one round trip; each file is written only where it differs.
+import { createHash, randomInt } from 'node:crypto';
+import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
+import { commandAction, hostHandle, writeFileActions, type HostHandle } from './common.ts';
+import { keyFingerprint } from './authkey.ts';
+import { ERLANG_COOKIE, readTopologyFacts, type TopologyFacts } from '../facts/topology.ts';
+import { HAPROXY_CFG, renderHaproxyCfg } from '../render/haproxy.ts';
+import {
+  GALERA_CNF,
+  NODE_ADDRESS_FILE,
+  NONLOCAL_BIND_CONF,
+  RABBITMQ_ENV_CONF,
+  nonlocalBindFamilies,
+  nonlocalBindKey,
+  renderGaleraCnf,
+  renderNodeAddress,
+  renderNonlocalBindConf,
+  withNodeIpAddress,
+} from '../render/node-files.ts';
+import type { InventoryNode } from '../inventory/schema.ts';
+import { sh } from '../ssh/quote.ts';
+import { mapLimit } from '../util/concurrency.ts';
+import { err, ok, type Result } from '../util/result.ts';
+
+const FACT = 'topology-files';
+const PATHS = [NODE_ADDRESS_FILE, GALERA_CNF, HAPROXY_CFG, NONLOCAL_BIND_CONF, RABBITMQ_ENV_CONF];
+const OSHA_DIR = '/etc/osha';
+const SYSCTL_DIR = '/etc/sysctl.d';
+/** Directories a package makes: missing, the package is not installed. */
+const PACKAGE_DIRS: readonly (readonly [dir: string, pkg: string])[] = [
+  ['/etc/mysql/mariadb.conf.d', 'mariadb-server'],
+  ['/etc/haproxy', 'haproxy'],
+  ['/etc/rabbitmq', 'rabbitmq-server'],
+];
+const DIRS = [OSHA_DIR, SYSCTL_DIR, ...PACKAGE_DIRS.map(([d]) => d)];
+
+/** What each node has of the cookie, in inventory order. */
+export interface CookieNode {
+  host: string;
+  sha256?: string;
+  running: boolean;
+}
+
+export type CookieDecision =
+  | { kind: 'keep'; sha256: string }
+  | { kind: 'copy'; sha256: string; from: string; to: string[] }
+  | { kind: 'generate'; to: string[] }
+  | { kind: 'refuse'; message: string; fix: string };
+
+/**
+ * Pure: the first node (inventory order) that has a cookie gives it to the others; with none
+ * anywhere, a new one. A running RabbitMQ keeps its cookie: changing it cuts rabbitmqctl and
+ * its peers off from it, so a running node whose cookie differs stops the step.
+ */
+export function decideCookie(nodes: readonly CookieNode[]): CookieDecision {
+  const source = nodes.find((n) => n.sha256);
+  const to = nodes.filter((n) => n.sha256 === undefined || n.sha256 !== source?.sha256);
+  if (source && to.length === 0) return { kind: 'keep', sha256: source.sha256! };
+  const running = to.filter((n) => n.running);
+  if (running.length > 0) {
+    const list = nodes.map((n) => `${n.host}: ${n.sha256 ? keyFingerprint(n.sha256) : 'none'}`).join(', ');
+    return {
+      kind: 'refuse',
+      message: `the Erlang cookies differ between nodes (${list}) while RabbitMQ runs on ${running.map((n) => n.host).join(', ')}; osha changes no running node's cookie (rabbitmqctl and its peers would lose it)`,
+      fix: `stop RabbitMQ on ${running.map((n) => n.host).join(', ')} (or give every node the same ${ERLANG_COOKIE} by hand), then re-run`,
+    };
+  }
+  if (!source) return { kind: 'generate', to: to.map((n) => n.host) };
+  return { kind: 'copy', sha256: source.sha256!, from: source.host, to: to.map((n) => n.host) };
+}
+
+/** A cookie as RabbitMQ makes one: 20 capital letters. */
+function newCookie(): Buffer {
+  return Buffer.from(Array.from({ length: 20 }, () => String.fromCharCode(65 + randomInt(26))).join(''));
+}
+
+interface Read {
+  h: HostHandle;
+  node: InventoryNode;
+  facts: TopologyFacts;
+}
+
+/** Where the cookie's bytes come from, read at most once and never shown. */
+type CookieSource = () => Promise<Result<Buffer>>;
+
+function cookieSource(ctx: StepContext, decision: CookieDecision, reads: Map<string, Read>): { source?: CookieSource; sha256?: string } {
+  if (decision.kind === 'generate') {
+    const cookie = newCookie();
+    const sha256 = createHash('sha256').update(cookie).digest('hex');
+    for (const host of decision.to) ctx.note(host, `new Erlang cookie ${keyFingerprint(sha256)} (no node has one yet)`);
+    return { source: async () => ok(cookie), sha256 };
+  }
+  if (decision.kind !== 'copy') return decision.kind === 'keep' ? { sha256: decision.sha256 } : {};
+  const from = reads.get(decision.from)!.h;
+  let cached: Promise<Result<Buffer>> | undefined;
+  const source: CookieSource = () => {
+    cached ??= from.c.readFile(ERLANG_COOKIE).then((r): Result<Buffer> => {
+      if (!r.ok) return r;
+      const same = r.value && createHash('sha256').update(r.value).digest('hex') === decision.sha256;
+      return same ? ok(r.value!) : err({ host: decision.from, message: `the Erlang cookie of ${decision.from} changed since it was planned; re-run` });
+    });
+    return cached;
+  };
+  return { source, sha256: decision.sha256 };
+}
+
+function cookieActions(h: HostHandle, f: TopologyFacts, sha256: string | undefined, source: CookieSource | undefined): Action[] {
+  if (!sha256) return [];
+  if (f.cookie?.sha256 !== sha256 && source) {
+    return [
+      {
+        summary: `install Erlang cookie ${keyFingerprint(sha256)} at ${ERLANG_COOKIE} (mode 0400 rabbitmq)`,
+        apply: async () => {
+          const cookie = await source();
+          if (!cookie.ok) return cookie;
+          return h.c.upload(ERLANG_COOKIE, cookie.value, { mode: 0o400, owner: 'rabbitmq', group: 'rabbitmq' });
+        },
+      },
+    ];
+  }
+  if (f.cookie && (f.cookie.mode !== '400' || f.cookie.owner !== 'rabbitmq:rabbitmq')) {
+    const fix = sh`chown rabbitmq:rabbitmq ${ERLANG_COOKIE} && chmod 0400 ${ERLANG_COOKIE}`;
+    return [commandAction(h, `fix ${ERLANG_COOKIE} permissions (${f.cookie.mode} ${f.cookie.owner} -> 400 rabbitmq:rabbitmq)`, fix)];
+  }
+  return [];
+}
+
+/** The running non-local bind values: set where they differ and the node lets us, else said. */
+function sysctlActions(ctx: StepContext, r: Read): Action[] {
+  const actions: Action[] = [];
+  for (const key of nonlocalBindFamilies(ctx.inv).map(nonlocalBindKey)) {
+    const s = r.facts.sysctl.get(key);
+    if (s?.value === '1') continue;
+    if (s?.writable) {
+      actions.push(commandAction(r.h, `set ${key} = 1 (running value ${s.value})`, sh`sysctl -q -w ${`${key}=1`}`));
+      continue;
+    }
+    ctx.note(
+      r.h.host,
+      `${key} is ${s?.value || 'absent'} and cannot be changed on this node (/proc/sys is read-only, as in a container): ${NONLOCAL_BIND_CONF} applies at boot where it can; HAProxy binds the VIP without it (transparent binds)`,
+    );
+  }
+  return actions;
+}
+
+function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: string): HostPlan {
+  const { h, node, facts } = r;
+  const missing = PACKAGE_DIRS.filter(([dir]) => !facts.dirs.has(dir));
+  if (missing.length > 0 || !facts.rabbitmqUser) {
+    const pkgs = [...new Set([...missing.map(([, p]) => p), ...(facts.rabbitmqUser ? [] : ['rabbitmq-server'])])];
+    return err({ host: h.host, message: `active-active needs ${pkgs.join(', ')} on every node; not installed here (${missing.map(([d]) => d).join(', ') || 'no rabbitmq user'})`, fix: `install ${pkgs.join(' ')}, then re-run` });
+  }
+  const file = (path: string) => facts.files.get(path) ?? { exists: false };
+  const actions: Action[] = [];
+  if (!facts.dirs.has(OSHA_DIR)) actions.push(commandAction(h, `create ${OSHA_DIR} (mode 0700 root)`, sh`mkdir -p -m 0700 ${OSHA_DIR}`));
+  actions.push(...writeFileActions(h, NODE_ADDRESS_FILE, file(NODE_ADDRESS_FILE), renderNodeAddress(node), { mode: 0o644 }));
+
+  const galera = writeFileActions(h, GALERA_CNF, file(GALERA_CNF), renderGaleraCnf(ctx.inv, node), { mode: 0o644 });
+  if (galera.length > 0 && facts.mariadbRunning) ctx.note(h.host, `MariaDB runs: ${GALERA_CNF} takes effect when it restarts`);
+  actions.push(...galera);
+
+  const haproxy = writeFileActions(h, HAPROXY_CFG, file(HAPROXY_CFG), haproxyCfg, { mode: 0o644, backup: true });
+  actions.push(...haproxy);
+  // A running HAProxy reloads without dropping connections (its reload checks the file first).
+  if (haproxy.length > 0 && facts.haproxyRunning) {
+    if (h.os.init === 'systemd') actions.push(commandAction(h, 'reload haproxy for its new configuration', 'systemctl reload haproxy'));
+    else ctx.note(h.host, `HAProxy runs: ${HAPROXY_CFG} takes effect when it reloads`);
+  }
+
+  if (!facts.dirs.has(SYSCTL_DIR)) actions.push(commandAction(h, `create ${SYSCTL_DIR}`, sh`mkdir -p ${SYSCTL_DIR}`));
+  actions.push(...writeFileActions(h, NONLOCAL_BIND_CONF, file(NONLOCAL_BIND_CONF), sysctlConf, { mode: 0o644 }));
+  actions.push(...sysctlActions(ctx, r));
+
+  const envFile = file(RABBITMQ_ENV_CONF);
+  const env = withNodeIpAddress(envFile.content?.toString('utf8') ?? '', node.address);
+  const rabbit = writeFileActions(h, RABBITMQ_ENV_CONF, envFile, env, { mode: 0o644, backup: true });
+  if (rabbit.length > 0 && facts.rabbitmqRunning) ctx.note(h.host, `RabbitMQ runs: ${RABBITMQ_ENV_CONF} takes effect when it restarts`);
+  actions.push(...rabbit);
+  return ok(actions);
+}
+
+export const topologyFiles: Step = {
+  name: 'topology-files',
+  title: 'active-active: Galera, HAProxy, RabbitMQ and sysctl files on every node, one Erlang cookie',
+  needsAllHosts: true,
+  async plan(ctx) {
+    const plans = new Map<string, HostPlan>();
+    // The classic topology needs none of these files: no node is asked anything.
+    if (ctx.inv.topology !== 'active-active') return plans;
+    const keys = nonlocalBindFamilies(ctx.inv).map(nonlocalBindKey);
+    const hosts = ctx.inv.nodes.filter((n) => ctx.hosts.includes(n.name));
+    const results = await mapLimit(hosts, ctx.session.concurrency, async (node): Promise<Result<Read>> => {
+      const h = await hostHandle(ctx, node.name);
+      if (!h.ok) return h;
+      const facts = await ctx.facts.get(node.name, FACT, () => readTopologyFacts(h.value.c, PATHS, DIRS, keys));
+      return facts.ok ? ok({ h: h.value, node, facts: facts.value }) : facts;
+    });
+    const reads = new Map<string, Read>();
+    results.forEach((r, i) => (r.ok ? reads.set(hosts[i]!.name, r.value) : plans.set(hosts[i]!.name, r)));
+    // One cookie for all: decided from every node's, so a node that could not be read stops it.
+    if (plans.size > 0) return plans;
+
+    // A RabbitMQ that runs as the init system's service is stopped by init-services before this
+    // step applies (a dry run plans both at once); one that runs otherwise is Pacemaker's.
+    const decision = decideCookie(
+      hosts.map((n) => {
+        const f = reads.get(n.name)!.facts;
+        return { host: n.name, sha256: f.cookie?.sha256, running: f.rabbitmqRunning && !f.rabbitmqUnitActive };
+      }),
+    );
+    if (decision.kind === 'refuse') {
+      for (const n of hosts) plans.set(n.name, err({ host: n.name, message: decision.message, fix: decision.fix }));
+      return plans;
+    }
+    const { source, sha256 } = cookieSource(ctx, decision, reads);
+    const haproxyCfg = renderHaproxyCfg(ctx.inv);
+    const sysctlConf = renderNonlocalBindConf(ctx.inv);
+    for (const n of hosts) {
+      const r = reads.get(n.name)!;
+      const plan = hostActions(ctx, r, haproxyCfg, sysctlConf);
+      if (!plan.ok) {
+        plans.set(n.name, plan);
+        continue;
+      }
+      // What these actions change, the facts describe: read them again after any of them.
+      const actions = [...plan.value, ...cookieActions(r.h, r.facts, sha256, source)].map((a): Action => ({
+        ...a,
+        apply: async () => {
+          const done = await a.apply();
+          ctx.facts.forget(n.name, FACT);
+          return done;
+        },
+      }));
+      plans.set(n.name, ok(actions));
+    }
+    return plans;
+  },
+};

@@ -1,0 +1,86 @@
+// The topology-files step: which Erlang cookie every node gets, the one-round-trip facts read for
+// real through OpenSSH's sshd on 127.0.0.1, and a classic inventory that asks no node anything.
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decideCookie, topologyFiles } from '../../src/steps/topology-files.ts';
+import { readTopologyFacts } from '../../src/facts/topology.ts';
+import { parseInventory } from '../../src/inventory/load.ts';
+import type { StepContext } from '../../src/runner/types.ts';
+import { sharedSshd, isRoot, openAsRoot } from '../support/sshd.ts';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+
+describe('topology-files step', () => {
+  describe('the Erlang cookie', () => {
+    const node = (host: string, sha256?: string, running = false) => ({ host, sha256, running });
+
+    it('keeps a cookie every node has', () => {
+      expect(decideCookie([node('n1', A, true), node('n2', A, true), node('n3', A)])).to.deep.equal({ kind: 'keep', sha256: A });
+    });
+
+    it('copies the first node that has one (inventory order) to the others', () => {
+      expect(decideCookie([node('n1'), node('n2', B), node('n3', A)])).to.deep.equal({ kind: 'copy', sha256: B, from: 'n2', to: ['n1', 'n3'] });
+      // The source may run: only the nodes whose cookie changes must not.
+      expect(decideCookie([node('n1', A, true), node('n2', B), node('n3')])).to.deep.equal({ kind: 'copy', sha256: A, from: 'n1', to: ['n2', 'n3'] });
+    });
+
+    it('makes a new one when no node has one', () => {
+      expect(decideCookie([node('n1'), node('n2'), node('n3')])).to.deep.equal({ kind: 'generate', to: ['n1', 'n2', 'n3'] });
+    });
+
+    it('refuses to change the cookie of a running RabbitMQ, naming fingerprints only', () => {
+      const d = decideCookie([node('n1', A, true), node('n2', B, true), node('n3', A, true)]);
+      expect(d.kind).to.equal('refuse');
+      if (d.kind !== 'refuse') return;
+      expect(d.message).to.include('RabbitMQ runs on n2').and.include(`n2: sha256:${'b'.repeat(16)}`).and.not.include(B);
+      expect(d.fix).to.match(/^stop RabbitMQ on n2/);
+    });
+  });
+
+  it('plans nothing for a classic inventory, without opening a connection', async () => {
+    const r = parseInventory('cluster: { name: c1 }\nnodes:\n  - { name: n1, address: 198.18.0.11 }\n  - { name: n2, address: 198.18.0.12 }\n  - { name: n3, address: 198.18.0.13 }\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\nservices: [mysql, rabbitmq]\n', 'x.yaml');
+    if (!r.ok) throw new Error(r.error.map((p) => p.message).join('; '));
+    const ctx = {
+      inv: r.value,
+      hosts: ['n1', 'n2', 'n3'],
+      allHosts: ['n1', 'n2', 'n3'],
+      connection: () => {
+        throw new Error('classic must not connect');
+      },
+    } as unknown as StepContext;
+    expect((await topologyFiles.plan(ctx)).size).to.equal(0);
+  });
+
+  it('reads files, cookie checksum, sysctl values and directories in one command over ssh', async function () {
+    if (!isRoot()) {
+      console.log('      (skipped: the sshd tests need root)');
+      this.skip();
+    }
+    const sshd = await sharedSshd();
+    const dir = mkdtempSync(join(tmpdir(), 'osha-topology-'));
+    try {
+      writeFileSync(join(dir, 'present'), 'NODE_IP_ADDRESS=1.2.3.4\n');
+      mkdirSync(join(dir, 'sub dir'));
+      const c = await openAsRoot(sshd);
+      try {
+        const paths = [join(dir, 'present'), join(dir, 'missing')];
+        const f = await readTopologyFacts(c, paths, [join(dir, 'sub dir'), join(dir, 'nope')], ['net.ipv4.ip_nonlocal_bind', 'net.no_such.key']);
+        if (!f.ok) throw new Error(f.error.message);
+        expect(f.value.files.get(paths[0]!)?.content?.toString()).to.equal('NODE_IP_ADDRESS=1.2.3.4\n');
+        expect(f.value.files.get(paths[1]!)).to.deep.equal({ exists: false });
+        expect([...f.value.dirs]).to.deep.equal([join(dir, 'sub dir')]);
+        expect(f.value.sysctl.get('net.ipv4.ip_nonlocal_bind')?.value).to.match(/^[01]$/);
+        expect(f.value.sysctl.get('net.no_such.key')).to.deep.equal({ value: '', writable: false });
+        // This machine runs no RabbitMQ.
+        expect(f.value.rabbitmqRunning).to.equal(false);
+      } finally {
+        c.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
