@@ -14,9 +14,9 @@ import { secretsFiles, resources } from './resources.ts';
 import { openstackConfig, keystoneEndpoints } from './openstack.ts';
 import { fencing } from './fencing.ts';
 import { galeraSeed } from './galera-seed.ts';
-import { rabbitmqBackup, rabbitmqExport, rabbitmqImport } from './rabbitmq-handover.ts';
+import { rabbitmqBackup, rabbitmqBootDefinitions, rabbitmqExport, rabbitmqImport } from './rabbitmq-handover.ts';
 
-export const STEPS: readonly Step[] = [preflight, hostsFile, packages, rabbitmqExport, initServices, topologyFiles, galeraSeed, rabbitmqBackup, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, rabbitmqImport, fencing, keystoneEndpoints];
+export const STEPS: readonly Step[] = [preflight, hostsFile, packages, rabbitmqExport, initServices, topologyFiles, galeraSeed, rabbitmqBackup, rabbitmqBootDefinitions, authkey, corosyncConf, clusterStart, clusterProperties, agents, secretsFiles, openstackConfig, resources, rabbitmqImport, fencing, keystoneEndpoints];
 
 export function stepNamed(name: string): Step | undefined {
   return STEPS.find((s) => s.name === name);

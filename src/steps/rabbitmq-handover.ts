@@ -9,8 +9,11 @@
 //  3. rabbitmq-import, once the clone runs: the definitions imported into the cluster, the file
 //     renamed .imported so a re-run imports nothing twice.
 // The definitions hold password hashes: they travel on the node only, never through osha's output.
-import type { Action, Step, StepContext } from '../runner/types.ts';
-import { commandAction, planEachHost, type HostHandle } from './common.ts';
+import { createHash } from 'node:crypto';
+import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
+import { commandAction, hostHandle, planEachHost, writeFileActions, type HostHandle } from './common.ts';
+import { readFilesAnd } from '../facts/files.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { BACKUP_DIR, MNESIA_BACKUP_PREFIX, RABBITMQ_EXPORT_DIR, RABBITMQ_MNESIA, exportFileOf, readRabbitFacts, type RabbitFacts } from '../facts/handover.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -83,5 +86,115 @@ export const rabbitmqImport: Step = {
         }),
       );
     });
+  },
+};
+
+/** RabbitMQ imports this file at every boot (`load_definitions`): readable by the broker, by no one else. */
+export const BOOT_DEFINITIONS = '/etc/rabbitmq/osha-definitions.json';
+export const RABBITMQ_CONF = '/etc/rabbitmq/rabbitmq.conf';
+
+/**
+ * rabbitmq.conf with these keys set (sysctl-style `key = value` lines): a key already there is
+ * replaced where it stands, a missing one appended; every other line is kept.
+ */
+export function withRabbitConfKeys(text: string, keys: readonly (readonly [string, string])[]): string {
+  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  const added: string[] = [];
+  for (const [key, value] of keys) {
+    const at = lines.findIndex((l) => new RegExp(`^\\s*${key.replace(/\./g, '\\.')}\\s*=`).test(l));
+    if (at >= 0) lines[at] = `${key} = ${value}`;
+    else added.push(`${key} = ${value}`);
+  }
+  if (added.length > 0) lines.push(...(lines.length > 0 ? [''] : []), '# Set by osha (active-active topology).', ...added);
+  return `${lines.join('\n')}\n`;
+}
+
+interface BootFacts {
+  conf: Buffer | undefined;
+  /** sha256 of BOOT_DEFINITIONS, and its mode and owner (stat %a %U:%G). */
+  boot?: { sha256: string; mode: string; owner: string };
+  /** Definitions this node exported (pending or imported), by file name: sha256. */
+  exports: Map<string, string>;
+}
+
+async function readBootFacts(h: HostHandle): Promise<Result<BootFacts>> {
+  const script = [
+    sh`b=${BOOT_DEFINITIONS}`,
+    `if [ -f "$b" ]; then echo "boot=$(sha256sum < "$b" | cut -d' ' -f1) $(stat -c '%a %U:%G' "$b")"; fi`,
+    sh`for f in ${RABBITMQ_EXPORT_DIR}/definitions-*.json ${RABBITMQ_EXPORT_DIR}/definitions-*.json${IMPORTED}; do [ -f "$f" ] && echo "export=$(basename "$f") $(sha256sum < "$f" | cut -d' ' -f1)"; done`,
+    'true',
+  ].join('\n');
+  const r = await readFilesAnd(h.c, [RABBITMQ_CONF], script);
+  if (!r.ok) return r;
+  const facts: BootFacts = { conf: r.value.files.get(RABBITMQ_CONF), exports: new Map() };
+  for (const line of r.value.output.split('\n')) {
+    const [key, rest = ''] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)];
+    const [a = '', b = '', c = ''] = rest.split(' ');
+    if (key === 'boot') facts.boot = { sha256: a, mode: b, owner: c };
+    if (key === 'export') facts.exports.set(a, b);
+  }
+  return ok(facts);
+}
+
+/**
+ * After a full outage the rabbitmq-cluster agent starts the first broker from a wiped mnesia
+ * directory, and the operator's users would be gone again. RabbitMQ's own remedy: import a
+ * definitions file at every boot (`load_definitions`, in the core since 3.8). The export of the
+ * operator's broker goes to every node; rabbitmq.conf points at it and sets pause_minority, so a
+ * partitioned minority pauses instead of running on as a second cluster.
+ */
+export const rabbitmqBootDefinitions: Step = {
+  name: 'rabbitmq-boot-definitions',
+  title: "active-active: every broker imports the operator's exported definitions at boot; a partitioned minority pauses",
+  async plan(ctx) {
+    const plans = new Map<string, HostPlan>();
+    if (ctx.inv.topology !== 'active-active') return plans;
+    const hosts = ctx.inv.nodes.map((n) => n.name).filter((n) => ctx.hosts.includes(n));
+    const read = await mapLimit(hosts, ctx.session.concurrency, async (host): Promise<Result<{ h: HostHandle; f: BootFacts }>> => {
+      const h = await hostHandle(ctx, host);
+      if (!h.ok) return h;
+      const f = await readBootFacts(h.value);
+      return f.ok ? ok({ h: h.value, f: f.value }) : f;
+    });
+    // The source: the first node (inventory order) holding its broker's export.
+    let source: { h: HostHandle; file: string; sha256: string } | undefined;
+    for (const r of read) {
+      if (!r.ok || source) continue;
+      const own = [`definitions-${r.value.h.host}.json`, `definitions-${r.value.h.host}.json${IMPORTED}`].find((n) => r.value.f.exports.has(n));
+      if (own) source = { h: r.value.h, file: `${RABBITMQ_EXPORT_DIR}/${own}`, sha256: r.value.f.exports.get(own)! };
+    }
+    let bytes: Promise<Result<Buffer>> | undefined;
+    const sourceBytes = (): Promise<Result<Buffer>> =>
+      (bytes ??= source!.h.c.readFile(source!.file).then((r): Result<Buffer> => {
+        if (!r.ok) return r;
+        const same = r.value && createHash('sha256').update(r.value).digest('hex') === source!.sha256;
+        return same ? ok(r.value!) : err({ host: source!.h.host, message: `${source!.file} changed since it was planned; re-run` });
+      }));
+    read.forEach((r, i) => {
+      const host = hosts[i]!;
+      if (!r.ok) {
+        plans.set(host, r);
+        return;
+      }
+      const { h, f } = r.value;
+      const actions: Action[] = [];
+      if (source && f.boot?.sha256 !== source.sha256) {
+        actions.push({
+          summary: `install ${source.h.host}'s exported RabbitMQ definitions as ${BOOT_DEFINITIONS} (0640 root:rabbitmq; password hashes, never shown), imported at every broker boot`,
+          apply: async () => {
+            const b = await sourceBytes();
+            return b.ok ? h.c.upload(BOOT_DEFINITIONS, b.value, { mode: 0o640, owner: 'root', group: 'rabbitmq' }) : b;
+          },
+        });
+      } else if (f.boot && (f.boot.mode !== '640' || f.boot.owner !== 'root:rabbitmq')) {
+        actions.push(commandAction(h, `fix ${BOOT_DEFINITIONS} permissions (${f.boot.mode} ${f.boot.owner} -> 640 root:rabbitmq)`, sh`chown root:rabbitmq ${BOOT_DEFINITIONS} && chmod 0640 ${BOOT_DEFINITIONS}`));
+      }
+      const keys: [string, string][] = [['cluster_partition_handling', 'pause_minority']];
+      if (source || f.boot) keys.push(['load_definitions', BOOT_DEFINITIONS]);
+      const current = { exists: f.conf !== undefined, content: f.conf };
+      actions.push(...writeFileActions(h, RABBITMQ_CONF, current, withRabbitConfKeys(f.conf?.toString('utf8') ?? '', keys), { mode: 0o644, backup: true }));
+      plans.set(host, ok(actions));
+    });
+    return plans;
   },
 };

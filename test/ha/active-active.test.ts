@@ -82,7 +82,7 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     // node2's and node3's own data directories were kept before Galera's copy replaced them.
     for (const n of ['node2', 'node3']) expect(await labOk(lab, n, 'ls /var/lib/osha/backup'), n).to.match(/^mysql-before-galera-\d{8}T\d{6}Z$/m);
     const status = await osha(['status', lab.inventory, '--json']);
-    expect(status.code, status.stderr).to.equal(0);
+    expect(status.code, status.stdout + status.stderr).to.equal(0);
     const report = JSON.parse(status.stdout) as { galera: { nodes: { node: string; clusterStatus?: string }[]; promotedFirst?: { node: string } } };
     expect(report.galera.nodes.map((n) => n.clusterStatus)).to.deep.equal(['Primary', 'Primary', 'Primary']);
     expect(report.galera.promotedFirst?.node).to.equal('node1');

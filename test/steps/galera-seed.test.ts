@@ -35,3 +35,15 @@ describe('galera-seed decision', () => {
     expect(f.grastate).to.deep.equal({ uuid: '00000000-0000-0000-0000-000000000000', seqno: -1, safeToBootstrap: false });
   });
 });
+
+describe('rabbitmq.conf keys (rabbitmq-boot-definitions)', function () {
+  it('replaces a key where it stands, appends missing ones under a note, keeps the rest', async function () {
+    const { withRabbitConfKeys } = await import('../../src/steps/rabbitmq-handover.ts');
+    const keys = [['cluster_partition_handling', 'pause_minority'], ['load_definitions', '/etc/rabbitmq/osha-definitions.json']] as const;
+    expect(withRabbitConfKeys('', keys)).to.equal('# Set by osha (active-active topology).\ncluster_partition_handling = pause_minority\nload_definitions = /etc/rabbitmq/osha-definitions.json\n');
+    const mine = '# mine\nlisteners.tcp.default = 5672\ncluster_partition_handling=ignore\n';
+    const out = withRabbitConfKeys(mine, keys);
+    expect(out).to.equal('# mine\nlisteners.tcp.default = 5672\ncluster_partition_handling = pause_minority\n\n# Set by osha (active-active topology).\nload_definitions = /etc/rabbitmq/osha-definitions.json\n');
+    expect(withRabbitConfKeys(out, keys)).to.equal(out);
+  });
+});
