@@ -491,6 +491,10 @@ function localAddress(p: Primitive, service: ServiceName): void {
   // A uwsgi API listens where the agent says; the others where their rewritten config says.
   if (SERVICES[service].uwsgi) set('bind_address');
   set('monitor_host');
+  // keystone's login check asks its own instance (the agent's default without os_auth_url), not
+  // the VIP: through HAProxy it would meet another node's keystone, or none while they all start,
+  // and fail this one for it.
+  if (service === 'keystone') p.params = p.params.filter(([k]) => k !== 'os_auth_url');
 }
 
 // --- user constraints ---

@@ -38,6 +38,9 @@ describe('active-active topology: the resource set', function () {
     const keystone = byId.get('osha-keystone')!;
     expect(keystone.params).to.deep.include(['bind_address', '@node']);
     expect(keystone.params).to.deep.include(['monitor_host', '@node']);
+    expect(keystone.params.map(([k]) => k)).to.include('os_username').and.not.include('os_auth_url');
+    expect(byId.get('osha-glance-api')!.params).to.deep.include(['os_auth_url', 'http://198.18.0.100:5000/v3']);
+    expect(byId.get('osha-glance-api')!.params.map(([k]) => k)).not.to.include('bind_address');
     expect(byId.get('osha-glance-api')!.params).to.deep.include(['monitor_host', '@node']);
     expect(byId.get('osha-nova-scheduler')!.params.map(([k]) => k)).not.to.include('bind_address');
     expect(serviceResourceId(inv, 'keystone')).to.equal('osha-cl-keystone');
