@@ -54,7 +54,9 @@ const GLOBAL = [
 
 // Debian's defaults (its error pages too), with timeouts in units, a retry on another server
 // when a connection fails, and an hour for upgraded connections (noVNC's websockets); each
-// section sets its own mode and log format.
+// section sets its own mode and log format. A connect waits 1 s, not Debian's 5: the backends
+// are controllers on the same network, and a node that died answers nothing, so a request sent
+// to it is retried on another one within a second (the checks, every second, then take it out).
 const DEFAULTS = [
   'defaults',
   '\tlog\tglobal',
