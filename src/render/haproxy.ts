@@ -112,7 +112,7 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       mode: 'tcp',
       public: false,
       settings: ['option tcplog', 'balance leastconn', ...LONG_TCP],
-      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, AMQP_PORT)} check inter 2s fall 2 rise 2`),
+      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, AMQP_PORT)} check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
     });
   }
   for (const [service, e] of registryEntries()) {
@@ -126,7 +126,7 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       mode: 'http',
       public: true,
       settings: ['option httplog', 'balance roundrobin', 'option forwardfor', ...check],
-      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, port)} check inter 2s fall 2 rise 2`),
+      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, port)} check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
     });
   }
   return out;

@@ -346,6 +346,16 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       expect(gone.stderr).to.contain('WARNING');
     });
 
+    it('stand-in keystone whose /healthcheck answers but whose login hangs (its database away): depth 20 passes with a warning', async function () {
+      const s = await standinSetup(tree, 'keystone', { password });
+      const inst = track('slowlogin');
+      expect((await runAgent(tree, 'keystone', 'start', inst, s.params)).code).to.equal(0);
+      writeStandinConfig(s.config, { ...s.configBody, token_delay: 8 });
+      const r = await runAgent(tree, 'keystone', 'monitor', inst, { ...s.params, check_timeout: '2' }, { OCF_CHECK_LEVEL: '20' });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/WARNING: keystone: keystone at \S+ answers \/healthcheck but did not answer a token request within \d+s: its database or another backend is slow or down/);
+    });
+
     it('stand-in keystone whose health check hangs: depth 10 answers 1 before the 6 s operation timeout', async function () {
       const s = await standinSetup(tree, 'keystone', { password });
       const inst = track('hang');

@@ -48,7 +48,7 @@ describe('haproxy.cfg (active-active)', () => {
     const lines = section(renderHaproxyCfg(activeActive()), 'rabbitmq');
     expect(lines.slice(0, 3)).to.deep.equal(['bind 198.18.0.100:5672 transparent', 'mode tcp', 'option tcplog']);
     expect(lines).to.include.members(['balance leastconn', 'option tcpka', 'timeout client 90m', 'timeout server 90m']);
-    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 2s fall 2 rise 2`));
+    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`));
     expect(lines.some((l) => / backup\b/.test(l))).to.equal(false);
   });
 
@@ -62,12 +62,12 @@ describe('haproxy.cfg (active-active)', () => {
       'option forwardfor',
       'option httpchk GET /healthcheck',
       'http-check expect status 200',
-      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 2s fall 2 rise 2`),
+      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
     ]);
     expect(section(cfg, 'nova-api')).to.include('option httpchk GET /');
     const vnc = section(cfg, 'nova-novncproxy');
     expect(vnc.filter((l) => l.includes('httpchk') || l.includes('http-check'))).to.deep.equal([]);
-    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 2s fall 2 rise 2');
+    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions');
     // A service without a port (the scheduler talks to the broker only) gets no frontend.
     expect(haproxyFrontends(activeActive({ services: ['mysql', 'rabbitmq', 'nova-scheduler'] })).map((f) => f.name)).to.deep.equal(['mysql', 'rabbitmq']);
   });
@@ -87,7 +87,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
     expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
-    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 2s fall 2 rise 2');
+    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions');
   });
 
   it('is the same text for the same inventory', () => {
