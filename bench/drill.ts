@@ -1,16 +1,20 @@
-// Benchmark: failover time of the VIP and of keystone, 5 `osha drill` runs (kill mode: the VIP's
-// node is powered off, then fenced through the lab's fence device) with corosync's default
-// profile and 5 with the fast profile, on the HA lab of test/ha (real MariaDB, RabbitMQ, keystone,
-// glance-api). Prints every run, where its time went (detection, fencing, each service's start
-// from Pacemaker's operation history) and the medians as a README table.
-// Root and Linux only. Run: npx tsx bench/drill.ts [--runs N]
+// Benchmark: failover as a client sees it, per topology. `osha drill --load` runs (kill mode: the
+// VIP's node is powered off, then fenced through the lab's fence device) with corosync's default
+// profile and with the fast profile, on the classic lab of test/ha (the demo: MariaDB on shared
+// storage, RabbitMQ, keystone, glance-api behind the VIP) and on an active-active lab (Galera,
+// RabbitMQ cluster, HAProxy, the APIs on every node). Prints every run, where its time went
+// (detection, fencing, each service's start from Pacemaker's operation history), what the client
+// loop through the VIP saw (failed requests, longest gap, lost writes) and the medians as a README
+// table, the topologies side by side.
+// Root and Linux only. Run: npx tsx bench/drill.ts [--runs N] [--topology classic,active-active]
 //   or, on an HA lab that is already up: npx tsx bench/drill.ts --lab DIR --inventory FILE
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { osha } from '../test/support/osha.ts';
 import { deployOk, haInventory, haLabDown, haLabUp } from '../test/ha/setup.ts';
-import type { LabInfo } from '../test/support/lab.ts';
+import { labInfoOf, type LabInfo } from '../test/support/lab.ts';
+import { labDown, labUp } from '../src/lab/index.ts';
 
 interface DrillJson {
   node: string;
@@ -18,6 +22,7 @@ interface DrillJson {
   vipMs?: number;
   services: { id: string; recoveryMs?: number; start?: { execMs: number } }[];
   errors: string[];
+  load?: { requests: number; failed: number; longestGapMs: number; lostWrites: number };
 }
 
 /** One run's figures, in ms: the columns of the table. */
@@ -30,6 +35,10 @@ interface Run {
   mysqlStart: number;
   rabbitmqStart: number;
   keystoneStart: number;
+  /** The client loop through the VIP (--load). */
+  failed: number;
+  gap: number;
+  lost: number;
 }
 
 const COLUMNS: [keyof Omit<Run, 'node'>, string][] = [
@@ -40,6 +49,7 @@ const COLUMNS: [keyof Omit<Run, 'node'>, string][] = [
   ['rabbitmqStart', 'RabbitMQ start'],
   ['keystoneStart', 'keystone start'],
   ['keystone', 'keystone healthy'],
+  ['gap', 'longest gap (clients)'],
 ];
 
 const args = process.argv.slice(2);
@@ -47,6 +57,9 @@ const opt = (name: string): string | undefined => (args.includes(name) ? args[ar
 const RUNS = Number(opt('--runs') ?? 5);
 // Where the bench's own lab goes: away from the test's lab, so both can run at once.
 const BENCH = { dir: '/tmp/osha-bench-drill', subnet: 71 };
+const BENCH_AA = { dir: '/tmp/osha-bench-drill-aa', subnet: 73 };
+type Topology = 'classic' | 'active-active';
+const TOPOLOGIES = (opt('--topology') ?? 'classic,active-active').split(',') as Topology[];
 
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
@@ -59,7 +72,7 @@ const sec = (ms: number | undefined): string => (ms === undefined || !Number.isF
 
 /** One drill; a failed drill stops the benchmark (its numbers would not mean anything). */
 async function drill(lab: string, inventory: string): Promise<Run> {
-  const r = await osha(['drill', inventory, '--lab', lab, '--json', '--timeout', '300']);
+  const r = await osha(['drill', inventory, '--lab', lab, '--load', '--json', '--timeout', '300']);
   let d: DrillJson;
   try {
     d = JSON.parse(r.stdout) as DrillJson;
@@ -67,7 +80,7 @@ async function drill(lab: string, inventory: string): Promise<Run> {
     throw new Error(`osha drill printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
   const keystone = d.services.find((s) => s.id === 'osha-keystone')?.recoveryMs;
-  if (r.code !== 0 || d.vipMs === undefined || keystone === undefined) throw new Error(`drill failed (exit ${r.code}): ${d.errors.join('; ')}`);
+  if (r.code !== 0 || d.vipMs === undefined || keystone === undefined || !d.load) throw new Error(`drill failed (exit ${r.code}): ${d.errors.join('; ')}`);
   const start = (id: string) => d.services.find((s) => s.id === id)?.start?.execMs ?? NaN;
   return {
     node: d.node,
@@ -78,6 +91,9 @@ async function drill(lab: string, inventory: string): Promise<Run> {
     mysqlStart: start('osha-mysql'),
     rabbitmqStart: start('osha-rabbitmq'),
     keystoneStart: start('osha-keystone'),
+    failed: d.load.failed,
+    gap: d.load.longestGapMs,
+    lost: d.load.lostWrites,
   };
 }
 
@@ -98,44 +114,71 @@ async function profileRuns(lab: LabInfo, base: string, profile: 'default' | 'fas
   for (let i = 1; i <= RUNS; i++) {
     const r = await drill(lab.dir, inventory);
     out.push(r);
-    console.log(`  ${profile} #${i}: ${r.node} killed; ${COLUMNS.map(([k, label]) => `${label} ${sec(r[k])}`).join(', ')}`);
+    console.log(`  ${profile} #${i}: ${r.node} killed; ${COLUMNS.map(([k, label]) => `${label} ${sec(r[k])}`).join(', ')}; ${r.failed} requests failed, ${r.lost} writes lost`);
   }
   return out;
+}
+
+/** An active-active lab of OpenStack controllers, deployed (its inventory has fencing and the four services). */
+async function activeActiveLab(): Promise<{ lab: LabInfo; inventory: string }> {
+  await labDown(BENCH_AA.dir);
+  const up = await labUp({ ...BENCH_AA, nodes: 3, openstack: true, topology: 'active-active' });
+  if (!up.ok) throw new Error(`active-active lab: ${up.error.message}`);
+  const lab = labInfoOf(up.value);
+  const d = await deployOk(lab, lab.inventory, ['--yes']);
+  console.log(`active-active lab deployed (${d.summary.changed} changed)`);
+  return { lab, inventory: lab.inventory };
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (it boots a lab)');
   const reuse = opt('--lab');
-  let lab: LabInfo;
-  let base: string;
-  if (reuse) {
-    const inventory = opt('--inventory');
-    if (!inventory) throw new Error('--lab needs --inventory (the HA lab\'s full inventory)');
-    const state = JSON.parse(readFileSync(join(reuse, 'lab.json'), 'utf8')) as { files: { key: string; knownHosts: string }; nodes: { name: string; address: string }[] };
-    lab = { dir: reuse, inventory, privateKey: state.files.key, knownHosts: state.files.knownHosts, vip: '', nic: 'eth0', nodes: state.nodes.map((n) => ({ ...n, privateKey: state.files.key, knownHosts: state.files.knownHosts })) };
-    base = inventory;
-  } else {
-    const t = Date.now();
-    const ha = await haLabUp({ ...BENCH, log: (l) => console.log(l) });
-    console.log(`HA lab ready in ${((Date.now() - t) / 1000).toFixed(0)} s`);
-    lab = ha;
-    base = haInventory(ha);
-  }
   const results: Record<string, Run[]> = {};
-  for (const profile of ['default', 'fast'] as const) results[profile] = await profileRuns(lab, base, profile);
-  // Detection and fencing are measured from the kill; the starts are the agents' own run times;
-  // VIP back and keystone healthy are from the kill, as a client sees them.
-  console.log(`\nmedian of ${RUNS} drills (kill the VIP's node, fencing on), README table:\n`);
-  console.log(`| profile | ${COLUMNS.map(([, label]) => label).join(' | ')} |`);
-  console.log(`|---|${COLUMNS.map(() => '---').join('|')}|`);
-  for (const [profile, runs] of Object.entries(results)) {
-    console.log(`| ${profile} | ${COLUMNS.map(([k]) => sec(median(runs.map((r) => r[k]).filter((x) => Number.isFinite(x))))).join(' | ')} |`);
+  for (const topology of TOPOLOGIES) {
+    let lab: LabInfo;
+    let base: string;
+    if (reuse) {
+      const inventory = opt('--inventory');
+      if (!inventory) throw new Error('--lab needs --inventory (the HA lab\'s full inventory)');
+      const state = JSON.parse(readFileSync(join(reuse, 'lab.json'), 'utf8')) as { files: { key: string; knownHosts: string }; nodes: { name: string; address: string }[] };
+      lab = { dir: reuse, inventory, privateKey: state.files.key, knownHosts: state.files.knownHosts, vip: '', nic: 'eth0', nodes: state.nodes.map((n) => ({ ...n, privateKey: state.files.key, knownHosts: state.files.knownHosts })) };
+      base = inventory;
+    } else if (topology === 'classic') {
+      const t = Date.now();
+      const ha = await haLabUp({ ...BENCH, log: (l) => console.log(l) });
+      console.log(`HA lab ready in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+      lab = ha;
+      base = haInventory(ha);
+    } else {
+      ({ lab, inventory: base } = await activeActiveLab());
+    }
+    for (const profile of ['default', 'fast'] as const) results[`${topology} | ${profile}`] = await profileRuns(lab, base, profile);
+    // One lab at a time: two labs would share the 2 cores and slow each other's failovers.
+    if (!reuse) await labCleanup(topology);
+    if (reuse) break;
   }
-  console.log('\ntarget (fast profile): VIP within 5 s, keystone within 10 s');
+  // Detection and fencing are measured from the kill; the starts are the agents' own run times;
+  // VIP back, keystone healthy and the clients' longest gap are from the kill, as a client sees them.
+  console.log(`\nmedian of ${RUNS} drills per row (kill the VIP's node, fencing on, --load), README table:\n`);
+  console.log(`| topology | profile | ${COLUMNS.map(([, label]) => label).join(' | ')} | failed requests | lost writes |`);
+  console.log(`|---|---|${COLUMNS.map(() => '---').join('|')}|---|---|`);
+  for (const [row, runs] of Object.entries(results)) {
+    const med = (xs: number[]) => median(xs.filter((x) => Number.isFinite(x)));
+    console.log(`| ${row} | ${COLUMNS.map(([k]) => sec(med(runs.map((r) => r[k])))).join(' | ')} | ${med(runs.map((r) => r.failed))} | ${Math.max(...runs.map((r) => r.lost))} |`);
+  }
+  console.log('\ntargets: classic fast profile VIP within 5 s, keystone within 10 s; active-active longest gap under 3 s, no write lost');
+}
+
+async function labCleanup(topology: Topology): Promise<void> {
+  if (topology === 'classic') await haLabDown(BENCH.dir).catch((e: Error) => console.error(e.message));
+  else {
+    const r = await labDown(BENCH_AA.dir);
+    if (!r.ok) console.error(r.error.message);
+  }
 }
 
 const cleanup = async () => {
-  if (!opt('--lab')) await haLabDown(BENCH.dir).catch((e: Error) => console.error(e.message));
+  if (!opt('--lab')) for (const t of TOPOLOGIES) await labCleanup(t);
 };
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()
