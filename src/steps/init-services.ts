@@ -39,10 +39,11 @@ export function pacemakerSystemdUnits(inv: Pick<Inventory, 'topology'>): string[
 
 export function disableActions(h: HostHandle, unit: string, s: UnitState): Action[] {
   if (!s.exists || h.os.init !== 'systemd') return [];
-  if (s.enabled !== 'enabled' && s.active !== 'active') return [];
-  const action = commandAction(h, `stop and disable ${unit} (Pacemaker starts it through systemd)`, sh`systemctl disable --now ${`${unit}.service`}`);
-  if (s.active === 'active') action.disruptive = `${unit} runs now and stops until Pacemaker starts it`;
-  return [action];
+  // Only the start at boot is taken away. A running unit is left running: Pacemaker's clone
+  // adopts it (systemd starts an active unit as a no-op), and once the cluster runs it, it is
+  // Pacemaker's own instance that is active here.
+  if (s.enabled !== 'enabled') return [];
+  return [commandAction(h, `disable ${unit} at boot (Pacemaker starts it through systemd)`, sh`systemctl disable ${`${unit}.service`}`)];
 }
 
 export const initServices: Step = {

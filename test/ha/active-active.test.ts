@@ -116,6 +116,8 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     const { summary } = await oshaJson(['deploy', lab.inventory]);
     expect(summary.failed).to.equal(0);
     expect(summary.changed).to.equal(0);
+    // Nothing held back for a confirmation either (a re-deploy without --yes).
+    expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
   });
 
   /** osha drill --load --json on this lab; the load's numbers printed (the issue asks for them exactly). */
