@@ -28,7 +28,7 @@ function addRunOptions(cmd: Command, withDryRun: boolean): Command {
     .option('--regenerate-key', 'replace the corosync authkey even when nodes disagree about it')
     .option('-y, --yes', 'apply changes that interrupt service (marked DISRUPTIVE in the plan) without asking')
     .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(Number))
-    .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle').default(120).argParser(Number));
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle (default 120; 600 for topology: active-active, whose first start copies the database to every node)').argParser(Number));
 }
 
 
@@ -66,7 +66,9 @@ export async function runPlaybookCli(playbookName: string, file: string, flags: 
   const inv = await inventoryOrReport(file);
   if (!inv) return EXIT.usage;
   const concurrency = Number(flags.concurrency ?? DEFAULT_CONCURRENCY);
-  const timeoutS = Number(flags.timeout ?? 120);
+  // Galera's first start copies the database to each joining node (state transfer) before it is
+  // promoted there: minutes, not seconds, for a real database or on a busy host.
+  const timeoutS = Number(flags.timeout ?? (inv.topology === 'active-active' ? 600 : 120));
   if (!Number.isInteger(concurrency) || concurrency < 1 || !Number.isFinite(timeoutS) || timeoutS <= 0) {
     console.error('osha: --concurrency takes a whole number >= 1 and --timeout a number of seconds > 0');
     return EXIT.usage;

@@ -152,7 +152,7 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     const load = await loadDrill(['--node', other]);
     // HAProxy takes a dead backend out after 2 failed checks (2 s apart): a request in flight may fail.
     expect(load.failed).to.be.at.most(Math.max(3, Math.round(load.requests * 0.1)));
-    await until(lab, 'every instance running after the drill', 300_000, () => allRunning(lab));
+    // No wait for the rejoined node's instances here: the full outage next takes every node down anyway.
   });
 
   it('refuses to switch the running cluster to the classic topology, before any change', async () => {
