@@ -112,10 +112,15 @@ function cookieActions(h: HostHandle, f: TopologyFacts, sha256: string | undefin
   if (f.cookie?.sha256 !== sha256 && source) {
     return [
       {
-        summary: `install Erlang cookie ${keyFingerprint(sha256)} at ${ERLANG_COOKIE} (mode 0400 rabbitmq)`,
+        summary: `install Erlang cookie ${keyFingerprint(sha256)} at ${ERLANG_COOKIE} (mode 0400 rabbitmq${f.cookie ? `; this node's own kept as ${ERLANG_COOKIE}.osha-orig` : ''})`,
         apply: async () => {
           const cookie = await source();
           if (!cookie.ok) return cookie;
+          // The node's own cookie is kept beside it, as every file osha replaces is.
+          if (f.cookie) {
+            const kept = await h.c.run(sh`[ -e ${`${ERLANG_COOKIE}.osha-orig`} ] || cp -p -- ${ERLANG_COOKIE} ${`${ERLANG_COOKIE}.osha-orig`}`);
+            if (!kept.ok) return kept;
+          }
           return h.c.upload(ERLANG_COOKIE, cookie.value, { mode: 0o400, owner: 'rabbitmq', group: 'rabbitmq' });
         },
       },
@@ -166,7 +171,11 @@ function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: 
   actions.push(...haproxy);
   // A running HAProxy reloads without dropping connections (its reload checks the file first).
   if (haproxy.length > 0 && facts.haproxyRunning) {
-    if (h.os.init === 'systemd') actions.push(commandAction(h, 'reload haproxy for its new configuration', 'systemctl reload haproxy'));
+    const reload = commandAction(h, 'reload haproxy for its new configuration', 'systemctl reload haproxy');
+    // A HAProxy that serves a configuration osha did not write loses its frontends to osha's.
+    const ours = file(HAPROXY_CFG).content?.toString('utf8').includes('# Written by osha') ?? false;
+    if (!ours) reload.disruptive = "the running HAProxy's own frontends are replaced by osha's (its file is kept as .osha-orig)";
+    if (h.os.init === 'systemd') actions.push(reload);
     else ctx.note(h.host, `HAProxy runs: ${HAPROXY_CFG} takes effect when it reloads`);
   }
 
