@@ -292,8 +292,11 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(seen.firstOkAfter, 'no token after the outage').to.be.a('number');
     const outage = seen.firstOkAfter! - seen.lastOkBefore!;
     console.log(`      token outage seen through the VIP: at most ${outage} ms (keystone recovery measured by the drill: ${keystone.recoveryMs} ms)`);
-    // Slack: one poll cycle (2 s timeout + 0.2 s pause) on each side of the outage.
-    expect(outage).to.be.at.most(keystone.recoveryMs! + 4400);
+    // Slack: one poll cycle (2 s timeout + 0.2 s pause) on each side of the outage, and one more
+    // after it: the first requests a just-started keystone answers (its uwsgi workers loading
+    // the app, with the drill's load beside them) can outlast the watcher's 2 s timeout. Seen
+    // once in CI: 26.5 s against a recovery of 20.8 s.
+    expect(outage).to.be.at.most(keystone.recoveryMs! + 6600);
     // Nothing lost: a new token, the same image listed with the same checksum and the same bytes.
     expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
