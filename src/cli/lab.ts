@@ -7,6 +7,7 @@ import type { LabError } from '../lab/index.ts';
 import { describeError, type Result } from '../util/result.ts';
 import type { ControllersInfo } from '../lab/openstack.ts';
 import type { Topology } from '../inventory/schema.ts';
+import type { Release } from '../lab/image-recipe.ts';
 import { resolve } from 'node:path';
 import { EXIT } from './exit.ts';
 
@@ -47,9 +48,12 @@ function upCommand(): Command {
     .option('--no-fencing', 'nspawn only: no fence device, the inventory turns stonith off (unsafe_no_fencing); by default every node gets fence_nspawn and the lab runs a fence server')
     .option('--openstack', `nspawn only: make the nodes OpenStack controllers before HA (as \`osha lab controllers\` does; shared storage in DIR/shared unless --shared); the inventory lists their services`)
     .option('--topology <layout>', TOPOLOGY_HELP)
-    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean; topology?: string }) => {
+    .option('--release <name>', 'nspawn only: the nodes\' Debian release, bookworm (Debian 12, the default) or trixie (Debian 13); one cached image per release')
+    .action(async (opts: DirOption & { nodes: number; shared?: string; subnet: number; verbose?: boolean; provider: string; fencing: boolean; openstack?: boolean; topology?: string; release?: string }) => {
       const topology = await topologyOption(opts.topology);
       if (topology === false) return;
+      const release = await releaseOption(opts.release);
+      if (release === false) return;
       if (opts.provider === 'vagrant') {
         const { vagrantLabUp } = await import('../lab/vagrant.ts');
         const v = await vagrantLabUp({ nodes: opts.nodes, dir: opts.dir, subnet: opts.subnet, onOutput: (chunk) => process.stderr.write(chunk) });
@@ -82,7 +86,7 @@ function upCommand(): Command {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, openstack: opts.openstack, topology, log: opts.openstack ? progress(log) : log, signal: abort.signal });
+      const r = await labUp({ dir: opts.dir, nodes: opts.nodes, shared: opts.shared, subnet: opts.subnet, fencing: opts.fencing, openstack: opts.openstack, topology, release, log: opts.openstack ? progress(log) : log, signal: abort.signal });
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (!r.ok && r.error.interrupted) {
@@ -92,7 +96,7 @@ function upCommand(): Command {
       }
       report(r, (lab) => {
         const image = lab.image.built ? `built in ${lab.image.buildSeconds.toFixed(0)} s` : 'cached';
-        console.log(`lab up in ${lab.dir}: ${lab.nodes.length} nodes answer on ssh after ${lab.bootSeconds.toFixed(1)} s (image ${lab.image.hash}, ${image})`);
+        console.log(`lab up in ${lab.dir}: ${lab.nodes.length} Debian ${lab.release} nodes answer on ssh after ${lab.bootSeconds.toFixed(1)} s (image ${lab.image.hash}, ${image})`);
         for (const n of lab.nodes) console.log(`  ${n.name.padEnd(7)} ${n.address}`);
         console.log(`  vip     ${lab.vip} (free; nic ${lab.nodes[0]?.iface})`);
         if (lab.fence) console.log(`  fence   ${lab.fence.address}:${lab.fence.port} (fence_nspawn in every node; requests logged in ${lab.fence.log})`);
@@ -125,6 +129,17 @@ async function topologyOption(value: string | undefined): Promise<Topology | und
   const found = TOPOLOGIES.find((t) => t === value);
   if (found) return found;
   console.error(`osha lab: unknown topology "${value}"; use one of: ${TOPOLOGIES.join(', ')}`);
+  process.exitCode = EXIT.usage;
+  return false;
+}
+
+/** The --release value, checked; false (and exit 2) when it names no release the lab builds. */
+async function releaseOption(value: string | undefined): Promise<Release | undefined | false> {
+  if (value === undefined) return undefined;
+  const { RELEASES } = await import('../lab/image-recipe.ts');
+  const found = RELEASES.find((r) => r === value);
+  if (found) return found;
+  console.error(`osha lab: unknown release "${value}"; use one of: ${RELEASES.join(', ')}`);
   process.exitCode = EXIT.usage;
   return false;
 }
@@ -180,7 +195,7 @@ function statusCommand(): Command {
       const { labStatus } = await import('../lab/index.ts');
       report(await labStatus(opts.dir), (s) => {
         if (opts.json) return console.log(JSON.stringify(s, null, 2));
-        console.log(`lab in ${s.dir} (bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
+        console.log(`lab in ${s.dir} (Debian ${s.release}, bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
         if (s.fence) console.log(`fence server ${s.fence.address}:${s.fence.port}: ${s.fence.running ? `running (PID ${s.fence.pid})` : 'NOT running (fencing fails; recreate the lab)'}`);
         console.log('NODE     ADDRESS        STATE     LINK         SSHD  PID');
         for (const n of s.nodes) {
@@ -205,7 +220,7 @@ function nodeCommand(name: string, description: string, act: (lab: Lab, dir: str
 
 export function labCommand(): Command {
   return new Command('lab')
-    .description('local lab: Debian bookworm nodes as systemd-nspawn containers on this machine (Linux, root)')
+    .description('local lab: Debian bookworm or trixie nodes as systemd-nspawn containers on this machine (Linux, root)')
     .addCommand(upCommand())
     .addCommand(downCommand())
     .addCommand(statusCommand())

@@ -3,7 +3,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 
-export const SUITE = 'bookworm';
+/** The Debian releases a lab node can run: Debian 12 (the default) and Debian 13. */
+export const RELEASES = ['bookworm', 'trixie'] as const;
+export type Release = (typeof RELEASES)[number];
+export const DEFAULT_RELEASE: Release = 'bookworm';
 
 /** Installed by debootstrap: what a node needs to boot, answer ssh and run osha's steps. */
 export const BASE_PACKAGES = [
@@ -117,6 +120,10 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 chroot "$root" apt-get -q update
 # shellcheck disable=SC2086
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --download-only install $OSHA_DEBS
+# The preinstall below goes without recommends, and apt may then pick another alternative of an
+# "a | b" dependency (trixie: xclip for a clipboard library): fetch that set as well.
+# shellcheck disable=SC2086
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --download-only --no-install-recommends install $OSHA_PREINSTALL
 no_resolver
 
 # The controller's own packages, from the downloads above. policy-rc.d keeps every daemon from
@@ -156,7 +163,7 @@ export interface Mirrors {
 const DEFAULT_MIRRORS: Mirrors = { mirror: 'http://deb.debian.org/debian', security: 'http://deb.debian.org/debian-security' };
 
 /** The mirrors the host's apt uses (deb822 .sources or one-line .list files), so the build reaches the same one. */
-export function hostMirrors(etcApt = '/etc/apt'): Mirrors {
+export function hostMirrors(release: Release = DEFAULT_RELEASE, etcApt = '/etc/apt'): Mirrors {
   const texts: string[] = [];
   for (const file of [`${etcApt}/sources.list`, ...listDir(`${etcApt}/sources.list.d`)]) {
     try {
@@ -165,7 +172,7 @@ export function hostMirrors(etcApt = '/etc/apt'): Mirrors {
       // A missing or unreadable file only means fewer hints.
     }
   }
-  return mirrorsFromSources(texts.join('\n'));
+  return mirrorsFromSources(texts.join('\n'), release);
 }
 
 function listDir(dir: string): string[] {
@@ -179,8 +186,13 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** Finds the archive and security URLs for SUITE in apt sources text (both formats). */
-export function mirrorsFromSources(text: string): Mirrors {
+/**
+ * Finds the Debian archive and security URLs in apt sources text (both formats). The host runs
+ * one release, the lab may run another: the archive is the one the host's entry for any Debian
+ * release points at (the release's own entry first), the security archive the one its
+ * *-security entry points at.
+ */
+export function mirrorsFromSources(text: string, release: Release = DEFAULT_RELEASE): Mirrors {
   const pairs: { uri: string; suite: string }[] = [];
   // One-line format: deb [opts] URI SUITE COMPONENTS
   for (const m of text.matchAll(/^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/gm)) pairs.push({ uri: m[1]!, suite: m[2]! });
@@ -192,8 +204,10 @@ export function mirrorsFromSources(text: string): Mirrors {
     for (const uri of uris) for (const suite of suites) pairs.push({ uri, suite });
   }
   const clean = (u: string) => u.replace(/\/+$/, '');
-  const main = pairs.find((p) => p.suite === SUITE && /^https?:\/\//.test(p.uri));
-  const sec = pairs.find((p) => p.suite === `${SUITE}-security` && /^https?:\/\//.test(p.uri));
+  const web = pairs.filter((p) => /^https?:\/\//.test(p.uri));
+  const debianRelease = (suite: string) => /^[a-z]+$/.test(suite) && !['nodistro', 'stable', 'testing', 'unstable', 'sid'].includes(suite);
+  const main = web.find((p) => p.suite === release) ?? web.find((p) => debianRelease(p.suite) && /\/debian\/?$/.test(p.uri));
+  const sec = web.find((p) => p.suite === `${release}-security`) ?? web.find((p) => /^[a-z]+-security$/.test(p.suite));
   return {
     mirror: main ? clean(main.uri) : DEFAULT_MIRRORS.mirror,
     security: sec ? clean(sec.uri) : main ? '' : DEFAULT_MIRRORS.security,
@@ -212,10 +226,10 @@ export interface Recipe {
   buildScript: string;
 }
 
-export function labRecipe(mirrors: Mirrors = hostMirrors()): Recipe {
+export function labRecipe(mirrors?: Mirrors, release: Release = DEFAULT_RELEASE): Recipe {
   return {
-    suite: SUITE,
-    mirrors,
+    suite: release,
+    mirrors: mirrors ?? hostMirrors(release),
     basePackages: BASE_PACKAGES,
     offlineDebs: OFFLINE_DEBS,
     preinstalled: PREINSTALLED,

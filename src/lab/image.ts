@@ -49,7 +49,7 @@ export async function ensureImage(opts: ImageOptions = {}): Promise<Result<Image
     const started = Date.now();
     const built = await buildImage(cacheDir, hash, recipe, opts.log);
     if (!built.ok) return built;
-    await removeStaleImages(cacheDir, hash);
+    await removeStaleImages(cacheDir, hash, recipe.suite);
     return ok({ hash, rootfs: paths.rootfs, built: true, buildSeconds: (Date.now() - started) / 1000 });
   } finally {
     await rm(paths.lock, { recursive: true, force: true });
@@ -101,8 +101,11 @@ async function acquireLock(lock: string): Promise<Result<void>> {
   return err(oshaError(`another osha process has been building the lab image for 30 minutes (lock ${lock})`, { fix: `if no build is running, remove ${lock}` }));
 }
 
-/** Removes interrupted builds and images of older recipes that no mounted overlay still uses. */
-async function removeStaleImages(cacheDir: string, keep: string): Promise<void> {
+/**
+ * Removes interrupted builds and the images of older recipes of the same release that no mounted
+ * overlay still uses: each release keeps its newest image.
+ */
+async function removeStaleImages(cacheDir: string, keep: string, suite: string): Promise<void> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   for (const name of await readdir(cacheDir)) {
     const path = join(cacheDir, name);
@@ -111,6 +114,17 @@ async function removeStaleImages(cacheDir: string, keep: string): Promise<void> 
       if (!pidAlive(Number(build[1]))) await rm(path, { recursive: true, force: true });
       continue;
     }
-    if (/^[0-9a-f]{16}$/.test(name) && name !== keep && !mounts.includes(path)) await rm(path, { recursive: true, force: true });
+    if (!/^[0-9a-f]{16}$/.test(name) || name === keep || mounts.includes(path)) continue;
+    if ((await imageSuite(path)) === suite) await rm(path, { recursive: true, force: true });
+  }
+}
+
+/** The release an image in the cache was built for; undefined when it has no readable recipe. */
+async function imageSuite(dir: string): Promise<string | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(join(dir, 'recipe.json'), 'utf8')) as { recipe?: { suite?: string } };
+    return parsed.recipe?.suite;
+  } catch {
+    return undefined;
   }
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ensureImage, DEFAULT_CACHE_DIR } from './image.ts';
-import { labRecipe, recipeHash } from './image-recipe.ts';
+import { labRecipe, recipeHash, DEFAULT_RELEASE, type Release } from './image-recipe.ts';
 import { checkPlanOptions, planLab, type PlanOptions } from './plan.ts';
 import { findNode, lockFile, readState, updateState, writeState, STATE_VERSION, type LabState, type NodeState } from './state.ts';
 import { createBridge, createNodeNet, rangeInUse, removeBridge, removeNodeNet, setNodeLink } from './net.ts';
@@ -67,6 +67,8 @@ export interface LabUpOptions extends PlanOptions {
    * storage) and writes `topology: active-active` into the inventory. Default classic.
    */
   topology?: Topology;
+  /** The Debian release of the nodes (one cached image per release); bookworm by default. */
+  release?: Release;
 }
 
 const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
@@ -87,6 +89,8 @@ export interface LabInfo {
   image: { hash: string; rootfs: string; built: boolean; buildSeconds: number };
   /** Seconds from the start of `up` until every sshd answered (image build excluded). */
   bootSeconds: number;
+  /** The nodes' Debian release. */
+  release: Release;
   /** The fence server (absent with fencing: false). */
   fence?: { address: string; port: number; log: string };
   /** With `openstack`: the controllers' bootstrap. */
@@ -103,6 +107,7 @@ function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): 
     nodes: state.nodes.map((n) => ({ name: n.name, address: n.address, iface: n.iface })),
     image,
     bootSeconds,
+    release: state.release ?? DEFAULT_RELEASE,
     fence: state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, log: fenceFiles(state.dir).log },
   };
 }
@@ -115,7 +120,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
   // Overlay mount options separate paths with "," and ":"; mountinfo escapes whitespace.
   if (/[,:\s]/.test(plan.dir)) return usage(`the lab directory ${plan.dir} must not contain ",", ":" or whitespace`);
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
-  const recipe = labRecipe();
+  const release = opts.release ?? DEFAULT_RELEASE;
+  const recipe = labRecipe(undefined, release);
   const cached = existsSync(join(cacheDir, recipeHash(recipe), 'recipe.json'));
   const pre = await preflight({ needDebootstrap: !cached });
   if (!pre.ok) return usage(pre.error.message, pre.error.fix);
@@ -150,6 +156,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     ready: false,
     fencing: opts.fencing !== false,
     ...(opts.topology ? { topology: opts.topology } : {}),
+    release,
     nodes: plan.nodes.map((n) => ({ ...n, killed: false, partitioned: false })),
   };
   // Recorded before anything is created: a crash from here on is cleaned by `lab down`.
@@ -325,6 +332,8 @@ export interface LabStatus {
   bridge: string;
   vip: string;
   inventory: string;
+  /** The nodes' Debian release. */
+  release: Release;
   /** The fence server (absent for a lab made with --no-fencing). */
   fence?: { address: string; port: number; pid?: number; running: boolean };
   nodes: LabNodeStatus[];
@@ -352,7 +361,7 @@ export async function labStatus(dir?: string): Promise<LabResult<LabStatus>> {
   );
   const running = fenceServerAlive(state.fenceServerPid, state.dir);
   const fence = state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, pid: running ? state.fenceServerPid : undefined, running };
-  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, fence, nodes });
+  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, release: state.release ?? DEFAULT_RELEASE, fence, nodes });
 }
 
 /** Power cut: kills the node's container and deletes its network namespace (a VIP on it vanishes). */

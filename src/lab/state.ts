@@ -5,6 +5,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { LabPlan, NodePlan } from './plan.ts';
 import type { Topology } from '../inventory/schema.ts';
+import type { Release } from './image-recipe.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 
 export const STATE_VERSION = 1;
@@ -35,6 +36,8 @@ export interface LabState extends Omit<LabPlan, 'nodes'> {
    * active-active in node1's own /var/lib/mysql (absent: classic).
    */
   topology?: Topology;
+  /** The nodes' Debian release (absent in labs made before there was a choice: bookworm). */
+  release?: Release;
   /** Set when the nodes were made OpenStack controllers (src/lab/openstack.ts). */
   controllers?: { bootstrappedAt: string; primary: string };
   /** Set once every node answered on ssh. */

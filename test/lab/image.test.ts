@@ -38,6 +38,18 @@ describe('lab image cache', () => {
     expect(readdirSync(cache)).to.deep.equal([recipeHash(b)]);
   });
 
+  it('keeps one image per release: a trixie build leaves the bookworm image, a newer trixie recipe replaces the older one', async () => {
+    const bookworm = tinyRecipe('mkdir -p "$1"');
+    const trixie = { ...labRecipe({ mirror: 'http://deb.example/debian', security: '' }, 'trixie'), buildScript: bookworm.buildScript };
+    const trixie2 = { ...trixie, offlineDebs: [...trixie.offlineDebs, 'nginx'] };
+    expect(trixie.suite).to.equal('trixie');
+    await ensureImage({ cacheDir: cache, recipe: bookworm });
+    await ensureImage({ cacheDir: cache, recipe: trixie });
+    expect(readdirSync(cache).sort()).to.deep.equal([recipeHash(bookworm), recipeHash(trixie)].sort());
+    await ensureImage({ cacheDir: cache, recipe: trixie2 });
+    expect(readdirSync(cache).sort()).to.deep.equal([recipeHash(bookworm), recipeHash(trixie2)].sort());
+  });
+
   it('leaves nothing that looks cached when the build fails', async () => {
     const recipe = tinyRecipe('mkdir -p "$1/etc" && echo half > "$1/etc/x" && echo "E: mirror unreachable" >&2 && exit 100');
     const r = await ensureImage({ cacheDir: cache, recipe });

@@ -116,6 +116,18 @@ describe('lab image recipe', () => {
     ].join('\n');
     expect(mirrorsFromSources(deb822)).to.deep.equal({ mirror: 'http://deb.example.org/debian', security: 'http://deb.example.org/debian-security' });
     expect(mirrorsFromSources('deb [arch=amd64] http://mirror.example/debian bookworm main\n')).to.deep.equal({ mirror: 'http://mirror.example/debian', security: '' });
+    // A trixie lab on a bookworm host: the same archives, which carry every release.
+    expect(mirrorsFromSources(deb822, 'trixie')).to.deep.equal({ mirror: 'http://deb.example.org/debian', security: 'http://deb.example.org/debian-security' });
+    // Its own entries win where the host has them; a third-party repository is never taken for Debian's.
+    const mixed = 'deb https://repo.example/apt nodistro main\ndeb http://a.example/debian bookworm main\ndeb http://t.example/debian trixie main\n';
+    expect(mirrorsFromSources(mixed, 'trixie').mirror).to.equal('http://t.example/debian');
+    expect(mirrorsFromSources(mixed, 'bookworm').mirror).to.equal('http://a.example/debian');
+  });
+
+  it('pins each release\'s recipe apart: another hash, the same lists unless a release needs its own', () => {
+    const m = { mirror: 'http://m/debian', security: '' };
+    expect(labRecipe(m, 'trixie').suite).to.equal('trixie');
+    expect(recipeHash(labRecipe(m, 'trixie'))).to.not.equal(recipeHash(labRecipe(m)));
   });
 });
 
