@@ -182,6 +182,18 @@ async function downloadPrivate(cache: string, pkg: string, release: DebianReleas
   }
 }
 
+/** Whether RELEASE's archive has a package named PKG: apt-cache show, through that release's apt. */
+export async function releaseHasPackage(release: DebianRelease, pkg: string): Promise<boolean> {
+  const options = release === HOST_RELEASE ? [] : await privateApt(release, aptStateDir(releaseCacheDir(release)));
+  try {
+    await run('apt-cache', [...options, 'show', '--no-all-versions', pkg], { timeout: 60_000 });
+    return true;
+  } catch (e) {
+    if (/No packages found|Unable to locate package/.test((e as { stderr?: string }).stderr ?? '')) return false;
+    throw e;
+  }
+}
+
 /** What to do when a package of RELEASE cannot be fetched. */
 function fetchAdvice(release: DebianRelease, cache: string): string {
   return release === HOST_RELEASE
