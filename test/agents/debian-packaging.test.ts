@@ -98,6 +98,22 @@ function systemdUnit(unpacked: string, name: string): { path: string; settings: 
   throw new Error(`no ${name}.service in /lib/systemd/system or /usr/lib/systemd/system`);
 }
 
+/**
+ * The plugin .ini neutron's init scripts add to PYARGV: Debian's own plugin_guess_func (from
+ * neutron-common) run on the core_plugin of the packaged neutron.conf, or undefined when the
+ * script adds none.
+ */
+async function neutronPluginIni(script: string, unpacked: string): Promise<string | undefined> {
+  if (!script.includes('PYARGV="${PYARGV} --config-file=${NEUTRON_PLUGIN_CONFIG}"')) return undefined;
+  const conf = readFileSync(join(unpacked, 'usr/share/neutron-common/neutron.conf'), 'utf8');
+  const plugin = /^core_plugin\s*=\s*(\S+)$/m.exec(conf)?.[1];
+  if (plugin === undefined) throw new Error('the packaged neutron.conf sets no core_plugin');
+  const guess = join(unpacked, 'usr/share/neutron-common/plugin_guess_func');
+  const sh = '. "$1"; neutron_core_plugin_to_plugin_name "$2"; neutron_plugin_ini_path "$NEUTRON_PLUGIN_NAME"; printf %s "$NEUTRON_PLUGIN_CONFIG"';
+  const { stdout } = await exec('/bin/sh', ['-c', sh, 'sh', guess, plugin]);
+  return stdout;
+}
+
 function metaDefaults(xml: string): Record<string, string> {
   const d: Record<string, string> = {};
   for (const m of xml.matchAll(/<parameter name="([a-z_]+)"[\s\S]*?<content type="\w+" default="([^"]*)" \/>/g)) d[m[1]!] = m[2]!;
@@ -120,7 +136,8 @@ function describeRelease(release: DebianRelease): void {
         this.skip();
       }
       tree = await installAgentTree();
-      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), UWSGI_PACKAGE], 'osha-agent-debs-');
+      // neutron-common: the packaged neutron.conf and plugin_guess_func, which neutron's scripts read.
+      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), 'neutron-common', UWSGI_PACKAGE], 'osha-agent-debs-');
       const control = mkdtempSync(join(tmpdir(), `osha-uwsgi-control-${release}-`));
       onTeardown(() => rmSync(control, { recursive: true, force: true }));
       await exec('dpkg-deb', ['-e', await fetchDeb(releaseCacheDir(release), UWSGI_PACKAGE, release), control]);
@@ -137,7 +154,13 @@ function describeRelease(release: DebianRelease): void {
         const text = readFileSync(join(unpacked, 'etc/init.d', script), 'utf8');
         const vars = initVars(text);
         const have = await agentDefaults(agent);
-        for (const [k, v] of Object.entries(debianRuns(vars))) expect(have[k], `${agent} ${k}`).to.equal(v);
+        const want = debianRuns(vars);
+        const pluginIni = await neutronPluginIni(text, unpacked);
+        if (pluginIni !== undefined) {
+          expect(pluginIni, 'the plugin .ini of the packaged core_plugin').to.match(/^\/etc\/neutron\/.+\.ini$/);
+          want.additional_config = pluginIni;
+        }
+        for (const [k, v] of Object.entries(want)) expect(have[k], `${agent} ${k}`).to.equal(v);
         if (vars.UWSGI_INI_PATH) {
           // The ini file the agent names is the package's.
           expect(readFileSync(join(unpacked, vars.UWSGI_INI_PATH), 'utf8')).to.contain('[uwsgi]');
