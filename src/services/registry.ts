@@ -85,9 +85,11 @@ export interface ServiceEntry {
   aliases?: readonly string[];
   /** The articles' agent names: accepted like aliases, and shipped in playbooks/agents/ as alias files that exec this agent. */
   agentAliases?: readonly string[];
-  /** The Debian package that ships the daemon and its init script (none: Debian dropped the service). */
+  /** The Debian package that ships the daemon and its init script (none: Debian dropped the service).
+   *  The same in bookworm and trixie; test/agents/debian-packaging checks the agent against both. */
   debianPackage?: string;
-  /** The package's init script, /etc/init.d/NAME, when not named after the service. */
+  /** The package's init script, /etc/init.d/NAME, when not named after the service (its systemd
+   *  unit, NAME.service, runs that script in both releases). */
   debianInitScript?: string;
   /** Init units osha stops and masks (names differ between releases, so all are listed). */
   initUnits: readonly string[];

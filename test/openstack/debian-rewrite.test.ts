@@ -1,5 +1,6 @@
-// The rewrite, end to end on the real default config files of Debian bookworm's keystone,
-// glance-common, nova-common, neutron-common, cinder-common and heat-common packages.
+// The rewrite, end to end on the real default config files of the keystone, glance-common,
+// nova-common, neutron-common, cinder-common and heat-common packages of Debian bookworm and of
+// Debian trixie (OpenStack 2025.1).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { editIni, parseIni, serializeIni, type IniEdit } from '../../src/render/
 import { applyStepsInMemory, backupPathFor, planFileWrite, planRestore } from '../../src/openstack/backup.ts';
 import { applyRewrites, planRewrites, renderPlanDiff, type OpenStackService } from '../../src/openstack/rewrites.ts';
 import { onTeardown } from '../support/teardown.ts';
-import { debianConfigs } from './debian-configs.ts';
+import { DEBIAN_RELEASES, debianConfigs, type DebianRelease } from './debian-configs.ts';
 import { labInventory, VIP } from './fixtures.ts';
 
 const run = promisify(execFile);
@@ -167,83 +168,87 @@ function rewrite(file: string, service: OpenStackService, content: string): { af
   return { after: applied.value[0]?.after ?? content, entries: plan.value.entries.length, diff: renderPlanDiff(applied.value) };
 }
 
-describe('rewrite on the real Debian config files', function () {
-  this.timeout(300_000);
-  let pristine: Record<string, string>;
-  let dir: string;
+for (const release of DEBIAN_RELEASES) describeRelease(release);
 
-  before(async () => {
-    pristine = await debianConfigs();
-    dir = mkdtempSync(join(tmpdir(), 'osha-rewrite-'));
-    onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-  });
+function describeRelease(release: DebianRelease): void {
+  describe(`rewrite on the real Debian ${release} config files`, function () {
+    this.timeout(300_000);
+    let pristine: Record<string, string>;
+    let dir: string;
 
-  for (const [file, c] of Object.entries(CASES)) {
-    describe(file, () => {
-      let installed: string;
-      before(() => {
-        installed = editIni(pristine[file]!, c.installed).text;
-      });
-
-      it('parses and serialises the packaged file byte for byte', () => {
-        const text = pristine[file]!;
-        expect(text.length).to.be.greaterThan(10_000);
-        expect(serializeIni(parseIni(text)) === text).to.equal(true);
-      });
-
-      it('the installer simulation itself changes only its own lines', () => {
-        const touched = changedLines(pristine[file]!, installed).filter((l) => l.op === '-');
-        // Each edit either replaces one existing line or adds one; nothing else moves.
-        expect(touched.length).to.be.at.most(c.installed.length);
-        expect(changedLines(pristine[file]!, installed).filter((l) => l.op === '+').length).to.equal(c.installed.length);
-      });
-
-      it('changes exactly the intended lines, in the intended sections', () => {
-        const { after } = rewrite(file, c.service, installed);
-        expect(changes(installed, after)).to.deep.equal(c.expected);
-      });
-
-      it('a second rewrite is a no-op', () => {
-        const once = rewrite(file, c.service, installed).after;
-        const twice = rewrite(file, c.service, once);
-        expect(twice.entries).to.equal(0);
-        expect(twice.after === once).to.equal(true);
-      });
-
-      it('keeps a backup of the first original and rollback restores it byte for byte', () => {
-        const disk = new Map([[file, installed]]);
-        const once = rewrite(file, c.service, installed).after;
-        applyStepsInMemory(disk, planFileWrite(file, disk.get(file)!, once, disk.get(backupPathFor(file))));
-        expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
-        // A re-run writes nothing; a later change keeps the first backup.
-        expect(planFileWrite(file, once, rewrite(file, c.service, once).after, disk.get(backupPathFor(file)))).to.deep.equal([]);
-        const later = once + '# edited later\n';
-        applyStepsInMemory(disk, planFileWrite(file, once, later, disk.get(backupPathFor(file))));
-        expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
-        const restore = planRestore(file, disk.get(file), disk.get(backupPathFor(file)));
-        if (!restore.ok) throw new Error(restore.error.message);
-        applyStepsInMemory(disk, restore.value);
-        expect(disk.get(file) === installed).to.equal(true);
-        expect(disk.has(backupPathFor(file))).to.equal(false);
-      });
-
-      it('shows a unified diff with every password masked, and the unmasked diff applies with GNU patch', async () => {
-        const { after, diff } = rewrite(file, c.service, installed);
-        for (const pw of PASSWORDS) expect(diff).not.to.contain(pw);
-        expect(diff).to.match(/^--- a\/etc\//);
-        const target = join(dir, 'target.conf');
-        writeFileSync(target, installed);
-        writeFileSync(join(dir, 'p.diff'), renderFileDiff(file, installed, after, (l) => l));
-        await run('patch', ['--silent', '--force', target, join(dir, 'p.diff')]);
-        expect(readFileSync(target, 'utf8') === after).to.equal(true);
-      });
-
-      it('on the untouched packaged file, changes only the lines it must (keystone URLs Debian ships on localhost)', () => {
-        const text = pristine[file]!;
-        const { after } = rewrite(file, c.service, text);
-        expect(changes(text, after)).to.deep.equal(c.pristine);
-        expect(rewrite(file, c.service, after).entries).to.equal(0);
-      });
+    before(async () => {
+      pristine = await debianConfigs(release);
+      dir = mkdtempSync(join(tmpdir(), 'osha-rewrite-'));
+      onTeardown(() => rmSync(dir, { recursive: true, force: true }));
     });
-  }
-});
+
+    for (const [file, c] of Object.entries(CASES)) {
+      describe(`${file} (${release})`, () => {
+        let installed: string;
+        before(() => {
+          installed = editIni(pristine[file]!, c.installed).text;
+        });
+
+        it('parses and serialises the packaged file byte for byte', () => {
+          const text = pristine[file]!;
+          expect(text.length).to.be.greaterThan(10_000);
+          expect(serializeIni(parseIni(text)) === text).to.equal(true);
+        });
+
+        it('the installer simulation itself changes only its own lines', () => {
+          const touched = changedLines(pristine[file]!, installed).filter((l) => l.op === '-');
+          // Each edit either replaces one existing line or adds one; nothing else moves.
+          expect(touched.length).to.be.at.most(c.installed.length);
+          expect(changedLines(pristine[file]!, installed).filter((l) => l.op === '+').length).to.equal(c.installed.length);
+        });
+
+        it('changes exactly the intended lines, in the intended sections', () => {
+          const { after } = rewrite(file, c.service, installed);
+          expect(changes(installed, after)).to.deep.equal(c.expected);
+        });
+
+        it('a second rewrite is a no-op', () => {
+          const once = rewrite(file, c.service, installed).after;
+          const twice = rewrite(file, c.service, once);
+          expect(twice.entries).to.equal(0);
+          expect(twice.after === once).to.equal(true);
+        });
+
+        it('keeps a backup of the first original and rollback restores it byte for byte', () => {
+          const disk = new Map([[file, installed]]);
+          const once = rewrite(file, c.service, installed).after;
+          applyStepsInMemory(disk, planFileWrite(file, disk.get(file)!, once, disk.get(backupPathFor(file))));
+          expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
+          // A re-run writes nothing; a later change keeps the first backup.
+          expect(planFileWrite(file, once, rewrite(file, c.service, once).after, disk.get(backupPathFor(file)))).to.deep.equal([]);
+          const later = once + '# edited later\n';
+          applyStepsInMemory(disk, planFileWrite(file, once, later, disk.get(backupPathFor(file))));
+          expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
+          const restore = planRestore(file, disk.get(file), disk.get(backupPathFor(file)));
+          if (!restore.ok) throw new Error(restore.error.message);
+          applyStepsInMemory(disk, restore.value);
+          expect(disk.get(file) === installed).to.equal(true);
+          expect(disk.has(backupPathFor(file))).to.equal(false);
+        });
+
+        it('shows a unified diff with every password masked, and the unmasked diff applies with GNU patch', async () => {
+          const { after, diff } = rewrite(file, c.service, installed);
+          for (const pw of PASSWORDS) expect(diff).not.to.contain(pw);
+          expect(diff).to.match(/^--- a\/etc\//);
+          const target = join(dir, 'target.conf');
+          writeFileSync(target, installed);
+          writeFileSync(join(dir, 'p.diff'), renderFileDiff(file, installed, after, (l) => l));
+          await run('patch', ['--silent', '--force', target, join(dir, 'p.diff')]);
+          expect(readFileSync(target, 'utf8') === after).to.equal(true);
+        });
+
+        it('on the untouched packaged file, changes only the lines it must (keystone URLs Debian ships on localhost)', () => {
+          const text = pristine[file]!;
+          const { after } = rewrite(file, c.service, text);
+          expect(changes(text, after)).to.deep.equal(c.pristine);
+          expect(rewrite(file, c.service, after).entries).to.equal(0);
+        });
+      });
+    }
+  });
+}

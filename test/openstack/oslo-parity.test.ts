@@ -1,5 +1,6 @@
 // The editor reads files the way oslo.config does: checked against oslo.config itself (Debian's
-// python3-oslo.config), on the real packaged files, on the rewritten ones and on tricky input.
+// python3-oslo.config), on the real packaged files of Debian bookworm and trixie, on the
+// rewritten ones and on tricky input.
 // This is also what proves that after a rewrite the services read the VIP values.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
@@ -11,7 +12,7 @@ import { entries, parseIni, setValue, serializeIni } from '../../src/render/ini.
 import { changedLines } from '../../src/render/diff.ts';
 import { applyRewrites, planRewrites, SERVICE_CONFIG_FILES, type OpenStackService } from '../../src/openstack/rewrites.ts';
 import { onTeardown } from '../support/teardown.ts';
-import { debianConfigs } from './debian-configs.ts';
+import { DEBIAN_RELEASES, debianConfigs, type DebianRelease } from './debian-configs.ts';
 import { labInventory, VIP } from './fixtures.ts';
 
 const run = promisify(execFile);
@@ -48,6 +49,7 @@ describe('INI editor agrees with oslo.config', function () {
   this.timeout(300_000);
   let dir: string;
   let files: Record<string, string>;
+  const releaseFiles = new Map<DebianRelease, Record<string, string>>();
 
   before(async function () {
     const probe = await run(PYTHON, ['-c', 'import oslo_config']).then(
@@ -57,7 +59,8 @@ describe('INI editor agrees with oslo.config', function () {
     if (!existsSync(PYTHON) || !probe) {
       throw new Error(`${PYTHON} cannot import oslo_config: install the Debian package python3-oslo.config (listed in .ci/apt-packages)`);
     }
-    files = await debianConfigs();
+    for (const release of DEBIAN_RELEASES) releaseFiles.set(release, await debianConfigs(release));
+    files = releaseFiles.get('bookworm')!;
     dir = mkdtempSync(join(tmpdir(), 'osha-oslo-'));
     onTeardown(() => rmSync(dir, { recursive: true, force: true }));
   });
@@ -70,9 +73,13 @@ describe('INI editor agrees with oslo.config', function () {
     return oslo;
   }
 
-  it('on every packaged file', async () => {
-    for (const [file, text] of Object.entries(files)) await compare(file.replaceAll('/', '_'), text);
-  });
+  for (const release of DEBIAN_RELEASES) {
+    it(`on every packaged file of ${release}`, async () => {
+      const packaged = Object.entries(releaseFiles.get(release)!);
+      expect(packaged.length).to.be.greaterThan(0);
+      for (const [file, text] of packaged) await compare(`${release}${file.replaceAll('/', '_')}`, text);
+    });
+  }
 
   it('on tricky input: continuations, quotes, ":" separators, repeated keys and sections, CRLF', async () => {
     const text = [
@@ -98,24 +105,27 @@ describe('INI editor agrees with oslo.config', function () {
     await compare('tricky.conf', text);
   });
 
-  it('after the rewrite, oslo.config reads the VIP for every rewritten option', async () => {
-    const inv = labInventory();
-    for (const service of ['glance', 'nova', 'neutron', 'cinder', 'heat'] as OpenStackService[]) {
-      const file = SERVICE_CONFIG_FILES[service][0]!;
-      const plan = planRewrites(inv, service, { [file]: files[file]! });
-      if (!plan.ok) throw new Error(plan.error.message);
-      const applied = applyRewrites(plan.value, { [file]: files[file]! });
-      if (!applied.ok) throw new Error(applied.error.message);
-      const oslo = await compare(`${service}-rewritten.conf`, applied.value[0]!.after);
-      expect(plan.value.entries.length).to.be.greaterThan(0);
-      for (const e of plan.value.entries) {
-        const group = e.section === 'DEFAULT' ? e.section : e.section.toLowerCase();
-        const values = oslo[group]?.[e.key];
-        expect(values?.[values.length - 1], `${service} [${e.section}] ${e.key}`).to.equal(e.value);
-        expect(e.value).to.contain(VIP);
+  for (const release of DEBIAN_RELEASES) {
+    it(`after the rewrite of ${release}'s files, oslo.config reads the VIP for every rewritten option`, async () => {
+      const inv = labInventory();
+      const packaged = releaseFiles.get(release)!;
+      for (const service of ['glance', 'nova', 'neutron', 'cinder', 'heat'] as OpenStackService[]) {
+        const file = SERVICE_CONFIG_FILES[service][0]!;
+        const plan = planRewrites(inv, service, { [file]: packaged[file]! });
+        if (!plan.ok) throw new Error(plan.error.message);
+        const applied = applyRewrites(plan.value, { [file]: packaged[file]! });
+        if (!applied.ok) throw new Error(applied.error.message);
+        const oslo = await compare(`${release}-${service}-rewritten.conf`, applied.value[0]!.after);
+        expect(plan.value.entries.length).to.be.greaterThan(0);
+        for (const e of plan.value.entries) {
+          const group = e.section === 'DEFAULT' ? e.section : e.section.toLowerCase();
+          const values = oslo[group]?.[e.key];
+          expect(values?.[values.length - 1], `${release} ${service} [${e.section}] ${e.key}`).to.equal(e.value);
+          expect(e.value).to.contain(VIP);
+        }
       }
-    }
-  });
+    });
+  }
 
   it('random set operations change one line each, and oslo.config sees exactly those values', async () => {
     const file = '/etc/glance/glance-api.conf';
