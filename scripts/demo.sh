@@ -4,12 +4,14 @@
 # packages, bootstrapped, run by node1 under systemd), let osha make them highly available behind
 # the VIP, show the cluster, kill the VIP's node and measure the recovery. Re-running it reuses the
 # lab: the deploy changes nothing and the drill's table of the first run is shown again.
-# Environment: OSHA_LAB_DIR (default .osha-lab), OSHA_LAB_SUBNET (the X of 198.18.X.0/24, default 0).
+# Environment: OSHA_LAB_DIR (default .osha-lab), OSHA_LAB_SUBNET (the X of 198.18.X.0/24, default 0),
+# OSHA_LAB_RELEASE (the nodes' Debian release: bookworm, the default, or trixie).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 dir=${OSHA_LAB_DIR:-.osha-lab}
 subnet=${OSHA_LAB_SUBNET:-0}
+release=${OSHA_LAB_RELEASE:-bookworm}
 osha() { node bin/osha.js "$@"; }
 say() { printf '\n\033[1mdemo: %s\033[0m\n' "$*"; }
 inventory=$dir/inventory.yaml
@@ -21,9 +23,9 @@ if [ -f "$dir/lab.json" ] && osha lab status --dir "$dir" >/dev/null 2>&1; then
   # A lab made before the demo bootstrapped controllers: make its nodes controllers now (once).
   osha lab controllers --dir "$dir" | grep -q 'already bootstrapped' || fresh=yes
 else
-  say "booting 3 lab nodes as OpenStack controllers before HA (node1 runs MariaDB, RabbitMQ, keystone, glance-api)"
+  say "booting 3 Debian $release lab nodes as OpenStack controllers before HA (node1 runs MariaDB, RabbitMQ, keystone, glance-api)"
   rm -f "$drill_table"
-  osha lab up --dir "$dir" --nodes 3 --subnet "$subnet" --openstack
+  osha lab up --dir "$dir" --nodes 3 --subnet "$subnet" --release "$release" --openstack
   fresh=yes
 fi
 

@@ -14,6 +14,7 @@ import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, controllerFil
 import { labInfoOf, nodeRun, type LabInfo, type LabNode } from '../support/lab.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
+import type { Release } from '../../src/lab/image-recipe.ts';
 
 export const HA_PLACE = { dir: '/tmp/osha-test-ha', subnet: 70 } as const;
 
@@ -185,14 +186,17 @@ export async function deployOk(ha: LabInfo, inventory: string, extra: string[] =
 export interface HaLabOptions {
   dir?: string;
   subnet?: number;
+  /** The nodes' Debian release (bookworm by default). */
+  release?: Release;
   log?: (line: string) => void;
 }
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.sh', import.meta.url));
 
 /** Runs the README's main command (scripts/demo.sh) on the lab in `dir`; throws with its output's tail. */
-export async function runDemo(dir: string, subnet: number): Promise<RunOutput> {
-  const r = await run('bash', [DEMO], { env: { ...process.env, OSHA_LAB_DIR: dir, OSHA_LAB_SUBNET: String(subnet), FORCE_COLOR: '0' }, timeoutMs: 30 * 60_000 });
+export async function runDemo(dir: string, subnet: number, release: Release = 'bookworm'): Promise<RunOutput> {
+  const env = { ...process.env, OSHA_LAB_DIR: dir, OSHA_LAB_SUBNET: String(subnet), OSHA_LAB_RELEASE: release, FORCE_COLOR: '0' };
+  const r = await run('bash', [DEMO], { env, timeoutMs: 30 * 60_000 });
   if (r.code !== 0) throw new Error(`scripts/demo.sh failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-5000)}`);
   return r;
 }
@@ -215,7 +219,7 @@ export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab & { demo: 
   const dir = opts.dir ?? HA_PLACE.dir;
   const t0 = Date.now();
   await haLabDown(dir); // a crashed earlier run's lab, if any
-  const demo = await runDemo(dir, opts.subnet ?? HA_PLACE.subnet);
+  const demo = await runDemo(dir, opts.subnet ?? HA_PLACE.subnet, opts.release);
   log(`[ha ${Math.round((Date.now() - t0) / 1000)} s] scripts/demo.sh done: controllers taken over, status shown, one drill`);
   const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as {
     vip: string;

@@ -1,0 +1,93 @@
+// Debian 13 (trixie) end to end: the demo on trixie nodes, whose cluster stack is Pacemaker 3.0,
+// corosync 3.1.9, crmsh 5 and resource-agents 4.16, with OpenStack 2025.1, MariaDB 11.8 and
+// RabbitMQ 4.0 from Debian's packages. One `osha deploy` takes the controllers over, `osha drill`
+// kills the VIP's node (fenced through the lab's device), every service recovers elsewhere, and a
+// re-deploy changes nothing. The bookworm side of the same is test/ha/ha.test.ts.
+import { expect } from 'chai';
+import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
+import { onTeardown } from '../support/teardown.ts';
+import { osha } from '../support/osha.ts';
+import { activeNode, crmMon, haInventory, haLabDown, haLabUp, issueToken, listImages, nodeOk, type HaLab } from './setup.ts';
+
+const PLACE = { dir: '/tmp/osha-test-trixie', subnet: 81 } as const;
+
+interface DrillJson {
+  node: string;
+  phases: { fencing?: { action: string; target: string; status: string } };
+  vipMs?: number;
+  services: { id: string; node?: string; recoveryMs?: number }[];
+  errors: string[];
+}
+
+describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and OpenStack 2025.1', function () {
+  this.timeout(10 * 60_000);
+  let ha: HaLab & { demo: string };
+  let inventory: string;
+
+  before(async function () {
+    this.timeout(45 * 60_000);
+    await skipWithoutLab(this);
+    const drop = () => haLabDown(PLACE.dir);
+    dropAfterSuite(this, drop);
+    onTeardown(drop);
+    ha = await haLabUp({ ...PLACE, release: 'trixie', log: (l) => console.log(`      ${l}`) });
+    inventory = haInventory(ha);
+  });
+
+  it("the nodes run trixie's cluster stack and services: Pacemaker 3, corosync 3.1, crmsh 5, resource-agents 4.16, MariaDB 11", async () => {
+    const out = await nodeOk(
+      ha.nodes[0]!,
+      'versions',
+      ["grep -h '^VERSION_CODENAME=' /etc/os-release", "dpkg-query -W -f='${Package} ${Version}\\n' pacemaker corosync crmsh resource-agents mariadb-server keystone"].join('\n'),
+    );
+    console.log(`      ${out.trim().split('\n').join('; ')}`);
+    expect(out).to.match(/^VERSION_CODENAME=trixie$/m);
+    expect(out).to.match(/^pacemaker 3\./m);
+    expect(out).to.match(/^corosync 3\.1\./m);
+    expect(out).to.match(/^crmsh 5\./m);
+    expect(out).to.match(/^resource-agents 1:4\.(1[6-9]|[2-9]\d)\./m);
+    expect(out).to.match(/^mariadb-server 1:11\./m);
+  });
+
+  it('the demo deployed, showed a quorate cluster, and drilled a kill of the VIP node: fenced, every service back elsewhere', () => {
+    const out = ha.demo;
+    expect(out).to.match(/^deploy: \d+ ok, \d+ changed, 0 failed/m);
+    expect(out).to.match(/^cluster osha-lab: quorate/m);
+    expect(out).to.match(/^ {2}fencing +[\d.]+ s reboot of node\d by node\d: success/m);
+    for (const id of ['osha-mysql', 'osha-rabbitmq', 'osha-keystone', 'osha-glance-api']) expect(out).to.match(new RegExp(`^ {2}${id} +[\\d.]+ s on node\\d`, 'm'));
+  });
+
+  it('runs every osha resource where the VIP is; the CIB is on a Pacemaker 3 schema and passes crm_verify --live-check', async () => {
+    const xml = await crmMon(ha);
+    const vipAt = activeNode(xml, 'osha-vip');
+    expect(vipAt).to.be.a('string');
+    for (const id of ['osha-fs-mysql', 'osha-mysql', 'osha-rabbitmq', 'osha-keystone', 'osha-glance-api']) expect(activeNode(xml, id), id).to.equal(vipAt);
+    const node = ha.nodes.find((n) => n.name === vipAt)!;
+    const schema = await nodeOk(node, 'schema', 'cibadmin --query --scope=configuration >/dev/null; cibadmin --query | head -1 | grep -o \'validate-with="[^"]*"\'');
+    expect(schema).to.match(/validate-with="pacemaker-(3\.\d+|[4-9]\.\d+)"/);
+    await nodeOk(node, 'crm_verify', 'crm_verify --live-check');
+  });
+
+  it('issues a token and lists images through the VIP', async () => {
+    const t = await issueToken(ha.vip, ha.secrets.admin);
+    expect(t.status).to.equal(201);
+    expect((await issueToken(ha.vip, `${ha.secrets.admin}x`)).status).to.equal(401);
+    expect(await listImages(ha.vip, ha.secrets.admin)).to.be.an('array');
+  });
+
+  it('a second drill kills the new VIP node: fenced, VIP and keystone back on a third node; then a re-deploy changes nothing', async () => {
+    const before = activeNode(await crmMon(ha), 'osha-vip');
+    const run = await osha(['drill', inventory, '--lab', ha.dir, '--json', '--timeout', '300']);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const drill = JSON.parse(run.stdout) as DrillJson;
+    console.log(`      drill: ${drill.node} killed; VIP ${drill.vipMs} ms; ${drill.services.map((s) => `${s.id} ${s.recoveryMs} ms on ${s.node}`).join(', ')}`);
+    expect(drill.node).to.equal(before);
+    expect(drill.errors).to.deep.equal([]);
+    expect(drill.phases.fencing).to.include({ target: before, status: 'success' });
+    for (const s of drill.services) expect(s.node, s.id).to.be.a('string').and.not.equal(before);
+    expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
+    const again = await osha(['deploy', inventory, '--json']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect((JSON.parse(again.stdout) as { changed: number }).changed).to.equal(0);
+  });
+});
