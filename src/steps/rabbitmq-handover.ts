@@ -80,8 +80,13 @@ export const rabbitmqImport: Step = {
       return ok(
         pending.map((name) => {
           const file = `${RABBITMQ_EXPORT_DIR}/${name}`;
-          // From stdin: the file is root's (0600), rabbitmqctl runs as the rabbitmq user.
-          const command = sh`rabbitmqctl await_startup </dev/null >/dev/null && rabbitmqctl import_definitions --quiet < ${file} >/dev/null && mv ${file} ${`${file}${IMPORTED}`}`;
+          // The file is root's (0600) and rabbitmqctl runs as the rabbitmq user: it reads a copy
+          // only that group may read, removed whatever happens. Not from stdin: RabbitMQ 4.0's
+          // import_definitions (Debian 13) waits on stdin forever when its input is a file.
+          const copy = `${RABBITMQ_CONF_DIR}/.osha-import-${name}`;
+          const command =
+            sh`trap 'rm -f ${copy}' EXIT; rabbitmqctl await_startup </dev/null >/dev/null && install -m 0640 -o root -g rabbitmq ${file} ${copy} && ` +
+            sh`rabbitmqctl import_definitions --quiet ${copy} </dev/null >/dev/null && mv ${file} ${`${file}${IMPORTED}`}`;
           return commandAction(h, `import ${file} into the clustered broker (users, vhosts, permissions, policies), then rename it ${name}${IMPORTED}`, command);
         }),
       );
@@ -91,6 +96,7 @@ export const rabbitmqImport: Step = {
 
 /** RabbitMQ imports this file at every boot (`load_definitions`): readable by the broker, by no one else. */
 export const BOOT_DEFINITIONS = '/etc/rabbitmq/osha-definitions.json';
+const RABBITMQ_CONF_DIR = '/etc/rabbitmq';
 export const RABBITMQ_CONF = '/etc/rabbitmq/rabbitmq.conf';
 
 /**

@@ -2,7 +2,8 @@
 // corosync 3.1.9, crmsh 5 and resource-agents 4.16, with OpenStack 2025.1, MariaDB 11.8 and
 // RabbitMQ 4.0 from Debian's packages. One `osha deploy` takes the controllers over, `osha drill`
 // kills the VIP's node (fenced through the lab's device), every service recovers elsewhere, and a
-// re-deploy changes nothing. The bookworm side of the same is test/ha/ha.test.ts.
+// re-deploy changes nothing. The bookworm side of the same, and much more, is test/ha/ha.test.ts;
+// this file is kept to the demo's one failover so that both releases fit in CI's time.
 import { expect } from 'chai';
 import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
@@ -10,14 +11,6 @@ import { osha } from '../support/osha.ts';
 import { activeNode, crmMon, haInventory, haLabDown, haLabUp, issueToken, listImages, nodeOk, type HaLab } from './setup.ts';
 
 const PLACE = { dir: '/tmp/osha-test-trixie', subnet: 81 } as const;
-
-interface DrillJson {
-  node: string;
-  phases: { fencing?: { action: string; target: string; status: string } };
-  vipMs?: number;
-  services: { id: string; node?: string; recoveryMs?: number }[];
-  errors: string[];
-}
 
 describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and OpenStack 2025.1', function () {
   this.timeout(10 * 60_000);
@@ -57,15 +50,14 @@ describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and
     for (const id of ['osha-mysql', 'osha-rabbitmq', 'osha-keystone', 'osha-glance-api']) expect(out).to.match(new RegExp(`^ {2}${id} +[\\d.]+ s on node\\d`, 'm'));
   });
 
-  it('runs every osha resource where the VIP is; the CIB is on a Pacemaker 3 schema and passes crm_verify --live-check', async () => {
+  it("runs every osha resource where the VIP is; Pacemaker 3's crm_verify --live-check finds nothing wrong in the CIB osha wrote", async () => {
     const xml = await crmMon(ha);
     const vipAt = activeNode(xml, 'osha-vip');
     expect(vipAt).to.be.a('string');
     for (const id of ['osha-fs-mysql', 'osha-mysql', 'osha-rabbitmq', 'osha-keystone', 'osha-glance-api']) expect(activeNode(xml, id), id).to.equal(vipAt);
     const node = ha.nodes.find((n) => n.name === vipAt)!;
-    const schema = await nodeOk(node, 'schema', 'cibadmin --query --scope=configuration >/dev/null; cibadmin --query | head -1 | grep -o \'validate-with="[^"]*"\'');
-    expect(schema).to.match(/validate-with="pacemaker-(3\.\d+|[4-9]\.\d+)"/);
-    await nodeOk(node, 'crm_verify', 'crm_verify --live-check');
+    // Exit 0 and no output: no error, and no warning (Pacemaker 3 warns about deprecated syntax).
+    expect(await nodeOk(node, 'crm_verify', 'crm_verify --live-check 2>&1')).to.equal('');
   });
 
   it('issues a token and lists images through the VIP', async () => {
@@ -75,17 +67,7 @@ describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and
     expect(await listImages(ha.vip, ha.secrets.admin)).to.be.an('array');
   });
 
-  it('a second drill kills the new VIP node: fenced, VIP and keystone back on a third node; then a re-deploy changes nothing', async () => {
-    const before = activeNode(await crmMon(ha), 'osha-vip');
-    const run = await osha(['drill', inventory, '--lab', ha.dir, '--json', '--timeout', '300']);
-    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    const drill = JSON.parse(run.stdout) as DrillJson;
-    console.log(`      drill: ${drill.node} killed; VIP ${drill.vipMs} ms; ${drill.services.map((s) => `${s.id} ${s.recoveryMs} ms on ${s.node}`).join(', ')}`);
-    expect(drill.node).to.equal(before);
-    expect(drill.errors).to.deep.equal([]);
-    expect(drill.phases.fencing).to.include({ target: before, status: 'success' });
-    for (const s of drill.services) expect(s.node, s.id).to.be.a('string').and.not.equal(before);
-    expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
+  it("a re-deploy after the demo's drill changes nothing", async () => {
     const again = await osha(['deploy', inventory, '--json']);
     expect(again.code, again.stderr).to.equal(0);
     expect((JSON.parse(again.stdout) as { changed: number }).changed).to.equal(0);
