@@ -122,26 +122,22 @@ function printControllers(c: ControllersInfo): void {
 
 const TOPOLOGY_HELP = "with --openstack: classic (MariaDB's data on the shared storage, the default) or active-active (node1's data in its own /var/lib/mysql, no shared storage; the inventory says topology: active-active)";
 
-/** The --topology value, checked; false (and exit 2) when it names no topology. */
-async function topologyOption(value: string | undefined): Promise<Topology | undefined | false> {
+/** An option's value, checked against its choices; false (and exit 2) when it names none of them. */
+function choice<T extends string>(what: string, value: string | undefined, choices: readonly T[]): T | undefined | false {
   if (value === undefined) return undefined;
-  const { TOPOLOGIES } = await import('../inventory/schema.ts');
-  const found = TOPOLOGIES.find((t) => t === value);
+  const found = choices.find((c) => c === value);
   if (found) return found;
-  console.error(`osha lab: unknown topology "${value}"; use one of: ${TOPOLOGIES.join(', ')}`);
+  console.error(`osha lab: unknown ${what} "${value}"; use one of: ${choices.join(', ')}`);
   process.exitCode = EXIT.usage;
   return false;
 }
 
-/** The --release value, checked; false (and exit 2) when it names no release the lab builds. */
+async function topologyOption(value: string | undefined): Promise<Topology | undefined | false> {
+  return choice('topology', value, (await import('../inventory/schema.ts')).TOPOLOGIES);
+}
+
 async function releaseOption(value: string | undefined): Promise<Release | undefined | false> {
-  if (value === undefined) return undefined;
-  const { RELEASES } = await import('../lab/image-recipe.ts');
-  const found = RELEASES.find((r) => r === value);
-  if (found) return found;
-  console.error(`osha lab: unknown release "${value}"; use one of: ${RELEASES.join(', ')}`);
-  process.exitCode = EXIT.usage;
-  return false;
+  return choice('release', value, (await import('../lab/image-recipe.ts')).RELEASES);
 }
 
 function controllersCommand(): Command {
