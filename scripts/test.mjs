@@ -22,6 +22,7 @@ import { join } from 'node:path';
 const GROUP_A = [
   'test/ha/trixie.test.ts',
   'test/ha/active-active.test.ts',
+  'test/deploy/cluster.test.ts',
   'test/agents/host.test.ts',
   'test/deploy/active-active-handover.test.ts',
   'test/wizard/init-deploy.test.ts',

@@ -5,6 +5,8 @@
 // re-deploy changes nothing. The bookworm side of the same, and much more, is test/ha/ha.test.ts;
 // this file is kept to the demo's one failover so that both releases fit in CI's time.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { osha } from '../support/osha.ts';
@@ -71,5 +73,28 @@ describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and
     const again = await osha(['deploy', inventory, '--json']);
     expect(again.code, again.stderr).to.equal(0);
     expect((JSON.parse(again.stdout) as { changed: number }).changed).to.equal(0);
+  });
+
+  it('osha export reads the running trixie cluster back as an inventory that validates', async () => {
+    const out = join(ha.dir, 'exported.yaml');
+    const exp = await osha(['export', '--address', ha.nodes[0]!.address, '--private-key', ha.privateKey, '--known-hosts', ha.knownHosts, '--out', out]);
+    expect(exp.code, exp.stderr).to.equal(0);
+    const text = readFileSync(out, 'utf8');
+    for (const n of ha.nodes) expect(text).to.include(`- name: ${n.name}\n    address: ${n.address}\n`);
+    expect(text).to.include(`vip:\n  address: ${ha.vip}\n`);
+    expect((await osha(['validate', out])).code).to.equal(0);
+  });
+
+  it("osha rollback puts every node's keystone and glance configs back as they were before osha, byte for byte (last: it leaves the services' configs on the node addresses)", async () => {
+    const files = ['/etc/keystone/keystone.conf', '/etc/glance/glance-api.conf'];
+    const sums = (paths: string[]) => Promise.all(ha.nodes.map((n) => nodeOk(n, 'sha256sum', `sha256sum ${paths.join(' ')} | cut -d' ' -f1`)));
+    const backups = await sums(files.map((f) => `${f}.osha-orig`));
+    const r = await osha(['rollback', inventory]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const n of ha.nodes) {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`${n.name}: restored `)) ?? '';
+      for (const f of files) expect(line, r.stdout).to.include(f);
+    }
+    expect(await sums(files)).to.deep.equal(backups);
   });
 });
