@@ -81,12 +81,12 @@ export const rabbitmqImport: Step = {
         pending.map((name) => {
           const file = `${RABBITMQ_EXPORT_DIR}/${name}`;
           // The file is root's (0600) and rabbitmqctl runs as the rabbitmq user: it reads a copy
-          // only that group may read, removed whatever happens. Not from stdin: RabbitMQ 4.0's
-          // import_definitions (Debian 13) waits on stdin forever when its input is a file.
+          // only that group may read, removed whether the import worked or not. Not from stdin:
+          // RabbitMQ 4.0's import_definitions (Debian 13) waits on stdin forever.
           const copy = `${RABBITMQ_CONF_DIR}/.osha-import-${name}`;
           const command =
-            sh`trap 'rm -f ${copy}' EXIT; rabbitmqctl await_startup </dev/null >/dev/null && install -m 0640 -o root -g rabbitmq ${file} ${copy} && ` +
-            sh`rabbitmqctl import_definitions --quiet ${copy} </dev/null >/dev/null && mv ${file} ${`${file}${IMPORTED}`}`;
+            sh`rabbitmqctl await_startup </dev/null >/dev/null && install -m 0640 -o root -g rabbitmq ${file} ${copy} && ` +
+            sh`{ rabbitmqctl import_definitions --quiet ${copy} </dev/null >/dev/null; rc=$?; rm -f ${copy}; [ "$rc" -eq 0 ]; } && mv ${file} ${`${file}${IMPORTED}`}`;
           return commandAction(h, `import ${file} into the clustered broker (users, vhosts, permissions, policies), then rename it ${name}${IMPORTED}`, command);
         }),
       );
