@@ -54,6 +54,8 @@ export interface ServiceRecovery {
 export interface DrillResult {
   node: string;
   mode: DrillMode;
+  /** When the node was taken out (ISO 8601): every *Ms below counts from here. */
+  startedAt?: string;
   phases: DrillPhases;
   /** Milliseconds from taking the node out until the VIP answered again. */
   vipMs?: number;
@@ -187,6 +189,7 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
   const survivors = names.filter((n) => n !== victim);
   log(`taking ${victim} out (${mode})`);
   const t0 = Date.now();
+  result.startedAt = new Date(t0).toISOString();
   const out = await control.takeOut(victim);
   if (!out.ok) return err({ message: `could not take ${victim} out: ${out.error.message}` });
   if (mode === 'kill' || mode === 'partition') await session.reset(victim);

@@ -39,6 +39,7 @@ const GLANCE_START = ['--timeout', '300'];
 interface DrillJson {
   node: string;
   mode: string;
+  startedAt?: string;
   phases: { detectionMs?: number; fencing?: { action: string; target: string; by?: string; status: string; doneMs?: number; ms?: number } };
   vipMs?: number;
   services: { id: string; node?: string; recoveryMs?: number; error?: string }[];
@@ -63,25 +64,33 @@ function cibObjects(cib: string): Map<string, string> {
   return out;
 }
 
+interface TokenSample {
+  start: number;
+  end: number;
+  ok: boolean;
+}
+
 interface TokenOutage {
   /** Start of the last successful request before the longest run of failures. */
   lastOkBefore?: number;
   /** End of the first successful request after it. */
   firstOkAfter?: number;
   failures: number;
+  samples: TokenSample[];
 }
 
 /** Polls for tokens through the VIP until stopped, and finds the outage (the longest run of failures). */
 function watchTokens(vip: string, password: string): { stop(): Promise<TokenOutage> } {
   let running = true;
-  const samples: { start: number; end: number; ok: boolean }[] = [];
+  const samples: TokenSample[] = [];
   const loop = (async () => {
     while (running) {
       const start = Date.now();
       let good = false;
       try {
-        // A dead VIP holder drops packets: a short timeout marks the outage quickly.
-        good = (await issueToken(vip, password, 'admin', 'admin', 2000)).status === 201;
+        // 10 s: a keystone that has just started, on a loaded machine, can take seconds per token;
+        // a slow answer is not an outage. (A dead VIP holder only delays the first failure.)
+        good = (await issueToken(vip, password, 'admin', 'admin', 10_000)).status === 201;
       } catch {
         good = false;
       }
@@ -93,7 +102,7 @@ function watchTokens(vip: string, password: string): { stop(): Promise<TokenOuta
     async stop() {
       running = false;
       await loop;
-      let best: TokenOutage = { failures: 0 };
+      let best: TokenOutage = { failures: 0, samples };
       for (let i = 0; i < samples.length; ) {
         if (samples[i]!.ok) {
           i++;
@@ -101,7 +110,7 @@ function watchTokens(vip: string, password: string): { stop(): Promise<TokenOuta
         }
         let j = i;
         while (j < samples.length && !samples[j]!.ok) j++;
-        if (j - i > best.failures) best = { failures: j - i, lastOkBefore: samples[i - 1]?.start, firstOkAfter: samples[j]?.end };
+        if (j - i > best.failures) best = { failures: j - i, lastOkBefore: samples[i - 1]?.start, firstOkAfter: samples[j]?.end, samples };
         i = j;
       }
       return best;
@@ -284,19 +293,28 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
       expect(s.recoveryMs, s.id).to.be.a('number').and.greaterThan(0);
       expect(s.node, s.id).to.be.a('string').and.not.equal(before);
     }
-    // Clients saw an outage, and a token again no later than keystone's measured recovery (the
-    // kill came after the last good token, so this bound is, if anything, strict).
+    // Clients saw an outage; and once the drill called keystone recovered (its depth-10 monitor
+    // passed on the new node), every token request through the VIP that started from then on
+    // got a token: the drill's figure is not earlier than what clients see. Stated on request
+    // start times, so a slow first answer on a loaded machine is latency, not outage. (In CI a
+    // bound on the outage's end failed twice for that reason: 26.5 s and 49.0 s against
+    // recoveries of 20.8 s and 37.8 s.)
     const keystone = drill.services.find((s) => s.id === 'osha-keystone')!;
     expect(seen.failures, 'the token watcher saw no outage').to.be.greaterThan(0);
     expect(seen.lastOkBefore).to.be.a('number');
     expect(seen.firstOkAfter, 'no token after the outage').to.be.a('number');
-    const outage = seen.firstOkAfter! - seen.lastOkBefore!;
-    console.log(`      token outage seen through the VIP: at most ${outage} ms (keystone recovery measured by the drill: ${keystone.recoveryMs} ms)`);
-    // Slack: one poll cycle (2 s timeout + 0.2 s pause) on each side of the outage, and one more
-    // after it: the first requests a just-started keystone answers (its uwsgi workers loading
-    // the app, with the drill's load beside them) can outlast the watcher's 2 s timeout. Seen
-    // once in CI: 26.5 s against a recovery of 20.8 s.
-    expect(outage).to.be.at.most(keystone.recoveryMs! + 6600);
+    expect(drill.startedAt).to.be.a('string');
+    const recoveredAt = Date.parse(drill.startedAt!) + keystone.recoveryMs!;
+    const after = seen.samples.filter((s) => s.start >= recoveredAt);
+    const firstOk = seen.samples.find((s) => s.ok && s.end >= seen.firstOkAfter!)!;
+    console.log(
+      `      token outage seen through the VIP: ${seen.firstOkAfter! - seen.lastOkBefore!} ms at most, its first token took ${firstOk.end - firstOk.start} ms (keystone recovery measured by the drill: ${keystone.recoveryMs} ms); ${after.length} requests after that recovery`,
+    );
+    expect(after.length, 'no token request started after keystone recovered').to.be.greaterThan(0);
+    expect(
+      after.filter((s) => !s.ok).map((s) => `${s.start - recoveredAt} ms after recovery, failed after ${s.end - s.start} ms`),
+      'token requests through the VIP failed after the drill called keystone recovered',
+    ).to.deep.equal([]);
     // Nothing lost: a new token, the same image listed with the same checksum and the same bytes.
     expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
