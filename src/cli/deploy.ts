@@ -7,6 +7,7 @@ import type { RunSummary } from '../runner/types.ts';
 import { DEFAULT_CONCURRENCY } from '../ssh/defaults.ts';
 import { describeError } from '../util/result.ts';
 import { EXIT } from './exit.ts';
+import { disruptiveConfirmation } from './confirm.ts';
 
 export interface RunFlags {
   dryRun?: boolean;
@@ -31,21 +32,6 @@ function addRunOptions(cmd: Command, withDryRun: boolean): Command {
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the cluster to form or settle (default 120; 600 for topology: active-active, whose first start copies the database to every node)').argParser(Number));
 }
 
-
-/** Asks on a TTY before changes that interrupt service; --yes answers for the operator. */
-function disruptiveConfirmation(flags: RunFlags): (lines: string[]) => Promise<boolean> {
-  return async (lines) => {
-    if (flags.yes) return true;
-    if (!process.stdin.isTTY || flags.json) return false;
-    process.stderr.write(`\nThese changes interrupt service:\n${lines.map((l) => `  - ${l}`).join('\n')}\n`);
-    const { confirm } = await import('@inquirer/prompts');
-    try {
-      return await confirm({ message: 'Apply them now?', default: false });
-    } catch {
-      return false;
-    }
-  };
-}
 
 /** Runs a playbook against an inventory; returns the exit code. */
 export async function runPlaybookCli(playbookName: string, file: string, flags: RunFlags): Promise<number> {

@@ -15,7 +15,7 @@ async function labControl(dir: string, mode: 'kill' | 'partition'): Promise<Node
 }
 
 /** --load's keystone user and endpoints; null (after saying why) when the inventory has none. */
-async function loadTarget(inv: Inventory): Promise<LoadTarget | null> {
+export async function loadTarget(inv: Inventory): Promise<LoadTarget | null> {
   if (!inv.services.includes('keystone')) {
     console.error('osha drill: --load needs keystone among the inventory\'s services (its tokens and projects are the load)');
     return null;

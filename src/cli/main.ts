@@ -9,6 +9,7 @@ import { statusCommand } from './status.ts';
 import { drillCommand } from './drill.ts';
 import { rollbackCommand } from './rollback.ts';
 import { exportCommand } from './export.ts';
+import { upgradeCommand } from './upgrade.ts';
 import { EXIT } from './exit.ts';
 
 // `osha status | head` closes the pipe early: that is the reader's choice, not an error.
@@ -34,6 +35,7 @@ program.addCommand(statusCommand());
 program.addCommand(drillCommand());
 program.addCommand(rollbackCommand());
 program.addCommand(exportCommand());
+program.addCommand(upgradeCommand());
 program.addCommand(validateCommand());
 program.addCommand(labCommand());
 program.addCommand(initCommand());

@@ -322,3 +322,18 @@ export function configFamilyOf(service: ServiceName): ConfigFamily | undefined {
   const file = SERVICES[service].config;
   return file === undefined ? undefined : CONFIG_FILES[file].family;
 }
+
+/**
+ * Each config family's database schema migration, run as the project's user (never with a
+ * secret on its command line: the tools read the connection from their config file). osha upgrade
+ * runs it where the family's first service runs, once that service has started on a node with a
+ * newer release of it. Idempotent: an up-to-date schema is left as is.
+ */
+export const DB_SYNC: Readonly<Record<ConfigFamily, { user: string; command: string }>> = {
+  keystone: { user: 'keystone', command: 'keystone-manage db_sync' },
+  glance: { user: 'glance', command: 'glance-manage db_sync' },
+  nova: { user: 'nova', command: 'nova-manage api_db sync && nova-manage db sync' },
+  neutron: { user: 'neutron', command: 'neutron-db-manage --config-file /etc/neutron/neutron.conf upgrade heads' },
+  cinder: { user: 'cinder', command: 'cinder-manage db sync' },
+  heat: { user: 'heat', command: 'heat-manage db_sync' },
+};

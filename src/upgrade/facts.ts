@@ -1,0 +1,132 @@
+// What the rolling upgrade reads from the nodes before it plans: each node's release, the
+// versions of the packages that decide what can be rolled, what apt would upgrade, and from the
+// cluster which nodes are online, in standby, marked by osha, and what runs where. Read-only.
+import type { Inventory } from '../inventory/schema.ts';
+import type { SshSession } from '../ssh/session.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import { sh } from '../ssh/quote.ts';
+import { parseClusterStatus, type ClusterStatus } from '../facts/status.ts';
+import { SERVICES, type ServiceName } from '../services/registry.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { buildResourceModel } from '../cluster/build.ts';
+import { primitivesOf } from '../model/resources.ts';
+import { UPGRADE_MARK, type UpgradeNodeFacts } from './plan.ts';
+
+/** Packages whose versions the plan looks at, besides the inventory services' own. */
+const CLUSTER_PACKAGES = ['pacemaker', 'corosync', 'mariadb-server', 'rabbitmq-server', 'keystone'];
+
+export function packagesOf(inv: Inventory): string[] {
+  const own = inv.services.flatMap((s) => SERVICES[s as ServiceName]?.debianPackage ?? []);
+  return [...new Set([...CLUSTER_PACKAGES, ...own])];
+}
+
+/** Parses the host script's output: `codename X`, `pkg NAME VERSION` (installed only), `pending N`. */
+export function parseHostReport(text: string): { codename: string; versions: Record<string, string>; pending: number } {
+  let codename = '';
+  let pending = 0;
+  const versions: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const [key, a, b] = line.trim().split(/\s+/);
+    if (key === 'codename' && a) codename = a;
+    else if (key === 'pending' && a) pending = Number(a) || 0;
+    else if (key === 'pkg' && a && b) versions[a] = b;
+  }
+  return { codename, versions, pending };
+}
+
+export function hostReportScript(packages: readonly string[]): string {
+  return [
+    '. /etc/os-release; echo "codename ${VERSION_CODENAME:-unknown}"',
+    // Only installed packages ("ii"): a removed one keeps its version in dpkg's database.
+    `dpkg-query -W -f='\${db:Status-Abbrev} \${Package} \${Version}\\n' ${packages.map((p) => sh`${p}`).join(' ')} 2>/dev/null | awk '$1 == "ii" { print "pkg", $2, $3 }'`,
+    // With the lists the node has now; no lock taken, nothing changed.
+    'echo "pending $(apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null | grep -c "^Inst ")"',
+  ].join('\n');
+}
+
+export async function statusVia(c: HostConnection): Promise<Result<ClusterStatus>> {
+  const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
+  if (!r.ok) return r;
+  return parseClusterStatus(r.value.stdout);
+}
+
+/** The cluster's status from the first of `nodes` that answers. */
+export async function statusFromAny(session: SshSession, nodes: readonly string[]): Promise<Result<{ via: string; status: ClusterStatus }>> {
+  const errors: string[] = [];
+  for (const n of nodes) {
+    const c = await session.connect(n);
+    if (!c.ok) {
+      errors.push(`${n}: ${c.error.message}`);
+      continue;
+    }
+    const s = await statusVia(c.value);
+    if (s.ok) return ok({ via: n, status: s.value });
+    errors.push(`${n}: ${s.error.message}`);
+  }
+  return err({ message: `no node could report the cluster status: ${errors.join('; ')}` });
+}
+
+/**
+ * Resources running on `node`. `cloned` lists the primitives of clones (osha's model): with
+ * `movable`, those and fence devices are left out, since taking the node out moves nothing of them.
+ */
+export function resourcesOn(status: ClusterStatus, node: string, opts: { movable: boolean; cloned?: ReadonlySet<string> }): string[] {
+  const out: string[] = [];
+  for (const r of status.resources.values()) {
+    if (!r.nodes.includes(node)) continue;
+    const clone = opts.cloned?.has(r.id) || r.roles.length > 1;
+    if (opts.movable && (r.agent.startsWith('stonith:') || clone)) continue;
+    out.push(r.id);
+  }
+  return out.sort();
+}
+
+/** The primitives inside the inventory's clones (they run everywhere: nothing of them moves). */
+export function clonedPrimitives(inv: Inventory): Set<string> {
+  const model = buildResourceModel(inv);
+  return new Set(primitivesOf(model.resources.filter((r) => r.kind === 'clone')).map((p) => p.id));
+}
+
+export async function markOf(c: HostConnection, node: string): Promise<Result<string | undefined>> {
+  const r = await c.exec(sh`crm_attribute --node ${node} --name ${UPGRADE_MARK} --query --quiet --lifetime forever`);
+  if (!r.ok) return r;
+  const v = r.value.stdout.trim();
+  return ok(r.value.code === 0 && v ? v : undefined);
+}
+
+export async function gatherUpgradeFacts(session: SshSession, inv: Inventory): Promise<Result<{ nodes: UpgradeNodeFacts[]; status: ClusterStatus; via: string }>> {
+  const names = inv.nodes.map((n) => n.name);
+  const script = hostReportScript(packagesOf(inv));
+  const reports = await session.forEachHost(async (t) => {
+    const c = await session.connect(t.name);
+    if (!c.ok) return c;
+    const r = await c.value.run(script, { timeoutMs: 60_000 });
+    return r.ok ? ok(parseHostReport(r.value.stdout)) : r;
+  });
+  const unreachable = [...reports].filter(([, r]) => !r.ok).map(([n, r]) => `${n}: ${r.ok ? '' : r.error.message}`);
+  if (unreachable.length) return err({ message: `cannot read every node: ${unreachable.join('; ')}`, fix: 'osha upgrade needs every node reachable over SSH' });
+  const st = await statusFromAny(session, names);
+  if (!st.ok) return st;
+  const via = await session.connect(st.value.via);
+  if (!via.ok) return via;
+  const cloned = clonedPrimitives(inv);
+  const nodes: UpgradeNodeFacts[] = [];
+  for (const name of names) {
+    const rep = reports.get(name)!;
+    if (!rep.ok) return rep;
+    const n = st.value.status.nodes.find((x) => x.name === name);
+    const mark = await markOf(via.value, name);
+    if (!mark.ok) return mark;
+    nodes.push({
+      name,
+      codename: rep.value.codename,
+      versions: rep.value.versions,
+      pending: rep.value.pending,
+      online: Boolean(n?.online),
+      standby: Boolean(n?.standby),
+      mark: mark.value,
+      runs: resourcesOn(st.value.status, name, { movable: true, cloned }),
+    });
+  }
+  return ok({ nodes, status: st.value.status, via: st.value.via });
+}
