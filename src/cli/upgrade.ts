@@ -58,7 +58,8 @@ export function renderUpgradeResult(r: UpgradeResult): string {
   if (r.mixedMs !== undefined) lines.push(`  two releases in the cluster for ${sec(r.mixedMs)} (first upgraded node back to the last)`);
   for (const a of r.after) lines.push(`  after: ${a}`);
   if (r.load) lines.push(...renderLoad(r.load));
-  for (const e of r.errors) lines.push(chalk.red(`  ! ${e}`));
+  const shown = new Set(r.nodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error}`));
+  for (const e of r.errors) if (!shown.has(e)) lines.push(chalk.red(`  ! ${e}`));
   if (r.errors.length) lines.push('  a re-run continues from the node that stopped (it stays in standby, marked osha-upgrade)');
   return lines.join('\n');
 }

@@ -52,11 +52,11 @@ export function planUpgrade(facts: readonly UpgradeNodeFacts[], req: UpgradeRequ
   const blockers: Blocker[] = [];
   const releases = [...new Set(facts.map((f) => f.codename))];
   for (const f of facts) {
-    if (!f.online) {
+    if (!f.online && !f.mark) {
       blockers.push({
         what: `${f.name} is not online in the cluster`,
         why: 'every node must be up so that the cluster keeps quorum while one of them is out',
-        path: f.mark ? `${f.name} was being upgraded by osha: boot it (its cluster services start at boot), then re-run osha upgrade` : `bring ${f.name} back (or remove it from the inventory and the cluster), then re-run`,
+        path: `bring ${f.name} back (or remove it from the inventory and the cluster), then re-run`,
       });
     } else if (f.standby && !f.mark) {
       blockers.push({

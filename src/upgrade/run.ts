@@ -65,7 +65,10 @@ const APT_OPTS = '-q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--
 /** The apt commands of one node's upgrade (shown as is by --dry-run). */
 export function aptCommands(release: boolean): string[] {
   return [
-    `${APT_ENV}; apt-get -q update`,
+    // Finishes what an interrupted run left half configured (nothing when dpkg is clean).
+    `${APT_ENV}; dpkg --configure -a`,
+    // A list that cannot be fetched is an error, not the warning apt makes of it by default.
+    `${APT_ENV}; apt-get -q update --error-on=any`,
     // Debian's release notes: a minimal upgrade first, then the full one.
     ...(release ? [`${APT_ENV}; apt-get ${APT_OPTS} upgrade --without-new-pkgs`] : []),
     `${APT_ENV}; apt-get ${APT_OPTS} dist-upgrade`,
@@ -132,8 +135,20 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
     return c.value.run(command, { timeoutMs: timeout });
   };
 
+  // Asked through another node: a resumed node may have its cluster stack stopped already.
+  const viaOther = async (command: string) => {
+    const errors: string[] = [];
+    for (const o of others) {
+      const c = await session.connect(o);
+      const r = c.ok ? await c.value.run(command, { timeoutMs: 60_000 }) : c;
+      if (r.ok) return r;
+      errors.push(r.error.message);
+    }
+    return err({ message: errors.join('; ') || 'no other node' });
+  };
+
   log(`${node}: standby${step.moves.length ? ` (moves ${step.moves.join(', ')})` : ''}`);
-  const out = await on(sh`crm_attribute --node ${node} --name ${UPGRADE_MARK} --update ${step.to} --lifetime forever && crm_attribute --node ${node} --name standby --update on --lifetime forever`);
+  const out = await viaOther(sh`crm_attribute --node ${node} --name ${UPGRADE_MARK} --update ${step.to} --lifetime forever && crm_attribute --node ${node} --name standby --update on --lifetime forever`);
   if (!out.ok) return fail(out.error.message);
   const drained = await waitStatus(session, others, timeoutMs, (s) => {
     if (resourcesOn(s, node, { movable: false }).length > 0) return `${node} still runs ${resourcesOn(s, node, { movable: false }).join(', ')}`;
@@ -190,7 +205,7 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   res.rejoinMs = Date.now() - startAt;
   log(`${node}: back in the cluster after ${(res.rejoinMs / 1000).toFixed(1)} s${res.rebooted ? ' (rebooted)' : ''}`);
 
-  const online = await on(sh`crm_attribute --node ${node} --name standby --delete --lifetime forever && crm_attribute --node ${node} --name ${UPGRADE_MARK} --delete --lifetime forever`);
+  const online = await viaOther(sh`crm_attribute --node ${node} --name standby --delete --lifetime forever && crm_attribute --node ${node} --name ${UPGRADE_MARK} --delete --lifetime forever`);
   if (!online.ok) return fail(online.error.message);
   const settled = await on(`crm_resource --wait --timeout=${Math.ceil(timeoutMs / 1000)}s`, timeoutMs + 30_000);
   if (!settled.ok) return fail(`the cluster did not settle after ${node} came back: ${settled.error.message}`);
