@@ -38,7 +38,7 @@ function report<T>(result: Result<T, LabError>, onOk: (value: T) => void): void 
 
 function upCommand(): Command {
   return new Command('up')
-    .description('build the node image if needed, boot the nodes, start the fence server, wait for their sshd, write DIR/inventory.yaml')
+    .description("build the node image if needed, boot the nodes, start the fence server and the nodes' apt proxy, wait for their sshd, write DIR/inventory.yaml")
     .option('-n, --nodes <n>', `number of nodes, ${MIN_NODES} to ${MAX_NODES}`, intOption('--nodes'), DEFAULT_NODES)
     .option('-d, --dir <dir>', 'lab directory (state, keys, inventory, node disks)', DEFAULT_DIR)
     .option('--shared <path>', `host directory mounted at ${SHARED_MOUNT} in every node (stands in for shared storage)`)
@@ -101,6 +101,7 @@ function upCommand(): Command {
         console.log(`  vip     ${lab.vip} (free; nic ${lab.nodes[0]?.iface})`);
         if (lab.fence) console.log(`  fence   ${lab.fence.address}:${lab.fence.port} (fence_nspawn in every node; requests logged in ${lab.fence.log})`);
         else console.log('  fence   none (--no-fencing): the inventory runs the cluster without fencing');
+        console.log(`  apt     ${lab.aptProxy.address}:${lab.aptProxy.port} (the nodes' apt proxy: Debian from the image snapshots; requests logged in ${lab.aptProxy.log})`);
         if (lab.controllers) printControllers(lab.controllers);
         console.log(`inventory: ${lab.inventory}`);
         console.log(`  deploy:  osha deploy ${lab.inventory}`);
@@ -156,17 +157,19 @@ function controllersCommand(): Command {
     });
 }
 
-/** Hidden: the lab's fence server, started detached by `up` and stopped by `down`. */
-function fenceServerCommand(): Command {
-  return new Command('fence-server')
-    .description('run the fence server of the lab (started by `osha lab up`; not for direct use)')
+/**
+ * Hidden: a lab daemon (the fence server, the apt proxy), started detached by `up` and stopped by
+ * `down`; it runs until SIGTERM.
+ */
+function daemonCommand(name: string, what: string, runDaemon: (dir: string) => Promise<void>): Command {
+  return new Command(name)
+    .description(`run ${what} (started by \`osha lab up\`; not for direct use)`)
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       try {
-        const { runFenceServer } = await import('../lab/fence-server.ts');
-        await runFenceServer(resolve(opts.dir));
+        await runDaemon(resolve(opts.dir));
       } catch (e) {
-        console.error(`osha lab fence-server: ${(e as Error).message}`);
+        console.error(`osha lab ${name}: ${(e as Error).message}`);
         process.exit(EXIT.failed);
       }
     });
@@ -174,7 +177,7 @@ function fenceServerCommand(): Command {
 
 function downCommand(): Command {
   return new Command('down')
-    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, the shared directory it made (--openstack), and stop its fence server (safe to run twice)')
+    .description('remove every container, mount, namespace, veth, bridge and cgroup of the lab, the shared directory it made (--openstack), and stop its fence server and apt proxy (safe to run twice)')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .action(async (opts: DirOption) => {
       const { labDown } = await import('../lab/index.ts');
@@ -184,7 +187,7 @@ function downCommand(): Command {
 
 function statusCommand(): Command {
   return new Command('status')
-    .description('list the nodes of the lab and their state, and the fence server')
+    .description('list the nodes of the lab and their state, the fence server and the apt proxy')
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_DIR)
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: DirOption & { json?: boolean }) => {
@@ -193,6 +196,7 @@ function statusCommand(): Command {
         if (opts.json) return console.log(JSON.stringify(s, null, 2));
         console.log(`lab in ${s.dir} (Debian ${s.release}, bridge ${s.bridge}, vip ${s.vip})${s.ready ? '' : ' - not ready: `up` did not finish'}`);
         if (s.fence) console.log(`fence server ${s.fence.address}:${s.fence.port}: ${s.fence.running ? `running (PID ${s.fence.pid})` : 'NOT running (fencing fails; recreate the lab)'}`);
+        if (s.aptProxy) console.log(`apt proxy ${s.aptProxy.address}:${s.aptProxy.port}: ${s.aptProxy.running ? `running (PID ${s.aptProxy.pid}; log ${s.aptProxy.log})` : "NOT running (apt in the nodes reaches no mirror; recreate the lab)"}`);
         console.log('NODE     ADDRESS        STATE     LINK         SSHD  PID');
         for (const n of s.nodes) {
           const link = n.partitioned ? 'partitioned' : n.state === 'running' ? 'up' : '-';
@@ -226,5 +230,6 @@ export function labCommand(): Command {
     .addCommand(nodeCommand('partition', "cut the node's link: it runs on but nobody reaches it", (lab, d, n) => lab.labPartition(d, n), 'partitioned (link down)'))
     .addCommand(nodeCommand('heal', "restore the node's link after a partition", (lab, d, n) => lab.labHeal(d, n), 'healed (link up)'))
     .addCommand(nodeCommand('reboot', 'reboot the node (orderly, like Ctrl-Alt-Del) and wait for its sshd', (lab, d, n) => lab.labReboot(d, n), 'rebooted, sshd answers'))
-    .addCommand(fenceServerCommand(), { hidden: true });
+    .addCommand(daemonCommand('fence-server', 'the fence server of the lab', async (dir) => (await import('../lab/fence-server.ts')).runFenceServer(dir)), { hidden: true })
+    .addCommand(daemonCommand('apt-proxy', "the apt proxy of the lab's nodes", async (dir) => (await import('../lab/apt-proxy.ts')).runAptProxy(dir)), { hidden: true });
 }

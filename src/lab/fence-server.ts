@@ -9,6 +9,7 @@ import { readState, type LabState, type NodeState } from './state.ts';
 import { cgroupPids } from './cgroup.ts';
 import { launcherAlive, nspawnPid } from './node.ts';
 import { waitFor } from './proc.ts';
+import { listenUntilStopped, readDaemonLab } from './daemon.ts';
 import { bootNode, cutPower } from './index.ts';
 import { FENCE_LOGIN, FENCE_PORT, fenceFiles } from './fence.ts';
 
@@ -38,11 +39,8 @@ export function parseFenceCommand(command: string, names: readonly string[]): { 
 
 /** Runs the fence server of the lab in DIR until SIGTERM. */
 export async function runFenceServer(dir: string): Promise<void> {
+  const lab = await readDaemonLab(dir);
   const plan = planLab({ dir });
-  const first = await readState(plan.files.state);
-  if (!first.ok) throw new Error(first.error.message);
-  if (!first.value) throw new Error(`no lab in ${plan.dir}`);
-  const lab = first.value;
   const files = fenceFiles(lab.dir);
   const names = lab.nodes.map((n) => n.name);
   const nodeAddresses = new Set(lab.nodes.map((n) => n.address));
@@ -185,17 +183,7 @@ export async function runFenceServer(dir: string): Promise<void> {
     });
   });
 
-  server.on('error', (e: Error) => {
-    console.error(`fence server: ${e.message}`);
-    process.exit(1);
-  });
-  const stop = () => {
-    server.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  await new Promise<void>((resolve) => server.listen(FENCE_PORT, lab.gateway, () => resolve()));
+  await listenUntilStopped(server, 'fence server', lab.gateway, FENCE_PORT);
   log('-', '-', `fence server listening on ${lab.gateway}:${FENCE_PORT} (PID ${process.pid})`);
 }
 

@@ -1,12 +1,11 @@
 // The lab's fence device, host side: its keys, the files every node gets (the fence_nspawn agent,
 // the client key, the pinned host key), and the detached fence server process.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOk } from './exec.ts';
-import { pidAlive, sendSignal, waitFor } from './proc.ts';
+import { daemonAlive, daemonArgs, startDaemon, stopDaemon, waitForDaemon, type Daemon } from './daemon.ts';
 import { sshBanner } from './node.ts';
 import type { NodePlan } from './plan.ts';
 import type { LabState } from './state.ts';
@@ -27,8 +26,6 @@ export const NODE_FENCE_KNOWN_HOSTS = `${NODE_FENCE_DIR}/fence_known_hosts`;
  * module) is as deep as src/lab/: one copy of the script, which the build need not copy.
  */
 export const AGENT_FILE = fileURLToPath(new URL('../../src/lab/files/fence_nspawn', import.meta.url));
-/** The osha launcher the fence server runs through (compiled or through tsx, like the CLI). */
-const OSHA_BIN = fileURLToPath(new URL('../../bin/osha.js', import.meta.url));
 
 /** The fence server's files in the lab directory. */
 export function fenceFiles(dir: string): { hostKey: string; clientKey: string; clientPublicKey: string; log: string } {
@@ -84,60 +81,32 @@ export async function writeFenceNodeFiles(node: NodePlan, state: Pick<LabState, 
   }
 }
 
+/** The fence server as a lab daemon (src/lab/daemon.ts). */
+function fenceDaemon(dir: string): Daemon {
+  return { name: 'the fence server', command: 'fence-server', dir, log: fenceFiles(dir).log };
+}
+
 /** The command line of the fence server of the lab in DIR (also how teardown recognises it). */
 export function fenceServerArgs(dir: string): string[] {
-  return [OSHA_BIN, 'lab', 'fence-server', '--dir', dir];
+  return daemonArgs('fence-server', dir);
 }
 
 /** Starts the fence server detached (it outlives `osha lab up`); returns its PID. */
 export function startFenceServer(state: Pick<LabState, 'dir'>): Result<number> {
-  const logFd = openSync(fenceFiles(state.dir).log, 'a', 0o600);
-  try {
-    const child = spawn(process.execPath, fenceServerArgs(state.dir), { detached: true, stdio: ['ignore', logFd, logFd] });
-    child.unref();
-    if (!child.pid) return err(oshaError('could not start the fence server'));
-    return ok(child.pid);
-  } finally {
-    closeSync(logFd);
-  }
+  return startDaemon(fenceDaemon(state.dir));
 }
 
 /** True when PID is this lab's fence server (not a reused PID). */
 export function fenceServerAlive(pid: number | undefined, dir: string): boolean {
-  if (pid === undefined || !pidAlive(pid)) return false;
-  try {
-    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return args.includes('fence-server') && args.includes(dir);
-  } catch {
-    return false;
-  }
+  return daemonAlive(fenceDaemon(dir), pid);
 }
 
 /** Waits until the fence server greets on its port. */
 export async function waitForFenceServer(state: Pick<LabState, 'dir' | 'gateway' | 'fenceServerPid'>, timeoutMs: number): Promise<Result<void>> {
-  let died = false;
-  const up = await waitFor(
-    async () => {
-      if (!fenceServerAlive(state.fenceServerPid, state.dir)) died = true;
-      return died || (await sshBanner(state.gateway, 1_000, FENCE_PORT));
-    },
-    { timeoutMs, intervalMs: 50 },
-  );
-  if (died || !up) {
-    const log = existsSync(fenceFiles(state.dir).log) ? readFileSync(fenceFiles(state.dir).log, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
-    return err(oshaError(`the fence server ${died ? 'stopped' : 'did not answer'} on ${state.gateway}:${FENCE_PORT}${log ? `: ${log}` : ''}`));
-  }
-  return ok(undefined);
+  return waitForDaemon(fenceDaemon(state.dir), state.fenceServerPid, `${state.gateway}:${FENCE_PORT}`, () => sshBanner(state.gateway, 1_000, FENCE_PORT), timeoutMs);
 }
 
 /** Stops the fence server by its recorded PID, after checking that the PID is still it. */
 export async function stopFenceServer(state: Pick<LabState, 'dir' | 'fenceServerPid'>): Promise<Result<void>> {
-  const pid = state.fenceServerPid;
-  if (!fenceServerAlive(pid, state.dir)) return ok(undefined);
-  sendSignal(pid!, 'SIGTERM');
-  if (!(await waitFor(() => !pidAlive(pid!), { timeoutMs: 3_000 }))) {
-    sendSignal(pid!, 'SIGKILL');
-    if (!(await waitFor(() => !pidAlive(pid!), { timeoutMs: 3_000 }))) return err(oshaError(`the fence server (PID ${pid}) does not stop`));
-  }
-  return ok(undefined);
+  return stopDaemon(fenceDaemon(state.dir), state.fenceServerPid);
 }

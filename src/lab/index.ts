@@ -12,6 +12,7 @@ import { cgroupRoots, removeEmptyCgroup } from './cgroup.ts';
 import { renderInventory, renderKnownHosts } from './inventory.ts';
 import { preflight } from './preflight.ts';
 import { allFenceFiles, fenceFiles, ensureFenceKeys, fenceServerAlive, startFenceServer, stopFenceServer, waitForFenceServer, writeFenceNodeFiles, FENCE_PORT } from './fence.ts';
+import { aptProxyAlive, aptProxyLog, startAptProxy, stopAptProxy, waitForAptProxy, writeAptProxyNodeFiles, APT_PROXY_PORT } from './apt-proxy.ts';
 import { runOk } from './exec.ts';
 import { controllerFiles, labControllers, type ControllersInfo } from './openstack.ts';
 import { sendSignal, waitFor } from './proc.ts';
@@ -93,6 +94,8 @@ export interface LabInfo {
   release: Release;
   /** The fence server (absent with fencing: false). */
   fence?: { address: string; port: number; log: string };
+  /** The apt proxy the nodes' apt uses (src/lab/apt-proxy.ts). */
+  aptProxy: { address: string; port: number; log: string };
   /** With `openstack`: the controllers' bootstrap. */
   controllers?: ControllersInfo;
 }
@@ -109,6 +112,7 @@ function infoOf(state: LabState, image: LabInfo['image'], bootSeconds: number): 
     bootSeconds,
     release: state.release ?? DEFAULT_RELEASE,
     fence: state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, log: fenceFiles(state.dir).log },
+    aptProxy: { address: state.gateway, port: APT_PROXY_PORT, log: aptProxyLog(state.dir) },
   };
 }
 
@@ -208,6 +212,10 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
     // Recorded at once: a crash from here on still lets `lab down` stop it.
     await writeState(state);
   }
+  const proxy = startAptProxy(state);
+  if (!proxy.ok) return proxy;
+  state.aptProxyPid = proxy.value;
+  await writeState(state);
   for (const node of state.nodes) {
     const pid = startLauncher(state, node);
     if (!pid.ok) return pid;
@@ -216,14 +224,16 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
   await writeState(state);
 
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const [up, fence] = await Promise.all([
+  const [up, fence, proxied] = await Promise.all([
     Promise.all(state.nodes.map((n) => waitForSshd(state, n, timeoutMs, opts.signal))),
     state.fencing !== false ? waitForFenceServer(state, Math.max(timeoutMs, 15_000)) : Promise.resolve(ok(undefined)),
+    waitForAptProxy(state, Math.max(timeoutMs, 15_000)),
   ]);
   if (opts.signal?.aborted) return interrupted();
   const late = state.nodes.flatMap((n, i) => (up[i] === 'up' ? [] : [notUpReason(n, up[i] as 'died' | 'timeout')]));
   if (late.length) return err(oshaError(`the lab did not come up: ${late.join('; ')}`));
   if (!fence.ok) return fence;
+  if (!proxied.ok) return proxied;
   await writeFile(state.files.knownHosts, renderKnownHosts(state.nodes.map((n) => n.hostKey!)), { mode: 0o600 });
   await writeFile(state.files.inventory, renderInventory(state), { mode: 0o644 });
   state.ready = true;
@@ -237,6 +247,8 @@ async function prepareNode(state: LabState, node: NodeState, publicKey: string):
   if (!mounted.ok) return mounted;
   const hostKey = await writeNodeFiles(node, state.nodes, publicKey);
   if (!hostKey.ok) return hostKey;
+  const apt = await writeAptProxyNodeFiles(node, state.gateway);
+  if (!apt.ok) return apt;
   if (state.fencing !== false) {
     const fence = await writeFenceNodeFiles(node, state);
     if (!fence.ok) return fence;
@@ -273,6 +285,7 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
   };
   // The fence server first: it must not power a node on while the lab goes away.
   note(await stopFenceServer(state));
+  note(await stopAptProxy(state));
   await Promise.all(
     state.nodes.map(async (node) => {
       note(await powerOff(state, node));
@@ -289,7 +302,7 @@ async function teardown(state: LabState): Promise<LabResult<void>> {
   }
   const files = [state.files.nodes, state.files.inventory, state.files.key, state.files.publicKey, state.files.knownHosts, state.files.launcher, ...Object.values(controllerFiles(state.dir))];
   if (state.shared && state.sharedOwned) files.push(state.shared);
-  for (const f of [...files, ...allFenceFiles(state.dir), lockFile(state.files.state)]) {
+  for (const f of [...files, ...allFenceFiles(state.dir), aptProxyLog(state.dir), lockFile(state.files.state)]) {
     await rm(f, { recursive: true, force: true });
   }
   await rm(state.files.state, { force: true });
@@ -336,6 +349,8 @@ export interface LabStatus {
   release: Release;
   /** The fence server (absent for a lab made with --no-fencing). */
   fence?: { address: string; port: number; pid?: number; running: boolean };
+  /** The apt proxy (absent for a lab made before there was one). */
+  aptProxy?: { address: string; port: number; pid?: number; running: boolean; log: string };
   nodes: LabNodeStatus[];
 }
 
@@ -361,7 +376,9 @@ export async function labStatus(dir?: string): Promise<LabResult<LabStatus>> {
   );
   const running = fenceServerAlive(state.fenceServerPid, state.dir);
   const fence = state.fencing === false ? undefined : { address: state.gateway, port: FENCE_PORT, pid: running ? state.fenceServerPid : undefined, running };
-  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, release: state.release ?? DEFAULT_RELEASE, fence, nodes });
+  const proxying = aptProxyAlive(state.aptProxyPid, state.dir);
+  const aptProxy = state.aptProxyPid === undefined ? undefined : { address: state.gateway, port: APT_PROXY_PORT, pid: proxying ? state.aptProxyPid : undefined, running: proxying, log: aptProxyLog(state.dir) };
+  return ok({ dir: state.dir, ready: state.ready, bridge: state.bridge, vip: state.vip, inventory: state.files.inventory, release: state.release ?? DEFAULT_RELEASE, fence, aptProxy, nodes });
 }
 
 /** Power cut: kills the node's container and deletes its network namespace (a VIP on it vanishes). */

@@ -46,6 +46,8 @@ export interface LabState extends Omit<LabPlan, 'nodes'> {
   fencing?: boolean;
   /** PID of the lab's fence server (`osha lab fence-server`), while it runs. */
   fenceServerPid?: number;
+  /** PID of the lab's apt proxy (`osha lab apt-proxy`), while it runs (absent in labs made before there was one). */
+  aptProxyPid?: number;
   nodes: NodeState[];
 }
 

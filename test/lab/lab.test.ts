@@ -10,6 +10,7 @@ import { OFFLINE_DEBS, PREINSTALLED, PREINSTALLED_UNITS } from '../../src/lab/im
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { sshBanner } from '../../src/lab/node.ts';
+import { APT_PROXY_PORT, aptProxyAlive, aptProxyLog } from '../../src/lab/apt-proxy.ts';
 import { labExec, labOk, skipWithoutLab, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
@@ -147,10 +148,33 @@ describe('osha lab (3 real nodes)', function () {
     expect(await sh(lab, 'node3', 'hostname')).to.equal('node3');
   });
 
+  it("gives the nodes apt through the lab's apt proxy: update works, a package installs through it, other hosts are refused", async () => {
+    const status = await labStatus(DIR);
+    expect(status.ok && status.value.aptProxy).to.deep.include({ address: plan.gateway, port: APT_PROXY_PORT, running: true });
+    const log = () => readFileSync(aptProxyLog(DIR), 'utf8');
+    const from = plan.nodes[1]!.address.replace(/\./g, '\\.');
+    const update = await labExec(lab, 'node2', 'apt-get update 2>&1');
+    expect(update.code, update.stdout).to.equal(0);
+    // Every index apt asks for is in the snapshot: no "Err:", no warning about a missing file.
+    expect(update.stdout).to.not.match(/^(Err|W|E):/m);
+    expect(log()).to.match(new RegExp(`${from} GET http://\\S+/dists/bookworm/InRelease -> cache image [0-9a-f]{16} (200|304)`));
+    // With the node's own apt cache emptied, the .debs come through the proxy (from the image's snapshot).
+    await sh(lab, 'node2', 'apt-get clean && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends csync2 >/tmp/apt.log 2>&1 || { tail -5 /tmp/apt.log; exit 1; }');
+    expect(await sh(lab, 'node2', "dpkg-query -W -f '${db:Status-Abbrev}' csync2")).to.equal('ii');
+    expect(log()).to.match(new RegExp(`${from} GET http://\\S+/pool/main/c/csync2/csync2_\\S+\\.deb -> cache image [0-9a-f]{16} 200`));
+    const other = await labExec(lab, 'node2', `curl -s -o /dev/null -w '%{http_code}' -x http://${plan.gateway}:${APT_PROXY_PORT} http://example.com/`);
+    expect(other.stdout).to.equal('403');
+    expect(log()).to.include(`${plan.nodes[1]!.address} GET http://example.com/ -> 403 refused: example.com is not a Debian mirror`);
+  });
+
   it('down removes every namespace, link, mount, process and cgroup, and is safe twice', async () => {
+    const before = await labStatus(DIR);
+    const proxyPid = before.ok ? before.value.aptProxy?.pid : undefined;
+    expect(proxyPid).to.be.a('number');
     const r = await labDown(DIR);
     expect(r.ok && r.value.removed).to.equal(true);
     expect(await leftovers(plan)).to.deep.equal([]);
+    expect(aptProxyAlive(proxyPid, DIR)).to.equal(false);
     const again = await labDown(DIR);
     expect(again.ok && again.value.removed).to.equal(false);
   });
