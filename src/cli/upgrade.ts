@@ -21,7 +21,12 @@ interface UpgradeFlags {
 
 export function renderUpgradePlan(plan: UpgradePlan, reboot: RebootPolicy, aptCommands: string[]): string {
   const t = plan.target;
-  const head = t.kind === 'release' ? `upgrade: ${t.from} -> ${t.to}, one node at a time` : 'upgrade: the packages of the current release (a point release), one node at a time';
+  const idle = plan.nodes.every((n) => n.skip);
+  const head = idle
+    ? `upgrade: nothing to do${t.kind === 'release' ? `, every node runs ${t.to}` : ''}`
+    : t.kind === 'release'
+      ? `upgrade: ${t.from} -> ${t.to}, one node at a time`
+      : 'upgrade: the packages of the current release (a point release), one node at a time';
   const lines = [head];
   plan.nodes.forEach((n, i) => {
     const what = n.skip
@@ -31,6 +36,7 @@ export function renderUpgradePlan(plan: UpgradePlan, reboot: RebootPolicy, aptCo
         : `standby moves nothing${n.resumes ? ' (resumes an interrupted upgrade)' : ''}`;
     lines.push(`  ${i + 1}. ${n.node.padEnd(12)} ${n.from}${n.to !== n.from ? ` -> ${n.to}` : ''}  ${what}`);
   });
+  if (idle) return lines.join('\n');
   lines.push('  each node: standby (marked osha-upgrade), wait until what it ran runs elsewhere, stop pacemaker and corosync,');
   if (t.kind === 'release') lines.push(`    apt sources ${t.from} -> ${t.to} (each file kept once as FILE.osha-orig),`);
   for (const c of aptCommands) lines.push(chalk.dim(`    ${c.replace(/^export [^;]+; /, '')}`));

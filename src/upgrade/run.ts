@@ -75,6 +75,39 @@ export function aptCommands(release: boolean): string[] {
   ];
 }
 
+/** Where a node keeps the units that were masked while osha unmasks them for an upgrade. */
+export const MASKED_STATE = '/var/lib/osha/upgrade-masked-units';
+const POLICY_RC = '/usr/sbin/policy-rc.d';
+const POLICY_MARK = '# osha upgrade';
+
+/**
+ * Before apt: a Debian package's postinst enables its unit (update-rc.d, deb-systemd-helper) and
+ * fails when the unit is masked, as osha masks the services Pacemaker runs (trixie's keystone:
+ * "Unit file keystone.service is masked", exit 1). So the masked services are recorded, then
+ * unmasked while policy-rc.d (Debian's switch that maintainer scripts ask before starting a
+ * daemon) keeps every daemon from starting. An operator's own policy-rc.d is left in place.
+ */
+export const HOLD_SERVICES = [
+  'set -e',
+  'mkdir -p /var/lib/osha',
+  `if [ ! -e ${MASKED_STATE} ]; then`,
+  `  find /etc/systemd/system -maxdepth 1 -name '*.service' -lname /dev/null -printf '%f\\n' | sort > ${MASKED_STATE}.tmp`,
+  `  mv ${MASKED_STATE}.tmp ${MASKED_STATE}`,
+  'fi',
+  `if [ ! -e ${POLICY_RC} ]; then printf '#!/bin/sh\\n${POLICY_MARK}: no daemon starts while packages are upgraded\\nexit 101\\n' > ${POLICY_RC}.tmp && chmod 755 ${POLICY_RC}.tmp && mv ${POLICY_RC}.tmp ${POLICY_RC}; fi`,
+  `units=$(cat ${MASKED_STATE}); if [ -n "$units" ]; then systemctl unmask $units; fi`,
+].join('\n');
+
+/** After apt, failed or not: the same services disabled (a postinst enabled them) and masked again. */
+export const RELEASE_SERVICES = [
+  `if [ -e ${MASKED_STATE} ]; then`,
+  `  units=$(cat ${MASKED_STATE})`,
+  '  if [ -n "$units" ]; then systemctl disable $units >/dev/null 2>&1 || true; systemctl mask $units; fi',
+  `  rm -f ${MASKED_STATE}`,
+  'fi',
+  `if grep -qs '${POLICY_MARK}' ${POLICY_RC}; then rm -f ${POLICY_RC}; fi`,
+].join('\n');
+
 /** Sums apt's "N upgraded, M newly installed, K to remove" lines. */
 export function parseAptCounts(out: string): { upgraded: number; installed: number; removed: number } {
   const total = { upgraded: 0, installed: 0, removed: 0 };
@@ -128,7 +161,8 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   const res: NodeResult = { node, migrated: [], rebooted: false };
   const t0 = Date.now();
   const fail = (e: string) => ({ ...res, error: e, totalMs: Date.now() - t0 });
-  const release = plan.target.kind === 'release' && step.from !== step.to;
+  // A resumed node may already say the new release (base-files came first): it still needs the rest.
+  const release = plan.target.kind === 'release' && (step.from !== step.to || step.resumes);
   const on = async (command: string, timeout = 300_000) => {
     const c = await session.connect(node);
     if (!c.ok) return c;
@@ -174,11 +208,20 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   }
   const aptStart = Date.now();
   let aptOut = '';
+  const held = await on(HOLD_SERVICES);
+  if (!held.ok) return fail(`before apt: ${held.error.message}`);
   for (const cmd of aptCommands(release)) {
-    const r = await on(cmd, 3600_000);
-    if (!r.ok) return fail(`apt: ${r.error.message}`);
+    const c = await session.connect(node);
+    const r = c.ok ? await c.value.exec(cmd, { timeoutMs: 3600_000 }) : c;
+    if (!r.ok || r.value.code !== 0) {
+      const restored = await on(RELEASE_SERVICES);
+      const why = r.ok ? aptFailure(r.value.stdout, r.value.stderr, r.value.code) : r.error.message;
+      return fail(`apt: ${why}${restored.ok ? '' : `; restoring the masked services also failed: ${restored.error.message}`}`);
+    }
     aptOut += r.value.stdout;
   }
+  const restored = await on(RELEASE_SERVICES);
+  if (!restored.ok) return fail(`after apt, masking the services again: ${restored.error.message}`);
   res.aptMs = Date.now() - aptStart;
   res.packages = parseAptCounts(aptOut);
   const report = await on(hostReportScript(packagesOf(inv)), 60_000);
@@ -211,6 +254,14 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   if (!settled.ok) return fail(`the cluster did not settle after ${node} came back: ${settled.error.message}`);
   res.totalMs = Date.now() - t0;
   return res;
+}
+
+/** What failed in an apt run: dpkg's "error processing package" lines, else the output's end. */
+export function aptFailure(stdout: string, stderr: string, code: number): string {
+  const lines = `${stdout}\n${stderr}`.split('\n');
+  const dpkg = lines.filter((l) => /^dpkg: error processing|^ .*(returned error exit status|subprocess)|^E: /.test(l));
+  const tail = dpkg.length ? dpkg : lines.filter((l) => l.trim()).slice(-5);
+  return `exit ${code}: ${tail.join('\n').trim()}`;
 }
 
 /** Polls the cluster's status (from `nodes`) until `wrong` finds nothing wrong; its last complaint otherwise. */

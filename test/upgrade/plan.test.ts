@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { planUpgrade, type UpgradeNodeFacts, type UpgradeRequest } from '../../src/upgrade/plan.ts';
 import { checkJumps, rewriteSources, upstreamVersion, RELEASE_UPGRADES } from '../../src/upgrade/releases.ts';
 import { parseHostReport, resourcesOn } from '../../src/upgrade/facts.ts';
-import { aptCommands, parseAptCounts } from '../../src/upgrade/run.ts';
+import { aptCommands, aptFailure, parseAptCounts } from '../../src/upgrade/run.ts';
 import { parseClusterStatus } from '../../src/facts/status.ts';
 
 // Versions as Debian 12's packages have them (read from the lab's bookworm image).
@@ -123,6 +123,13 @@ describe('upgrade: facts and apt', function () {
     expect(aptCommands(true)[0]).to.include('dpkg --configure -a');
     expect(aptCommands(false).join('\n')).to.not.include('--without-new-pkgs');
     for (const c of aptCommands(true)) expect(c).to.include('DEBIAN_FRONTEND=noninteractive');
+  });
+
+  it('names the package whose maintainer script failed (from dpkg\'s output, not apt\'s last line)', function () {
+    // What trixie's keystone postinst printed on a node where osha had masked keystone.service.
+    const stdout = 'Setting up keystone (2:27.0.0-3+deb13u6) ...\nFailed to enable unit: Unit file /etc/systemd/system/keystone.service is masked.\ndpkg: error processing package keystone (--configure):\n installed keystone package post-installation script subprocess returned error exit status 1\nSetting up glance-api (2:30.0.0-3+deb13u5) ...\nErrors were encountered while processing:\n keystone\n';
+    const why = aptFailure(stdout, 'E: Sub-process /usr/bin/dpkg returned an error code (1)\n', 100);
+    expect(why).to.equal('exit 100: dpkg: error processing package keystone (--configure):\n installed keystone package post-installation script subprocess returned error exit status 1\nE: Sub-process /usr/bin/dpkg returned an error code (1)');
   });
 
   it('what runs on a node: fence devices and clone instances do not move', function () {

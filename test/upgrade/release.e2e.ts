@@ -91,6 +91,7 @@ describe('[lab] osha upgrade --to trixie: a bookworm cluster taken to Debian 13 
   it('then: a re-run has nothing to do, and a re-deploy on trixie changes nothing', async () => {
     const again = await osha(['upgrade', inventory, '--to', 'trixie', '--dry-run']);
     expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(/^upgrade: nothing to do, every node runs trixie$/m);
     expect(again.stdout.match(/skipped: already on trixie/g) ?? []).to.have.length(ha.nodes.length);
     const r = await deployOk(ha, inventory, ['--timeout', '300']);
     expect(r.summary.changed).to.equal(0);
