@@ -7,6 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Inventory } from '../inventory/schema.ts';
 import { hostForUrl } from '../openstack/url.ts';
+import { mapLimit } from '../util/concurrency.ts';
+
+/** Writes checked (and their projects deleted) at once after the loop. */
+const SETTLE_CONCURRENCY = 8;
 
 export type LoadKind = 'token' | 'images' | 'write';
 
@@ -342,35 +346,40 @@ export async function settleLoad(target: LoadTarget, record: LoadRecord, opts: P
     }
     return reply;
   };
-  const check: WriteCheck = { lost: [], unverified: [] };
-  const cleanup: Cleanup = { deleted: 0, left: [] };
-  const remove = async (w: Write, id: string) => {
+  // One write's outcome; the writes are checked a few at a time (a long run, such as a rolling
+  // upgrade's, makes a thousand of them), and their outcomes are folded in the writes' order.
+  interface Outcome {
+    lost?: string;
+    unverified?: string;
+    deleted: number;
+    left: string[];
+  }
+  const remove = async (w: Write, id: string, o: Outcome) => {
     const r = await ask(`${target.identityUrl}/projects/${encodeURIComponent(id)}`, { method: 'DELETE' });
-    if ('status' in r && r.status === 204) cleanup.deleted++;
-    else if (!('status' in r && r.status === 404)) cleanup.left.push(w.name);
+    if ('status' in r && r.status === 204) o.deleted++;
+    else if (!('status' in r && r.status === 404)) o.left.push(w.name);
   };
-  for (const w of record.writes) {
+  const settleOne = async (w: Write): Promise<Outcome> => {
+    const o: Outcome = { deleted: 0, left: [] };
     if (w.id !== undefined) {
       const r = await ask(`${target.identityUrl}/projects/${encodeURIComponent(w.id)}`);
       const status = 'status' in r ? r.status : undefined;
-      if (status === 404) {
-        check.lost.push(w.name);
-        continue;
-      }
-      if (status !== 200) check.unverified.push(w.name);
-      await remove(w, w.id);
-      continue;
+      if (status === 404) return { ...o, lost: w.name };
+      if (status !== 200) o.unverified = w.name;
+      await remove(w, w.id, o);
+      return o;
     }
     const r = await ask(`${target.identityUrl}/projects?name=${encodeURIComponent(w.name)}&domain_id=${encodeURIComponent(t.domainId)}`);
     const found = 'status' in r && r.status === 200 ? field(r.body, 'projects') : undefined;
-    if (!Array.isArray(found)) {
-      cleanup.left.push(w.name);
-      continue;
-    }
+    if (!Array.isArray(found)) return { ...o, left: [w.name] };
     for (const p of found as unknown[]) {
       const id = field(p, 'id');
-      if (field(p, 'name') === w.name && typeof id === 'string') await remove(w, id);
+      if (field(p, 'name') === w.name && typeof id === 'string') await remove(w, id, o);
     }
-  }
+    return o;
+  };
+  const outcomes = await mapLimit(record.writes, SETTLE_CONCURRENCY, settleOne);
+  const check: WriteCheck = { lost: outcomes.flatMap((o) => o.lost ?? []), unverified: outcomes.flatMap((o) => o.unverified ?? []) };
+  const cleanup: Cleanup = { deleted: outcomes.reduce((n, o) => n + o.deleted, 0), left: outcomes.flatMap((o) => o.left) };
   return summarizeLoad(record, check, cleanup);
 }

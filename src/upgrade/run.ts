@@ -124,7 +124,8 @@ export async function runUpgrade(input: UpgradeInput): Promise<UpgradeResult> {
   const log = input.log ?? (() => undefined);
   const result: UpgradeResult = { target: plan.target, nodes: [], after: [], errors: [] };
   const versions = new Map(input.facts.map((f) => [f.name, { ...f.versions }]));
-  const load = input.load ? startLoad(input.load, { until: Date.now() + 24 * 3600_000 }) : undefined;
+  // A round a second: an upgrade lasts minutes to hours, and gaps of interest last seconds.
+  const load = input.load ? startLoad(input.load, { until: Date.now() + 24 * 3600_000, minRoundMs: 1000 }) : undefined;
   let firstRejoin: number | undefined;
   let lastRejoin: number | undefined;
   for (const step of plan.nodes) {
