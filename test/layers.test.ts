@@ -10,7 +10,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** Top to bottom; keep in step with README.md. */
 const LAYERS: string[][] = [
   ['cli'],
-  ['playbook'],
+  ['playbook', 'upgrade'],
   ['steps', 'drill', 'lab', 'wizard'],
   ['runner'],
   ['cluster', 'openstack', 'agents'],
