@@ -33,8 +33,11 @@ export function aptInstallScript(packages: string[]): string {
     'trap cleanup EXIT',
     `trap 'cleanup; exit 1' HUP INT TERM`,
     'export DEBIAN_FRONTEND=noninteractive',
-    // An install cut short (node lost mid-run) leaves dpkg half-configured: finish it first.
+    // An install cut short (node lost mid-run) leaves dpkg half-configured: finish it first. A
+    // package cut during unpacking is half-installed (some of its files missing): reinstall it.
     'dpkg --configure -a',
+    `broken=$(dpkg-query -W -f='\${db:Status-Abbrev} \${binary:Package}\\n' | awk 'substr($1, 2, 1) == "H" { print $2 }')`,
+    'if [ -n "$broken" ]; then apt-get install -y -q --reinstall --no-install-recommends -o Dpkg::Options::=--force-confold $broken; fi',
     sh`do_install() { apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${packages}; }`,
     // A node with stale or no package lists gets one `apt-get update`, then a second try.
     'do_install || { apt-get update -q && do_install; }',

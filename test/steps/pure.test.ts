@@ -62,6 +62,8 @@ describe('packages and properties', () => {
   it('wraps apt in a policy-rc.d that osha marks and removes', () => {
     const s = aptInstallScript(['pacemaker', "x'y"]);
     expect(s).to.include('policy-rc.d').and.include('exit 101').and.include(`'x'\\''y'`);
+    // A node cut off mid-install: dpkg finished, half-installed packages reinstalled.
+    expect(s).to.include('dpkg --configure -a').and.include('--reinstall');
   });
   it('resolves quorum policy auto and says why', () => {
     const p = clusterOptions(inv());
