@@ -4,8 +4,8 @@
 import { connect } from 'node:net';
 import type { Inventory } from '../inventory/schema.ts';
 import type { SshSession } from '../ssh/session.ts';
-import type { HostConnection } from '../ssh/connection.ts';
-import { parseClusterStatus, type ClusterStatus } from '../facts/status.ts';
+import type { ClusterStatus } from '../facts/status.ts';
+import { readClusterStatus } from '../facts/cluster.ts';
 import { buildResourceModel, VIP_ID } from '../cluster/build.ts';
 import { primitivesOf } from '../model/resources.ts';
 import { sh } from '../ssh/quote.ts';
@@ -67,12 +67,6 @@ export interface DrillResult {
   errors: string[];
 }
 
-export async function clusterStatusVia(c: HostConnection): Promise<Result<ClusterStatus>> {
-  const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 15_000 });
-  if (!r.ok) return r;
-  return parseClusterStatus(r.value.stdout);
-}
-
 /** True when something at `host` answers TCP (accepts or refuses): the address is alive. */
 export function addressAnswers(host: string, port = 22, timeoutMs = 300): Promise<boolean> {
   return new Promise((resolve) => {
@@ -122,7 +116,8 @@ export interface DrillInput {
   log?: (line: string) => void;
 }
 
-async function firstStatus(session: SshSession, nodes: string[]): Promise<Result<{ via: string; status: ClusterStatus }>> {
+/** The cluster's status from the first of `nodes` that answers (the drill's and the upgrade's view). */
+export async function firstStatus(session: SshSession, nodes: readonly string[]): Promise<Result<{ via: string; status: ClusterStatus }>> {
   const errors: string[] = [];
   for (const n of nodes) {
     const c = await session.connect(n);
@@ -130,7 +125,7 @@ async function firstStatus(session: SshSession, nodes: string[]): Promise<Result
       errors.push(c.error.message);
       continue;
     }
-    const s = await clusterStatusVia(c.value);
+    const s = await readClusterStatus(c.value);
     if (s.ok) return ok({ via: n, status: s.value });
     errors.push(`${n}: ${s.error.message}`);
   }
@@ -261,7 +256,7 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
     if (status.ok && status.value.status.onlineNodes.includes(victim)) {
       const c = await session.connect(victim);
       if (c.ok) {
-        const own = await clusterStatusVia(c.value);
+        const own = await readClusterStatus(c.value);
         if (own.ok && own.value.quorate && own.value.onlineNodes.length === names.length) {
           result.rejoinMs = Date.now() - t1;
           break;

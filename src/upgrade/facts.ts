@@ -5,7 +5,8 @@ import type { Inventory } from '../inventory/schema.ts';
 import type { SshSession } from '../ssh/session.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import { sh } from '../ssh/quote.ts';
-import { parseClusterStatus, type ClusterStatus } from '../facts/status.ts';
+import type { ClusterStatus } from '../facts/status.ts';
+import { firstStatus } from '../drill/drill.ts';
 import { SERVICES, type ServiceName } from '../services/registry.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { buildResourceModel } from '../cluster/build.ts';
@@ -42,28 +43,6 @@ export function hostReportScript(packages: readonly string[]): string {
     // With the lists the node has now; no lock taken, nothing changed.
     'echo "pending $(apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null | grep -c "^Inst ")"',
   ].join('\n');
-}
-
-export async function statusVia(c: HostConnection): Promise<Result<ClusterStatus>> {
-  const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
-  if (!r.ok) return r;
-  return parseClusterStatus(r.value.stdout);
-}
-
-/** The cluster's status from the first of `nodes` that answers. */
-export async function statusFromAny(session: SshSession, nodes: readonly string[]): Promise<Result<{ via: string; status: ClusterStatus }>> {
-  const errors: string[] = [];
-  for (const n of nodes) {
-    const c = await session.connect(n);
-    if (!c.ok) {
-      errors.push(`${n}: ${c.error.message}`);
-      continue;
-    }
-    const s = await statusVia(c.value);
-    if (s.ok) return ok({ via: n, status: s.value });
-    errors.push(`${n}: ${s.error.message}`);
-  }
-  return err({ message: `no node could report the cluster status: ${errors.join('; ')}` });
 }
 
 /**
@@ -105,17 +84,18 @@ export async function gatherUpgradeFacts(session: SshSession, inv: Inventory): P
   });
   const unreachable = [...reports].filter(([, r]) => !r.ok).map(([n, r]) => `${n}: ${r.ok ? '' : r.error.message}`);
   if (unreachable.length) return err({ message: `cannot read every node: ${unreachable.join('; ')}`, fix: 'osha upgrade needs every node reachable over SSH' });
-  const st = await statusFromAny(session, names);
+  const st = await firstStatus(session, names);
   if (!st.ok) return st;
   const via = await session.connect(st.value.via);
   if (!via.ok) return via;
   const cloned = clonedPrimitives(inv);
   const nodes: UpgradeNodeFacts[] = [];
-  for (const name of names) {
+  const marks = await Promise.all(names.map((name) => markOf(via.value, name)));
+  for (const [i, name] of names.entries()) {
     const rep = reports.get(name)!;
     if (!rep.ok) return rep;
     const n = st.value.status.nodes.find((x) => x.name === name);
-    const mark = await markOf(via.value, name);
+    const mark = marks[i]!;
     if (!mark.ok) return mark;
     nodes.push({
       name,

@@ -9,10 +9,11 @@ import type { SshSession } from '../ssh/session.ts';
 import { sh } from '../ssh/quote.ts';
 import { primitiveId } from '../cluster/build.ts';
 import { backupPathFor } from '../openstack/backup.ts';
-import { configFamilyOf, DB_SYNC, SERVICES, type ConfigFamily, type ServiceName } from '../services/registry.ts';
+import { configFamilyOf, DB_SYNC, registryEntries, SERVICES, type ConfigFamily, type ServiceName } from '../services/registry.ts';
 import { startLoad, settleLoad, type LoadSummary, type LoadTarget } from '../drill/load.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { hostReportScript, packagesOf, parseHostReport, resourcesOn, statusFromAny } from './facts.ts';
+import { hostReportScript, packagesOf, parseHostReport, resourcesOn } from './facts.ts';
+import { firstStatus } from '../drill/drill.ts';
 import { rewriteSources, upstreamVersion, type DebianRelease } from './releases.ts';
 import { UPGRADE_MARK, type NodeUpgrade, type UpgradeNodeFacts, type UpgradePlan } from './plan.ts';
 import type { ClusterStatus } from '../facts/status.ts';
@@ -83,20 +84,25 @@ const POLICY_MARK = '# osha upgrade';
 /**
  * Before apt: a Debian package's postinst enables its unit (update-rc.d, deb-systemd-helper) and
  * fails when the unit is masked, as osha masks the services Pacemaker runs (trixie's keystone:
- * "Unit file keystone.service is masked", exit 1). So the masked services are recorded, then
- * unmasked while policy-rc.d (Debian's switch that maintainer scripts ask before starting a
- * daemon) keeps every daemon from starting. An operator's own policy-rc.d is left in place.
+ * "Unit file keystone.service is masked", exit 1). So those of osha's units (the service
+ * registry's init units; no other mask is touched) that are masked are recorded, then unmasked
+ * while policy-rc.d (Debian's switch that maintainer scripts ask before starting a daemon) keeps
+ * every daemon from starting.
+ * An operator's own policy-rc.d is left in place.
  */
-export const HOLD_SERVICES = [
-  'set -e',
-  'mkdir -p /var/lib/osha',
-  `if [ ! -e ${MASKED_STATE} ]; then`,
-  `  find /etc/systemd/system -maxdepth 1 -name '*.service' -lname /dev/null -printf '%f\\n' | sort > ${MASKED_STATE}.tmp`,
-  `  mv ${MASKED_STATE}.tmp ${MASKED_STATE}`,
-  'fi',
-  `if [ ! -e ${POLICY_RC} ]; then printf '#!/bin/sh\\n${POLICY_MARK}: no daemon starts while packages are upgraded\\nexit 101\\n' > ${POLICY_RC}.tmp && chmod 755 ${POLICY_RC}.tmp && mv ${POLICY_RC}.tmp ${POLICY_RC}; fi`,
-  `units=$(cat ${MASKED_STATE}); if [ -n "$units" ]; then systemctl unmask $units; fi`,
-].join('\n');
+export function holdServices(units: readonly string[]): string {
+  return [
+    'set -e',
+    'mkdir -p /var/lib/osha',
+    `if [ ! -e ${MASKED_STATE} ]; then`,
+    `  : > ${MASKED_STATE}.tmp`,
+    `  for u in ${units.map((u) => sh`${u}.service`).join(' ')}; do if [ "$(readlink "/etc/systemd/system/$u")" = /dev/null ]; then echo "$u" >> ${MASKED_STATE}.tmp; fi; done`,
+    `  mv ${MASKED_STATE}.tmp ${MASKED_STATE}`,
+    'fi',
+    `if [ ! -e ${POLICY_RC} ]; then printf '#!/bin/sh\\n${POLICY_MARK}: no daemon starts while packages are upgraded\\nexit 101\\n' > ${POLICY_RC}.tmp && chmod 755 ${POLICY_RC}.tmp && mv ${POLICY_RC}.tmp ${POLICY_RC}; fi`,
+    `units=$(cat ${MASKED_STATE}); if [ -n "$units" ]; then systemctl unmask $units; fi`,
+  ].join('\n');
+}
 
 /** After apt, failed or not: the same services disabled (a postinst enabled them) and masked again. */
 export const RELEASE_SERVICES = [
@@ -186,7 +192,8 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   const out = await viaOther(sh`crm_attribute --node ${node} --name ${UPGRADE_MARK} --update ${step.to} --lifetime forever && crm_attribute --node ${node} --name standby --update on --lifetime forever`);
   if (!out.ok) return fail(out.error.message);
   const drained = await waitStatus(session, others, timeoutMs, (s) => {
-    if (resourcesOn(s, node, { movable: false }).length > 0) return `${node} still runs ${resourcesOn(s, node, { movable: false }).join(', ')}`;
+    const still = resourcesOn(s, node, { movable: false });
+    if (still.length > 0) return `${node} still runs ${still.join(', ')}`;
     const missing = step.moves.filter((id) => !s.resources.get(id)?.roles.some((r) => r === 'Started' || r === 'Promoted'));
     return missing.length ? `not running elsewhere yet: ${missing.join(', ')}` : undefined;
   });
@@ -209,7 +216,9 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   }
   const aptStart = Date.now();
   let aptOut = '';
-  const held = await on(HOLD_SERVICES);
+  // Every unit osha masks for any service: one dropped from the inventory since stays masked.
+  const units = [...new Set(registryEntries().flatMap(([, e]) => e.initUnits))];
+  const held = await on(holdServices(units));
   if (!held.ok) return fail(`before apt: ${held.error.message}`);
   for (const cmd of aptCommands(release)) {
     const c = await session.connect(node);
@@ -270,7 +279,7 @@ async function waitStatus(session: SshSession, nodes: readonly string[], timeout
   const deadline = Date.now() + timeoutMs;
   let last = 'no status read';
   for (;;) {
-    const s = await statusFromAny(session, nodes);
+    const s = await firstStatus(session, nodes);
     if (s.ok) {
       const w = wrong(s.value.status);
       if (!w) return ok(s.value.status);

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { labDown } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
 import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, controllerFiles, readControllerSecrets, type ControllerSecrets } from '../../src/lab/openstack.ts';
-import { labInfoOf, nodeRun, type LabInfo, type LabNode } from '../support/lab.ts';
+import { dropAfterSuite, labInfoOf, nodeRun, skipWithoutLab, type LabInfo, type LabNode } from '../support/lab.ts';
+import { onTeardown } from '../support/teardown.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 import type { Release } from '../../src/lab/image-recipe.ts';
@@ -235,4 +236,16 @@ export async function haLabUp(opts: HaLabOptions = {}): Promise<HaLab & { demo: 
     passwordFile: files.passwordFile,
     demo: demo.stdout,
   };
+}
+
+/**
+ * A suite's own HA lab (the demo on it), from its `before`: skipped without root, and removed
+ * after the suite and on Ctrl-C, also when bringing it up fails.
+ */
+export async function suiteHaLab(ctx: Mocha.Context, opts: HaLabOptions & { dir: string; subnet: number }): Promise<HaLab & { demo: string }> {
+  await skipWithoutLab(ctx);
+  const drop = () => haLabDown(opts.dir);
+  dropAfterSuite(ctx, drop);
+  onTeardown(drop);
+  return haLabUp({ log: (l) => console.log(`      ${l}`), ...opts });
 }

@@ -7,10 +7,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
-import { onTeardown } from '../support/teardown.ts';
 import { osha } from '../support/osha.ts';
-import { activeNode, crmMon, haInventory, haLabDown, haLabUp, issueToken, listImages, nodeOk, type HaLab } from './setup.ts';
+import { activeNode, crmMon, haInventory, issueToken, listImages, nodeOk, type HaLab, suiteHaLab } from './setup.ts';
 
 const PLACE = { dir: '/tmp/osha-test-trixie', subnet: 81 } as const;
 
@@ -21,11 +19,7 @@ describe('[lab] Debian 13 (trixie) nodes: the demo with Pacemaker 3, crmsh 5 and
 
   before(async function () {
     this.timeout(45 * 60_000);
-    await skipWithoutLab(this);
-    const drop = () => haLabDown(PLACE.dir);
-    dropAfterSuite(this, drop);
-    onTeardown(drop);
-    ha = await haLabUp({ ...PLACE, release: 'trixie', log: (l) => console.log(`      ${l}`) });
+    ha = await suiteHaLab(this, { ...PLACE, release: 'trixie' });
     inventory = haInventory(ha);
   });
 

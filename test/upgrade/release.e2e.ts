@@ -4,11 +4,9 @@
 // full Debian release upgrades take 15-25 minutes on a 2-core host, more than CI's budget has
 // left. Run it with `npm run test:release-upgrade` (README, "Rolling upgrades").
 import { expect } from 'chai';
-import { dropAfterSuite, skipWithoutLab } from '../support/lab.ts';
-import { onTeardown } from '../support/teardown.ts';
 import { osha } from '../support/osha.ts';
 import type { LoadSummary } from '../../src/drill/load.ts';
-import { activeNode, crmMon, deployOk, haInventory, haLabDown, haLabUp, issueToken, listImages, nodeOk, uploadImage, type HaLab } from '../ha/setup.ts';
+import { activeNode, crmMon, deployOk, haInventory, issueToken, listImages, nodeOk, uploadImage, type HaLab, suiteHaLab } from '../ha/setup.ts';
 import { randomBytes } from 'node:crypto';
 
 const PLACE = { dir: '/tmp/osha-test-release-upgrade', subnet: 87 } as const;
@@ -29,11 +27,7 @@ describe('[lab] osha upgrade --to trixie: a bookworm cluster taken to Debian 13 
 
   before(async function () {
     this.timeout(45 * 60_000);
-    await skipWithoutLab(this);
-    const drop = () => haLabDown(PLACE.dir);
-    dropAfterSuite(this, drop);
-    onTeardown(drop);
-    ha = await haLabUp({ ...PLACE, release: 'bookworm', log: (l) => console.log(`      ${l}`) });
+    ha = await suiteHaLab(this, { ...PLACE, release: 'bookworm' });
     // RabbitMQ 3.10 cannot be rolled to 4.0 (osha refuses it, test/ha/ha.test.ts): the cluster
     // runs the demo's other services.
     inventory = haInventory(ha, { services: ['mysql', 'keystone', 'glance-api'], name: 'inventory-upgrade.yaml' });
