@@ -398,6 +398,13 @@ function location(rsc: string, node: string, score: string, id?: string): Constr
 export const GALERA_ID = `${OSHA_PREFIX}galera`;
 export const GALERA_CLONE_ID = cloneId('galera');
 export const HAPROXY_CLONE_ID = cloneId('haproxy');
+/**
+ * The VIP's resource priority in the active-active topology. Pacemaker assigns resources and lays
+ * out its transition graph in priority order, and under load (load-threshold) it runs as few as one
+ * action at a time cluster-wide: after a node dies the VIP's start then comes first, before the
+ * clones' notifications, and is not overtaken by the fenced node rebooting and rejoining.
+ */
+export const AA_VIP_PRIORITY = '10';
 /** The one service that stays active/passive beside the clones: a volume has one writer (as TripleO ran it). */
 const ACTIVE_PASSIVE_IN_ACTIVE_ACTIVE: ServiceName = 'cinder-volume';
 /** osha's agents read the node's own address from this file (written by the topology-files step). */
@@ -420,9 +427,12 @@ const GALERA_OPS: OpTimings = { start: { interval: '0s', timeout: '120s' }, stop
 function activeActiveModel(inv: Inventory): ResourceModel {
   const overrides = normaliseOverrides(inv.resources.overrides);
   const resources: Resource[] = [...fenceDevices(inv)];
-  const vip = vipPrimitive(VIP_ID, 'vip', inv.vip, overrides);
-  resources.push(vip);
-  if (inv.public_vip) resources.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
+  const vips = [vipPrimitive(VIP_ID, 'vip', inv.vip, overrides)];
+  if (inv.public_vip) vips.push(vipPrimitive(PUBLIC_VIP_ID, 'public-vip', inv.public_vip, overrides));
+  // The VIPs first in every transition: a busy node makes Pacemaker run one action at a time
+  // (load throttling), and the VIP's start must not wait behind RabbitMQ's notifications.
+  for (const v of vips) if (!v.meta.some(([k]) => k === 'priority')) v.meta.push(['priority', AA_VIP_PRIORITY]);
+  resources.push(...vips);
 
   const names = inv.nodes.map((n) => n.name);
   const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, galeraParams(names), GALERA_OPS, overrides.get('mysql'));
@@ -443,8 +453,10 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   resources.push(galeraClone, rabbitClone, haproxy);
 
   const constraints: Constraint[] = [...fenceConstraints(inv)];
-  // The VIP goes where HAProxy runs; starting HAProxy does not wait for the VIP (it binds with freebind).
-  for (const v of inv.public_vip ? [VIP_ID, PUBLIC_VIP_ID] : [VIP_ID]) constraints.push(colocation(v, HAPROXY_CLONE_ID), order(v, HAPROXY_CLONE_ID, false));
+  // The VIP goes where HAProxy runs; starting HAProxy does not wait for the VIP (it binds with
+  // freebind). Not symmetrical: a dead node's VIP must not wait for the pseudo-stops of its HAProxy
+  // instance, which a throttled transition (one action at a time) reaches only after the slow ones.
+  for (const v of inv.public_vip ? [VIP_ID, PUBLIC_VIP_ID] : [VIP_ID]) constraints.push(colocation(v, HAPROXY_CLONE_ID), { ...order(v, HAPROXY_CLONE_ID, false), symmetrical: false });
 
   for (const s of inv.services) {
     if (s === 'mysql' || s === 'rabbitmq') continue;

@@ -189,6 +189,11 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
   if (!out.ok) return err({ message: `could not take ${victim} out: ${out.error.message}` });
   if (mode === 'kill' || mode === 'partition') await session.reset(victim);
   const deadline = t0 + timeoutMs;
+  // Set once a survivor's status shows the node gone: until then it still "runs" what it ran.
+  const away = { seen: false };
+  const note = (st: ClusterStatus) => {
+    if (!st.onlineNodes.includes(victim)) away.seen = true;
+  };
 
   // The VIP, watched from here, in parallel with the services, watched from a survivor.
   const vipWatch = (async () => {
@@ -198,6 +203,11 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
       const at = status.ok ? status.value.status.resources.get(VIP_ID) : undefined;
       if (at && at.roles.includes('Started') && at.nodes.some((n) => n !== victim) && (await addressAnswers(inv.vip.address))) {
         result.vipMs = Date.now() - t0;
+        return;
+      }
+      if (status.ok) note(status.value.status);
+      if (status.ok && backOnVictim(status.value.status, VIP_ID, victim, away.seen)) {
+        result.errors.push(`the VIP came back on ${victim} itself ${((Date.now() - t0) / 1000).toFixed(1)} s after it was taken out (fenced, rebooted and rejoined), not on a survivor: the survivors did not start it before ${victim} was back`);
         return;
       }
       await pause(100);
@@ -211,13 +221,20 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
   while (pending.size > 0 && Date.now() < deadline) {
     const status = await firstStatus(session, survivors);
     if (status.ok) {
+      note(status.value.status);
       await Promise.all(
         [...pending].map(async (id) => {
           const s = status.value.status.resources.get(id);
           // A promotable clone (Galera) serves where an instance is promoted.
           const serving = s?.roles.includes('Started') || s?.roles.includes('Promoted');
           const where = serving ? s!.nodes.find((n) => n !== victim) : undefined;
-          if (!where) return;
+          if (!where) {
+            // Waiting on is pointless once it runs again on the node that was taken out.
+            if (backOnVictim(status.value.status, id, victim, away.seen) && pending.delete(id)) {
+              result.services.find((x) => x.id === id)!.error = `came back only on ${victim} itself, after it rejoined: never on another node`;
+            }
+            return;
+          }
           const c = await session.connect(where);
           if (!c.ok) return;
           // The resource's own monitor at depth 10 (health endpoint or port), run where it now lives.
@@ -234,11 +251,8 @@ async function failOver(input: DrillInput, victim: string, watched: string[], re
     }
     if (pending.size > 0) await pause(200);
   }
-  for (const id of pending) {
-    const entry = result.services.find((x) => x.id === id)!;
-    entry.error = `not healthy on another node within ${timeoutMs / 1000} s`;
-    result.errors.push(`${id}: ${entry.error}`);
-  }
+  for (const id of pending) result.services.find((x) => x.id === id)!.error = `not healthy on another node within ${timeoutMs / 1000} s`;
+  for (const entry of result.services) if (entry.error) result.errors.push(`${entry.id}: ${entry.error}`);
   await vipWatch;
   await phaseWatch;
   await attachStarts(session, survivors, t0, result);
@@ -323,6 +337,19 @@ async function attachStarts(session: SshSession, survivors: string[], t0: number
     }
     return;
   }
+}
+
+/**
+ * The node taken out, once seen gone (`seenAway`), is online again and the resource runs there
+ * and nowhere else: the survivors never started it (a fenced node that reboots fast can be back
+ * before a slow, throttled transition got to it). Before the survivors notice, the node still
+ * shows what it ran; in standby it never goes away. Pure, for the drill's two watchers.
+ */
+export function backOnVictim(status: ClusterStatus, id: string, victim: string, seenAway: boolean): boolean {
+  if (!seenAway) return false;
+  // crm_mon lists a node only under an active instance: the nodes are where it runs.
+  const running = status.resources.get(id)?.nodes ?? [];
+  return status.onlineNodes.includes(victim) && running.length > 0 && running.every((n) => n === victim);
 }
 
 function pause(ms: number): Promise<void> {

@@ -96,6 +96,8 @@ export interface Order {
   mandatory: boolean;
   /** The action of `first` that `then` waits for: start (the default) or promote. */
   firstAction?: 'start' | 'promote';
+  /** false: only the starts are ordered, not the stops in reverse (Pacemaker's default is true). */
+  symmetrical?: false;
 }
 
 export interface Location {

@@ -92,7 +92,9 @@ export function constraintElement(doc: Document, c: Constraint): Element {
   }
   if (c.kind === 'order') {
     const kind = c.mandatory ? 'Mandatory' : 'Optional';
-    return element(doc, 'rsc_order', { id: c.id, kind, first: c.first, 'first-action': c.firstAction ?? 'start', then: c.then, 'then-action': 'start' });
+    const attrs: Record<string, string> = { id: c.id, kind, first: c.first, 'first-action': c.firstAction ?? 'start', then: c.then, 'then-action': 'start' };
+    if (c.symmetrical === false) attrs.symmetrical = 'false';
+    return element(doc, 'rsc_order', attrs);
   }
   return element(doc, 'rsc_location', { id: c.id, rsc: c.rsc, node: c.node, score: c.score });
 }

@@ -92,7 +92,7 @@ function score(s: string): string {
 function constraint(c: Constraint): string {
   if (c.kind === 'location') return `location ${c.id} ${c.rsc} ${score(c.score)}: ${c.node}`;
   if (c.kind === 'colocation') return `colocation ${c.id} ${score(c.score)}: ${c.rsc} ${c.withRsc}`;
-  return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:${c.firstAction ?? 'start'} ${c.then}:start`;
+  return `order ${c.id} ${c.mandatory ? 'inf' : 'Optional'}: ${c.first}:${c.firstAction ?? 'start'} ${c.then}:start${c.symmetrical === false ? ' symmetrical=false' : ''}`;
 }
 
 /** The CIB id of osha's nvpair for an option (see src/render/cib.ts). */

@@ -7,7 +7,9 @@ import { primitivesOf } from '../../src/model/resources.ts';
 import { renderCrmsh } from '../../src/render/crmsh.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { havePacemakerTools, inventoryFrom, threeNodeInventory } from './fixtures.ts';
-import { crmVerify, settled, simulate } from './tools.ts';
+import { crmVerify, graphOrder, settled, simulate, transitionGraph, waitsFor } from './tools.ts';
+import { parseClusterStatus } from '../../src/facts/status.ts';
+import { run, writeCib } from './fixtures.ts';
 
 const FENCED = `topology: active-active
 openstack: { username: admin, project: admin, password: { env: OS_PASSWORD } }
@@ -68,6 +70,28 @@ describe('active-active topology: the resource set', function () {
     }
     expect(sim.placement['osha-cinder-volume']).to.have.length(1);
     expect(settled(plan.value.desired)).to.include('osha-vip');
+  });
+
+  it('the VIP\'s node dies: the VIP\'s start waits for the fencing only and is the first resource action of the transition', function () {
+    if (!havePacemakerTools()) this.skip(); // needs Debian package pacemaker-cli-utils
+    // Under load Pacemaker runs one action at a time, walking the graph in order: a VIP behind
+    // RabbitMQ's notifications (seconds each) or behind HAProxy's pseudo-stops, which come later in
+    // the graph, waited until the fenced node had rebooted and rejoined, and then went back there.
+    const plan = prepareClusterPlan(inv, model);
+    if (!plan.ok) throw new Error(plan.error.message);
+    const running = settled(settled(plan.value.desired));
+    const mon = parseClusterStatus(run('crm_mon', ['--one-shot', '--output-as=xml'], { CIB_file: writeCib(running, 'mon') }).stdout);
+    if (!mon.ok) throw new Error(mon.error.message);
+    const dead = mon.value.resources.get('osha-vip')!.nodes[0]!;
+    const graph = transitionGraph(running, ['--node-fail', dead]);
+    expect(waitsFor(graph, 'osha-vip_start_0', `stonith-${dead}-reboot`) || waitsFor(graph, 'osha-vip_start_0', 'crm_event:1'), 'the VIP waits for the fencing').to.equal(true);
+    for (const other of ['osha-cl-haproxy_stopped_0', 'osha-cl-rabbitmq_stopped_0', 'osha-cl-galera_stopped_0']) expect(waitsFor(graph, 'osha-vip_start_0', other), other).to.equal(false);
+    const order = graphOrder(running, ['--node-fail', dead]);
+    const firstOther = order.findIndex((a) => !a.key.startsWith('osha-vip_'));
+    const vip = order.filter((a) => a.key.startsWith('osha-vip_start_0') || a.key === 'osha-vip_stop_0').map((a) => order.indexOf(a));
+    expect(vip, JSON.stringify(order)).to.have.length(2);
+    expect(Math.max(...vip), JSON.stringify(order.map((a) => a.key))).to.be.below(firstOther);
+    expect(order.find((a) => a.key.startsWith('osha-vip_start_0'))!.priority).to.equal(10);
   });
 
   it('the inventory checks: 3+ nodes, mysql and rabbitmq listed, no shared storage', function () {

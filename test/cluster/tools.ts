@@ -61,6 +61,26 @@ export function transitionGraph(xml: string, extra: string[] = []): Map<string, 
   return graph;
 }
 
+/**
+ * The transition's actions in the order the controller walks them (the graph's synapse order: when
+ * Pacemaker throttles to one action at a time, the first ready one runs), each with its priority.
+ */
+export function graphOrder(xml: string, extra: string[] = []): { key: string; pseudo: boolean; priority: number }[] {
+  const out = writeCib('', 'order');
+  const r = run('crm_simulate', ['--simulate', '--xml-file', writeCib(xml, 'pre'), '--save-graph', out, ...extra]);
+  expect(r.status, r.stderr).to.equal(0);
+  const doc = new DOMParser().parseFromString(readFileSync(out, 'utf8'), 'text/xml');
+  return children(doc.documentElement ?? undefined)
+    .filter((e) => e.nodeName === 'synapse')
+    .flatMap((synapse) => {
+      const action = children(child(synapse, 'action_set'))[0];
+      if (!action || (action.nodeName !== 'rsc_op' && action.nodeName !== 'pseudo_event')) return [];
+      const pseudo = action.nodeName === 'pseudo_event';
+      const key = pseudo ? `${action.getAttribute('operation_key')}` : `${action.getAttribute('operation_key')}@${action.getAttribute('on_node')}`;
+      return [{ key, pseudo, priority: Number(synapse.getAttribute('priority') ?? 0) }];
+    });
+}
+
 /** True when action `a` waits, directly or through others, for action `b`. */
 export function waitsFor(graph: Map<string, Set<string>>, a: string, b: string): boolean {
   const seen = new Set<string>();
