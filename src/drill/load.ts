@@ -5,6 +5,8 @@
 // found by its id or its run's name, never anything else. The bookkeeping (gaps, the summary) is
 // pure; the HTTP bases and the clock are parameters, so a stand-in server can drive the loop.
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Inventory } from '../inventory/schema.ts';
 import { hostForUrl } from '../openstack/url.ts';
 import { mapLimit } from '../util/concurrency.ts';
@@ -38,7 +40,7 @@ export interface LoadOptions {
   runId?: string;
   /** Clock time at which the loop stops by itself. */
   until: number;
-  /** Per request (default 2 s). */
+  /** Per request, for its answer (default 10 s); the connect gets at most 2 s of it. */
   requestTimeoutMs?: number;
   /** A round faster than this is followed by a pause for the rest (default 200 ms). */
   minRoundMs?: number;
@@ -174,24 +176,70 @@ export function loadTargetOf(inv: Inventory, password: string): LoadTarget {
 
 type Reply = { status: number; token?: string; body: unknown } | { error: string; aborted: boolean };
 
-/** One request with its own timeout; `stop` abandons it. The body is read (JSON when it is). */
-async function call(url: string, init: RequestInit, timeoutMs: number, stop?: AbortSignal): Promise<Reply> {
-  const signal = stop ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]) : AbortSignal.timeout(timeoutMs);
-  try {
-    const r = await fetch(url, { ...init, signal });
-    const text = await r.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    return { status: r.status, token: r.headers.get('x-subject-token') ?? undefined, body };
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause;
-    const reason = (e as Error).name === 'TimeoutError' ? 'timeout' : (cause?.code ?? (e as Error).name);
-    return { error: reason, aborted: stop?.aborted === true };
-  }
+/**
+ * How long a client waits for a connection (to the VIP). Short: while no node holds the VIP, or
+ * its old holder is dead, a connect is never answered, and the loop must try again soon to see the
+ * VIP come back. The answer to a request that got through may take longer (`requestTimeoutMs`):
+ * a database holding writes for a few seconds while it evicts a dead node is slow, not down.
+ */
+const CONNECT_TIMEOUT_MS = 2000;
+/** How long an OpenStack client waits for an answer, at least (keystoneauth waits without limit by default). */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** One request: connect within CONNECT_TIMEOUT_MS, answered within `timeoutMs`; `stop` abandons it. The body is read (JSON when it is). */
+function call(url: string, init: CallInit, timeoutMs: number, stop?: AbortSignal): Promise<Reply> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (reply: Reply) => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      stop?.removeEventListener('abort', onStop);
+      resolve(reply);
+    };
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.name, aborted: stop?.aborted === true }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = undefined;
+        }
+        const token = res.headers['x-subject-token'];
+        finish({ status: res.statusCode ?? 0, token: typeof token === 'string' ? token : undefined, body });
+      });
+    });
+    const fail = (reason: string) => {
+      if (settled) return;
+      finish({ error: reason, aborted: stop?.aborted === true });
+      req.destroy();
+    };
+    const onStop = () => fail('aborted');
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) return fail('aborted');
+    timers.push(setTimeout(() => fail('timeout'), timeoutMs));
+    req.on('socket', (socket) => {
+      // A kept-alive connection is already there: only a new one has a connect to wait for.
+      if (!socket.connecting) return;
+      const t = setTimeout(() => fail('connect timeout'), Math.min(CONNECT_TIMEOUT_MS, timeoutMs));
+      timers.push(t);
+      socket.once('connect', () => clearTimeout(t));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.name));
+    req.end(init.body);
+  });
 }
 
 const field = (body: unknown, ...path: string[]): unknown => path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), body);
@@ -232,7 +280,7 @@ export interface LoadRun {
 
 export function startLoad(target: LoadTarget, opts: LoadOptions): LoadRun {
   const clock = opts.clock ?? realClock;
-  const timeoutMs = opts.requestTimeoutMs ?? 2000;
+  const timeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const minRoundMs = opts.minRoundMs ?? 200;
   const runId = opts.runId ?? randomBytes(3).toString('hex');
   const record: LoadRecord = { kinds: target.imageUrl ? ['token', 'images', 'write'] : ['token', 'write'], from: clock.now(), to: 0, samples: [], reauths: 0, writes: [] };
@@ -326,7 +374,7 @@ export function startLoad(target: LoadTarget, opts: LoadOptions): LoadRun {
  */
 export async function settleLoad(target: LoadTarget, record: LoadRecord, opts: Pick<LoadOptions, 'requestTimeoutMs' | 'settleMs' | 'clock'> = {}): Promise<LoadSummary> {
   const clock = opts.clock ?? realClock;
-  const timeoutMs = opts.requestTimeoutMs ?? 2000;
+  const timeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const giveUp = clock.now() + (opts.settleMs ?? 30_000);
   const acked = record.writes.filter((w) => w.id !== undefined);
   let token: Token | undefined;
@@ -337,7 +385,7 @@ export async function settleLoad(target: LoadTarget, record: LoadRecord, opts: P
   if (!token) return summarizeLoad(record, { lost: [], unverified: acked.map((w) => w.name) }, { deleted: 0, left: record.writes.map((w) => w.name) });
   const t = token;
   /** A request tried a few times until it gets an HTTP answer other than 5xx. */
-  const ask = async (url: string, init: RequestInit = {}): Promise<Reply> => {
+  const ask = async (url: string, init: CallInit = {}): Promise<Reply> => {
     let reply: Reply = { error: 'not tried', aborted: false };
     for (let i = 0; i < 3; i++) {
       reply = await call(url, { ...init, headers: authed(t) }, timeoutMs);

@@ -57,14 +57,16 @@ const GLOBAL = [
 // section sets its own mode and log format. A connect waits 1 s, not Debian's 5: the backends
 // are controllers on the same network, and a node that died answers nothing, so a request sent
 // to it is retried on another one within a second (the checks, every second, then take it out).
+// `redispatch 1`: every retry goes to another server; plain `redispatch` moves only the last of
+// the 3, after three connect timeouts, longer than a client waits.
 const DEFAULTS = [
   'defaults',
   '\tlog\tglobal',
   '\tmode\thttp',
   '\toption\tdontlognull',
-  '\toption\tredispatch',
+  '\toption\tredispatch 1',
   '\tretries\t3',
-  '\ttimeout connect 5s',
+  '\ttimeout connect 1s',
   '\ttimeout client  1m',
   '\ttimeout server  1m',
   '\ttimeout check   5s',

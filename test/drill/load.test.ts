@@ -11,7 +11,7 @@ import { longestGap, settleLoad, startLoad, summarizeLoad, type Clock, type Load
 const PASSWORD = 'stand-in-secret-7f3a';
 
 /** What the stand-in does with one request instead of answering it: an HTTP status, or never answer. */
-type Fault = number | 'hang' | undefined;
+type Fault = number | 'hang' | 'slow' | undefined;
 
 interface StandIn {
   target: LoadTarget;
@@ -51,6 +51,9 @@ async function standIn(stepMs = 100): Promise<StandIn> {
     const kind = url.pathname === '/v3/auth/tokens' ? 'token' : url.pathname === '/v2/images' ? 'images' : url.pathname === '/v3/projects' && req.method === 'POST' ? 'write' : 'other';
     const fault = s.fault(kind, clock.t);
     if (fault === 'hang') return void hung.push(res);
+    // Answered late (real time: the client's timers are real): 2.5 s, as Galera holding a write
+    // while it evicts a dead node.
+    if (fault === 'slow') return void setTimeout(() => (s.fault = () => undefined, handle(req, res, body)), 2500);
     if (fault !== undefined) return json(res, fault, { error: 'stand-in fault' });
     if (kind === 'token') {
       const auth = (JSON.parse(body) as { auth: { identity: { password: { user: { name: string; password: string } } } } }).auth;
@@ -168,6 +171,19 @@ describe('osha drill --load: the client loop (against a stand-in for keystone an
     // A round of 3 requests is 30 ms on this clock: a pause of 170 ms follows each.
     expect(s.clock.slept.length).to.be.greaterThan(3);
     expect(s.clock.slept.every((ms) => ms === 170 || ms === 180)).to.equal(true, JSON.stringify(s.clock.slept));
+  });
+
+  it('a late answer (2.5 s) within the default request timeout (10 s) is a success, not a failure: slow is not down', async () => {
+    await s.close();
+    s = await standIn(10);
+    let writes = 0;
+    s.fault = (kind) => (kind === 'write' && writes++ === 1 ? 'slow' : undefined);
+    const record = await startLoad(s.target, { until: 600, runId: 'r1', clock: s.clock }).ended;
+    const summary = await settleLoad(s.target, record, { clock: s.clock });
+    expect(writes).to.be.greaterThan(1);
+    expect(summary.failed, JSON.stringify(summary.failures)).to.equal(0);
+    expect(summary.acknowledgedWrites).to.equal(record.writes.length);
+    expect(summary.lostWrites).to.equal(0);
   });
 
   it('a 401 on the held token: a new token, the request tried again, the new token kept', async () => {

@@ -28,6 +28,13 @@ describe('haproxy.cfg (active-active)', () => {
     expect(cfg.endsWith('stats refresh 10s\n')).to.equal(true);
   });
 
+  it('a request sent to a dead backend goes to another one within a second: 1 s connects, every retry redispatched', () => {
+    const defaults = renderHaproxyCfg(activeActive()).split('\n\n').find((b) => b.startsWith('defaults\n'))!;
+    expect(defaults).to.include('\n\ttimeout connect 1s\n');
+    expect(defaults).to.include('\n\toption\tredispatch 1\n');
+    expect(defaults).to.include('\n\tretries\t3\n');
+  });
+
   it('sends every database session to the first node, the others are backups', () => {
     expect(section(renderHaproxyCfg(activeActive()), 'mysql')).to.deep.equal([
       'bind 198.18.0.100:3306 transparent',
