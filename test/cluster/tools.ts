@@ -41,44 +41,45 @@ export function cibadminPatch(cibXml: string, patch: string): { status: number |
   return { status: r.status, cib: readFileSync(cibFile, 'utf8'), stderr: r.stderr };
 }
 
+/** One action of a transition graph, in the graph's order. */
+export interface GraphAction {
+  /** Its operation key (e.g. `osha-keystone_start_0`, `stonith-node2-reboot`). */
+  key: string;
+  /** rsc_op, pseudo_event or crm_event. */
+  kind: string;
+  node?: string;
+  priority: number;
+  /** The keys of the actions it waits for. */
+  inputs: Set<string>;
+}
+
 /**
- * The transition Pacemaker would run (crm_simulate --save-graph): for each action, by its
- * operation key (e.g. `osha-keystone_start_0`), the keys of the actions it waits for.
+ * The transition Pacemaker would run (crm_simulate --save-graph), in the order the controller
+ * walks it: when Pacemaker throttles to one action at a time, the first ready one runs.
  */
-export function transitionGraph(xml: string, extra: string[] = []): Map<string, Set<string>> {
+export function graphActions(xml: string, extra: string[] = []): GraphAction[] {
   const out = writeCib('', 'graph');
   const r = run('crm_simulate', ['--simulate', '--xml-file', writeCib(xml, 'pre'), '--save-graph', out, ...extra]);
   expect(r.status, r.stderr).to.equal(0);
   const doc = new DOMParser().parseFromString(readFileSync(out, 'utf8'), 'text/xml');
   const keyOf = (e: Element): string => e.getAttribute('operation_key') ?? `${e.nodeName}:${e.getAttribute('id')}`;
-  const graph = new Map<string, Set<string>>();
-  for (const synapse of children(doc.documentElement ?? undefined).filter((e) => e.nodeName === 'synapse')) {
-    const action = children(child(synapse, 'action_set'))[0];
-    if (!action) continue;
-    const inputs = children(child(synapse, 'inputs')).flatMap((trigger) => children(trigger).map(keyOf));
-    graph.set(keyOf(action), new Set(inputs));
-  }
-  return graph;
-}
-
-/**
- * The transition's actions in the order the controller walks them (the graph's synapse order: when
- * Pacemaker throttles to one action at a time, the first ready one runs), each with its priority.
- */
-export function graphOrder(xml: string, extra: string[] = []): { key: string; pseudo: boolean; priority: number }[] {
-  const out = writeCib('', 'order');
-  const r = run('crm_simulate', ['--simulate', '--xml-file', writeCib(xml, 'pre'), '--save-graph', out, ...extra]);
-  expect(r.status, r.stderr).to.equal(0);
-  const doc = new DOMParser().parseFromString(readFileSync(out, 'utf8'), 'text/xml');
   return children(doc.documentElement ?? undefined)
     .filter((e) => e.nodeName === 'synapse')
     .flatMap((synapse) => {
       const action = children(child(synapse, 'action_set'))[0];
-      if (!action || (action.nodeName !== 'rsc_op' && action.nodeName !== 'pseudo_event')) return [];
-      const pseudo = action.nodeName === 'pseudo_event';
-      const key = pseudo ? `${action.getAttribute('operation_key')}` : `${action.getAttribute('operation_key')}@${action.getAttribute('on_node')}`;
-      return [{ key, pseudo, priority: Number(synapse.getAttribute('priority') ?? 0) }];
+      if (!action) return [];
+      const inputs = children(child(synapse, 'inputs')).flatMap((trigger) => children(trigger).map(keyOf));
+      return [{ key: keyOf(action), kind: action.nodeName, node: action.getAttribute('on_node') ?? undefined, priority: Number(synapse.getAttribute('priority') ?? 0), inputs: new Set(inputs) }];
     });
+}
+
+/** For each action of the transition, by its operation key, the keys of the actions it waits for. */
+export function transitionGraph(xml: string, extra: string[] = []): Map<string, Set<string>> {
+  return dependencies(graphActions(xml, extra));
+}
+
+export function dependencies(actions: GraphAction[]): Map<string, Set<string>> {
+  return new Map(actions.map((a) => [a.key, a.inputs]));
 }
 
 /** True when action `a` waits, directly or through others, for action `b`. */
