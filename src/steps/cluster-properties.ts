@@ -5,7 +5,7 @@ import { hostHandle } from './common.ts';
 import { readProperties, type PropertySection } from '../facts/cluster.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok } from '../util/result.ts';
-import { DC_DEADTIME } from './cluster-start.ts';
+import { dcDeadtime } from './cluster-start.ts';
 
 export interface ClusterProperty {
   /** crm_config (cluster options) or rsc_defaults (resource defaults). */
@@ -20,10 +20,10 @@ export interface ClusterProperty {
  * model's (src/cluster/build.ts clusterOptions), written with the resources in one CIB patch:
  * one writer per property.
  */
-export function desiredProperties(): ClusterProperty[] {
+export function desiredProperties(nodeCount: number): ClusterProperty[] {
   return [
     { type: 'rsc_defaults', name: 'resource-stickiness', value: '100', why: 'resources stay where they run when a failed node returns (no second outage)' },
-    { type: 'crm_config', name: 'dc-deadtime', value: DC_DEADTIME, why: 'a starting node waits this long for an existing DC (default 20 s); nodes on one LAN answer within it' },
+    { type: 'crm_config', name: 'dc-deadtime', value: dcDeadtime(nodeCount), why: 'a starting node waits this long for an existing DC (default 20 s); nodes on one LAN answer within it' },
   ];
 }
 
@@ -35,7 +35,7 @@ export const clusterProperties: Step = {
     const host = ctx.hosts[0]!;
     const h = await hostHandle(ctx, host);
     if (!h.ok) return new Map([[host, h]]);
-    const wanted = desiredProperties();
+    const wanted = desiredProperties(ctx.allHosts.length);
     const read = await readProperties(h.value.c, wanted);
     if (!read.ok) return new Map([[host, read]]);
     const current = read.value;

@@ -4,6 +4,7 @@ import { decideKey, keyFingerprint } from '../../src/steps/authkey.ts';
 import { renderHostsBlock, withHostsBlock, HOSTS_BEGIN } from '../../src/render/hosts.ts';
 import { aptInstallScript, clusterPackages } from '../../src/steps/packages.ts';
 import { desiredProperties } from '../../src/steps/cluster-properties.ts';
+import { dcDeadtime, seedCib } from '../../src/steps/cluster-start.ts';
 import { clusterOptions } from '../../src/cluster/build.ts';
 import { disruptionOf } from '../../src/steps/resources.ts';
 import { quote, sh, raw } from '../../src/ssh/quote.ts';
@@ -71,9 +72,17 @@ describe('packages and properties', () => {
     expect(p.find((x) => x.name === 'fencing')?.value).to.equal('false');
     expect(clusterOptions(inv('quorum: { policy: freeze }')).find((x) => x.name === 'no-quorum-policy')?.value).to.equal('freeze');
   });
+  it('gives small clusters a short DC wait, large ones the long one, and seeds the first CIB with the value the properties step keeps', () => {
+    expect([2, 3, 4].map(dcDeadtime)).to.deep.equal(['2s', '2s', '2s']);
+    expect([5, 8, 16].map(dcDeadtime)).to.deep.equal(['5s', '5s', '5s']);
+    for (const n of [3, 16]) {
+      const kept = desiredProperties(n).find((p) => p.name === 'dc-deadtime')?.value;
+      expect(seedCib(dcDeadtime(n))).to.include(`name="dc-deadtime" value="${kept}"`);
+    }
+  });
   it('has one writer per cluster property: the properties step and the resource model share none', () => {
     const model = clusterOptions(inv()).flatMap((o) => (o.name === 'fencing' ? ['stonith-enabled', 'fencing-enabled'] : [o.name]));
-    const step = desiredProperties().map((p) => p.name);
+    const step = desiredProperties(3).map((p) => p.name);
     expect(step.length).to.be.greaterThan(0);
     expect(step.filter((n) => model.includes(n))).to.deep.equal([]);
   });
