@@ -125,10 +125,14 @@ export async function waitForResources(ctx: StepContext, h: HostHandle, model: R
  */
 async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStackService>>> {
   const out = new Set<OpenStackService>(changedConfigServices(ctx));
-  for (const host of ctx.hosts) {
-    const h = await hostHandle(ctx, host);
-    if (!h.ok) return h;
-    const owed = await readOwed(ctx, h.value);
+  // Every node at once: one round trip in all, not one after another.
+  const read = await Promise.all(
+    ctx.hosts.map(async (host) => {
+      const h = await hostHandle(ctx, host);
+      return h.ok ? readOwed(ctx, h.value) : h;
+    }),
+  );
+  for (const owed of read) {
     if (!owed.ok) return owed;
     for (const family of OPENSTACK_SERVICES) if (owed.value.has(restartRecord(family))) out.add(family);
   }
@@ -153,13 +157,13 @@ function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, o
   const clear: Action = {
     summary: `clear the restart records (${[...owed].join(', ')}) on every node`,
     apply: async () => {
-      for (const host of ctx.hosts) {
-        const hh = await hostHandle(ctx, host);
-        if (!hh.ok) return hh;
-        const r = await clearOwed(ctx, hh.value, records);
-        if (!r.ok) return r;
-      }
-      return ok(undefined);
+      const cleared = await Promise.all(
+        ctx.hosts.map(async (host) => {
+          const hh = await hostHandle(ctx, host);
+          return hh.ok ? clearOwed(ctx, hh.value, records) : hh;
+        }),
+      );
+      return cleared.find((r) => !r.ok) ?? ok(undefined);
     },
   };
   return [...restarts, clear];
