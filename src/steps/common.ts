@@ -23,13 +23,17 @@ export async function hostHandle(ctx: StepContext, host: string): Promise<Result
   return ok({ host, c: c.value, os: os.value });
 }
 
+/** `fn` on every host of the step, as many at once as --concurrency allows; results in host order. */
+export function eachHost<T>(ctx: StepContext, fn: (h: HostHandle) => Promise<Result<T>>): Promise<Result<T>[]> {
+  return mapLimit(ctx.hosts, ctx.session.concurrency, async (host): Promise<Result<T>> => {
+    const h = await hostHandle(ctx, host);
+    return h.ok ? fn(h.value) : h;
+  });
+}
+
 /** Plans every host of the step in parallel with `fn`; a thrown bug becomes that host's error. */
 export async function planEachHost(ctx: StepContext, fn: (h: HostHandle) => Promise<HostPlan>): Promise<Map<string, HostPlan>> {
-  const plans = await mapLimit(ctx.hosts, ctx.session.concurrency, async (host): Promise<HostPlan> => {
-    const h = await hostHandle(ctx, host);
-    if (!h.ok) return h;
-    return fn(h.value);
-  });
+  const plans = await eachHost(ctx, fn);
   return new Map(ctx.hosts.map((h, i) => [h, plans[i] as HostPlan]));
 }
 

@@ -1,7 +1,7 @@
 // Steps for the Pacemaker resource set: the secret files the resources read, then the resource
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { commandAction, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { commandAction, eachHost, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { FENCE_ID_PREFIX, buildResourceModel, primitiveId } from '../cluster/build.ts';
 import { changedConfigServices, configServiceOf } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
@@ -126,13 +126,7 @@ export async function waitForResources(ctx: StepContext, h: HostHandle, model: R
 async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStackService>>> {
   const out = new Set<OpenStackService>(changedConfigServices(ctx));
   // Every node at once: one round trip in all, not one after another.
-  const read = await Promise.all(
-    ctx.hosts.map(async (host) => {
-      const h = await hostHandle(ctx, host);
-      return h.ok ? readOwed(ctx, h.value) : h;
-    }),
-  );
-  for (const owed of read) {
+  for (const owed of await eachHost(ctx, (h) => readOwed(ctx, h))) {
     if (!owed.ok) return owed;
     for (const family of OPENSTACK_SERVICES) if (owed.value.has(restartRecord(family))) out.add(family);
   }
@@ -157,12 +151,7 @@ function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, o
   const clear: Action = {
     summary: `clear the restart records (${[...owed].join(', ')}) on every node`,
     apply: async () => {
-      const cleared = await Promise.all(
-        ctx.hosts.map(async (host) => {
-          const hh = await hostHandle(ctx, host);
-          return hh.ok ? clearOwed(ctx, hh.value, records) : hh;
-        }),
-      );
+      const cleared = await eachHost(ctx, (hh) => clearOwed(ctx, hh, records));
       return cleared.find((r) => !r.ok) ?? ok(undefined);
     },
   };
