@@ -7,6 +7,8 @@
 // loop through the VIP saw (failed requests, longest gap, lost writes) and the medians as a README
 // table, the topologies side by side.
 // Root and Linux only. Run: npx tsx bench/drill.ts [--runs N] [--topology classic,active-active]
+//   [--profiles default,fast,fast@500] (a profile@MS row sets corosync.token_timeout to MS: what a
+//   shorter token than the profiles' would give, and cost, here)
 //   or, on an HA lab that is already up: npx tsx bench/drill.ts --lab DIR --inventory FILE
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +63,21 @@ const BENCH_AA = { dir: '/tmp/osha-bench-drill-aa', subnet: 73 };
 type Topology = 'classic' | 'active-active';
 const TOPOLOGIES = (opt('--topology') ?? 'classic,active-active').split(',') as Topology[];
 
+/** A row's corosync settings: a profile, and optionally a token_timeout that replaces its token. */
+interface ProfileRow {
+  profile: 'default' | 'fast';
+  tokenMs?: number;
+}
+
+function parseProfileRow(text: string): ProfileRow {
+  const m = /^(default|fast)(?:@(\d+))?$/.exec(text);
+  if (!m) throw new Error(`--profiles: "${text}" is not default, fast or PROFILE@MS (such as fast@500)`);
+  return { profile: m[1] as ProfileRow['profile'], ...(m[2] ? { tokenMs: Number(m[2]) } : {}) };
+}
+
+const rowName = (r: ProfileRow): string => (r.tokenMs === undefined ? r.profile : `${r.profile}, token ${r.tokenMs} ms`);
+const PROFILE_ROWS = (opt('--profiles') ?? 'default,fast').split(',').map(parseProfileRow);
+
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -98,20 +115,23 @@ async function drill(lab: string, inventory: string): Promise<Run> {
   };
 }
 
-/** The same inventory with another corosync profile. */
-function withProfile(inventory: string, profile: 'default' | 'fast'): string {
+/** The same inventory with another corosync profile (and token, when the row has one). */
+function withProfile(inventory: string, row: ProfileRow): string {
   const inv = parse(readFileSync(inventory, 'utf8')) as Record<string, unknown>;
-  inv.corosync = { ...(inv.corosync as object | undefined), profile };
-  const path = join(inventory, '..', `inventory-bench-${profile}.yaml`);
+  const { token_timeout: _, ...corosync } = (inv.corosync ?? {}) as Record<string, unknown>;
+  inv.corosync = { ...corosync, profile: row.profile, ...(row.tokenMs === undefined ? {} : { token_timeout: row.tokenMs }) };
+  const path = join(inventory, '..', `inventory-bench-${row.profile}${row.tokenMs === undefined ? '' : `-${row.tokenMs}`}.yaml`);
   writeFileSync(path, stringify(inv));
   return path;
 }
 
-async function profileRuns(lab: LabInfo, base: string, profile: 'default' | 'fast'): Promise<Run[]> {
-  const inventory = withProfile(base, profile);
+async function profileRuns(lab: LabInfo, base: string, row: ProfileRow): Promise<Run[]> {
+  const inventory = withProfile(base, row);
+  const profile = rowName(row);
   const d = await deployOk(lab, inventory);
-  console.log(`${profile} profile deployed (${d.summary.changed} changed)`);
+  console.log(`${profile} deployed (${d.summary.changed} changed)`);
   const out: Run[] = [];
+  const since = new Date().toISOString();
   for (let i = 1; i <= RUNS; i++) {
     // Each drill starts from a settled cluster: after a kill, the rejoined node's instances (a
     // Galera state transfer, a broker joining) take a while, and a drill on top of that measures both.
@@ -120,7 +140,22 @@ async function profileRuns(lab: LabInfo, base: string, profile: 'default' | 'fas
     out.push(r);
     console.log(`  ${profile} #${i}: ${r.node} killed; ${COLUMNS.map(([k, label]) => `${label} ${sec(r[k])}`).join(', ')}; ${r.failed} requests failed, ${r.lost} writes lost`);
   }
+  // A token too short for this host declares live nodes dead: every power-off beyond one per drill
+  // is a false failover (the lab's fence server logs each request).
+  const offs = powerOffsSince(lab.dir, since);
+  console.log(`  ${profile}: ${offs} power-offs by the fence device in ${RUNS} drills${offs > RUNS ? ` (${offs - RUNS} not asked for by a drill)` : ''}`);
   return out;
+}
+
+/** Power-offs (`off NODE`, `reboot NODE`) the lab's fence server carried out since an ISO time. */
+function powerOffsSince(dir: string, since: string): number {
+  let log: string;
+  try {
+    log = readFileSync(join(dir, 'fence.log'), 'utf8');
+  } catch {
+    return NaN;
+  }
+  return log.split('\n').filter((l) => l.slice(0, since.length) >= since && /"(off|reboot) \S+" -> /.test(l)).length;
 }
 
 /** An active-active lab of OpenStack controllers, deployed (its inventory has fencing and the four services). */
@@ -158,7 +193,7 @@ async function main(): Promise<void> {
     }
     // A lab brought along is labelled by its inventory's topology, not by the loop's first one.
     const label = reuse ? ((parse(readFileSync(base, 'utf8')) as { topology?: string }).topology ?? 'classic') : topology;
-    for (const profile of ['default', 'fast'] as const) results[`${label} | ${profile}`] = await profileRuns(lab, base, profile);
+    for (const row of PROFILE_ROWS) results[`${label} | ${rowName(row)}`] = await profileRuns(lab, base, row);
     // One lab at a time: two labs would share the 2 cores and slow each other's failovers.
     if (!reuse) await labCleanup(topology);
     if (reuse) break;
