@@ -19,6 +19,7 @@ import {
   activeNode,
   crmMon,
   deployOk,
+  evidence,
   haInventory,
   haLabDown,
   haLabUp,
@@ -317,10 +318,11 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
       `      token outage seen through the VIP: ${seen.firstOkAfter! - seen.lastOkBefore!} ms at most, its first token took ${firstOk.end - firstOk.start} ms (keystone recovery measured by the drill: ${keystone.recoveryMs} ms); ${after.length} requests after that recovery`,
     );
     expect(after.length, 'no token request started after keystone recovered').to.be.greaterThan(0);
-    expect(
-      after.filter((s) => !s.ok).map((s) => `${s.start - recoveredAt} ms after recovery, failed after ${s.end - s.start} ms`),
-      'token requests through the VIP failed after the drill called keystone recovered',
-    ).to.deep.equal([]);
+    const failedAfter = after.filter((s) => !s.ok).map((s) => `${s.start - recoveredAt} ms after recovery, failed after ${s.end - s.start} ms`);
+    // Once seen (not reproduced): refusals through the VIP for 30 s after keystone's recovery. What
+    // the cluster did then (a monitor that failed, a move) is in crm_mon's failed actions and the log.
+    if (failedAfter.length > 0) console.log(`      after the recovery, the cluster:\n${await evidence(ha)}`);
+    expect(failedAfter, 'token requests through the VIP failed after the drill called keystone recovered').to.deep.equal([]);
     // Nothing lost: a new token, the same image listed with the same checksum and the same bytes.
     expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
     const listed = (await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id);
