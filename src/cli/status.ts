@@ -15,7 +15,8 @@ export interface StatusReport {
   unreachable: { node: string; error: string }[];
   quorate: boolean;
   dc?: string;
-  nodes: { name: string; online: boolean; standby: boolean; maintenance: boolean }[];
+  /** upgrade: the release an unfinished `osha upgrade` was taking the node to (it left the node in standby). */
+  nodes: { name: string; online: boolean; standby: boolean; maintenance: boolean; upgrade?: string }[];
   vip: { address: string; node?: string };
   resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
@@ -23,8 +24,11 @@ export interface StatusReport {
   galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; promotedFirst?: { node: string; at: string } };
 }
 
-/** vipId: the VIP's resource id (cluster/build.ts VIP_ID; passed in so that --help does not load the model). */
-export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus, vipId: string): StatusReport {
+/**
+ * vipId: the VIP's resource id (cluster/build.ts VIP_ID; passed in so that --help does not load the
+ * model). upgrades: node -> release, the marks of unfinished upgrades.
+ */
+export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus, vipId: string, upgrades: Map<string, string> = new Map()): StatusReport {
   const vip = s.resources.get(vipId);
   return {
     cluster: inv.cluster.name,
@@ -32,7 +36,7 @@ export function statusReport(inv: Inventory, asked: string, unreachable: StatusR
     unreachable,
     quorate: s.quorate,
     dc: s.dc,
-    nodes: s.nodes,
+    nodes: s.nodes.map((n) => ({ name: n.name, online: n.online, standby: n.standby, maintenance: n.maintenance, ...(upgrades.has(n.name) ? { upgrade: upgrades.get(n.name) } : {}) })),
     vip: { address: inv.vip.address, node: vip?.roles.includes('Started') ? vip.nodes[0] : undefined },
     resources: [...s.resources.values()].map((r) => ({ id: r.id, agent: r.agent, role: [...new Set(r.roles)].join('/'), nodes: r.nodes, group: r.parent, osha: isOshaId(r.id), failed: r.failed })),
     failedActions: s.failures.map((f) => ({ resource: f.resource, operation: f.opKey, node: f.node, exitStatus: f.exitStatus, reason: f.exitReason })),
@@ -49,6 +53,9 @@ export function renderStatus(r: StatusReport): string {
       .map((n) => `${n.name} ${n.online ? (n.standby ? chalk.yellow('standby') : chalk.green('online')) : chalk.red('OFFLINE')}${n.maintenance ? ' (maintenance)' : ''}`)
       .join(', ')}`,
   );
+  for (const n of r.nodes.filter((x) => x.upgrade)) {
+    lines.push(`  ${chalk.yellow(`${n.name}: an osha upgrade to ${n.upgrade} did not finish`)} (the node stays in standby): run \`osha upgrade\` again to finish it`);
+  }
   lines.push(`VIP ${r.vip.address}: ${r.vip.node ? `on ${chalk.cyan(r.vip.node)}` : chalk.yellow('not running (no resource set applied yet, or stopped)')}`);
   if (r.resources.length) {
     lines.push('resources:');
@@ -110,10 +117,11 @@ export function statusCommand(): Command {
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
-      const [{ commandSession, inventoryOrReport }, { readClusterStatus }, { VIP_ID, GALERA_ID }] = await Promise.all([
+      const [{ commandSession, inventoryOrReport }, { readClusterStatus, readPermanentNodeAttributes }, { VIP_ID, GALERA_ID }, { upgradeMarkOf }] = await Promise.all([
         import('./common.ts'),
         import('../facts/cluster.ts'),
         import('../cluster/build.ts'),
+        import('../upgrade/plan.ts'),
       ]);
       const inv = await inventoryOrReport(file);
       if (!inv) return;
@@ -131,7 +139,14 @@ export function statusCommand(): Command {
             unreachable.push({ node: node.name, error: s.error.message });
             continue;
           }
-          const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID);
+          // Marks of unfinished upgrades; a node whose CIB cannot be read just shows none.
+          const attrs = await readPermanentNodeAttributes(c.value);
+          const upgrades = new Map<string, string>();
+          for (const n of inv.nodes) {
+            const mark = attrs.ok ? upgradeMarkOf(attrs.value, n.name) : undefined;
+            if (mark) upgrades.set(n.name, mark);
+          }
+          const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID, upgrades);
           if (inv.topology === 'active-active') report.galera = await galeraReport(inv, session, node.name, GALERA_ID);
           console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
           const galeraHealthy = !report.galera || report.galera.nodes.every((n) => 'running' in n && n.clusterStatus === 'Primary');

@@ -2,11 +2,11 @@
 // (ids with the osha- prefix) are replaced by the model's, foreign objects are left untouched.
 // Pure string-in, string-out functions: the caller runs cibadmin --query / crm_diff / cibadmin
 // --patch (locally in tests, over SSH in deploy) and feeds the text through here.
-import { DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
+import { XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
 import { isOshaId, primitivesOf, resourceIds, type ClusterOption, type ResourceModel } from '../model/resources.ts';
 import { BOOTSTRAP_SET, add, constraintElement, optionElement, resourceElement, type FencingName, type ObjectChange } from '../render/cib.ts';
-import { children, child } from '../util/dom.ts';
-import { err, ok, oshaError, messageOf, type OshaError, type Result } from '../util/result.ts';
+import { children, child, parseXmlStrict } from '../util/dom.ts';
+import { err, ok, oshaError, type OshaError, type Result } from '../util/result.ts';
 
 /** Cluster properties Pacemaker maintains itself: osha never writes, moves or removes them. */
 export const AUTOMATIC_PROPERTIES = ['dc-version', 'cluster-infrastructure', 'cluster-name', 'have-watchdog', 'last-lrm-refresh'] as const;
@@ -42,16 +42,9 @@ function versionAtLeast(text: string, want: number[]): boolean {
 // --- parsing ---
 
 export function parseCib(xml: string): Result<Document> {
-  let doc: Document;
-  try {
-    doc = new DOMParser({
-      onError: (level, message) => {
-        if (level !== 'warning') throw new Error(message);
-      },
-    }).parseFromString(xml, 'text/xml');
-  } catch (e) {
-    return err(oshaError(`the CIB is not well-formed XML: ${messageOf(e).split('\n')[0]}`, { fix: 'check the output of `cibadmin --query`' }));
-  }
+  const parsed = parseXmlStrict(xml);
+  if (!parsed.ok) return err(oshaError(`the CIB is not well-formed XML: ${parsed.error}`, { fix: 'check the output of `cibadmin --query`' }));
+  const doc = parsed.value;
   const root = doc.documentElement;
   if (!root || root.nodeName !== 'cib') return err(oshaError('this XML is not a CIB (its root element is not <cib>)', { fix: 'pass the output of `cibadmin --query`' }));
   if (!child(root, 'configuration')) return err(oshaError('the CIB has no <configuration> section', { fix: 'pass the output of `cibadmin --query`' }));

@@ -1,9 +1,9 @@
 // Reads what `crm_simulate --simulate --output-as=xml` predicts (Pacemaker 2.1's XML output, kept
 // stable across releases unlike its text): the summary actions, the steps of the transition in
 // execution order, and where every resource runs afterwards. Pure: XML text in, values out.
-import { DOMParser, type Element } from '@xmldom/xmldom';
-import { children, child } from '../util/dom.ts';
-import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
+import type { Element } from '@xmldom/xmldom';
+import { children, child, parseXmlStrict } from '../util/dom.ts';
+import { err, ok, oshaError, type Result } from '../util/result.ts';
 
 /** One line of the transition summary: start X on node1, move Y node1 → node2, stop Z... */
 export interface PlannedAction {
@@ -38,17 +38,9 @@ export interface Simulation {
 
 
 export function parseSimulation(xml: string): Result<Simulation> {
-  let root: Element | null;
-  try {
-    const doc = new DOMParser({
-      onError: (level, message) => {
-        if (level !== 'warning') throw new Error(message);
-      },
-    }).parseFromString(xml, 'text/xml');
-    root = doc.documentElement;
-  } catch (e) {
-    return err(oshaError(`crm_simulate printed something that is not XML: ${messageOf(e).split('\n')[0]}`, { fix: 'run crm_simulate with --output-as=xml' }));
-  }
+  const doc = parseXmlStrict(xml);
+  if (!doc.ok) return err(oshaError(`crm_simulate printed something that is not XML: ${doc.error}`, { fix: 'run crm_simulate with --output-as=xml' }));
+  const root = doc.value.documentElement;
   if (!root || root.nodeName !== 'pacemaker-result') {
     return err(oshaError('this is not crm_simulate XML output (no <pacemaker-result>)', { fix: 'run crm_simulate with --output-as=xml' }));
   }

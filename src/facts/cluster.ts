@@ -7,7 +7,7 @@ import { parseKeyValues } from './host.ts';
 import { parseCmap } from './cmap.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { DOMParser } from '@xmldom/xmldom';
-import { child, children } from '../util/dom.ts';
+import { child, children, parseXmlStrict } from '../util/dom.ts';
 
 export async function readClusterStatus(c: HostConnection): Promise<Result<ClusterStatus>> {
   const r = await c.exec('crm_mon --one-shot --inactive --output-as=xml', { timeoutMs: 20_000 });
@@ -16,6 +16,33 @@ export async function readClusterStatus(c: HostConnection): Promise<Result<Clust
     return err({ host: c.target.name, message: `crm_mon failed (exit ${r.value.code}): ${r.value.stderr.trim() || 'cluster not running'}` });
   }
   return parseClusterStatus(r.value.stdout);
+}
+
+/**
+ * The permanent node attributes (`crm_attribute --lifetime forever`) of every node in the CIB's
+ * nodes section, offline nodes included (crm_mon lists attributes of online nodes only).
+ */
+export function parsePermanentNodeAttributes(xml: string): Result<Map<string, Map<string, string>>> {
+  const doc = parseXmlStrict(xml);
+  if (!doc.ok) return err({ message: `cibadmin printed something that is not XML: ${doc.error}`, fix: 'run cibadmin --query --scope nodes on the node' });
+  const root = doc.value.documentElement;
+  if (!root || root.nodeName !== 'nodes') return err({ message: "this is not the CIB's nodes section (no <nodes>)" });
+  const out = new Map<string, Map<string, string>>();
+  for (const node of children(root).filter((n) => n.nodeName === 'node')) {
+    const attrs = new Map<string, string>();
+    for (const set of children(node).filter((x) => x.nodeName === 'instance_attributes')) {
+      for (const nv of children(set).filter((x) => x.nodeName === 'nvpair')) attrs.set(nv.getAttribute('name') ?? '', nv.getAttribute('value') ?? '');
+    }
+    out.set(node.getAttribute('uname') ?? '', attrs);
+  }
+  return ok(out);
+}
+
+export async function readPermanentNodeAttributes(c: HostConnection): Promise<Result<Map<string, Map<string, string>>>> {
+  const r = await c.exec('cibadmin --query --scope nodes', { timeoutMs: 20_000 });
+  if (!r.ok) return r;
+  if (r.value.code !== 0) return err({ host: c.target.name, message: `cibadmin --query --scope nodes failed (exit ${r.value.code}): ${r.value.stderr.trim() || 'cluster not running'}` });
+  return parsePermanentNodeAttributes(r.value.stdout);
 }
 
 /** Ok when the cluster, seen from this node, has quorum and every expected node online. */

@@ -1,8 +1,8 @@
 // Parses `crm_mon --one-shot --output-as=xml` (never its text, which changes between releases)
 // into the state of nodes and resources. Pure: XML text in, values out.
-import { DOMParser, type Element } from '@xmldom/xmldom';
-import { children, child } from '../util/dom.ts';
-import { err, ok, oshaError, messageOf, type Result } from '../util/result.ts';
+import type { Element } from '@xmldom/xmldom';
+import { children, child, parseXmlStrict } from '../util/dom.ts';
+import { err, ok, oshaError, type Result } from '../util/result.ts';
 
 export interface ResourceState {
   id: string;
@@ -48,16 +48,9 @@ export interface ClusterStatus {
 
 
 export function parseClusterStatus(xml: string): Result<ClusterStatus> {
-  let root: Element | null;
-  try {
-    root = new DOMParser({
-      onError: (level, message) => {
-        if (level !== 'warning') throw new Error(message);
-      },
-    }).parseFromString(xml, 'text/xml').documentElement;
-  } catch (e) {
-    return err(oshaError(`crm_mon printed something that is not XML: ${messageOf(e).split('\n')[0]}`, { fix: 'run crm_mon --one-shot --output-as=xml' }));
-  }
+  const doc = parseXmlStrict(xml);
+  if (!doc.ok) return err(oshaError(`crm_mon printed something that is not XML: ${doc.error}`, { fix: 'run crm_mon --one-shot --output-as=xml' }));
+  const root = doc.value.documentElement;
   if (!root || root.nodeName !== 'pacemaker-result') return err(oshaError('this is not crm_mon XML output (no <pacemaker-result>)'));
   const status = child(root, 'status');
   if (status && status.getAttribute('code') !== '0') {

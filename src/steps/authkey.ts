@@ -3,7 +3,7 @@
 import { readAuthkeyFacts, type AuthkeyFacts } from '../facts/cluster.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Action, HostPlan, Step } from '../runner/types.ts';
-import { AUTHKEY_CHANGED, hostHandle, runNote, type HostHandle } from './common.ts';
+import { AUTHKEY_CHANGED, gatherEachHost, runNote, type HostHandle } from './common.ts';
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, MANAGED_MARKER } from '../render/corosync.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -63,20 +63,10 @@ export const authkey: Step = {
   title: 'every node has the same corosync authkey, mode 0400 root',
   needsAllHosts: true,
   async plan(ctx) {
-    const handles = new Map<string, HostHandle>();
-    const facts = new Map<string, KeyFact>();
+    const gathered = await gatherEachHost(ctx, readKeyFact);
+    if (!gathered.ok) return gathered.plans;
+    const { handles, facts } = gathered;
     const plans = new Map<string, HostPlan>();
-    await Promise.all(
-      ctx.hosts.map(async (host) => {
-        const h = await hostHandle(ctx, host);
-        if (!h.ok) return plans.set(host, h);
-        const f = await readKeyFact(h.value);
-        if (!f.ok) return plans.set(host, f);
-        handles.set(host, h.value);
-        facts.set(host, f.value);
-      }),
-    );
-    if (plans.size > 0) return plans;
 
     const decision = decideKey(facts, ctx.options.regenerateKey);
     if (decision.kind === 'conflict') {

@@ -37,6 +37,32 @@ export async function planEachHost(ctx: StepContext, fn: (h: HostHandle) => Prom
   return new Map(ctx.hosts.map((h, i) => [h, plans[i] as HostPlan]));
 }
 
+/** What every host of a step told: its handle and one fact, in host order; or, when any host failed, those hosts' errors. */
+export type Gathered<F> = { ok: true; handles: Map<string, HostHandle>; facts: Map<string, F> } | { ok: false; plans: Map<string, HostPlan> };
+
+/**
+ * Reads a fact from every host within --concurrency, for a step that decides across hosts (one
+ * authkey, one Galera seed): all or nothing, since a decision on part of the cluster is wrong.
+ */
+export async function gatherEachHost<F>(ctx: StepContext, read: (h: HostHandle) => Promise<Result<F>>): Promise<Gathered<F>> {
+  const got = await eachHost(ctx, async (h) => {
+    const f = await read(h);
+    return f.ok ? ok({ h, fact: f.value }) : f;
+  });
+  const plans = new Map<string, HostPlan>();
+  const handles = new Map<string, HostHandle>();
+  const facts = new Map<string, F>();
+  ctx.hosts.forEach((host, i) => {
+    const r = got[i]!;
+    if (!r.ok) plans.set(host, r);
+    else {
+      handles.set(host, r.value.h);
+      facts.set(host, r.value.fact);
+    }
+  });
+  return plans.size > 0 ? { ok: false, plans } : { ok: true, handles, facts };
+}
+
 /** A host and its connection: enough to read facts before its OS facts are known. */
 export type HostReader = Pick<HostHandle, 'host' | 'c'>;
 

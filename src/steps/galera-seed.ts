@@ -7,7 +7,7 @@
 // directory, which Galera's state transfer will replace, is proven free of user databases and
 // copied aside first. Two nodes with user databases are refused: osha will not choose.
 import type { Action, HostPlan, Step } from '../runner/types.ts';
-import { hostHandle, type HostHandle } from './common.ts';
+import { gatherEachHost, type HostHandle } from './common.ts';
 import { OWED_DIR, clearOwed, oweAction } from './owed.ts';
 import { BACKUP_DIR, MYSQL_BACKUP_PREFIX, MYSQL_DATADIR, hasGaleraState, readGaleraFacts, type GaleraFacts } from '../facts/handover.ts';
 import { sh } from '../ssh/quote.ts';
@@ -131,21 +131,10 @@ export const galeraSeed: Step = {
   async plan(ctx) {
     const plans = new Map<string, HostPlan>();
     if (ctx.inv.topology !== 'active-active') return plans;
-    const handles = new Map<string, HostHandle>();
-    const facts = new Map<string, GaleraFacts>();
-    await Promise.all(
-      ctx.hosts.map(async (host) => {
-        const h = await hostHandle(ctx, host);
-        if (!h.ok) return plans.set(host, h);
-        const f = await readGaleraFacts(h.value.c, GALERA_PRIMITIVE, `${OWED_DIR}/${SEED_RECORD}`);
-        if (!f.ok) return plans.set(host, f);
-        handles.set(host, h.value);
-        facts.set(host, f.value);
-      }),
-    );
-    if (plans.size > 0) return plans;
-    const ordered = new Map(ctx.hosts.map((host) => [host, facts.get(host)!]));
-    const decision = decideSeed(ordered);
+    const gathered = await gatherEachHost(ctx, (h) => readGaleraFacts(h.c, GALERA_PRIMITIVE, `${OWED_DIR}/${SEED_RECORD}`));
+    if (!gathered.ok) return gathered.plans;
+    const { handles, facts } = gathered;
+    const decision = decideSeed(facts);
     if (decision.kind === 'conflict') {
       for (const host of ctx.hosts) plans.set(host, err(conflictError(host, decision.holders)));
       return plans;

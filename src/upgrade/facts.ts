@@ -3,7 +3,6 @@
 // cluster which nodes are online, in standby, marked by osha, and what runs where. Read-only.
 import type { Inventory } from '../inventory/schema.ts';
 import type { SshSession } from '../ssh/session.ts';
-import type { HostConnection } from '../ssh/connection.ts';
 import { sh } from '../ssh/quote.ts';
 import type { ClusterStatus } from '../facts/status.ts';
 import { firstStatus } from '../drill/drill.ts';
@@ -11,7 +10,8 @@ import { SERVICES, type ServiceName } from '../services/registry.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { buildResourceModel } from '../cluster/build.ts';
 import { primitivesOf } from '../model/resources.ts';
-import { UPGRADE_MARK, type UpgradeNodeFacts } from './plan.ts';
+import { upgradeMarkOf, type UpgradeNodeFacts } from './plan.ts';
+import { readPermanentNodeAttributes } from '../facts/cluster.ts';
 
 /** Packages whose versions the plan looks at, besides the inventory services' own. */
 const CLUSTER_PACKAGES = ['pacemaker', 'corosync', 'mariadb-server', 'rabbitmq-server', 'keystone'];
@@ -66,13 +66,6 @@ export function clonedPrimitives(inv: Inventory): Set<string> {
   return new Set(primitivesOf(model.resources.filter((r) => r.kind === 'clone')).map((p) => p.id));
 }
 
-export async function markOf(c: HostConnection, node: string): Promise<Result<string | undefined>> {
-  const r = await c.exec(sh`crm_attribute --node ${node} --name ${UPGRADE_MARK} --query --quiet --lifetime forever`);
-  if (!r.ok) return r;
-  const v = r.value.stdout.trim();
-  return ok(r.value.code === 0 && v ? v : undefined);
-}
-
 export async function gatherUpgradeFacts(session: SshSession, inv: Inventory): Promise<Result<{ nodes: UpgradeNodeFacts[]; status: ClusterStatus; via: string }>> {
   const names = inv.nodes.map((n) => n.name);
   const script = hostReportScript(packagesOf(inv));
@@ -90,13 +83,13 @@ export async function gatherUpgradeFacts(session: SshSession, inv: Inventory): P
   if (!via.ok) return via;
   const cloned = clonedPrimitives(inv);
   const nodes: UpgradeNodeFacts[] = [];
-  const marks = await Promise.all(names.map((name) => markOf(via.value, name)));
-  for (const [i, name] of names.entries()) {
+  // One read of the CIB's nodes section: osha's mark is a permanent attribute, there for offline nodes too.
+  const attrs = await readPermanentNodeAttributes(via.value);
+  if (!attrs.ok) return attrs;
+  for (const name of names) {
     const rep = reports.get(name)!;
     if (!rep.ok) return rep;
     const n = st.value.status.nodes.find((x) => x.name === name);
-    const mark = marks[i]!;
-    if (!mark.ok) return mark;
     nodes.push({
       name,
       codename: rep.value.codename,
@@ -104,7 +97,7 @@ export async function gatherUpgradeFacts(session: SshSession, inv: Inventory): P
       pending: rep.value.pending,
       online: Boolean(n?.online),
       standby: Boolean(n?.standby),
-      mark: mark.value,
+      mark: upgradeMarkOf(attrs.value, name),
       runs: resourcesOn(st.value.status, name, { movable: true, cloned }),
     });
   }

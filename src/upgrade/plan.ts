@@ -6,6 +6,11 @@ import { checkJumps, DEBIAN_RELEASES, isDebianRelease, releaseName, RELEASE_UPGR
 /** The node attribute osha sets while it upgrades a node (and that a re-run resumes from). */
 export const UPGRADE_MARK = 'osha-upgrade';
 
+/** The release an unfinished `osha upgrade` was taking a node to, from the CIB's permanent node attributes. */
+export function upgradeMarkOf(attrs: Map<string, Map<string, string>>, node: string): string | undefined {
+  return attrs.get(node)?.get(UPGRADE_MARK) || undefined;
+}
+
 export interface UpgradeNodeFacts {
   name: string;
   /** VERSION_CODENAME of /etc/os-release. */

@@ -1,0 +1,59 @@
+// `osha status` from facts alone: an unfinished `osha upgrade` (its mark, a permanent node
+// attribute in the CIB's nodes section) is named with the node and how to finish it.
+import { expect } from 'chai';
+import { parsePermanentNodeAttributes } from '../../src/facts/cluster.ts';
+import { parseClusterStatus } from '../../src/facts/status.ts';
+import { renderStatus, statusReport } from '../../src/cli/status.ts';
+import { upgradeMarkOf } from '../../src/upgrade/plan.ts';
+import { inventoryFrom, threeNodeInventory } from '../cluster/fixtures.ts';
+
+// `cibadmin --query --scope nodes` of a lab cluster, node3 marked by an interrupted upgrade.
+const NODES_XML = `<nodes>
+  <node id="1" uname="node1">
+    <instance_attributes id="nodes-1">
+      <nvpair id="nodes-1-rmq-node-attr-last-known-osha-rabbitmq" name="rmq-node-attr-last-known-osha-rabbitmq" value="rabbit@node1"/>
+    </instance_attributes>
+  </node>
+  <node id="2" uname="node2"/>
+  <node id="3" uname="node3">
+    <instance_attributes id="nodes-3">
+      <nvpair id="nodes-3-osha-upgrade" name="osha-upgrade" value="trixie"/>
+      <nvpair id="nodes-3-standby" name="standby" value="on"/>
+    </instance_attributes>
+  </node>
+</nodes>`;
+
+const CRM_MON = `<pacemaker-result api-version="2.25" request="crm_mon"><summary><current_dc present="true" name="node1" with_quorum="true"/></summary><nodes>
+<node name="node1" id="1" online="true" standby="false" maintenance="false" type="member"/>
+<node name="node2" id="2" online="true" standby="false" maintenance="false" type="member"/>
+<node name="node3" id="3" online="true" standby="true" maintenance="false" type="member"/>
+</nodes><resources/><status code="0" message="OK"/></pacemaker-result>`;
+
+describe('osha status: an unfinished upgrade', () => {
+  it('reads every node\'s permanent attributes, nodes without any included', () => {
+    const attrs = parsePermanentNodeAttributes(NODES_XML);
+    if (!attrs.ok) throw new Error(attrs.error.message);
+    expect([...attrs.value.keys()]).to.deep.equal(['node1', 'node2', 'node3']);
+    expect(attrs.value.get('node2')?.size).to.equal(0);
+    expect(upgradeMarkOf(attrs.value, 'node3')).to.equal('trixie');
+    expect(upgradeMarkOf(attrs.value, 'node1')).to.equal(undefined);
+    expect(upgradeMarkOf(attrs.value, 'node9')).to.equal(undefined);
+  });
+
+  it('refuses what is not the nodes section, or not XML', () => {
+    expect(parsePermanentNodeAttributes('<cib/>').ok).to.equal(false);
+    expect(parsePermanentNodeAttributes('<nodes><node').ok).to.equal(false);
+  });
+
+  it('names the node, the release and the command that finishes it', () => {
+    const inv = inventoryFrom(threeNodeInventory([], 'stonith: {enabled: false, unsafe_no_fencing: true}'));
+    const s = parseClusterStatus(CRM_MON);
+    if (!s.ok) throw new Error(s.error.message);
+    const report = statusReport(inv, 'node1', [], s.value, 'osha-vip', new Map([['node3', 'trixie']]));
+    expect(report.nodes.find((n) => n.name === 'node3')).to.include({ standby: true, upgrade: 'trixie' });
+    expect(report.nodes.find((n) => n.name === 'node1')).to.not.have.property('upgrade');
+    const text = renderStatus(report);
+    expect(text).to.match(/node3: an osha upgrade to trixie did not finish.*run `osha upgrade` again/);
+    expect(renderStatus(statusReport(inv, 'node1', [], s.value, 'osha-vip'))).to.not.match(/did not finish/);
+  });
+});
