@@ -54,7 +54,7 @@ export function renderStatus(r: StatusReport): string {
       .join(', ')}`,
   );
   for (const n of r.nodes.filter((x) => x.upgrade)) {
-    lines.push(`  ${chalk.yellow(`${n.name}: an osha upgrade to ${n.upgrade} did not finish`)} (the node stays in standby): run \`osha upgrade\` again to finish it`);
+    lines.push(`  ${chalk.yellow(`${n.name}: an osha upgrade to ${n.upgrade} did not finish`)}: run \`osha upgrade\` again to finish it`);
   }
   lines.push(`VIP ${r.vip.address}: ${r.vip.node ? `on ${chalk.cyan(r.vip.node)}` : chalk.yellow('not running (no resource set applied yet, or stopped)')}`);
   if (r.resources.length) {
