@@ -21,7 +21,11 @@ export interface StatusReport {
   resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
   /** The active-active topology's database: each node's view, and the node promoted first. */
-  galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; promotedFirst?: { node: string; at: string } };
+  /**
+   * bootstrappedBy: the node whose running MariaDB started the cluster (absent once that server
+   * restarted: then every member has joined). promotedFirst: from Pacemaker's operation history.
+   */
+  galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; bootstrappedBy?: string; promotedFirst?: { node: string; at: string } };
 }
 
 /**
@@ -80,11 +84,16 @@ function renderGalera(g: NonNullable<StatusReport['galera']>): string[] {
   const head = primary.length
     ? `primary component on ${primary.map((n) => n.node).join(', ')} (size ${primary[0]!.clusterSize ?? '?'})`
     : chalk.red('no primary component');
-  const first = g.promotedFirst ? `, bootstrapped from ${chalk.cyan(g.promotedFirst.node)} (promoted first, ${g.promotedFirst.at})` : '';
+  const promoted = g.promotedFirst ? `promoted first ${g.promotedFirst.at}` : undefined;
+  const first = g.bootstrappedBy
+    ? `, bootstrapped from ${chalk.cyan(g.bootstrappedBy)}${promoted && g.promotedFirst!.node === g.bootstrappedBy ? ` (${promoted})` : ''}`
+    : g.promotedFirst
+      ? `, first promoted: ${chalk.cyan(g.promotedFirst.node)} (${g.promotedFirst.at}); the server that bootstrapped the cluster has restarted since`
+      : '';
   const lines = [`galera: ${head}${first}`];
   for (const n of g.nodes) {
     if ('error' in n) lines.push(`  ${n.node.padEnd(12)} ${chalk.red(`unreadable: ${n.error}`)}`);
-    else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}`);
+    else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}${n.bootstrapped ? ' (its server started the cluster)' : ''}`);
     else lines.push(`  ${n.node.padEnd(12)} ${chalk.yellow('stopped')} seqno ${n.seqno ?? '?'} (grastate.dat)${n.safeToBootstrap ? ', safe to bootstrap' : ''}`);
   }
   return lines;
@@ -102,6 +111,8 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
     }),
   );
   const report: NonNullable<StatusReport['galera']> = { nodes };
+  const bootstrapped = nodes.filter((n) => 'running' in n && n.bootstrapped);
+  if (bootstrapped.length === 1) report.bootstrappedBy = bootstrapped[0]!.node;
   const c = await session.connect(asked);
   if (c.ok) {
     const cib = await c.value.exec('cibadmin --query --scope status', { timeoutMs: 20_000 });

@@ -1,7 +1,7 @@
 // Galera's state as `osha status` shows it in the active-active topology: per node what MariaDB
 // says of its cluster (primary component, size, last committed seqno) or, when it is down, what
-// grastate.dat kept; and which node the agent bootstrapped from, read from Pacemaker's operation
-// history. Pure parsers plus one read per node.
+// grastate.dat kept; which node's running server bootstrapped the cluster (its command line), and
+// which node was promoted first (Pacemaker's operation history). Pure parsers plus one read per node.
 import { DOMParser } from '@xmldom/xmldom';
 import type { HostConnection } from '../ssh/connection.ts';
 import { children, child } from '../util/dom.ts';
@@ -20,20 +20,35 @@ export interface GaleraNodeState {
   seqno?: string;
   /** grastate.dat's safe_to_bootstrap: set on the last node of a clean full shutdown. */
   safeToBootstrap?: boolean;
+  /**
+   * The running MariaDB was started to bootstrap a new cluster: the galera agent gives the bootstrap
+   * node an empty `--wsrep-cluster-address=gcomm://` (the joiners get the node list). True only for
+   * as long as that process runs; once it restarts, it too has joined.
+   */
+  bootstrapped?: boolean;
 }
 
 const MARK = '--- grastate';
+const PROCESS_MARK = '--- mariadbd';
 
-/** One exec: the wsrep status when MariaDB answers, then grastate.dat. */
+/** One exec: the wsrep status when MariaDB answers, grastate.dat, then the server's command line. */
 export const GALERA_STATE_SCRIPT = [
   `mysql -N -B -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status','wsrep_local_state_comment','wsrep_cluster_size','wsrep_last_committed')" 2>/dev/null`,
   `echo '${MARK}'`,
   'cat /var/lib/mysql/grastate.dat 2>/dev/null',
+  `echo '${PROCESS_MARK}'`,
+  'ps -o args= -C mariadbd,mysqld 2>/dev/null',
   'true',
 ].join('\n');
 
+/** A server command line that starts a new cluster (an empty gcomm:// address, or --wsrep-new-cluster). */
+export function startsNewCluster(args: string): boolean {
+  return /(^|\s)--wsrep[-_]cluster[-_]address=['"]?gcomm:\/\/['"]?(\s|$)/.test(args) || /(^|\s)--wsrep[-_]new[-_]cluster(\s|$)/.test(args);
+}
+
 export function parseGaleraState(node: string, stdout: string): GaleraNodeState {
-  const [live = '', grastate = ''] = stdout.split(`${MARK}\n`);
+  const [head = '', processes = ''] = stdout.split(`${PROCESS_MARK}\n`);
+  const [live = '', grastate = ''] = head.split(`${MARK}\n`);
   const vars = new Map(
     live
       .split('\n')
@@ -55,6 +70,7 @@ export function parseGaleraState(node: string, stdout: string): GaleraNodeState 
     const size = Number(vars.get('wsrep_cluster_size'));
     if (Number.isFinite(size)) state.clusterSize = size;
     state.seqno = vars.get('wsrep_last_committed');
+    if (processes.split('\n').some(startsNewCluster)) state.bootstrapped = true;
   } else if (saved.size > 0) {
     state.seqno = saved.get('seqno');
     state.safeToBootstrap = saved.get('safe_to_bootstrap') === '1';

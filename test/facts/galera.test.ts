@@ -1,7 +1,7 @@
 // Galera's state as osha status reads it: MariaDB's wsrep status, grastate.dat, and the promotion
 // history in the CIB's status section (the shapes MariaDB 10.11 and Pacemaker 2.1 print).
 import { expect } from 'chai';
-import { firstPromoted, parseGaleraState } from '../../src/facts/galera.ts';
+import { firstPromoted, parseGaleraState, startsNewCluster } from '../../src/facts/galera.ts';
 
 describe('galera state', function () {
   it('reads a running node from SHOW GLOBAL STATUS', function () {
@@ -13,6 +13,19 @@ describe('galera state', function () {
     const out = '--- grastate\n# GALERA saved state\nversion: 2.1\nuuid:    6f1c-x\nseqno:   57\nsafe_to_bootstrap: 1\n';
     expect(parseGaleraState('node2', out)).to.deep.equal({ node: 'node2', running: false, seqno: '57', safeToBootstrap: true });
     expect(parseGaleraState('node3', '--- grastate\n')).to.deep.equal({ node: 'node3', running: false });
+  });
+
+  it('tells the server that bootstrapped the cluster by its command line (the galera agent\'s empty gcomm://)', function () {
+    const live = 'wsrep_cluster_size\t3\nwsrep_cluster_status\tPrimary\nwsrep_last_committed\t42\nwsrep_local_state_comment\tSynced\n--- grastate\nseqno:   -1\n--- mariadbd\n';
+    const args = (address: string) => `/usr/sbin/mariadbd --defaults-file=/etc/mysql/my.cnf --datadir=/var/lib/mysql --wsrep_on=ON --wsrep-cluster-address=${address} --log-error=/var/log/mysqld.log\n`;
+    expect(parseGaleraState('node1', live + args('gcomm://'))).to.include({ running: true, bootstrapped: true });
+    expect(parseGaleraState('node2', live + args('gcomm://node1,node2,node3'))).to.not.have.property('bootstrapped');
+    expect(parseGaleraState('node3', live)).to.not.have.property('bootstrapped');
+    expect(startsNewCluster('/usr/sbin/mariadbd --wsrep-new-cluster --datadir=/var/lib/mysql')).to.equal(true);
+    expect(startsNewCluster('/usr/sbin/mariadbd --wsrep_cluster_address=gcomm://')).to.equal(true);
+    expect(startsNewCluster('/usr/sbin/mariadbd --wsrep_cluster_address=gcomm://node1')).to.equal(false);
+    // Stopped: whatever ps printed (nothing) says nothing about bootstrapping.
+    expect(parseGaleraState('node3', '--- grastate\nseqno:   57\nsafe_to_bootstrap: 1\n--- mariadbd\n')).to.deep.equal({ node: 'node3', running: false, seqno: '57', safeToBootstrap: true });
   });
 
   it('names the node promoted first among the online nodes\' last promotions', function () {

@@ -12,7 +12,7 @@ import { labKill, labStart } from '../../src/lab/index.ts';
 import { readControllerSecrets } from '../../src/lab/openstack.ts';
 import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
-import { crmMon, deployOk, evidence, issueToken } from './setup.ts';
+import { crmMon, deployOk, evidence, issueToken, type UpgradeJson } from './setup.ts';
 import type { LoadSummary } from '../../src/drill/load.ts';
 
 const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
@@ -53,6 +53,11 @@ async function wsrep(lab: LabInfo, node: string): Promise<Record<string, string>
   return Object.fromEntries(out.trim().split('\n').map((l) => l.split('\t') as [string, string]));
 }
 
+/** What the tests read of `osha status --json` in this topology. */
+interface GaleraReport {
+  galera: { nodes: { node: string; clusterStatus?: string }[]; bootstrappedBy?: string; promotedFirst?: { node: string } };
+}
+
 describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs on every node', function () {
   this.timeout(15 * 60_000);
   let lab: LabInfo;
@@ -84,9 +89,10 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     for (const n of ['node2', 'node3']) expect(await labOk(lab, n, 'ls /var/lib/osha/backup'), n).to.match(/^mysql-before-galera-\d{8}T\d{6}Z$/m);
     const status = await osha(['status', lab.inventory, '--json']);
     expect(status.code, status.stdout + status.stderr).to.equal(0);
-    const report = JSON.parse(status.stdout) as { galera: { nodes: { node: string; clusterStatus?: string }[]; promotedFirst?: { node: string } } };
+    const report = JSON.parse(status.stdout) as GaleraReport;
     expect(report.galera.nodes.map((n) => n.clusterStatus)).to.deep.equal(['Primary', 'Primary', 'Primary']);
     expect(report.galera.promotedFirst?.node).to.equal('node1');
+    expect(report.galera.bootstrappedBy).to.equal('node1');
     const text = await osha(['status', lab.inventory]);
     expect(text.stdout).to.match(/^galera: primary component on node1, node2, node3 \(size 3\), bootstrapped from node1/m);
   });
@@ -189,5 +195,42 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     console.log(`      (full outage: everything back ${Math.round((Date.now() - t0) / 1000)} s after the nodes were started)`);
     for (const n of NODES) expect((await wsrep(lab, n)).wsrep_cluster_size, n).to.equal('3');
     expect((await labExec(lab, 'node1', 'rabbitmqctl list_users --quiet')).stdout).to.match(/^openstack\s/m);
+    // osha status names the node the agent bootstrapped from: the one whose server started the cluster.
+    const status = JSON.parse((await osha(['status', lab.inventory, '--json'])).stdout) as GaleraReport;
+    console.log(`      (bootstrapped from ${status.galera.bootstrappedBy}, promoted first ${status.galera.promotedFirst?.node})`);
+    expect(status.galera.bootstrappedBy).to.be.oneOf(NODES);
+    expect(status.galera.promotedFirst?.node).to.equal(status.galera.bootstrappedBy);
+  });
+
+  it('osha upgrade (the point release) with --load: node by node, Galera and RabbitMQ stay clustered, no acknowledged write lost; a re-run has nothing to do', async function () {
+    this.timeout(20 * 60_000);
+    const pending = await labOk(lab, 'node1', 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true');
+    expect(Number(pending), 'the bookworm image has no pending update: nothing for a point-release upgrade to do').to.be.greaterThan(0);
+    const run = await osha(['upgrade', lab.inventory, '--yes', '--load', '--json', '--timeout', '300']);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const r = JSON.parse(run.stdout) as UpgradeJson;
+    const done = r.nodes.filter((n) => !n.skipped);
+    const load = r.load!;
+    console.log(`      upgrade: ${done.map((n) => `${n.node} drained ${n.drainMs} ms, apt ${n.aptMs} ms (${n.packages?.upgraded} upgraded), total ${n.totalMs} ms`).join('; ')}`);
+    console.log(`      load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}; longest gap ${load.longestGapMs} ms; writes ${load.acknowledgedWrites} acknowledged, ${load.lostWrites} lost`);
+    expect(r.errors).to.deep.equal([]);
+    expect(done.map((n) => n.node).sort()).to.deep.equal(NODES);
+    for (const n of done) expect(n.packages!.upgraded, n.node).to.be.greaterThan(0);
+    expect(load.acknowledgedWrites).to.be.greaterThan(0);
+    expect(load.lostWrites).to.equal(0);
+    expect(load.stillFailing).to.deep.equal([]);
+    // Every instance back on every node, one Galera component of three, nobody left marked.
+    await until(lab, 'every instance running after the upgrade', 300_000, () => allRunning(lab));
+    for (const n of NODES) {
+      const w = await wsrep(lab, n);
+      expect([w.wsrep_cluster_status, w.wsrep_cluster_size], n).to.deep.equal(['Primary', '3']);
+      expect(await labOk(lab, n, 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true'), n).to.equal('0\n');
+    }
+    expect(await labOk(lab, 'node1', 'cibadmin --query --scope nodes | grep -c osha-upgrade || true')).to.equal('0\n');
+    const rabbit = JSON.parse(await labOk(lab, 'node2', 'rabbitmqctl cluster_status --formatter json')) as { running_nodes: string[] };
+    expect(rabbit.running_nodes.sort()).to.deep.equal(NODES.map((n) => `rabbit@${n}`));
+    const again = await osha(['upgrade', lab.inventory, '--dry-run']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout.match(/skipped: no package to upgrade/g) ?? []).to.have.length(NODES.length);
   });
 });

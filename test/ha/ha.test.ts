@@ -32,16 +32,11 @@ import {
   uploadImage,
   type HaLab,
   type Image,
+  type UpgradeJson,
 } from './setup.ts';
 
 /** Deploys that start glance-api get room for one failed start and its retry after failure-timeout. */
 const GLANCE_START = ['--timeout', '300'];
-
-interface UpgradeJson {
-  nodes: { node: string; skipped?: string; drainMs?: number; aptMs?: number; rejoinMs?: number; totalMs?: number; packages?: { upgraded: number } }[];
-  load?: LoadSummary;
-  errors: string[];
-}
 
 interface DrillJson {
   node: string;

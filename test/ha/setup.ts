@@ -16,6 +16,7 @@ import { onTeardown } from '../support/teardown.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
 import type { Release } from '../../src/lab/image-recipe.ts';
+import type { LoadSummary } from '../../src/drill/load.ts';
 
 export const HA_PLACE = { dir: '/tmp/osha-test-ha', subnet: 70 } as const;
 
@@ -143,6 +144,13 @@ export async function listProjects(vip: string, password: string): Promise<strin
 }
 
 // --- cluster facts ---
+
+/** What the tests read of `osha upgrade --json`. */
+export interface UpgradeJson {
+  nodes: { node: string; skipped?: string; drainMs?: number; aptMs?: number; rejoinMs?: number; totalMs?: number; packages?: { upgraded: number } }[];
+  load?: LoadSummary;
+  errors: string[];
+}
 
 /** crm_mon's XML status, read on the first node that answers. */
 export async function crmMon(ha: LabInfo, nodes = ha.nodes): Promise<string> {
