@@ -12,46 +12,10 @@ import { labKill, labStart } from '../../src/lab/index.ts';
 import { readControllerSecrets } from '../../src/lab/openstack.ts';
 import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
-import { crmMon, deployOk, evidence, issueToken, type UpgradeJson } from './setup.ts';
+import { AA_NODES as NODES, allRunning, crmMon, deployOk, instances, issueToken, until, wsrep } from './setup.ts';
 import type { LoadSummary } from '../../src/drill/load.ts';
 
 const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
-const NODES = ['node1', 'node2', 'node3'];
-
-/** Per resource: the nodes where an instance is in the role, from crm_mon's XML. */
-function instances(xml: string, primitive: string, role: 'Started' | 'Promoted'): string[] {
-  const re = new RegExp(`<resource id="${primitive}"[^>]*role="${role}"[^>]*>\\s*<node name="([^"]+)"`, 'g');
-  return [...xml.matchAll(re)].map((m) => m[1]!).sort();
-}
-
-/** Waits until `check` passes (it throws until then), or throws its last error with the cluster's state. */
-async function until(lab: LabInfo, what: string, timeoutMs: number, check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      last = e;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s: ${last instanceof Error ? last.message : String(last)}\n${await evidence(lab)}`);
-}
-
-/** Everything of the topology runs on all three nodes. */
-async function allRunning(lab: LabInfo): Promise<void> {
-  const xml = await crmMon(lab);
-  expect(instances(xml, 'osha-galera', 'Promoted'), 'galera promoted').to.deep.equal(NODES);
-  for (const p of ['osha-rabbitmq', 'osha-haproxy', 'osha-keystone', 'osha-glance-api']) expect(instances(xml, p, 'Started'), p).to.deep.equal(NODES);
-  expect(instances(xml, 'osha-vip', 'Started'), 'vip').to.have.length(1);
-}
-
-async function wsrep(lab: LabInfo, node: string): Promise<Record<string, string>> {
-  const out = await labOk(lab, node, `mysql -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_%'"`);
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('\t') as [string, string]));
-}
 
 /** What the tests read of `osha status --json` in this topology. */
 interface GaleraReport {
@@ -200,37 +164,5 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     console.log(`      (bootstrapped from ${status.galera.bootstrappedBy}, promoted first ${status.galera.promotedFirst?.node})`);
     expect(status.galera.bootstrappedBy).to.be.oneOf(NODES);
     expect(status.galera.promotedFirst?.node).to.equal(status.galera.bootstrappedBy);
-  });
-
-  it('osha upgrade (the point release) with --load: node by node, Galera and RabbitMQ stay clustered, no acknowledged write lost; a re-run has nothing to do', async function () {
-    this.timeout(20 * 60_000);
-    const pending = await labOk(lab, 'node1', 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true');
-    expect(Number(pending), 'the bookworm image has no pending update: nothing for a point-release upgrade to do').to.be.greaterThan(0);
-    const run = await osha(['upgrade', lab.inventory, '--yes', '--load', '--json', '--timeout', '300']);
-    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    const r = JSON.parse(run.stdout) as UpgradeJson;
-    const done = r.nodes.filter((n) => !n.skipped);
-    const load = r.load!;
-    console.log(`      upgrade: ${done.map((n) => `${n.node} drained ${n.drainMs} ms, apt ${n.aptMs} ms (${n.packages?.upgraded} upgraded), total ${n.totalMs} ms`).join('; ')}`);
-    console.log(`      load: ${load.requests} requests, ${load.failed} failed ${JSON.stringify(load.failures)}; longest gap ${load.longestGapMs} ms; writes ${load.acknowledgedWrites} acknowledged, ${load.lostWrites} lost`);
-    expect(r.errors).to.deep.equal([]);
-    expect(done.map((n) => n.node).sort()).to.deep.equal(NODES);
-    for (const n of done) expect(n.packages!.upgraded, n.node).to.be.greaterThan(0);
-    expect(load.acknowledgedWrites).to.be.greaterThan(0);
-    expect(load.lostWrites).to.equal(0);
-    expect(load.stillFailing).to.deep.equal([]);
-    // Every instance back on every node, one Galera component of three, nobody left marked.
-    await until(lab, 'every instance running after the upgrade', 300_000, () => allRunning(lab));
-    for (const n of NODES) {
-      const w = await wsrep(lab, n);
-      expect([w.wsrep_cluster_status, w.wsrep_cluster_size], n).to.deep.equal(['Primary', '3']);
-      expect(await labOk(lab, n, 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true'), n).to.equal('0\n');
-    }
-    expect(await labOk(lab, 'node1', 'cibadmin --query --scope nodes | grep -c osha-upgrade || true')).to.equal('0\n');
-    const rabbit = JSON.parse(await labOk(lab, 'node2', 'rabbitmqctl cluster_status --formatter json')) as { running_nodes: string[] };
-    expect(rabbit.running_nodes.sort()).to.deep.equal(NODES.map((n) => `rabbit@${n}`));
-    const again = await osha(['upgrade', lab.inventory, '--dry-run']);
-    expect(again.code, again.stderr).to.equal(0);
-    expect(again.stdout.match(/skipped: no package to upgrade/g) ?? []).to.have.length(NODES.length);
   });
 });

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { labDown } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
 import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, controllerFiles, readControllerSecrets, type ControllerSecrets } from '../../src/lab/openstack.ts';
-import { dropAfterSuite, labInfoOf, nodeRun, skipWithoutLab, type LabInfo, type LabNode } from '../support/lab.ts';
+import { dropAfterSuite, labInfoOf, labOk, nodeRun, skipWithoutLab, type LabInfo, type LabNode } from '../support/lab.ts';
+import { expect } from 'chai';
 import { onTeardown } from '../support/teardown.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
 import type { RunSummary } from '../../src/runner/types.ts';
@@ -256,4 +257,44 @@ export async function suiteHaLab(ctx: Mocha.Context, opts: HaLabOptions & { dir:
   dropAfterSuite(ctx, drop);
   onTeardown(drop);
   return haLabUp({ log: (l) => console.log(`      ${l}`), ...opts });
+}
+
+// --- the active-active topology (test/ha/active-active.test.ts, test/upgrade/active-active.e2e.ts) ---
+
+export const AA_NODES = ['node1', 'node2', 'node3'];
+
+/** Per resource: the nodes where an instance is in the role, from crm_mon's XML. */
+export function instances(xml: string, primitive: string, role: 'Started' | 'Promoted'): string[] {
+  const re = new RegExp(`<resource id="${primitive}"[^>]*role="${role}"[^>]*>\\s*<node name="([^"]+)"`, 'g');
+  return [...xml.matchAll(re)].map((m) => m[1]!).sort();
+}
+
+/** Waits until `check` passes (it throws until then), or throws its last error with the cluster's state. */
+export async function until(lab: LabInfo, what: string, timeoutMs: number, check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s: ${last instanceof Error ? last.message : String(last)}\n${await evidence(lab)}`);
+}
+
+/** Everything of the active-active topology runs on all three nodes. */
+export async function allRunning(lab: LabInfo): Promise<void> {
+  const xml = await crmMon(lab);
+  expect(instances(xml, 'osha-galera', 'Promoted'), 'galera promoted').to.deep.equal(AA_NODES);
+  for (const p of ['osha-rabbitmq', 'osha-haproxy', 'osha-keystone', 'osha-glance-api']) expect(instances(xml, p, 'Started'), p).to.deep.equal(AA_NODES);
+  expect(instances(xml, 'osha-vip', 'Started'), 'vip').to.have.length(1);
+}
+
+/** A node's wsrep status variables. */
+export async function wsrep(lab: LabInfo, node: string): Promise<Record<string, string>> {
+  const out = await labOk(lab, node, `mysql -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_%'"`);
+  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('\t') as [string, string]));
 }
