@@ -32,8 +32,23 @@ const GROUP_A = [
 const mochaBin = join('node_modules', 'mocha', 'bin', 'mocha.js');
 const args = process.argv.slice(2);
 
+/**
+ * Ctrl-C or a CI timeout (SIGTERM): each mocha must run its teardown (labs, processes). mocha's own
+ * bin/mocha.js, which starts the real runner as a child process of its own (for --import=tsx),
+ * passes on SIGINT only and dies of SIGTERM, leaving the runner going; so whatever arrives here,
+ * the mochas get SIGINT.
+ */
+function relaySignals(children) {
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      for (const c of children) c.kill('SIGINT');
+    });
+  }
+}
+
 if (args.length > 0) {
   const child = spawn(process.execPath, [mochaBin, ...args], { stdio: 'inherit' });
+  relaySignals([child]);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
   const all = readdirSync('test', { recursive: true })
@@ -47,12 +62,7 @@ if (args.length > 0) {
   ];
   const started = Date.now();
   const children = [];
-  // Ctrl-C or a CI timeout: pass it on, so that each mocha runs its teardown (labs, processes).
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => {
-      for (const c of children) c.kill(sig);
-    });
-  }
+  relaySignals(children);
   const results = await Promise.all(
     groups.map(
       (g) =>

@@ -19,8 +19,12 @@ export async function runTeardowns(): Promise<void> {
   }
 }
 
+// One teardown for every signal: mocha's bin/mocha.js follows its SIGINT with a SIGTERM, and a
+// second handler must neither start a second round that exits while the first still removes a
+// lab, nor leave the default action (death) for the next signal.
+let stopping: Promise<void> | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void runTeardowns().finally(() => process.exit(130));
+  process.on(signal, () => {
+    stopping ??= runTeardowns().finally(() => process.exit(130));
   });
 }
