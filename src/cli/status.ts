@@ -20,10 +20,10 @@ export interface StatusReport {
   vip: { address: string; node?: string };
   resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
-  /** The active-active topology's database: each node's view, and the node promoted first. */
   /**
-   * bootstrappedBy: the node whose running MariaDB started the cluster (absent once that server
-   * restarted: then every member has joined). promotedFirst: from Pacemaker's operation history.
+   * The active-active topology's database: each node's view; bootstrappedBy, the node whose running
+   * MariaDB started the cluster (absent once that server restarted: then every member has joined);
+   * promotedFirst, from Pacemaker's operation history.
    */
   galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; bootstrappedBy?: string; promotedFirst?: { node: string; at: string } };
 }
