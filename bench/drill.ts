@@ -17,6 +17,7 @@ import { osha } from '../test/support/osha.ts';
 import { deployOk, haInventory, haLabDown, haLabUp } from '../test/ha/setup.ts';
 import { labInfoOf, labOk, type LabInfo } from '../test/support/lab.ts';
 import { labDown, labUp } from '../src/lab/index.ts';
+import { fenceFiles } from '../src/lab/fence.ts';
 
 interface DrillJson {
   node: string;
@@ -151,7 +152,7 @@ async function profileRuns(lab: LabInfo, base: string, row: ProfileRow): Promise
 function powerOffsSince(dir: string, since: string): number {
   let log: string;
   try {
-    log = readFileSync(join(dir, 'fence.log'), 'utf8');
+    log = readFileSync(fenceFiles(dir).log, 'utf8');
   } catch {
     return NaN;
   }

@@ -31,7 +31,7 @@ export function eachHost<T>(ctx: StepContext, fn: (h: HostHandle) => Promise<Res
   });
 }
 
-/** Plans every host of the step in parallel with `fn`; a thrown bug becomes that host's error. */
+/** Plans every host of the step with `fn`, within --concurrency (a thrown bug is reported by the runner on every host of the step). */
 export async function planEachHost(ctx: StepContext, fn: (h: HostHandle) => Promise<HostPlan>): Promise<Map<string, HostPlan>> {
   const plans = await eachHost(ctx, fn);
   return new Map(ctx.hosts.map((h, i) => [h, plans[i] as HostPlan]));
