@@ -20,6 +20,10 @@ export interface StatusReport {
   vip: { address: string; node?: string };
   resources: { id: string; agent: string; role: string; nodes: string[]; group?: string; osha: boolean; failed: boolean }[];
   failedActions: { resource: string; operation: string; node: string; exitStatus: string; reason: string }[];
+  /** osha's resources with no instance started or promoted (stopped, or a Galera with no primary). */
+  notRunning: string[];
+  /** quorum, every node online, every osha resource running, no failed action (and Galera primary). */
+  healthy: boolean;
   /**
    * The active-active topology's database: each node's view; bootstrappedBy, the node whose running
    * MariaDB started the cluster (absent once that server restarted: then every member has joined);
@@ -34,7 +38,7 @@ export interface StatusReport {
  */
 export function statusReport(inv: Inventory, asked: string, unreachable: StatusReport['unreachable'], s: ClusterStatus, vipId: string, upgrades: Map<string, string> = new Map()): StatusReport {
   const vip = s.resources.get(vipId);
-  return {
+  const report: StatusReport = {
     cluster: inv.cluster.name,
     askedNode: asked,
     unreachable,
@@ -44,7 +48,18 @@ export function statusReport(inv: Inventory, asked: string, unreachable: StatusR
     vip: { address: inv.vip.address, node: vip?.roles.includes('Started') ? vip.nodes[0] : undefined },
     resources: [...s.resources.values()].map((r) => ({ id: r.id, agent: r.agent, role: [...new Set(r.roles)].join('/'), nodes: r.nodes, group: r.parent, osha: isOshaId(r.id), failed: r.failed })),
     failedActions: s.failures.map((f) => ({ resource: f.resource, operation: f.opKey, node: f.node, exitStatus: f.exitStatus, reason: f.exitReason })),
+    notRunning: [...s.resources.values()].filter((r) => isOshaId(r.id) && !r.roles.some((role) => role === 'Started' || role === 'Promoted')).map((r) => r.id),
+    healthy: false,
   };
+  report.healthy = isHealthy(report);
+  return report;
+}
+
+/** What `osha status` exits 0 for. A resource stopped without a failure (held back by a constraint,
+ *  waiting for a failure to expire, disabled by hand) is not healthy either: a service is down. */
+function isHealthy(r: StatusReport): boolean {
+  const galeraPrimary = !r.galera || r.galera.nodes.every((n) => 'running' in n && n.clusterStatus === 'Primary');
+  return r.quorate && r.nodes.every((n) => n.online) && r.failedActions.length === 0 && r.notRunning.length === 0 && galeraPrimary;
 }
 
 export function renderStatus(r: StatusReport): string {
@@ -72,6 +87,7 @@ export function renderStatus(r: StatusReport): string {
     lines.push('resources: none');
   }
   if (r.galera) lines.push(...renderGalera(r.galera));
+  if (r.notRunning.length) lines.push(chalk.red(`not running: ${r.notRunning.join(', ')}`));
   if (r.failedActions.length) {
     lines.push(chalk.red('failed actions:'));
     for (const f of r.failedActions) lines.push(`  ${f.resource} ${f.operation} on ${f.node}: exit ${f.exitStatus}${f.reason ? ` (${f.reason})` : ''}`);
@@ -124,7 +140,7 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show nodes, quorum, where the VIP and each service run, and failed actions')
+    .description('show nodes, quorum, where the VIP and each service run, and failed actions; exit 0 only when healthy')
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
@@ -158,11 +174,12 @@ export function statusCommand(): Command {
             if (mark) upgrades.set(n.name, mark);
           }
           const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID, upgrades);
-          if (inv.topology === 'active-active') report.galera = await galeraReport(inv, session, node.name, GALERA_ID);
+          if (inv.topology === 'active-active') {
+            report.galera = await galeraReport(inv, session, node.name, GALERA_ID);
+            report.healthy = isHealthy(report);
+          }
           console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-          const galeraHealthy = !report.galera || report.galera.nodes.every((n) => 'running' in n && n.clusterStatus === 'Primary');
-          const healthy = report.quorate && report.nodes.every((n) => n.online) && report.failedActions.length === 0 && galeraHealthy;
-          process.exitCode = healthy ? EXIT.ok : EXIT.failed;
+          process.exitCode = report.healthy ? EXIT.ok : EXIT.failed;
           return;
         }
         console.error(`osha status: no node answered:\n${unreachable.map((u) => `  ${u.node}: ${u.error}`).join('\n')}`);

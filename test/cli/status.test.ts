@@ -57,3 +57,41 @@ describe('osha status: an unfinished upgrade', () => {
     expect(renderStatus(statusReport(inv, 'node1', [], s.value, 'osha-vip'))).to.not.match(/did not finish/);
   });
 });
+
+// crm_mon after a heal, as CI once saw it: glance-api Stopped with no failure recorded.
+const monWith = (glanceRole: string) => `<pacemaker-result api-version="2.25" request="crm_mon"><summary><current_dc present="true" name="node1" with_quorum="true"/></summary><nodes>
+<node name="node1" id="1" online="true" standby="false" maintenance="false" type="member"/>
+<node name="node2" id="2" online="true" standby="false" maintenance="false" type="member"/>
+<node name="node3" id="3" online="true" standby="false" maintenance="false" type="member"/>
+</nodes><resources>
+<resource id="osha-vip" resource_agent="ocf:heartbeat:IPaddr2" role="Started" active="true" managed="true" failed="false" blocked="false" nodes_running_on="1"><node name="node1" id="1" cached="true"/></resource>
+<group id="osha-g-glance" number_resources="1" managed="true" disabled="false">
+<resource id="osha-glance-api" resource_agent="ocf:openstack:glance-api" role="${glanceRole}" active="${glanceRole === 'Started'}" managed="true" failed="false" blocked="false" nodes_running_on="${glanceRole === 'Started' ? 1 : 0}">${glanceRole === 'Started' ? '<node name="node1" id="1" cached="true"/>' : ''}</resource>
+</group>
+<resource id="handmade-dummy" resource_agent="ocf:heartbeat:Dummy" role="Stopped" active="false" managed="true" failed="false" blocked="false" nodes_running_on="0"/>
+</resources><status code="0" message="OK"/></pacemaker-result>`;
+
+describe('osha status: healthy only when every osha resource runs', () => {
+  const inv = inventoryFrom(threeNodeInventory([], 'stonith: {enabled: false, unsafe_no_fencing: true}'));
+  const report = (xml: string) => {
+    const s = parseClusterStatus(xml);
+    if (!s.ok) throw new Error(s.error.message);
+    return statusReport(inv, 'node1', [], s.value, 'osha-vip');
+  };
+
+  it('an osha resource stopped without a failure makes the cluster unhealthy, and is named', () => {
+    const r = report(monWith('Stopped'));
+    expect(r.failedActions).to.deep.equal([]);
+    expect(r.notRunning).to.deep.equal(['osha-glance-api']);
+    expect(r.healthy).to.equal(false);
+    expect(renderStatus(r)).to.match(/^not running: osha-glance-api$/m);
+  });
+
+  it('a stopped resource osha did not make is shown, not counted against the cluster', () => {
+    const r = report(monWith('Started'));
+    expect(r.notRunning).to.deep.equal([]);
+    expect(r.healthy).to.equal(true);
+    expect(renderStatus(r)).to.not.match(/not running/);
+    expect(renderStatus(r)).to.match(/handmade-dummy .*Stopped/);
+  });
+});

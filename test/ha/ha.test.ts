@@ -406,7 +406,23 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
 
   it('a re-deploy after the drill reports 0 changed', async () => {
     // The partition test ends once MariaDB is back; keystone and glance may still be starting.
+    // crm_resource --wait alone is not enough: it counts only actions Pacemaker can run now, and
+    // once (CI, 2026-12-02) it returned while glance-api was still Stopped with no failure
+    // recorded, which the re-deploy then waited for and reported as a change. So the test waits
+    // for what deploy itself checks (osha status: no osha resource `not running`), and says how
+    // long. (Failed actions of the partition may stay listed until their failure-timeout.)
     await nodeOk(ha.nodes[0]!, 'cluster settles', 'crm_resource --wait --timeout=300s', 330_000);
+    const t0 = Date.now();
+    let first: string | undefined;
+    const settled = await waitFor(async () => {
+      const st = await osha(['status', inventory, '--json']);
+      const report = JSON.parse(st.stdout) as { quorate: boolean; notRunning: string[] };
+      const running = report.quorate && report.notRunning.length === 0;
+      if (!running) first ??= st.stdout;
+      return running;
+    }, { timeoutMs: 300_000, intervalMs: 2000 });
+    if (first !== undefined) console.log(`      after crm_resource --wait, every osha resource ran only ${Date.now() - t0} ms later; osha status first said:\n${first}\n${await evidence(ha)}`);
+    expect(settled, 'osha resources still not running 300 s after the cluster settled').to.equal(true);
     const { summary } = await deployOk(ha, inventory);
     expect(summary.changed, JSON.stringify(summary.hosts)).to.equal(0);
   });
