@@ -128,6 +128,16 @@ export async function readChecksums(c: HostConnection, paths: readonly string[])
   return ok(parseChecksums(r.value.stdout));
 }
 
+const RECORD_SEPARATOR = '--osha-record--';
+
+/** SHA-256 of each of these files that exists, and the first line of a record file (absent: undefined); one round trip. */
+export async function readChecksumsAndRecord(c: HostConnection, paths: readonly string[], record: string): Promise<Result<{ sums: Map<string, string>; mark?: string }>> {
+  const r = await c.run(`${sh`sha256sum -- ${[...paths]}`} 2>/dev/null; echo ${RECORD_SEPARATOR}; ${sh`head -n 1 -- ${record}`} 2>/dev/null; true`);
+  if (!r.ok) return r;
+  const [sums = '', rest] = r.value.stdout.split(`${RECORD_SEPARATOR}\n`);
+  const mark = rest?.trim();
+  return ok({ sums: parseChecksums(sums), ...(mark ? { mark } : {}) });
+}
 /** Names of the records (plain file names) in one of osha's record directories on the node. */
 export async function readRecordNames(c: HostConnection, dir: string): Promise<Result<Set<string>>> {
   const r = await c.exec(sh`ls -1 ${dir} 2>/dev/null; true`);

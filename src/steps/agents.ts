@@ -1,10 +1,24 @@
 // Step: osha's OCF agents (playbooks/agents/) on every node, uploaded only when a checksum
-// differs, each uploaded agent then proven loadable by Pacemaker (crm_resource --show-metadata).
-import type { Action, Step } from '../runner/types.ts';
-import { planEachHost } from './common.ts';
-import { agentFiles, filesToUpload, verifyCommand, AGENT_DIR, LIBRARY_DIR, type AgentFile } from '../agents/files.ts';
-import { readChecksums } from '../facts/host.ts';
-import { raw, sh } from '../ssh/quote.ts';
+// differs, then proven loadable by Pacemaker (crm_resource --show-metadata): every agent on one
+// node per Pacemaker build and OCF library, one agent on each other node (src/agents/files.ts).
+import type { Action, HostPlan, Step } from '../runner/types.ts';
+import { eachHost } from './common.ts';
+import {
+  agentCheckScript,
+  agentFiles,
+  planAgentChecks,
+  verifyCommand,
+  AGENT_DIR,
+  CHECKED_MARK,
+  LIBRARY_DIR,
+  LOADER_FILES,
+  type AgentFile,
+  type AgentNodeFacts,
+  type AgentNodePlan,
+} from '../agents/files.ts';
+import { readChecksumsAndRecord } from '../facts/host.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import { sh } from '../ssh/quote.ts';
 import { err, ok, messageOf, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
 
@@ -19,42 +33,63 @@ function localAgents(): Promise<Result<AgentFile[]>> {
 
 export const agents: Step = {
   name: 'agents',
-  title: `osha's OCF agents in ${AGENT_DIR}, each checked by Pacemaker`,
+  title: `osha's OCF agents in ${AGENT_DIR}, checked by Pacemaker`,
   async plan(ctx) {
     const files = await localAgents();
-    return planEachHost(ctx, async (h) => {
-      if (!files.ok) return files;
-      const sums = await readChecksums(h.c, files.value.map((f) => f.remotePath));
-      if (!sums.ok) return sums;
-      const changed = filesToUpload(files.value, sums.value);
-      if (changed.length === 0) return ok([]);
-      // Every agent sources the library: a new library is checked through all of them.
-      const libraryChanged = changed.some((f) => f.kind === 'library');
-      const toVerify = (libraryChanged ? files.value : changed).filter((f) => f.kind !== 'library').map((f) => f.name);
-      const mkdir = sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`;
-      const check = toVerify.length ? verifyScript(toVerify) : undefined;
-      const action: Action = {
-        summary: `upload ${count(changed.length, 'agent file')} in one transfer: ${changed.map((f) => f.name).join(', ')}`,
-        commands: [mkdir, ...changed.map((f) => `upload ${f.remotePath} (mode ${f.mode.toString(8)}, sha256 ${f.sha256.slice(0, 12)})`), ...toVerify.map(verifyCommand)],
-        apply: async () => {
-          // One exec: every file written aside and verified, renamed in order (the library
-          // first, so a node never has an agent without what it sources), then checked.
-          const r = await h.c.uploadMany(
-            changed.map((f) => ({ path: f.remotePath, content: f.content, mode: f.mode, owner: 'root', group: 'root' })),
-            { before: mkdir, after: check, timeoutMs: 120_000 },
-          );
-          if (!r.ok) return r;
-          if (r.value.code !== 0) return err({ host: h.host, message: `Pacemaker cannot use uploaded agents: ${r.value.stderr.trim()}` });
-          return ok(undefined);
-        },
-      };
-      return ok([action]);
+    if (!files.ok) return new Map(ctx.hosts.map((h) => [h, files]));
+    const paths = [...files.value.map((f) => f.remotePath), ...LOADER_FILES];
+    const read = await eachHost(ctx, async (h) => {
+      const facts = await readChecksumsAndRecord(h.c, paths, CHECKED_MARK);
+      return facts.ok ? ok({ c: h.c, facts: facts.value }) : facts;
     });
+    // The check is planned across the nodes that answered; the others carry their error.
+    const answered = new Map<string, AgentNodeFacts>();
+    ctx.hosts.forEach((host, i) => {
+      const r = read[i]!;
+      if (r.ok) answered.set(host, r.value.facts);
+    });
+    const plans = planAgentChecks(files.value, answered);
+    return new Map(
+      ctx.hosts.map((host, i): [string, HostPlan] => {
+        const r = read[i]!;
+        return [host, r.ok ? ok(actionsFor(host, r.value.c, plans.get(host)!)) : r];
+      }),
+    );
   },
 };
 
-/** Every agent's metadata check at once (background jobs), naming the agents that failed. */
-function verifyScript(names: string[]): string {
-  const one = `${verifyCommand('"$a"')} 2>/dev/null | grep -q '<resource-agent' || echo "$a"`;
-  return sh`bad=$(for a in ${names}; do { ${raw(one)}; } & done; wait); [ -z "$bad" ] || { echo "no valid meta-data from:" $(printf '%s\\n' $bad | sort) >&2; exit 1; }`;
+function actionsFor(host: string, c: HostConnection, p: AgentNodePlan): Action[] {
+  if (p.upload.length === 0 && p.check.length === 0) return [];
+  const mkdir = sh`mkdir -p ${AGENT_DIR} ${LIBRARY_DIR}`;
+  const check = agentCheckScript(p.check, p.record);
+  const what = p.checkedOn
+    ? `Pacemaker loads ${p.check.join(', ')} (every agent is checked on ${p.checkedOn}: same Pacemaker and OCF library)`
+    : `Pacemaker loads each of the ${count(p.check.length, 'agent')}`;
+  const commands = [...p.check.map(verifyCommand), `record the check in ${CHECKED_MARK}`];
+  if (p.upload.length === 0) {
+    return [{
+      summary: `check that ${what}: no record of a check against this node's Pacemaker and OCF library`,
+      commands,
+      apply: async () => {
+        const r = await c.exec(check, { timeoutMs: 120_000 });
+        if (!r.ok) return r;
+        return r.value.code === 0 ? ok(undefined) : err({ host, message: `Pacemaker cannot use osha's agents: ${r.value.stderr.trim()}` });
+      },
+    }];
+  }
+  return [{
+    summary: `upload ${count(p.upload.length, 'agent file')} in one transfer (${p.upload.map((f) => f.name).join(', ')}), then check that ${what}`,
+    commands: [mkdir, ...p.upload.map((f) => `upload ${f.remotePath} (mode ${f.mode.toString(8)}, sha256 ${f.sha256.slice(0, 12)})`), ...commands],
+    apply: async () => {
+      // One exec: every file written aside and verified, renamed in order (the library first,
+      // so a node never has an agent without what it sources), then checked and recorded.
+      const r = await c.uploadMany(
+        p.upload.map((f) => ({ path: f.remotePath, content: f.content, mode: f.mode, owner: 'root', group: 'root' })),
+        { before: mkdir, after: check, timeoutMs: 120_000 },
+      );
+      if (!r.ok) return r;
+      if (r.value.code !== 0) return err({ host, message: `Pacemaker cannot use osha's agents: ${r.value.stderr.trim()}` });
+      return ok(undefined);
+    },
+  }];
 }

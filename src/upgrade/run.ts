@@ -11,7 +11,9 @@ import { primitiveId } from '../cluster/build.ts';
 import { backupPathFor } from '../openstack/backup.ts';
 import { configFamilyOf, DB_SYNC, registryEntries, SERVICES, type ConfigFamily, type ServiceName } from '../services/registry.ts';
 import { startLoad, settleLoad, type LoadSummary, type LoadTarget } from '../drill/load.ts';
-import { err, ok, type Result } from '../util/result.ts';
+import { err, messageOf, ok, type Result } from '../util/result.ts';
+import { agentCheckScript, agentFiles, planAgentChecks, CHECKED_MARK, LOADER_FILES, type AgentFile } from '../agents/files.ts';
+import { readChecksumsAndRecord } from '../facts/host.ts';
 import { hostReportScript, packagesOf, parseHostReport, resourcesOn } from './facts.ts';
 import { firstStatus } from '../drill/drill.ts';
 import { rewriteSources, upstreamVersion, type DebianRelease } from './releases.ts';
@@ -258,6 +260,11 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   res.rejoinMs = Date.now() - startAt;
   log(`${node}: back in the cluster after ${(res.rejoinMs / 1000).toFixed(1)} s${res.rebooted ? ' (rebooted)' : ''}`);
 
+  // It leaves standby only once its new Pacemaker and OCF library load osha's agents.
+  const agents = await checkAgents(input, node);
+  if (!agents.ok) return fail(agents.error.message);
+  if (agents.value) log(`${node}: ${agents.value}`);
+
   const online = await viaOther(sh`crm_attribute --node ${node} --name standby --delete --lifetime forever && crm_attribute --node ${node} --name ${UPGRADE_MARK} --delete --lifetime forever`);
   if (!online.ok) return fail(online.error.message);
   const settled = await on(`crm_resource --wait --timeout=${Math.ceil(timeoutMs / 1000)}s`, timeoutMs + 30_000);
@@ -267,6 +274,27 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
 }
 
 /** What failed in an apt run: dpkg's "error processing package" lines, else the output's end. */
+/** Every osha agent's meta-data on an upgraded node, recorded as the deploy does (src/agents/files.ts). */
+async function checkAgents(input: UpgradeInput, node: string): Promise<Result<string | undefined>> {
+  const c = await input.session.connect(node);
+  if (!c.ok) return c;
+  let files: AgentFile[];
+  try {
+    files = await agentFiles();
+  } catch (e) {
+    return err({ message: `cannot read osha's agents: ${messageOf(e)}` });
+  }
+  const facts = await readChecksumsAndRecord(c.value, [...files.map((f) => f.remotePath), ...LOADER_FILES], CHECKED_MARK);
+  if (!facts.ok) return facts;
+  const p = planAgentChecks(files, new Map([[node, facts.value]])).get(node)!;
+  if (p.upload.length > 0) return ok(`its osha agents differ from this osha's, not checked: the next deploy uploads and checks them`);
+  if (p.check.length === 0) return ok(undefined);
+  const r = await c.value.exec(agentCheckScript(p.check, p.record), { timeoutMs: 120_000 });
+  if (!r.ok) return r;
+  if (r.value.code !== 0) return err({ host: node, message: `after the upgrade, Pacemaker there cannot load osha's agents (the node stays in standby): ${r.value.stderr.trim()}` });
+  return ok(`Pacemaker loads every osha agent (${p.check.length})`);
+}
+
 export function aptFailure(stdout: string, stderr: string, code: number): string {
   const lines = `${stdout}\n${stderr}`.split('\n');
   const dpkg = lines.filter((l) => /^dpkg: error processing|^ .*(returned error exit status|subprocess)|^E: /.test(l));

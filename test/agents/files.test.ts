@@ -6,9 +6,14 @@ import {
   AGENT_DIR,
   AGENT_NAMES,
   agentFiles,
+  checkedMark,
   filesToUpload,
   LIBRARY_DIR,
+  LOADER_FILES,
+  planAgentChecks,
   verifyCommand,
+  type AgentFile,
+  type AgentNodeFacts,
 } from '../../src/agents/files.ts';
 import { SERVICE_ALIASES, SERVICE_NAMES } from '../../src/inventory/services.ts';
 import { parseChecksums } from '../../src/facts/host.ts';
@@ -69,3 +74,63 @@ describe('agentFiles(): what the deploy uploads', function () {
     expect(verifyCommand('glance-api')).to.equal('crm_resource --show-metadata ocf:openstack:glance-api');
   });
 });
+
+describe('planAgentChecks(): every agent checked once per Pacemaker build and OCF library', function () {
+  let files: AgentFile[];
+  let names: string[];
+  before(async () => {
+    files = await agentFiles();
+    names = files.filter((f) => f.kind !== 'library').map((f) => f.name);
+  });
+  const loader = (tag: string) => new Map(LOADER_FILES.map((p) => [p, `${tag}${p}`]));
+  const node = (tag: string, opts: { uploaded?: boolean; record?: 'all' | 'one' | 'stale' } = {}): AgentNodeFacts => {
+    const sums = new Map([...loader(tag), ...(opts.uploaded ? files.map((f): [string, string] => [f.remotePath, f.sha256]) : [])]);
+    const { mark } = checkedMark(files, sums);
+    const record = opts.record === 'stale' ? `${'0'.repeat(64)} ${mark.split(' ')[1]} all` : opts.record ? `${mark} ${opts.record}` : undefined;
+    return { sums, ...(record ? { mark: record } : {}) };
+  };
+
+  it('fresh nodes of one loader: every agent on the first, one agent on the others, naming the first', () => {
+    const plans = planAgentChecks(files, new Map([['node1', node('a')], ['node2', node('a')], ['node3', node('a')]]));
+    expect(plans.get('node1')!.check).to.deep.equal(names);
+    expect(plans.get('node1')).to.not.have.property('checkedOn');
+    expect(plans.get('node1')!.record).to.match(/^[0-9a-f]{64} [0-9a-f]{64} all$/);
+    for (const n of ['node2', 'node3']) {
+      expect(plans.get(n)!.check, n).to.deep.equal([names[0]]);
+      expect(plans.get(n)!.checkedOn).to.equal('node1');
+      expect(plans.get(n)!.record).to.equal(plans.get('node1')!.record.replace(/ all$/, ' one'));
+      expect(plans.get(n)!.upload).to.have.length(files.length);
+    }
+  });
+
+  it('two loaders (a mixed-release cluster): every agent checked once on each', () => {
+    const plans = planAgentChecks(files, new Map([['node1', node('a')], ['node2', node('b')], ['node3', node('b')]]));
+    expect(plans.get('node1')!.check).to.deep.equal(names);
+    expect(plans.get('node2')!.check).to.deep.equal(names);
+    expect(plans.get('node3')!.checkedOn).to.equal('node2');
+  });
+
+  it('a done node with a record of every agent stands for a new node; done nodes do nothing', () => {
+    const plans = planAgentChecks(files, new Map([['node1', node('a', { uploaded: true, record: 'one' })], ['node2', node('a', { uploaded: true, record: 'all' })], ['node4', node('a')]]));
+    expect(plans.get('node1')).to.deep.include({ upload: [], check: [] });
+    expect(plans.get('node2')).to.deep.include({ upload: [], check: [] });
+    expect(plans.get('node4')).to.deep.include({ check: [names[0]], checkedOn: 'node2' });
+  });
+
+  it('a record of one agent does not stand for others: its voucher may have failed since', () => {
+    const plans = planAgentChecks(files, new Map([['node1', node('a')], ['node2', node('a', { uploaded: true, record: 'one' })]]));
+    expect(plans.get('node1')!.check).to.deep.equal(names);
+    expect(plans.get('node2')!.check).to.deep.equal([]);
+  });
+
+  it('files in place but no record, or a record of another agent set or loader: checked again, nothing uploaded', () => {
+    const plans = planAgentChecks(files, new Map([['node1', node('a', { uploaded: true })], ['node2', node('a', { uploaded: true, record: 'stale' })]]));
+    expect(plans.get('node1')).to.deep.include({ upload: [], check: names });
+    expect(plans.get('node2')).to.deep.include({ upload: [], check: [names[0]], checkedOn: 'node1' });
+    // A node whose loader changed (Pacemaker upgraded) is a new loader: every agent again.
+    const upgraded = node('c', { uploaded: true });
+    upgraded.mark = node('a', { uploaded: true, record: 'all' }).mark!;
+    expect(planAgentChecks(files, new Map([['node1', upgraded]])).get('node1')!.check).to.deep.equal(names);
+  });
+});
+

@@ -124,6 +124,34 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect(await sh(lab, 'node1', 'cibadmin --query | head -1 | grep -o " epoch=\\"[0-9]*\\""')).to.equal(epoch);
   });
 
+  it('osha\'s agents: all checked on node1, one on each other node; a node whose check fails keeps no record and is checked again', async () => {
+    const record = async (n: string) => (await sh(lab, n, 'cat /var/lib/osha/agents-checked')).trim();
+    const all = await record('node1');
+    expect(all).to.match(/^[0-9a-f]{64} [0-9a-f]{64} all$/);
+    for (const n of ['node2', 'node3']) expect(await record(n), n).to.equal(all.replace(/ all$/, ' one'));
+    // node3 loses its record, and its crm_resource refuses osha's agents (a wrapper earlier in
+    // root's PATH: only the check sees it, Pacemaker's own daemons and agents do not, so nothing
+    // else fails and nothing is fenced). The run checks node3 again, fails there, leaves no record.
+    const wrapper = '/usr/local/sbin/crm_resource';
+    await sh(lab, 'node3', `rm /var/lib/osha/agents-checked && printf '#!/bin/sh\\ncase "$*" in *ocf:openstack:*) echo "osha test: meta-data refused" >&2; exit 1;; esac\\nexec /usr/sbin/crm_resource "$@"\\n' > ${wrapper} && chmod 755 ${wrapper}`);
+    try {
+      const broken = await oshaJson(['run', 'agents', lab.inventory]);
+      expect(broken.run.code).to.not.equal(0);
+      expect(broken.summary.changed).to.equal(0);
+      expect(broken.run.stdout + broken.run.stderr).to.match(/node3.*Pacemaker cannot use osha's agents: no valid meta-data from: keystone \(osha test: meta-data refused\)/s);
+      expect((await labExec(lab, 'node3', 'test -e /var/lib/osha/agents-checked')).code).to.not.equal(0);
+      expect(await record('node1')).to.equal(all);
+    } finally {
+      await sh(lab, 'node3', `rm -f ${wrapper}`);
+    }
+    // Mended: the next run checks node3 again (one agent: node1 checked all with this loader).
+    const mended = await oshaJson(['run', 'agents', lab.inventory]);
+    expect(mended.run.code, mended.run.stderr).to.equal(0);
+    expect(mended.summary.hosts.node3!.map((s) => s.changes).flat()).to.deep.equal(['check that Pacemaker loads keystone (every agent is checked on node1: same Pacemaker and OCF library): no record of a check against this node\'s Pacemaker and OCF library']);
+    expect(mended.summary.changed).to.equal(1);
+    expect(await record('node3')).to.equal(all.replace(/ all$/, ' one'));
+  });
+
   it('a run cut short after writing a new authkey, before corosync restarted: the record it left makes the next run restart', async () => {
     const all = (cmd: string) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, cmd)));
     const keysBefore = await all('sha256sum < /etc/corosync/authkey');
