@@ -108,8 +108,12 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     await until(lab, 'every instance running', 120_000, () => allRunning(lab));
     const load = await loadDrill([]);
     expect(load.acknowledgedWrites).to.be.greaterThan(0);
-    // Only the VIP moves (detection, fencing, IPaddr2): the classic layout's ~30 s restart of every service is gone.
-    expect(load.longestGapMs).to.be.below(20_000);
+    // Only the VIP moves (detection, fencing, IPaddr2): the clients wait for it and for nothing
+    // else, where the classic layout's clients wait some 17 s more for every service to restart
+    // elsewhere (README). Stated against the drill's own VIP time, not a fixed 20 s: on a loaded
+    // host (load average 16, a CI-like run) the VIP alone took 21 and 27 s to come back.
+    expect(load.vipMs, 'the drill measured no VIP time').to.be.a('number');
+    expect(load.longestGapMs).to.be.below(load.vipMs! + 8_000);
   });
 
   it('drill --load, kill of a node without the VIP: the clients through the VIP barely notice (a node that is neither the VIP\'s nor the database writer)', async () => {
