@@ -121,13 +121,6 @@ export function parseChecksums(output: string): Map<string, string> {
   return sums;
 }
 
-/** SHA-256 of each of these files that exists on the node (missing ones are left out). */
-export async function readChecksums(c: HostConnection, paths: readonly string[]): Promise<Result<Map<string, string>>> {
-  const r = await c.run(`${sh`sha256sum -- ${[...paths]}`} 2>/dev/null; true`);
-  if (!r.ok) return r;
-  return ok(parseChecksums(r.value.stdout));
-}
-
 const RECORD_SEPARATOR = '--osha-record--';
 
 /** SHA-256 of each of these files that exists, and the first line of a record file (absent: undefined); one round trip. */
@@ -138,6 +131,7 @@ export async function readChecksumsAndRecord(c: HostConnection, paths: readonly 
   const mark = rest?.trim();
   return ok({ sums: parseChecksums(sums), ...(mark ? { mark } : {}) });
 }
+
 /** Names of the records (plain file names) in one of osha's record directories on the node. */
 export async function readRecordNames(c: HostConnection, dir: string): Promise<Result<Set<string>>> {
   const r = await c.exec(sh`ls -1 ${dir} 2>/dev/null; true`);

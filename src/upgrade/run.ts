@@ -273,7 +273,6 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
   return res;
 }
 
-/** What failed in an apt run: dpkg's "error processing package" lines, else the output's end. */
 /** Every osha agent's meta-data on an upgraded node, recorded as the deploy does (src/agents/files.ts). */
 async function checkAgents(input: UpgradeInput, node: string): Promise<Result<string | undefined>> {
   const c = await input.session.connect(node);
@@ -295,6 +294,7 @@ async function checkAgents(input: UpgradeInput, node: string): Promise<Result<st
   return ok(`Pacemaker loads every osha agent (${p.check.length})`);
 }
 
+/** What failed in an apt run: dpkg's "error processing package" lines, else the output's end. */
 export function aptFailure(stdout: string, stderr: string, code: number): string {
   const lines = `${stdout}\n${stderr}`.split('\n');
   const dpkg = lines.filter((l) => /^dpkg: error processing|^ .*(returned error exit status|subprocess)|^E: /.test(l));
