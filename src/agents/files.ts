@@ -23,6 +23,9 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { raw, sh } from '../ssh/quote.ts';
+import { readChecksumsAndRecord } from '../facts/host.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import type { Result } from '../util/result.ts';
 import { registryEntries, SERVICES, type OshaAgentService } from '../services/registry.ts';
 
 export interface AgentFile {
@@ -132,6 +135,11 @@ export interface AgentNodeFacts {
   sums: ReadonlyMap<string, string>;
   /** CHECKED_MARK's content, when the node has one. */
   mark?: string;
+}
+
+/** A node's AgentNodeFacts in one round trip: the deploy's agents step and osha upgrade read them alike. */
+export function readAgentNodeFacts(c: HostConnection, files: readonly AgentFile[]): Promise<Result<AgentNodeFacts>> {
+  return readChecksumsAndRecord(c, [...files.map((f) => f.remotePath), ...LOADER_FILES], CHECKED_MARK);
 }
 
 export interface AgentNodePlan {

@@ -7,16 +7,15 @@ import {
   agentCheckScript,
   agentFiles,
   planAgentChecks,
+  readAgentNodeFacts,
   verifyCommand,
   AGENT_DIR,
   CHECKED_MARK,
   LIBRARY_DIR,
-  LOADER_FILES,
   type AgentFile,
   type AgentNodeFacts,
   type AgentNodePlan,
 } from '../agents/files.ts';
-import { readChecksumsAndRecord } from '../facts/host.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, messageOf, type Result } from '../util/result.ts';
@@ -37,9 +36,8 @@ export const agents: Step = {
   async plan(ctx) {
     const files = await localAgents();
     if (!files.ok) return new Map(ctx.hosts.map((h) => [h, files]));
-    const paths = [...files.value.map((f) => f.remotePath), ...LOADER_FILES];
     const read = await eachHost(ctx, async (h) => {
-      const facts = await readChecksumsAndRecord(h.c, paths, CHECKED_MARK);
+      const facts = await readAgentNodeFacts(h.c, files.value);
       return facts.ok ? ok({ c: h.c, facts: facts.value }) : facts;
     });
     // The check is planned across the nodes that answered; the others carry their error.

@@ -12,8 +12,7 @@ import { backupPathFor } from '../openstack/backup.ts';
 import { configFamilyOf, DB_SYNC, registryEntries, SERVICES, type ConfigFamily, type ServiceName } from '../services/registry.ts';
 import { startLoad, settleLoad, type LoadSummary, type LoadTarget } from '../drill/load.ts';
 import { err, messageOf, ok, type Result } from '../util/result.ts';
-import { agentCheckScript, agentFiles, planAgentChecks, CHECKED_MARK, LOADER_FILES, type AgentFile } from '../agents/files.ts';
-import { readChecksumsAndRecord } from '../facts/host.ts';
+import { agentCheckScript, agentFiles, planAgentChecks, readAgentNodeFacts, type AgentFile } from '../agents/files.ts';
 import { hostReportScript, packagesOf, parseHostReport, resourcesOn } from './facts.ts';
 import { firstStatus } from '../drill/drill.ts';
 import { rewriteSources, upstreamVersion, type DebianRelease } from './releases.ts';
@@ -283,7 +282,7 @@ async function checkAgents(input: UpgradeInput, node: string): Promise<Result<st
   } catch (e) {
     return err({ message: `cannot read osha's agents: ${messageOf(e)}` });
   }
-  const facts = await readChecksumsAndRecord(c.value, [...files.map((f) => f.remotePath), ...LOADER_FILES], CHECKED_MARK);
+  const facts = await readAgentNodeFacts(c.value, files);
   if (!facts.ok) return facts;
   const p = planAgentChecks(files, new Map([[node, facts.value]])).get(node)!;
   if (p.upload.length > 0) return ok(`its osha agents differ from this osha's, not checked: the next deploy uploads and checks them`);
