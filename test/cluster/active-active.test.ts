@@ -24,7 +24,10 @@ describe('active-active topology: the resource set', function () {
   it('Galera is a promotable clone on every node, RabbitMQ and HAProxy plain clones, the VIP goes with HAProxy', function () {
     const crm = renderCrmsh(model);
     expect(crm).to.include('primitive osha-galera ocf:heartbeat:galera \\\n    params wsrep_cluster_address="gcomm://node1,node2,node3"');
-    expect(crm).to.include('op monitor interval="10s" timeout="30s" role="Promoted"');
+    // Monitors paced by what they cost (a rabbitmqctl call is an Erlang VM start), each interval unique.
+    expect(crm).to.include('op monitor interval="20s" timeout="30s" \\\n    op promote');
+    expect(crm).to.include('op monitor interval="15s" timeout="30s" role="Promoted"');
+    expect(crm).to.match(/primitive osha-rabbitmq ocf:heartbeat:rabbitmq-cluster[^]*?op monitor interval="30s" timeout="40s"/);
     expect(crm).to.include('clone osha-cl-galera osha-galera \\\n    meta promotable="true" promoted-max="3" ordered="true" interleave="true"');
     expect(crm).to.include('primitive osha-rabbitmq ocf:heartbeat:rabbitmq-cluster');
     expect(crm).to.include('clone osha-cl-rabbitmq osha-rabbitmq \\\n    meta ordered="true" interleave="true" notify="true"');
