@@ -259,7 +259,7 @@ export async function suiteHaLab(ctx: Mocha.Context, opts: HaLabOptions & { dir:
   return haLabUp({ log: (l) => console.log(`      ${l}`), ...opts });
 }
 
-// --- the active-active topology (test/ha/active-active.test.ts, test/upgrade/active-active.e2e.ts) ---
+// --- the active-active topology (test/ha/active-active.e2e.ts, test/upgrade/active-active.e2e.ts) ---
 
 export const AA_NODES = ['node1', 'node2', 'node3'];
 
