@@ -55,6 +55,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       notRun.push(...steps.slice(index).map((s) => s.name));
       break;
     }
+    if (step.topology && step.topology !== inv.topology) continue;
     const hosts = allHosts.filter((h) => !failedHosts.has(h));
     const stepStarted = Date.now();
     reporter.stepStarted(step, hosts);

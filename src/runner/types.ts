@@ -1,5 +1,5 @@
 // The vocabulary of a run: steps plan actions per host from facts; the runner applies them.
-import type { Inventory } from '../inventory/schema.ts';
+import type { Inventory, Topology } from '../inventory/schema.ts';
 import type { SshSession } from '../ssh/session.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import type { Result } from '../util/result.ts';
@@ -74,6 +74,11 @@ export interface Step {
    * (a cluster cannot be formed from part of its nodes without the operator knowing).
    */
   needsAllHosts?: boolean;
+  /**
+   * Only for this topology: a run of another leaves the step out entirely (no header in the plan,
+   * no result, no node asked anything), so a classic deploy does not list Galera's steps.
+   */
+  topology?: Topology;
   /** Reads facts and returns, per host, the actions still needed. Never changes a node. */
   plan(ctx: StepContext): Promise<Map<string, HostPlan>>;
 }

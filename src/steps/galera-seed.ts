@@ -127,10 +127,10 @@ function backupAction(h: HostHandle, f: GaleraFacts, source: string | undefined,
 export const galeraSeed: Step = {
   name: 'galera-seed',
   title: 'active-active: Galera bootstraps from the node holding the MariaDB data; the others keep a copy of theirs',
+  topology: 'active-active',
   needsAllHosts: true,
   async plan(ctx) {
     const plans = new Map<string, HostPlan>();
-    if (ctx.inv.topology !== 'active-active') return plans;
     const gathered = await gatherEachHost(ctx, (h) => readGaleraFacts(h.c, GALERA_PRIMITIVE, `${OWED_DIR}/${SEED_RECORD}`));
     if (!gathered.ok) return gathered.plans;
     const { handles, facts } = gathered;

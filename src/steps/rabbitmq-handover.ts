@@ -22,9 +22,8 @@ import { err, ok, type Result } from '../util/result.ts';
 export const RABBITMQ_PRIMITIVE = 'osha-rabbitmq';
 const IMPORTED = '.imported';
 
-/** Plans `fn` on every node of an active-active inventory whose broker Pacemaker does not own yet. */
+/** Plans `fn` on every node, with the node's RabbitMQ facts. */
 function planHandover(ctx: StepContext, fn: (h: HostHandle, f: RabbitFacts) => Result<Action[]>) {
-  if (ctx.inv.topology !== 'active-active') return Promise.resolve(new Map());
   return planEachHost(ctx, async (h) => {
     // Read afresh by each step: the steps between them change it.
     const f = await readRabbitFacts(h.c, h.host, RABBITMQ_PRIMITIVE);
@@ -35,6 +34,7 @@ function planHandover(ctx: StepContext, fn: (h: HostHandle, f: RabbitFacts) => R
 
 export const rabbitmqExport: Step = {
   name: 'rabbitmq-export',
+  topology: 'active-active',
   title: "active-active: the definitions (users, vhosts, permissions, policies) of a broker systemd runs, exported before it stops",
   plan(ctx) {
     return planHandover(ctx, (h, f) => {
@@ -53,6 +53,7 @@ export const rabbitmqExport: Step = {
 
 export const rabbitmqBackup: Step = {
   name: 'rabbitmq-backup',
+  topology: 'active-active',
   title: "active-active: a copy of each node's stopped RabbitMQ mnesia directory, before the cluster agent wipes it",
   plan(ctx) {
     return planHandover(ctx, (h, f) => {
@@ -69,6 +70,7 @@ export const rabbitmqBackup: Step = {
 
 export const rabbitmqImport: Step = {
   name: 'rabbitmq-import',
+  topology: 'active-active',
   title: 'active-active: exported RabbitMQ definitions imported into the clustered broker, once each',
   plan(ctx) {
     return planHandover(ctx, (h, f) => {
@@ -152,9 +154,9 @@ async function readBootFacts(h: HostHandle): Promise<Result<BootFacts>> {
 export const rabbitmqBootDefinitions: Step = {
   name: 'rabbitmq-boot-definitions',
   title: "active-active: every broker imports the operator's exported definitions at boot; a partitioned minority pauses",
+  topology: 'active-active',
   async plan(ctx) {
     const plans = new Map<string, HostPlan>();
-    if (ctx.inv.topology !== 'active-active') return plans;
     const hosts = ctx.inv.nodes.map((n) => n.name).filter((n) => ctx.hosts.includes(n));
     const read = await mapLimit(hosts, ctx.session.concurrency, async (host): Promise<Result<{ h: HostHandle; f: BootFacts }>> => {
       const h = await hostHandle(ctx, host);

@@ -194,11 +194,10 @@ function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: 
 export const topologyFiles: Step = {
   name: 'topology-files',
   title: 'active-active: Galera, HAProxy, RabbitMQ and sysctl files on every node, one Erlang cookie',
+  topology: 'active-active',
   needsAllHosts: true,
   async plan(ctx) {
     const plans = new Map<string, HostPlan>();
-    // The classic topology needs none of these files: no node is asked anything.
-    if (ctx.inv.topology !== 'active-active') return plans;
     const keys = nonlocalBindFamilies(ctx.inv).map(nonlocalBindKey);
     const hosts = ctx.inv.nodes.filter((n) => ctx.hosts.includes(n.name));
     const results = await mapLimit(hosts, ctx.session.concurrency, async (node): Promise<Result<Read>> => {

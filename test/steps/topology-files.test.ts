@@ -1,13 +1,15 @@
 // The topology-files step: which Erlang cookie every node gets, the one-round-trip facts read for
-// real through OpenSSH's sshd on 127.0.0.1, and a classic inventory that asks no node anything.
+// real through OpenSSH's sshd on 127.0.0.1, and a classic run that leaves the active-active steps out.
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideCookie, topologyFiles } from '../../src/steps/topology-files.ts';
+import { decideCookie } from '../../src/steps/topology-files.ts';
 import { readTopologyFacts } from '../../src/facts/topology.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
-import type { StepContext } from '../../src/runner/types.ts';
+import { runSteps, type Reporter } from '../../src/runner/run.ts';
+import { STEPS } from '../../src/steps/index.ts';
+import type { SshSession } from '../../src/ssh/session.ts';
 import { sharedSshd, isRoot, openAsRoot } from '../support/sshd.ts';
 
 const A = 'a'.repeat(64);
@@ -40,18 +42,24 @@ describe('topology-files step', () => {
     });
   });
 
-  it('plans nothing for a classic inventory, without opening a connection', async () => {
+  it('a run of a classic inventory leaves out every active-active step: no header, no result, no node asked', async () => {
     const r = parseInventory('cluster: { name: c1 }\nnodes:\n  - { name: n1, address: 198.18.0.11 }\n  - { name: n2, address: 198.18.0.12 }\n  - { name: n3, address: 198.18.0.13 }\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\nservices: [mysql, rabbitmq]\n', 'x.yaml');
     if (!r.ok) throw new Error(r.error.map((p) => p.message).join('; '));
-    const ctx = {
-      inv: r.value,
-      hosts: ['n1', 'n2', 'n3'],
-      allHosts: ['n1', 'n2', 'n3'],
-      connection: () => {
+    const activeActive = STEPS.filter((s) => s.topology === 'active-active');
+    expect(activeActive.map((s) => s.name)).to.include.members(['topology-files', 'galera-seed', 'rabbitmq-export', 'rabbitmq-backup', 'rabbitmq-boot-definitions', 'rabbitmq-import']);
+    const started: string[] = [];
+    const reporter: Reporter = { stepStarted: (s) => void started.push(s.name), planned() {}, hostDone() {}, stepFinished() {}, note() {}, log() {}, finished() {} };
+    const session = {
+      concurrency: 4,
+      connect: () => {
         throw new Error('classic must not connect');
       },
-    } as unknown as StepContext;
-    expect((await topologyFiles.plan(ctx)).size).to.equal(0);
+    } as unknown as SshSession;
+    const options = { dryRun: true, regenerateKey: false, settleTimeoutMs: 1000 };
+    const summary = await runSteps({ playbook: 'deploy', steps: activeActive, inv: r.value, inventoryFile: 'x.yaml', session, options, reporter, signal: new AbortController().signal });
+    expect(started).to.deep.equal([]);
+    expect(summary.steps).to.deep.equal([]);
+    expect(summary.ok + summary.changed + summary.failed + summary.skipped).to.equal(0);
   });
 
   it('reads files, cookie checksum, sysctl values and directories in one command over ssh', async function () {
