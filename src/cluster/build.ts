@@ -86,7 +86,7 @@ export function buildResourceModel(inv: Inventory, adoption?: Adoption): Resourc
       if (stand) units.set(key, stand);
       continue;
     }
-    const group: Group = { kind: 'group', id: groupId(key), members };
+    const group: Group = { kind: 'group', id: groupId(key), members, ...(key === 'keystone' ? { meta: [['priority', KEYSTONE_PRIORITY]] } : {}) };
     groups.set(key, group);
     units.set(key, group.id);
     resources.push(group);
@@ -297,6 +297,15 @@ function fenceDevices(inv: Inventory): Primitive[] {
  * pcmk_delay_base, so with the VIP nowhere or on the first node, the first node wins. A cluster of
  * three or more needs neither: only the side with a majority fences.
  */
+/**
+ * The classic keystone group's resource priority. Pacemaker lays out a transition in resource
+ * priority order, and on a busy node (load-threshold) runs as few as one action at a time, the
+ * first ready one in that order: after a failover keystone's start, ready once MariaDB runs, came
+ * after RabbitMQ's, which it does not need, and every client waited for both (crm_simulate shows
+ * the order). Below the 2-node VIP's 10, so a fence race still goes to the VIP's node.
+ */
+export const KEYSTONE_PRIORITY = '5';
+
 export const FENCE_RACE = { priorityDelay: '10s', deviceDelay: '5s', vipPriority: '10' } as const;
 
 function twoNodeFenceRace(inv: Inventory): { delayedNode: string } | undefined {

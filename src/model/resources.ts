@@ -64,6 +64,8 @@ export interface Group {
   kind: 'group';
   id: string;
   members: Primitive[];
+  /** The group's own meta attributes (priority), beside its members' own. */
+  meta?: Attributes;
 }
 
 export interface Clone {

@@ -43,6 +43,7 @@ export function resourceElement(doc: Document, r: Resource): Element {
   if (r.kind === 'group') {
     const g = doc.createElement('group');
     g.setAttribute('id', r.id);
+    appendAttributes(doc, g, 'meta_attributes', `${r.id}-meta_attributes`, r.meta ?? []);
     for (const m of r.members) g.appendChild(primitiveElement(doc, m));
     return g;
   }

@@ -33,7 +33,7 @@ export function crmshObjects(model: ResourceModel, fencingName: FencingName = 's
     if (r.kind === 'primitive') primitives.push({ id: r.id, text: primitive(r) });
     else if (r.kind === 'group') {
       r.members.forEach(visit);
-      containers.push({ id: r.id, text: `group ${r.id} ${r.members.map((m) => m.id).join(' ')}` });
+      containers.push({ id: r.id, text: `group ${r.id} ${r.members.map((m) => m.id).join(' ')}${attributes('meta', r.meta ?? [])}` });
     } else {
       visit(r.child);
       clones.push({ id: r.id, text: `clone ${r.id} ${r.child.id}${attributes('meta', r.meta)}` });

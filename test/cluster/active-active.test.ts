@@ -7,9 +7,7 @@ import { primitivesOf } from '../../src/model/resources.ts';
 import { renderCrmsh } from '../../src/render/crmsh.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { havePacemakerTools, inventoryFrom, threeNodeInventory } from './fixtures.ts';
-import { crmVerify, dependencies, graphActions, settled, simulate, waitsFor } from './tools.ts';
-import { parseClusterStatus } from '../../src/facts/status.ts';
-import { run, writeCib } from './fixtures.ts';
+import { crmVerify, dependencies, settled, simulate, vipNodeFailure, waitsFor } from './tools.ts';
 
 const FENCED = `topology: active-active
 openstack: { username: admin, project: admin, password: { env: OS_PASSWORD } }
@@ -82,11 +80,7 @@ describe('active-active topology: the resource set', function () {
     // the graph, waited until the fenced node had rebooted and rejoined, and then went back there.
     const plan = prepareClusterPlan(inv, model);
     if (!plan.ok) throw new Error(plan.error.message);
-    const running = settled(settled(plan.value.desired));
-    const mon = parseClusterStatus(run('crm_mon', ['--one-shot', '--output-as=xml'], { CIB_file: writeCib(running, 'mon') }).stdout);
-    if (!mon.ok) throw new Error(mon.error.message);
-    const dead = mon.value.resources.get('osha-vip')!.nodes[0]!;
-    const order = graphActions(running, ['--node-fail', dead]);
+    const { dead, order } = vipNodeFailure(plan.value.desired);
     const graph = dependencies(order);
     expect(waitsFor(graph, 'osha-vip_start_0', `stonith-${dead}-reboot`), 'the VIP waits for the fencing').to.equal(true);
     for (const other of ['osha-cl-haproxy_stopped_0', 'osha-cl-rabbitmq_stopped_0', 'osha-cl-galera_stopped_0']) expect(waitsFor(graph, 'osha-vip_start_0', other), other).to.equal(false);

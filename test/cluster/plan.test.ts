@@ -21,7 +21,7 @@ describe('cluster plan', function () {
     expect(crmVerify(plan.value.desired).ok).to.equal(true);
     const text = renderClusterPlan(inv, model, plan.value, simulate(plan.value.desired));
     expect(text).to.match(/^Pacemaker configuration change against a new cluster \(crm shell syntax\):\n {2}\+ primitive osha-vip ocf:heartbeat:IPaddr2/);
-    expect(text).to.include('  + group osha-g-keystone osha-keystone\n');
+    expect(text).to.include('  + group osha-g-keystone osha-keystone \\\n        meta priority="5"\n');
     expect(text).to.include('  + order osha-o-g-nova-after-g-glance inf: osha-g-glance:start osha-g-nova:start\n');
     expect(text).to.match(/What crm_simulate predicts:\n( {2}start osha-[a-z0-9:-]+ on node\d\n)+/);
     expect(text).to.include('  start osha-nova-compute-host2 on node2\n');

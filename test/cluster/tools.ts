@@ -4,6 +4,7 @@ import { DOMParser, type Element } from '@xmldom/xmldom';
 import { expect } from 'chai';
 import { child, children } from '../../src/util/dom.ts';
 import { parseSimulation, type Simulation } from '../../src/cluster/transition.ts';
+import { parseClusterStatus } from '../../src/facts/status.ts';
 import { run, writeCib } from './fixtures.ts';
 
 /** crm_verify on a CIB file; returns its output so a failure shows why. */
@@ -71,6 +72,18 @@ export function graphActions(xml: string, extra: string[] = []): GraphAction[] {
       const inputs = children(child(synapse, 'inputs')).flatMap((trigger) => children(trigger).map(keyOf));
       return [{ key: keyOf(action), kind: action.nodeName, node: action.getAttribute('on_node') ?? undefined, priority: Number(synapse.getAttribute('priority') ?? 0), inputs: new Set(inputs) }];
     });
+}
+
+/**
+ * The transition after the VIP's node dies: the desired CIB settled (everything running), the node
+ * crm_mon shows holding osha-vip failed, and the graph Pacemaker would run then.
+ */
+export function vipNodeFailure(desiredXml: string): { dead: string; order: GraphAction[] } {
+  const running = settled(settled(desiredXml));
+  const mon = parseClusterStatus(run('crm_mon', ['--one-shot', '--output-as=xml'], { CIB_file: writeCib(running, 'mon') }).stdout);
+  if (!mon.ok) throw new Error(mon.error.message);
+  const dead = mon.value.resources.get('osha-vip')!.nodes[0]!;
+  return { dead, order: graphActions(running, ['--node-fail', dead]) };
 }
 
 /** For each action of the transition, by its operation key, the keys of the actions it waits for. */

@@ -50,7 +50,8 @@ function canonical(e: Element): string {
 describe('crm shell rendering', function () {
   it('writes Listing 2\'s notation: groups, clones and inf: constraints', function () {
     const text = renderCrmsh(model);
-    expect(text).to.include('group osha-g-keystone osha-keystone\n');
+    // keystone's group lays out first in a transition (KEYSTONE_PRIORITY).
+    expect(text).to.include('group osha-g-keystone osha-keystone \\\n    meta priority="5"\n');
     expect(text).to.include('group osha-g-glance osha-glance-registry osha-glance-api\n');
     expect(text).to.include('clone osha-cl-neutron-openvswitch-agent osha-neutron-openvswitch-agent \\\n    meta interleave="true"\n');
     expect(text).to.include('colocation osha-co-g-keystone-with-vip inf: osha-g-keystone osha-vip\n');
