@@ -86,7 +86,8 @@ export function buildResourceModel(inv: Inventory, adoption?: Adoption): Resourc
       if (stand) units.set(key, stand);
       continue;
     }
-    const group: Group = { kind: 'group', id: groupId(key), members, ...(key === 'keystone' ? { meta: [['priority', KEYSTONE_PRIORITY]] } : {}) };
+    const meta = GROUP_META[key];
+    const group: Group = { kind: 'group', id: groupId(key), members, ...(meta ? { meta } : {}) };
     groups.set(key, group);
     units.set(key, group.id);
     resources.push(group);
@@ -291,13 +292,6 @@ function fenceDevices(inv: Inventory): Primitive[] {
 }
 
 /**
- * Two nodes that lose sight of each other both stay quorate (two_node) and each asks to fence the
- * other. Two delays make exactly one of them win, always: fencing the node that runs the VIP (the
- * higher resource priority) waits priority-fencing-delay, and fencing the first node waits
- * pcmk_delay_base, so with the VIP nowhere or on the first node, the first node wins. A cluster of
- * three or more needs neither: only the side with a majority fences.
- */
-/**
  * The classic keystone group's resource priority. Pacemaker lays out a transition in resource
  * priority order, and on a busy node (load-threshold) runs as few as one action at a time, the
  * first ready one in that order: after a failover keystone's start, ready once MariaDB runs, came
@@ -305,7 +299,16 @@ function fenceDevices(inv: Inventory): Primitive[] {
  * the order). Below the 2-node VIP's 10, so a fence race still goes to the VIP's node.
  */
 export const KEYSTONE_PRIORITY = '5';
+/** Meta attributes of osha's classic groups, beside their members' own. */
+const GROUP_META: Partial<Record<GroupKey, Attributes>> = { keystone: [['priority', KEYSTONE_PRIORITY]] };
 
+/**
+ * Two nodes that lose sight of each other both stay quorate (two_node) and each asks to fence the
+ * other. Two delays make exactly one of them win, always: fencing the node that runs the VIP (the
+ * higher resource priority) waits priority-fencing-delay, and fencing the first node waits
+ * pcmk_delay_base, so with the VIP nowhere or on the first node, the first node wins. A cluster of
+ * three or more needs neither: only the side with a majority fences.
+ */
 export const FENCE_RACE = { priorityDelay: '10s', deviceDelay: '5s', vipPriority: '10' } as const;
 
 function twoNodeFenceRace(inv: Inventory): { delayedNode: string } | undefined {
