@@ -33,7 +33,9 @@ export interface RunInput {
 }
 
 export async function runSteps(input: RunInput): Promise<RunSummary> {
-  const { steps, inv, session, options, reporter, signal } = input;
+  const { inv, session, options, reporter, signal } = input;
+  // Steps of another topology are not part of this run at all: not shown, not counted as left undone.
+  const steps = input.steps.filter((s) => !s.topology || s.topology === inv.topology);
   const started = Date.now();
   const allHosts = inv.nodes.map((n) => n.name);
   const failedHosts = new Set<string>();
@@ -55,7 +57,6 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       notRun.push(...steps.slice(index).map((s) => s.name));
       break;
     }
-    if (step.topology && step.topology !== inv.topology) continue;
     const hosts = allHosts.filter((h) => !failedHosts.has(h));
     const stepStarted = Date.now();
     reporter.stepStarted(step, hosts);

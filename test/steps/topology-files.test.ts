@@ -60,6 +60,11 @@ describe('topology-files step', () => {
     expect(started).to.deep.equal([]);
     expect(summary.steps).to.deep.equal([]);
     expect(summary.ok + summary.changed + summary.failed + summary.skipped).to.equal(0);
+    // A run cut short does not name them as left undone either.
+    const aborted = new AbortController();
+    aborted.abort();
+    const cut = await runSteps({ playbook: 'deploy', steps: activeActive, inv: r.value, inventoryFile: 'x.yaml', session, options, reporter, signal: aborted.signal });
+    expect(cut.notRun).to.deep.equal([]);
   });
 
   it('reads files, cookie checksum, sysctl values and directories in one command over ssh', async function () {
