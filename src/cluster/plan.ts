@@ -7,7 +7,7 @@ import { offlineCib, type FencingName, type ObjectChange } from '../render/cib.t
 import { renderChange } from '../render/crmsh.ts';
 import { ok, type Result } from '../util/result.ts';
 import type { ResourceModel } from '../model/resources.ts';
-import { inventoryProfile } from './profiles.ts';
+import { galeraEvictionSentence, inventoryProfile } from './profiles.ts';
 import { describeActions, type Simulation } from './transition.ts';
 
 export interface ClusterPlan {
@@ -41,6 +41,7 @@ export function renderClusterPlan(inv: Inventory, model: ResourceModel, plan: Cl
     out.push('What crm_simulate predicts:', indent(lines.length ? lines.join('\n') : 'nothing starts, stops or moves'));
   }
   out.push(`Corosync profile: ${inventoryProfile(inv).sentence}`);
+  if (inv.topology === 'active-active' && inv.services.includes('mysql')) out.push(`Galera: ${galeraEvictionSentence(inv)}`);
   if (model.warnings.length) out.push('Warnings:', indent(model.warnings.map((w) => `! ${w}`).join('\n')));
   return out.join('\n') + '\n';
 }

@@ -2,6 +2,7 @@
 // Numbers from corosync.conf(5) (corosync 3): token 3000 ms, token_coefficient 650 ms per node
 // beyond two, consensus 1.2 × token, join 50 ms, 4 token retransmits before loss.
 import type { Inventory } from '../inventory/schema.ts';
+import { GALERA_EVICTION_DEFAULTS, type GaleraEviction } from '../render/node-files.ts';
 
 export type ProfileName = Inventory['corosync']['profile'];
 
@@ -73,6 +74,36 @@ export function describeProfile(profile: ProfileName, nodeCount: number, tokenOv
 /** The summary for an inventory's corosync settings. */
 export function inventoryProfile(inv: Inventory): ProfileSummary {
   return describeProfile(inv.corosync.profile, inv.nodes.length, inv.corosync.token_timeout);
+}
+
+/**
+ * How soon Galera drops a silent node, following the corosync timing: every write on the
+ * survivors stalls until it does, even after Pacemaker has fenced the node. With corosync's own
+ * timing (a real token of 3 s or more) Galera keeps its defaults; a faster one (the fast profile,
+ * a shorter corosync.token_timeout) gives Galera the real token rounded up to whole seconds,
+ * at least 2 s, and keepalives at a quarter of that. A Galera that drops a live node costs less
+ * than a fenced one: the node rejoins by an incremental state transfer.
+ */
+export function galeraEviction(profile: ProfileName, nodeCount: number, tokenOverride?: number): GaleraEviction {
+  const totem = totemTuning(profile, nodeCount, tokenOverride);
+  const real = realToken(totem.token, totem.token_coefficient, nodeCount);
+  if (real >= 3000) return GALERA_EVICTION_DEFAULTS;
+  const suspectMs = Math.max(2000, Math.ceil(real / 1000) * 1000);
+  return { suspectMs, keepaliveMs: suspectMs / 4 };
+}
+
+/** The eviction timing for an inventory's corosync settings. */
+export function inventoryGaleraEviction(inv: Inventory): GaleraEviction {
+  return galeraEviction(inv.corosync.profile, inv.nodes.length, inv.corosync.token_timeout);
+}
+
+/** One sentence for the plan: when Galera drops a silent node, and why then. */
+export function galeraEvictionSentence(inv: Inventory): string {
+  const e = inventoryGaleraEviction(inv);
+  const own = e.suspectMs === GALERA_EVICTION_DEFAULTS.suspectMs && e.keepaliveMs === GALERA_EVICTION_DEFAULTS.keepaliveMs;
+  return own
+    ? `a silent node is dropped after ${seconds(e.suspectMs)} (Galera's own evs.suspect_timeout); writes wait for it`
+    : `a silent node is dropped after ${seconds(e.suspectMs)} (evs.suspect_timeout, Galera's own is 5 s), in step with corosync's timing, so writes wait less when a node dies`;
 }
 
 function seconds(ms: number): string {

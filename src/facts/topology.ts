@@ -36,7 +36,17 @@ export interface TopologyFacts {
   /** RabbitMQ runs as the init system's service (not Pacemaker's: its agent starts rabbitmq-server itself). */
   rabbitmqUnitActive: boolean;
   mariadbRunning: boolean;
+  /** A running Galera's eviction timing (ms), as the server reports it; absent without Galera. */
+  galeraEviction?: { suspectMs: number; keepaliveMs: number };
   haproxyRunning: boolean;
+}
+
+/** Milliseconds of an ISO 8601 time duration as Galera prints one (PT5S, PT0.5S, PT1M30S). */
+export function parseIsoDuration(text: string): number | undefined {
+  const m = /^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(text.trim());
+  if (!m || text.trim() === 'PT') return undefined;
+  const [h, min, sec] = [m[1], m[2], m[3]].map((x) => Number(x ?? 0));
+  return Math.round(((h! * 60 + min!) * 60 + sec!) * 1000);
 }
 
 /** The shell half of the read: key=value lines, one `dir=` line per existing directory. */
@@ -48,6 +58,8 @@ export function topologyScript(dirs: readonly string[], sysctlKeys: readonly str
     'pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1 && echo rabbitmq_running=1',
     'systemctl is-active --quiet rabbitmq-server.service 2>/dev/null && echo rabbitmq_unit_active=1',
     'pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1 && echo mariadb_running=1',
+    // A running Galera's own failure detection (none without wsrep: the variable is then empty).
+    `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'" 2>/dev/null | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
     'pgrep -x haproxy >/dev/null 2>&1 && echo haproxy_running=1',
     sh`for k in ${[...sysctlKeys]}; do f=/proc/sys/$(echo "$k" | tr . /); echo "sysctl:$k=$(cat "$f" 2>/dev/null)"; [ -w "$f" ] && echo "writable:$k=1"; done`,
     sh`for d in ${[...dirs]}; do [ -d "$d" ] && echo "dir=$d"; done`,
@@ -73,6 +85,8 @@ export function parseTopologyOutput(files: Map<string, Buffer | undefined>, outp
     }
   }
   const sha256 = kv.get('cookie_sha256');
+  const suspectMs = parseIsoDuration(kv.get('evs_suspect_timeout') ?? '');
+  const keepaliveMs = parseIsoDuration(kv.get('evs_keepalive_period') ?? '');
   return {
     files: new Map([...files].map(([p, content]) => [p, content === undefined ? { exists: false } : { exists: true, content }])),
     dirs,
@@ -82,6 +96,7 @@ export function parseTopologyOutput(files: Map<string, Buffer | undefined>, outp
     rabbitmqRunning: kv.get('rabbitmq_running') === '1',
     rabbitmqUnitActive: kv.get('rabbitmq_unit_active') === '1',
     mariadbRunning: kv.get('mariadb_running') === '1',
+    ...(suspectMs !== undefined && keepaliveMs !== undefined ? { galeraEviction: { suspectMs, keepaliveMs } } : {}),
     haproxyRunning: kv.get('haproxy_running') === '1',
   };
 }

@@ -17,14 +17,38 @@ export function renderNodeAddress(node: InventoryNode): string {
   return `${node.address}\n`;
 }
 
+/** Galera's own failure detection (evs.*), in milliseconds; src/cluster/profiles.ts chooses it. */
+export interface GaleraEviction {
+  /** evs.suspect_timeout: silence after which the others drop a node (writes stall until then). */
+  suspectMs: number;
+  /** evs.keepalive_period: Galera refuses to start unless it is under a third of suspectMs. */
+  keepaliveMs: number;
+}
+
+/** Galera's own values (galera 4): a node is dropped after 5 s of silence, keepalives every 1 s. */
+export const GALERA_EVICTION_DEFAULTS: GaleraEviction = { suspectMs: 5000, keepaliveMs: 1000 };
+
+/** A duration as Galera writes it (ISO 8601): 500 ms is PT0.5S. */
+export function isoSeconds(ms: number): string {
+  return `PT${ms / 1000}S`;
+}
+
+/** The evs.* provider options for an eviction timing, keepalive first; none for Galera's defaults. */
+export function evictionOptions(e: GaleraEviction): string[] {
+  if (e.suspectMs === GALERA_EVICTION_DEFAULTS.suspectMs && e.keepaliveMs === GALERA_EVICTION_DEFAULTS.keepaliveMs) return [];
+  return [`evs.keepalive_period=${isoSeconds(e.keepaliveMs)}`, `evs.suspect_timeout=${isoSeconds(e.suspectMs)}`];
+}
+
 /**
  * This node's Galera settings. Debian's 60-galera.cnf has them all commented out; this file
  * comes after it and after 50-server.cnf, whose bind-address=127.0.0.1 it overrides.
  * read_only is never set: the galera agent refuses to promote a read-only server.
  */
-export function renderGaleraCnf(inv: Inventory, node: InventoryNode): string {
+export function renderGaleraCnf(inv: Inventory, node: InventoryNode, timing: GaleraEviction): string {
   // Galera wants IPv6 addresses in brackets; MariaDB's bind-address takes them bare.
   const bracketed = isIP(node.address) === 6 ? `[${node.address}]` : node.address;
+  const eviction = evictionOptions(timing);
+  const providerOptions = [`gmcast.listen_addr=tcp://${hostPort(node.address, GALERA_PORT)}`, ...eviction];
   return [
     `# Written by osha for cluster ${inv.cluster.name} (topology active-active); edits are replaced on the next deploy.`,
     '# Pacemaker starts MariaDB (ocf:heartbeat:galera) and gives it the cluster address itself.',
@@ -43,7 +67,10 @@ export function renderGaleraCnf(inv: Inventory, node: InventoryNode): string {
     `wsrep_node_name = ${node.name}`,
     `wsrep_node_address = ${bracketed}`,
     'wsrep_sst_method = rsync',
-    `wsrep_provider_options = "gmcast.listen_addr=tcp://${hostPort(node.address, GALERA_PORT)}"`,
+    ...(eviction.length > 0
+      ? [`# A silent node is dropped after ${timing.suspectMs / 1000} s, as fast as corosync's timing (the profile) notices it.`]
+      : []),
+    `wsrep_provider_options = "${providerOptions.join(';')}"`,
     'binlog_format = ROW',
     'default_storage_engine = InnoDB',
     'innodb_autoinc_lock_mode = 2',

@@ -8,8 +8,11 @@ import { commandAction, hostHandle, writeFileActions, type HostHandle } from './
 import { keyFingerprint } from './authkey.ts';
 import { ERLANG_COOKIE, readTopologyFacts, type TopologyFacts } from '../facts/topology.ts';
 import { HAPROXY_CFG, renderHaproxyCfg } from '../render/haproxy.ts';
+import { inventoryGaleraEviction } from '../cluster/profiles.ts';
 import {
   GALERA_CNF,
+  isoSeconds,
+  type GaleraEviction,
   NODE_ADDRESS_FILE,
   NONLOCAL_BIND_CONF,
   RABBITMQ_ENV_CONF,
@@ -151,6 +154,28 @@ function sysctlActions(ctx: StepContext, r: Read): Action[] {
   return actions;
 }
 
+/**
+ * A running Galera takes a new eviction timing at once (the evs.* options are dynamic), so a
+ * profile change needs no restart. Keepalives stay under a third of the suspect timeout at every
+ * step, as Galera requires at its start: shortened first when the timeout shrinks, last when it grows.
+ */
+export function galeraEvictionCommand(running: GaleraEviction, wanted: GaleraEviction): string | undefined {
+  if (running.suspectMs === wanted.suspectMs && running.keepaliveMs === wanted.keepaliveMs) return undefined;
+  const set = (option: string) => `SET GLOBAL wsrep_provider_options='${option}';`;
+  const keepalive = set(`evs.keepalive_period=${isoSeconds(wanted.keepaliveMs)}`);
+  const suspect = set(`evs.suspect_timeout=${isoSeconds(wanted.suspectMs)}`);
+  const sql = wanted.suspectMs < running.suspectMs ? `${keepalive} ${suspect}` : `${suspect} ${keepalive}`;
+  return sh`mysql -e ${sql}`;
+}
+
+function galeraEvictionActions(h: HostHandle, facts: TopologyFacts, wanted: GaleraEviction): Action[] {
+  const running = facts.galeraEviction;
+  const command = running && galeraEvictionCommand(running, wanted);
+  if (!running || !command) return [];
+  const show = (e: GaleraEviction) => `suspect ${isoSeconds(e.suspectMs)}, keepalive ${isoSeconds(e.keepaliveMs)}`;
+  return [commandAction(h, `set the running Galera's eviction timing: ${show(running)} -> ${show(wanted)} (no restart)`, command)];
+}
+
 function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: string): HostPlan {
   const { h, node, facts } = r;
   const missing = PACKAGE_DIRS.filter(([dir]) => !facts.dirs.has(dir));
@@ -163,9 +188,13 @@ function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: 
   if (!facts.dirs.has(OSHA_DIR)) actions.push(commandAction(h, `create ${OSHA_DIR} (mode 0700 root)`, sh`mkdir -p -m 0700 ${OSHA_DIR}`));
   actions.push(...writeFileActions(h, NODE_ADDRESS_FILE, file(NODE_ADDRESS_FILE), renderNodeAddress(node), { mode: 0o644 }));
 
-  const galera = writeFileActions(h, GALERA_CNF, file(GALERA_CNF), renderGaleraCnf(ctx.inv, node), { mode: 0o644 });
-  if (galera.length > 0 && facts.mariadbRunning) ctx.note(h.host, `MariaDB runs: ${GALERA_CNF} takes effect when it restarts`);
-  actions.push(...galera);
+  const eviction = inventoryGaleraEviction(ctx.inv);
+  const galera = writeFileActions(h, GALERA_CNF, file(GALERA_CNF), renderGaleraCnf(ctx.inv, node, eviction), { mode: 0o644 });
+  // Only the eviction timing differs (a profile change): the live setting below is all it takes.
+  const running = facts.galeraEviction;
+  const timingOnly = running !== undefined && file(GALERA_CNF).content?.toString('utf8') === renderGaleraCnf(ctx.inv, node, running);
+  if (galera.length > 0 && facts.mariadbRunning && !timingOnly) ctx.note(h.host, `MariaDB runs: ${GALERA_CNF} takes effect when it restarts`);
+  actions.push(...galera, ...galeraEvictionActions(h, facts, eviction));
 
   const haproxy = writeFileActions(h, HAPROXY_CFG, file(HAPROXY_CFG), haproxyCfg, { mode: 0o644, backup: true });
   actions.push(...haproxy);

@@ -5,6 +5,7 @@ import { buildResourceModel } from '../../src/cluster/build.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../../src/cluster/plan.ts';
 import { havePacemakerTools, inventoryFrom, LISTING2_INVENTORY, liveCib } from './fixtures.ts';
 import { crmDiff, crmVerify, simulate } from './tools.ts';
+import { activeActive } from '../render/topology-fixtures.ts';
 
 const inv = inventoryFrom(LISTING2_INVENTORY);
 const model = buildResourceModel(inv);
@@ -27,6 +28,21 @@ describe('cluster plan', function () {
     expect(text).to.include('  start osha-nova-compute-host2 on node2\n');
     expect(text).to.match(/Corosync profile: default: a failed node is detected in ~3\.7 s/);
     expect(text).to.include('  ! fencing is disabled');
+    expect(text).to.not.include('Galera:');
+  });
+
+  it("active-active: says when Galera drops a silent node, in step with the corosync profile", function () {
+    for (const [profile, said] of [
+      ['default', "Galera: a silent node is dropped after 5 s (Galera's own evs.suspect_timeout)"],
+      ['fast', "Galera: a silent node is dropped after 2 s (evs.suspect_timeout, Galera's own is 5 s), in step with corosync's timing"],
+    ] as const) {
+      const aa = activeActive();
+      aa.corosync.profile = profile;
+      const aaModel = buildResourceModel(aa);
+      const plan = prepareClusterPlan(aa, aaModel);
+      if (!plan.ok) throw new Error(plan.error.message);
+      expect(renderClusterPlan(aa, aaModel, plan.value)).to.include(said);
+    }
   });
 
   it('against a live CIB that already has it all: no change, nothing to do', function () {

@@ -1,6 +1,7 @@
 // Corosync tuning profiles: totem numbers per profile and node count, and what the plan says.
 import { expect } from 'chai';
-import { describeProfile, inventoryProfile, realToken, totemTuning } from '../../src/cluster/profiles.ts';
+import { describeProfile, galeraEviction, inventoryProfile, realToken, totemTuning } from '../../src/cluster/profiles.ts';
+import { GALERA_EVICTION_DEFAULTS } from '../../src/render/node-files.ts';
 import { inventoryFrom } from './fixtures.ts';
 
 describe('corosync tuning profiles', function () {
@@ -31,6 +32,23 @@ describe('corosync tuning profiles', function () {
     expect(f.sentence).to.match(/^fast: a failed node is detected in ~1\.3 s/);
     expect(f.sentence).to.include('more false failovers');
     expect(describeProfile('fast', 2, 1500).sentence).to.match(/^fast \(token 1500 ms from corosync\.token_timeout\): a failed node is detected in ~1\.5 s/);
+  });
+
+  it("gives Galera's eviction corosync's pace: defaults with corosync's own timing, the real token rounded up otherwise", function () {
+    // The default profile and anything with a real token of 3 s or more: Galera's own 5 s.
+    expect(galeraEviction('default', 2)).to.deep.equal(GALERA_EVICTION_DEFAULTS);
+    expect(galeraEviction('default', 3)).to.deep.equal(GALERA_EVICTION_DEFAULTS);
+    expect(galeraEviction('fast', 3, 3000)).to.deep.equal(GALERA_EVICTION_DEFAULTS);
+    // fast: 1.25 s at 3 nodes -> 2 s (the floor); 2.5 s at 8 nodes -> 3 s; 4.5 s at 16 nodes -> defaults.
+    expect(galeraEviction('fast', 3)).to.deep.equal({ suspectMs: 2000, keepaliveMs: 500 });
+    expect(galeraEviction('fast', 8)).to.deep.equal({ suspectMs: 3000, keepaliveMs: 750 });
+    expect(galeraEviction('fast', 16)).to.deep.equal(GALERA_EVICTION_DEFAULTS);
+    // A shorter token on the default profile counts too; keepalives always under a third (Galera's rule).
+    expect(galeraEviction('default', 3, 500)).to.deep.equal({ suspectMs: 2000, keepaliveMs: 500 });
+    for (let n = 2; n <= 16; n++) {
+      const e = galeraEviction('fast', n);
+      expect(e.keepaliveMs, `${n} nodes`).to.be.below(e.suspectMs / 3);
+    }
   });
 
   it('reads the profile from the inventory', function () {

@@ -1,7 +1,7 @@
 // The active-active per-node files besides haproxy.cfg: Galera's settings, the node's address,
 // the non-local bind sysctl, and RabbitMQ's listening address edited into Debian's env file.
 import { expect } from 'chai';
-import { renderGaleraCnf, renderNodeAddress, renderNonlocalBindConf, withNodeIpAddress } from '../../src/render/node-files.ts';
+import { GALERA_EVICTION_DEFAULTS, renderGaleraCnf, renderNodeAddress, renderNonlocalBindConf, withNodeIpAddress } from '../../src/render/node-files.ts';
 import { activeActive, V6_NODES } from './topology-fixtures.ts';
 
 /** rabbitmq-env.conf as Debian bookworm's rabbitmq-server 3.10 ships it. */
@@ -23,7 +23,7 @@ const DEBIAN_RABBITMQ_ENV = `# Defaults to rabbit. This can be useful if you wan
 describe('active-active node files', () => {
   it('writes Galera settings for the node: its name and address, every node in the cluster address', () => {
     const inv = activeActive();
-    const cnf = renderGaleraCnf(inv, inv.nodes[1]!);
+    const cnf = renderGaleraCnf(inv, inv.nodes[1]!, GALERA_EVICTION_DEFAULTS);
     expect(cnf).to.match(/^# Written by osha for cluster c1/);
     const lines = cnf.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
     expect(lines).to.deep.equal([
@@ -48,10 +48,18 @@ describe('active-active node files', () => {
 
   it('brackets an IPv6 address where Galera takes a URL form, not in bind-address', () => {
     const inv = activeActive({ addresses: V6_NODES });
-    const cnf = renderGaleraCnf(inv, inv.nodes[0]!);
+    const cnf = renderGaleraCnf(inv, inv.nodes[0]!, GALERA_EVICTION_DEFAULTS);
     expect(cnf).to.include('\nbind-address = fd00:18::11\n');
     expect(cnf).to.include('\nwsrep_node_address = [fd00:18::11]\n');
     expect(cnf).to.include('\nwsrep_provider_options = "gmcast.listen_addr=tcp://[fd00:18::11]:4567"\n');
+  });
+
+  it("leaves Galera's eviction timing at its defaults unless told otherwise, and writes a faster one keepalive first", () => {
+    const inv = activeActive();
+    expect(renderGaleraCnf(inv, inv.nodes[0]!, GALERA_EVICTION_DEFAULTS)).to.not.include('evs.');
+    const cnf = renderGaleraCnf(inv, inv.nodes[0]!, { suspectMs: 2000, keepaliveMs: 500 });
+    expect(cnf).to.include('\nwsrep_provider_options = "gmcast.listen_addr=tcp://198.18.0.11:4567;evs.keepalive_period=PT0.5S;evs.suspect_timeout=PT2S"\n');
+    expect(cnf).to.match(/# A silent node is dropped after 2 s/);
   });
 
   it('writes the node address as one line', () => {

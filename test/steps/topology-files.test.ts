@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideCookie } from '../../src/steps/topology-files.ts';
-import { readTopologyFacts } from '../../src/facts/topology.ts';
+import { decideCookie, galeraEvictionCommand } from '../../src/steps/topology-files.ts';
+import { parseIsoDuration, parseTopologyOutput, readTopologyFacts } from '../../src/facts/topology.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { runSteps, type Reporter } from '../../src/runner/run.ts';
 import { STEPS } from '../../src/steps/index.ts';
@@ -39,6 +39,31 @@ describe('topology-files step', () => {
       if (d.kind !== 'refuse') return;
       expect(d.message).to.include('RabbitMQ runs on n2').and.include(`n2: sha256:${'b'.repeat(16)}`).and.not.include(B);
       expect(d.fix).to.match(/^stop RabbitMQ on n2/);
+    });
+  });
+
+  describe("a running Galera's eviction timing", () => {
+    it('reads it from the server\'s provider options, in ms; none without Galera', () => {
+      expect(parseIsoDuration('PT5S')).to.equal(5000);
+      expect(parseIsoDuration('PT0.5S')).to.equal(500);
+      expect(parseIsoDuration('PT1M30S')).to.equal(90000);
+      expect(parseIsoDuration('P1D')).to.equal(undefined);
+      expect(parseIsoDuration('PT')).to.equal(undefined);
+      const facts = parseTopologyOutput(new Map(), 'mariadb_running=1\nevs_keepalive_period=PT1S\nevs_suspect_timeout=PT5S\n');
+      expect(facts.galeraEviction).to.deep.equal({ suspectMs: 5000, keepaliveMs: 1000 });
+      expect(parseTopologyOutput(new Map(), 'mariadb_running=1\n').galeraEviction).to.equal(undefined);
+    });
+
+    it('is changed live, keepalives under a third of the timeout at every step, and left alone when it matches', () => {
+      const defaults = { suspectMs: 5000, keepaliveMs: 1000 };
+      const fast = { suspectMs: 2000, keepaliveMs: 500 };
+      expect(galeraEvictionCommand(fast, fast)).to.equal(undefined);
+      // Faster: keepalive first (a 1 s keepalive with a 2 s timeout would stop Galera's next start).
+      expect(galeraEvictionCommand(defaults, fast)).to.equal(
+        "mysql -e 'SET GLOBAL wsrep_provider_options='\\''evs.keepalive_period=PT0.5S'\\''; SET GLOBAL wsrep_provider_options='\\''evs.suspect_timeout=PT2S'\\'';'",
+      );
+      // Slower: the timeout first.
+      expect(galeraEvictionCommand(fast, defaults)).to.match(/suspect_timeout=PT5S.*keepalive_period=PT1S/);
     });
   });
 
