@@ -2,7 +2,7 @@
 // Numbers from corosync.conf(5) (corosync 3): token 3000 ms, token_coefficient 650 ms per node
 // beyond two, consensus 1.2 × token, join 50 ms, 4 token retransmits before loss.
 import type { Inventory } from '../inventory/schema.ts';
-import { GALERA_EVICTION_DEFAULTS, type GaleraEviction } from '../render/node-files.ts';
+import { GALERA_EVICTION_DEFAULTS, sameEviction, type GaleraEviction } from '../render/node-files.ts';
 
 export type ProfileName = Inventory['corosync']['profile'];
 
@@ -100,8 +100,7 @@ export function inventoryGaleraEviction(inv: Inventory): GaleraEviction {
 /** One sentence for the plan: when Galera drops a silent node, and why then. */
 export function galeraEvictionSentence(inv: Inventory): string {
   const e = inventoryGaleraEviction(inv);
-  const own = e.suspectMs === GALERA_EVICTION_DEFAULTS.suspectMs && e.keepaliveMs === GALERA_EVICTION_DEFAULTS.keepaliveMs;
-  return own
+  return sameEviction(e, GALERA_EVICTION_DEFAULTS)
     ? `a silent node is dropped after ${seconds(e.suspectMs)} (Galera's own evs.suspect_timeout); writes wait for it`
     : `a silent node is dropped after ${seconds(e.suspectMs)} (evs.suspect_timeout, Galera's own is 5 s), in step with corosync's timing, so writes wait less when a node dies`;
 }

@@ -28,6 +28,10 @@ export interface GaleraEviction {
 /** Galera's own values (galera 4): a node is dropped after 5 s of silence, keepalives every 1 s. */
 export const GALERA_EVICTION_DEFAULTS: GaleraEviction = { suspectMs: 5000, keepaliveMs: 1000 };
 
+export function sameEviction(a: GaleraEviction, b: GaleraEviction): boolean {
+  return a.suspectMs === b.suspectMs && a.keepaliveMs === b.keepaliveMs;
+}
+
 /** A duration as Galera writes it (ISO 8601): 500 ms is PT0.5S. */
 export function isoSeconds(ms: number): string {
   return `PT${ms / 1000}S`;
@@ -35,7 +39,7 @@ export function isoSeconds(ms: number): string {
 
 /** The evs.* provider options for an eviction timing, keepalive first; none for Galera's defaults. */
 export function evictionOptions(e: GaleraEviction): string[] {
-  if (e.suspectMs === GALERA_EVICTION_DEFAULTS.suspectMs && e.keepaliveMs === GALERA_EVICTION_DEFAULTS.keepaliveMs) return [];
+  if (sameEviction(e, GALERA_EVICTION_DEFAULTS)) return [];
   return [`evs.keepalive_period=${isoSeconds(e.keepaliveMs)}`, `evs.suspect_timeout=${isoSeconds(e.suspectMs)}`];
 }
 

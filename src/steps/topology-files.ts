@@ -21,6 +21,7 @@ import {
   renderGaleraCnf,
   renderNodeAddress,
   renderNonlocalBindConf,
+  sameEviction,
   withNodeIpAddress,
 } from '../render/node-files.ts';
 import type { InventoryNode } from '../inventory/schema.ts';
@@ -160,7 +161,7 @@ function sysctlActions(ctx: StepContext, r: Read): Action[] {
  * step, as Galera requires at its start: shortened first when the timeout shrinks, last when it grows.
  */
 export function galeraEvictionCommand(running: GaleraEviction, wanted: GaleraEviction): string | undefined {
-  if (running.suspectMs === wanted.suspectMs && running.keepaliveMs === wanted.keepaliveMs) return undefined;
+  if (sameEviction(running, wanted)) return undefined;
   const set = (option: string) => `SET GLOBAL wsrep_provider_options='${option}';`;
   const keepalive = set(`evs.keepalive_period=${isoSeconds(wanted.keepaliveMs)}`);
   const suspect = set(`evs.suspect_timeout=${isoSeconds(wanted.suspectMs)}`);
