@@ -7,7 +7,8 @@
 // loop through the VIP saw (failed requests, longest gap, lost writes) and the medians as a README
 // table, the topologies side by side.
 // Root and Linux only. Run: npx tsx bench/drill.ts [--runs N] [--topology classic,active-active]
-//   [--profiles default,fast,fast@500] (a profile@MS row sets corosync.token_timeout to MS: what a
+//   [--kill vip,other] (other: a node without the VIP, not the first node, the database writer
+//   in active-active, unless only it is left) [--profiles default,fast,fast@500] (a profile@MS row sets corosync.token_timeout to MS: what a
 //   shorter token than the profiles' would give, and cost, here)
 //   or, on an HA lab that is already up: npx tsx bench/drill.ts --lab DIR --inventory FILE
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ interface DrillJson {
   vipMs?: number;
   services: { id: string; recoveryMs?: number; start?: { execMs: number } }[];
   errors: string[];
-  load?: { requests: number; failed: number; longestGapMs: number; lostWrites: number };
+  load?: { requests: number; failed: number; longestGapMs: number; lostWrites: number; byKind: { write?: { longestGapMs: number } } };
 }
 
 /** One run's figures, in ms: the columns of the table. */
@@ -41,6 +42,8 @@ interface Run {
   /** The client loop through the VIP (--load). */
   failed: number;
   gap: number;
+  /** The longest time without an acknowledged write (the loop's write kind). */
+  writeGap: number;
   lost: number;
 }
 
@@ -53,6 +56,7 @@ const COLUMNS: [keyof Omit<Run, 'node'>, string][] = [
   ['keystoneStart', 'keystone start'],
   ['keystone', 'keystone healthy'],
   ['gap', 'longest gap (clients)'],
+  ['writeGap', 'longest gap (writes)'],
 ];
 
 const args = process.argv.slice(2);
@@ -78,6 +82,9 @@ function parseProfileRow(text: string): ProfileRow {
 
 const rowName = (r: ProfileRow): string => (r.tokenMs === undefined ? r.profile : `${r.profile}, token ${r.tokenMs} ms`);
 const PROFILE_ROWS = (opt('--profiles') ?? 'default,fast').split(',').map(parseProfileRow);
+type Kill = 'vip' | 'other';
+const KILLS = (opt('--kill') ?? 'vip').split(',') as Kill[];
+for (const k of KILLS) if (k !== 'vip' && k !== 'other') throw new Error(`--kill: "${k}" is not vip or other`);
 
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
@@ -89,8 +96,8 @@ function median(xs: number[]): number {
 const sec = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
 /** One drill; a failed drill stops the benchmark (its numbers would not mean anything). */
-async function drill(lab: string, inventory: string): Promise<Run> {
-  const r = await osha(['drill', inventory, '--lab', lab, '--load', '--json', '--timeout', '300']);
+async function drill(lab: string, inventory: string, node?: string): Promise<Run> {
+  const r = await osha(['drill', inventory, '--lab', lab, '--load', '--json', '--timeout', '300', ...(node ? ['--node', node] : [])]);
   let d: DrillJson;
   try {
     d = JSON.parse(r.stdout) as DrillJson;
@@ -112,6 +119,7 @@ async function drill(lab: string, inventory: string): Promise<Run> {
     keystoneStart: start('osha-keystone'),
     failed: d.load.failed,
     gap: d.load.longestGapMs,
+    writeGap: d.load.byKind.write?.longestGapMs ?? NaN,
     lost: d.load.lostWrites,
   };
 }
@@ -126,25 +134,38 @@ function withProfile(inventory: string, row: ProfileRow): string {
   return path;
 }
 
-async function profileRuns(lab: LabInfo, base: string, row: ProfileRow): Promise<Run[]> {
+/** A node for a `--kill other` drill: not the VIP's, not the first node (unless only it is left), in turn. */
+async function otherNode(lab: LabInfo, i: number): Promise<string> {
+  const located = await labOk(lab, lab.nodes[0]!.name, 'crm_resource --locate --resource osha-vip 2>/dev/null || true');
+  const vipNode = /running on: (\S+)/.exec(located)?.[1];
+  const names = lab.nodes.map((n) => n.name).filter((n) => n !== vipNode);
+  const candidates = names.length > 1 ? names.filter((n) => n !== lab.nodes[0]!.name) : names;
+  return candidates[i % candidates.length]!;
+}
+
+async function profileRuns(lab: LabInfo, base: string, row: ProfileRow): Promise<Record<Kill, Run[]>> {
   const inventory = withProfile(base, row);
   const profile = rowName(row);
   const d = await deployOk(lab, inventory);
   console.log(`${profile} deployed (${d.summary.changed} changed)`);
-  const out: Run[] = [];
+  const out: Record<Kill, Run[]> = { vip: [], other: [] };
   const since = new Date().toISOString();
   for (let i = 1; i <= RUNS; i++) {
-    // Each drill starts from a settled cluster: after a kill, the rejoined node's instances (a
-    // Galera state transfer, a broker joining) take a while, and a drill on top of that measures both.
-    await labOk(lab, lab.nodes[0]!.name, 'crm_resource --wait --timeout=600', 620_000);
-    const r = await drill(lab.dir, inventory);
-    out.push(r);
-    console.log(`  ${profile} #${i}: ${r.node} killed; ${COLUMNS.map(([k, label]) => `${label} ${sec(r[k])}`).join(', ')}; ${r.failed} requests failed, ${r.lost} writes lost`);
+    for (const kill of KILLS) {
+      // Each drill starts from a settled cluster: after a kill, the rejoined node's instances (a
+      // Galera state transfer, a broker joining) take a while, and a drill on top of that measures both.
+      await labOk(lab, lab.nodes[0]!.name, 'crm_resource --wait --timeout=600', 620_000);
+      const r = await drill(lab.dir, inventory, kill === 'other' ? await otherNode(lab, i) : undefined);
+      out[kill].push(r);
+      const figures = COLUMNS.filter(([k]) => kill === 'vip' || !['vip', 'keystone'].includes(k)).map(([k, label]) => `${label} ${sec(r[k])}`);
+      console.log(`  ${profile} #${i} (kill ${kill}): ${r.node} killed; ${figures.join(', ')}; ${r.failed} requests failed, ${r.lost} writes lost`);
+    }
   }
   // A token too short for this host declares live nodes dead: every power-off beyond one per drill
   // is a false failover (the lab's fence server logs each request).
+  const drills = RUNS * KILLS.length;
   const offs = powerOffsSince(lab.dir, since);
-  console.log(`  ${profile}: ${offs} power-offs by the fence device in ${RUNS} drills${offs > RUNS ? ` (${offs - RUNS} not asked for by a drill)` : ''}`);
+  console.log(`  ${profile}: ${offs} power-offs by the fence device in ${drills} drills${offs > drills ? ` (${offs - drills} not asked for by a drill)` : ''}`);
   return out;
 }
 
@@ -194,21 +215,24 @@ async function main(): Promise<void> {
     }
     // A lab brought along is labelled by its inventory's topology, not by the loop's first one.
     const label = reuse ? ((parse(readFileSync(base, 'utf8')) as { topology?: string }).topology ?? 'classic') : topology;
-    for (const row of PROFILE_ROWS) results[`${label} | ${rowName(row)}`] = await profileRuns(lab, base, row);
+    for (const row of PROFILE_ROWS) {
+      const runs = await profileRuns(lab, base, row);
+      for (const kill of KILLS) results[`${label} | ${rowName(row)} | ${kill === 'vip' ? "the VIP's node" : 'a node without the VIP'}`] = runs[kill];
+    }
     // One lab at a time: two labs would share the 2 cores and slow each other's failovers.
     if (!reuse) await labCleanup(topology);
     if (reuse) break;
   }
   // Detection and fencing are measured from the kill; the starts are the agents' own run times;
   // VIP back, keystone healthy and the clients' longest gap are from the kill, as a client sees them.
-  console.log(`\nmedian of ${RUNS} drills per row (kill the VIP's node, fencing on, --load), README table:\n`);
-  console.log(`| topology | profile | ${COLUMNS.map(([, label]) => label).join(' | ')} | failed requests | lost writes |`);
-  console.log(`|---|---|${COLUMNS.map(() => '---').join('|')}|---|---|`);
+  console.log(`\nmedian of ${RUNS} drills per row (fencing on, --load), README table:\n`);
+  console.log(`| topology | profile | killed | ${COLUMNS.map(([, label]) => label).join(' | ')} | failed requests | lost writes |`);
+  console.log(`|---|---|---|${COLUMNS.map(() => '---').join('|')}|---|---|`);
   for (const [row, runs] of Object.entries(results)) {
     const med = (xs: number[]) => median(xs.filter((x) => Number.isFinite(x)));
     console.log(`| ${row} | ${COLUMNS.map(([k]) => sec(med(runs.map((r) => r[k])))).join(' | ')} | ${med(runs.map((r) => r.failed))} | ${Math.max(...runs.map((r) => r.lost))} |`);
   }
-  console.log('\ntargets: classic fast profile VIP within 5 s, keystone within 10 s; active-active longest gap under 3 s, no write lost');
+  console.log('\ntargets: classic fast profile VIP within 5 s, keystone within 10 s; active-active longest gap under 3 s, no write lost, and no failed request when a node without the VIP dies');
 }
 
 async function labCleanup(topology: Topology): Promise<void> {
