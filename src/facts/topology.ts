@@ -36,8 +36,12 @@ export interface TopologyFacts {
   /** RabbitMQ runs as the init system's service (not Pacemaker's: its agent starts rabbitmq-server itself). */
   rabbitmqUnitActive: boolean;
   mariadbRunning: boolean;
-  /** A running Galera's eviction timing (ms), as the server reports it; absent without Galera. */
-  galeraEviction?: { suspectMs: number; keepaliveMs: number };
+  /**
+   * A running Galera's eviction timing (ms), as the server reports it; absent without Galera.
+   * `variables`: the server has one system variable per provider option (MariaDB 11's
+   * wsrep_provider plugin, Debian 13), the only way to change one while it runs.
+   */
+  galeraEviction?: { suspectMs: number; keepaliveMs: number; variables: boolean };
   haproxyRunning: boolean;
 }
 
@@ -60,6 +64,7 @@ export function topologyScript(dirs: readonly string[], sysctlKeys: readonly str
     'pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1 && echo mariadb_running=1',
     // A running Galera's own failure detection (none without wsrep: the variable is then empty).
     `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'" 2>/dev/null | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
+    `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_evs_suspect_timeout'" 2>/dev/null | grep -q . && echo evs_variables=1`,
     'pgrep -x haproxy >/dev/null 2>&1 && echo haproxy_running=1',
     sh`for k in ${[...sysctlKeys]}; do f=/proc/sys/$(echo "$k" | tr . /); echo "sysctl:$k=$(cat "$f" 2>/dev/null)"; [ -w "$f" ] && echo "writable:$k=1"; done`,
     sh`for d in ${[...dirs]}; do [ -d "$d" ] && echo "dir=$d"; done`,
@@ -96,7 +101,7 @@ export function parseTopologyOutput(files: Map<string, Buffer | undefined>, outp
     rabbitmqRunning: kv.get('rabbitmq_running') === '1',
     rabbitmqUnitActive: kv.get('rabbitmq_unit_active') === '1',
     mariadbRunning: kv.get('mariadb_running') === '1',
-    ...(suspectMs !== undefined && keepaliveMs !== undefined ? { galeraEviction: { suspectMs, keepaliveMs } } : {}),
+    ...(suspectMs !== undefined && keepaliveMs !== undefined ? { galeraEviction: { suspectMs, keepaliveMs, variables: kv.get('evs_variables') === '1' } } : {}),
     haproxyRunning: kv.get('haproxy_running') === '1',
   };
 }

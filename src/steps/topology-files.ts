@@ -157,14 +157,17 @@ function sysctlActions(ctx: StepContext, r: Read): Action[] {
 
 /**
  * A running Galera takes a new eviction timing at once (the evs.* options are dynamic), so a
- * profile change needs no restart. Keepalives stay under a third of the suspect timeout at every
+ * profile change needs no restart. MariaDB 10.11 (Debian 12) takes them in wsrep_provider_options;
+ * MariaDB 11 with its wsrep_provider plugin (Debian 13) refuses that while it runs and has a
+ * variable per option, in seconds. Keepalives stay under a third of the suspect timeout at every
  * step, as Galera requires at its start: shortened first when the timeout shrinks, last when it grows.
  */
-export function galeraEvictionCommand(running: GaleraEviction, wanted: GaleraEviction): string | undefined {
+export function galeraEvictionCommand(running: GaleraEviction & { variables: boolean }, wanted: GaleraEviction): string | undefined {
   if (sameEviction(running, wanted)) return undefined;
-  const set = (option: string) => `SET GLOBAL wsrep_provider_options='${option}';`;
-  const keepalive = set(`evs.keepalive_period=${isoSeconds(wanted.keepaliveMs)}`);
-  const suspect = set(`evs.suspect_timeout=${isoSeconds(wanted.suspectMs)}`);
+  const set = (option: 'keepalive_period' | 'suspect_timeout', ms: number) =>
+    running.variables ? `SET GLOBAL wsrep_provider_evs_${option} = ${ms / 1000};` : `SET GLOBAL wsrep_provider_options='evs.${option}=${isoSeconds(ms)}';`;
+  const keepalive = set('keepalive_period', wanted.keepaliveMs);
+  const suspect = set('suspect_timeout', wanted.suspectMs);
   const sql = wanted.suspectMs < running.suspectMs ? `${keepalive} ${suspect}` : `${suspect} ${keepalive}`;
   return sh`mysql -e ${sql}`;
 }

@@ -50,13 +50,15 @@ describe('topology-files step', () => {
       expect(parseIsoDuration('P1D')).to.equal(undefined);
       expect(parseIsoDuration('PT')).to.equal(undefined);
       const facts = parseTopologyOutput(new Map(), 'mariadb_running=1\nevs_keepalive_period=PT1S\nevs_suspect_timeout=PT5S\n');
-      expect(facts.galeraEviction).to.deep.equal({ suspectMs: 5000, keepaliveMs: 1000 });
+      expect(facts.galeraEviction).to.deep.equal({ suspectMs: 5000, keepaliveMs: 1000, variables: false });
+      const eleven = parseTopologyOutput(new Map(), 'evs_keepalive_period=PT0.5S\nevs_suspect_timeout=PT2S\nevs_variables=1\n');
+      expect(eleven.galeraEviction).to.deep.equal({ suspectMs: 2000, keepaliveMs: 500, variables: true });
       expect(parseTopologyOutput(new Map(), 'mariadb_running=1\n').galeraEviction).to.equal(undefined);
     });
 
     it('is changed live, keepalives under a third of the timeout at every step, and left alone when it matches', () => {
-      const defaults = { suspectMs: 5000, keepaliveMs: 1000 };
-      const fast = { suspectMs: 2000, keepaliveMs: 500 };
+      const defaults = { suspectMs: 5000, keepaliveMs: 1000, variables: false };
+      const fast = { suspectMs: 2000, keepaliveMs: 500, variables: false };
       expect(galeraEvictionCommand(fast, fast)).to.equal(undefined);
       // Faster: keepalive first (a 1 s keepalive with a 2 s timeout would stop Galera's next start).
       expect(galeraEvictionCommand(defaults, fast)).to.equal(
@@ -64,6 +66,10 @@ describe('topology-files step', () => {
       );
       // Slower: the timeout first.
       expect(galeraEvictionCommand(fast, defaults)).to.match(/suspect_timeout=PT5S.*keepalive_period=PT1S/);
+      // MariaDB 11 (Debian 13) refuses wsrep_provider_options while it runs: one variable per option, in seconds.
+      expect(galeraEvictionCommand({ ...fast, variables: true }, defaults)).to.equal(
+        "mysql -e 'SET GLOBAL wsrep_provider_evs_suspect_timeout = 5; SET GLOBAL wsrep_provider_evs_keepalive_period = 1;'",
+      );
     });
   });
 
