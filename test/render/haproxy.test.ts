@@ -45,9 +45,13 @@ describe('haproxy.cfg (active-active)', () => {
       'timeout client 90m',
       'timeout server 90m',
       'timeout tunnel 90m',
-      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions',
-      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions backup',
-      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions backup',
+      "# a dead node's sessions end after 1 s idle and 2 unanswered keepalives",
+      'srvtcpka-idle 1s',
+      'srvtcpka-intvl 1s',
+      'srvtcpka-cnt 2',
+      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 on-marked-up shutdown-backup-sessions',
+      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 backup',
+      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 backup',
     ]);
   });
 
@@ -92,7 +96,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(hostPort('192.0.2.1', 80)).to.equal('192.0.2.1:80');
     const cfg = renderHaproxyCfg(activeActive({ addresses: V6_NODES, publicVip: '2001:db8::10' }));
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
-    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions backup');
+    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
     expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions');
   });
