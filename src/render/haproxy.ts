@@ -84,6 +84,37 @@ const DEFAULTS = [
 const LONG_TCP = ['option tcpka', 'timeout client 90m', 'timeout server 90m', 'timeout tunnel 90m'];
 
 /**
+ * How a dead node's connections end: by TCP keepalives (sent once a connection to it is idle 1 s,
+ * 2 unanswered probes 1 s apart), not by `on-marked-down shutdown-sessions`. HAProxy 3.0 (Debian
+ * 13) leaves every connection still being made to a server that is marked down open forever, with
+ * no timer, when that option ends its sessions; and a session it ends is never retried elsewhere.
+ * A node that is only slow answers the probes, so its requests go on. (The section turns
+ * keepalives on: `option tcpka` in TCP mode, `option srvtcpka` in HTTP mode.)
+ */
+const DEAD_NODE_KEEPALIVES = ['srvtcpka-idle 1s', 'srvtcpka-intvl 1s', 'srvtcpka-cnt 2'];
+
+/** Every node's server line: checked every second, out after 2 failures, back after 2 successes. */
+const serverLine = (n: { name: string; address: string }, port: number, extra = '') => `server ${n.name} ${hostPort(n.address, port)} check inter 1s fall 2 rise 2${extra}`;
+
+/**
+ * An API request in flight to a node that dies (or whose connection fails) is sent again to another
+ * node, but only when sending it twice is harmless: GET, HEAD and OPTIONS, and the POSTs the
+ * service's registry entry names (keystone's token issue). Any other request fails as before: a
+ * retried POST could create something twice. HAProxy keeps a copy of the request to do this; one
+ * larger than its buffer (an image upload) is never retried.
+ */
+function apiRetries(retryablePosts: readonly string[]): string[] {
+  const posts = retryablePosts.map((path) => ` || METH_POST { path_end ${path} }`).join('');
+  return [
+    '# a request a dead node had is sent again to another node when sending it twice is harmless',
+    'option srvtcpka',
+    ...DEAD_NODE_KEEPALIVES,
+    'retry-on conn-failure empty-response response-timeout',
+    `http-request disable-l7-retry unless METH_GET || METH_OPTIONS${posts}`,
+  ];
+}
+
+/**
  * The frontends the inventory's services need, in this order: the database (one writer at a time:
  * the first node, the others as backups), the broker (every node), then each API with a port, in
  * the registry's order.
@@ -100,25 +131,19 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       // Galera accepts writes on every node, but two writers conflict at commit: one node takes
       // them all, the next takes over when it fails, and a node coming back ends the sessions
       // its backups held so that writes go to one node again.
-      // A dead node's sessions end by TCP keepalives (2 unanswered probes, 1 s apart, after 1 s
-      // idle), not by `on-marked-down shutdown-sessions`: HAProxy 3.0 (Debian 13) leaves every
-      // connection still being made to the writer when it is marked down open forever, with no
-      // timer, and a client waiting for MariaDB's greeting waits with it (keystone: for as long
-      // as its own client waits). All new sessions go to the writer until then, so it hit most
-      // of them (13 of 20 in a lab probe; 0 of 20 with keepalives instead).
+      // A dead node's sessions end by keepalives (DEAD_NODE_KEEPALIVES): with shutdown-sessions,
+      // a client waiting for MariaDB's greeting from the dead writer waited with HAProxy 3.0's
+      // stuck connection (keystone: for as long as its own client waits); all new sessions go to
+      // the writer until it is marked down, so that hit most of them (13 of 20 in a lab probe; 0
+      // of 20 with keepalives).
       settings: [
         `# one writer at a time: ${nodes[0]!.name}, else the first backup that is up`,
         'option tcplog',
         ...LONG_TCP,
         '# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives',
-        'srvtcpka-idle 1s',
-        'srvtcpka-intvl 1s',
-        'srvtcpka-cnt 2',
+        ...DEAD_NODE_KEEPALIVES,
       ],
-      servers: nodes.map((n, i) => {
-        const opts = 'check inter 1s fall 2 rise 2';
-        return `server ${n.name} ${hostPort(n.address, MYSQL_PORT)} ${opts}${i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup'}`;
-      }),
+      servers: nodes.map((n, i) => serverLine(n, MYSQL_PORT, i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup')),
     });
   }
   if (inv.services.includes('rabbitmq')) {
@@ -127,8 +152,8 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       port: AMQP_PORT,
       mode: 'tcp',
       public: false,
-      settings: ['option tcplog', 'balance leastconn', ...LONG_TCP],
-      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, AMQP_PORT)} check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
+      settings: ['option tcplog', 'balance leastconn', ...LONG_TCP, '# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives', ...DEAD_NODE_KEEPALIVES],
+      servers: nodes.map((n) => serverLine(n, AMQP_PORT)),
     });
   }
   for (const [service, e] of registryEntries()) {
@@ -141,8 +166,8 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       port,
       mode: 'http',
       public: true,
-      settings: ['option httplog', 'balance roundrobin', 'option forwardfor', ...check],
-      servers: nodes.map((n) => `server ${n.name} ${hostPort(n.address, port)} check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
+      settings: ['option httplog', 'balance roundrobin', 'option forwardfor', ...check, ...apiRetries(e.retryablePosts ?? [])],
+      servers: nodes.map((n) => serverLine(n, port)),
     });
   }
   return out;

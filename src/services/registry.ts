@@ -115,6 +115,9 @@ export interface ServiceEntry {
   uwsgi?: boolean;
   /** Its agent's health check (playbooks/agents/NAME must say the same). */
   health?: HealthCheck;
+  /** Paths of POSTs that are harmless to send twice (matched at the path's end): HAProxy may send
+   *  one again to another node when the node it went to dies under it (active-active). */
+  retryablePosts?: readonly string[];
   /** Its keystone catalog entry, for an API. */
   catalog?: CatalogEntry;
   /** Made highly available by article 001's Listing 2: the wizard's default selection. */
@@ -152,6 +155,8 @@ const SERVICE_TABLE = {
     port: 5000,
     uwsgi: true,
     health: { kind: 'http', path: '/healthcheck' },
+    // A token issue stores nothing (Fernet tokens): a second one costs only a token.
+    retryablePosts: ['/auth/tokens'],
     placement: 'keystone',
     config: '/etc/keystone/keystone.conf',
     api: true,

@@ -59,8 +59,10 @@ describe('haproxy.cfg (active-active)', () => {
     const lines = section(renderHaproxyCfg(activeActive()), 'rabbitmq');
     expect(lines.slice(0, 3)).to.deep.equal(['bind 198.18.0.100:5672 transparent', 'mode tcp', 'option tcplog']);
     expect(lines).to.include.members(['balance leastconn', 'option tcpka', 'timeout client 90m', 'timeout server 90m']);
-    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`));
+    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 1s fall 2 rise 2`));
     expect(lines.some((l) => / backup\b/.test(l))).to.equal(false);
+    // A dead node's AMQP sessions end by keepalives, as the database's do.
+    expect(lines).to.include.members(['srvtcpka-idle 1s', 'srvtcpka-intvl 1s', 'srvtcpka-cnt 2']);
   });
 
   it('checks each API over HTTP at its registry health path, or over TCP when it has none', () => {
@@ -73,14 +75,35 @@ describe('haproxy.cfg (active-active)', () => {
       'option forwardfor',
       'option httpchk GET /healthcheck',
       'http-check expect status 200',
-      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`),
+      '# a request a dead node had is sent again to another node when sending it twice is harmless',
+      'option srvtcpka',
+      'srvtcpka-idle 1s',
+      'srvtcpka-intvl 1s',
+      'srvtcpka-cnt 2',
+      'retry-on conn-failure empty-response response-timeout',
+      'http-request disable-l7-retry unless METH_GET || METH_OPTIONS || METH_POST { path_end /auth/tokens }',
+      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 1s fall 2 rise 2`),
     ]);
     expect(section(cfg, 'nova-api')).to.include('option httpchk GET /');
     const vnc = section(cfg, 'nova-novncproxy');
     expect(vnc.filter((l) => l.includes('httpchk') || l.includes('http-check'))).to.deep.equal([]);
-    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions');
+    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 1s fall 2 rise 2');
     // A service without a port (the scheduler talks to the broker only) gets no frontend.
     expect(haproxyFrontends(activeActive({ services: ['mysql', 'rabbitmq', 'nova-scheduler'] })).map((f) => f.name)).to.deep.equal(['mysql', 'rabbitmq']);
+  });
+
+  it('retries a request a dead node had on another node only when sending it twice is harmless', () => {
+    const cfg = renderHaproxyCfg(activeActive({ services: ['mysql', 'rabbitmq', 'keystone', 'glance-api', 'nova-api'] }));
+    const rule = (name: string) => section(cfg, name).filter((l) => l.startsWith('retry-on') || l.startsWith('http-request disable-l7-retry'));
+    // keystone's token issue stores nothing: its POST may go twice; nova's POSTs (a server boot) never.
+    expect(rule('keystone')[1]).to.equal('http-request disable-l7-retry unless METH_GET || METH_OPTIONS || METH_POST { path_end /auth/tokens }');
+    for (const name of ['glance-api', 'nova-api']) {
+      expect(rule(name)).to.deep.equal(['retry-on conn-failure empty-response response-timeout', 'http-request disable-l7-retry unless METH_GET || METH_OPTIONS']);
+    }
+    // Sessions are never cut when a node is marked down: HAProxy 3.0 would leave connections being
+    // made to it open forever, and a cut request is never retried.
+    expect(cfg).not.to.include('shutdown-sessions');
+    for (const name of ['mysql', 'rabbitmq']) expect(section(cfg, name)).not.to.include('retry-on conn-failure empty-response response-timeout');
   });
 
   it('binds the APIs on the public VIP too, never the database or the broker', () => {
@@ -98,7 +121,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
     expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
-    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions');
+    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2');
   });
 
   it('is the same text for the same inventory', () => {
