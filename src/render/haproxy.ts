@@ -143,7 +143,11 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
         '# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives',
         ...DEAD_NODE_KEEPALIVES,
       ],
-      servers: nodes.map((n, i) => serverLine(n, MYSQL_PORT, i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup')),
+      // A node is also taken out once 2 connections in a row to it failed (`observe layer4`), not
+      // only by its checks (3 to 4 s for a dead one): while the writer counts as up, the backups
+      // get nothing, so every retry of a new session went back to the dead writer, and a client
+      // (oslo.db reconnecting a dead session) failed after 4 connect timeouts.
+      servers: nodes.map((n, i) => serverLine(n, MYSQL_PORT, ` observe layer4 error-limit 2 on-error mark-down${i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup'}`)),
     });
   }
   if (inv.services.includes('rabbitmq')) {

@@ -49,9 +49,9 @@ describe('haproxy.cfg (active-active)', () => {
       'srvtcpka-idle 1s',
       'srvtcpka-intvl 1s',
       'srvtcpka-cnt 2',
-      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 on-marked-up shutdown-backup-sessions',
-      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 backup',
-      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 backup',
+      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down on-marked-up shutdown-backup-sessions',
+      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
     ]);
   });
 
@@ -119,7 +119,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(hostPort('192.0.2.1', 80)).to.equal('192.0.2.1:80');
     const cfg = renderHaproxyCfg(activeActive({ addresses: V6_NODES, publicVip: '2001:db8::10' }));
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
-    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 backup');
+    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
     expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2');
   });
