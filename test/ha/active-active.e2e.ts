@@ -150,12 +150,14 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     // clients (2 s per request) see; measured apart, see the issue notes.
     const other = [...NODES].reverse().find((n) => n !== vipNode && n !== 'node1') ?? NODES.find((n) => n !== vipNode)!;
     const load = await loadDrill(['--node', other]);
-    // The issue asks for none. What can still fail: the request in flight to the dead node when
-    // HAProxy takes it out (2 failed checks, 1 s apart; its sessions cut) and one more on a
-    // kept-alive session bound to it. A request sent there after the kill is retried on another
-    // node within 1 s (connect timeout, redispatch), and writes Galera holds while it evicts the
-    // node (about 5 s) are slow, not failed: the loop waits 10 s for an answer.
-    expect(load.failed, JSON.stringify(load.failures)).to.be.at.most(2);
+    // The issue asks for none. HAProxy sends a token issue or an image list the dead node had to
+    // another node (keepalives notice the death, `retry-on`), and a request sent there after the
+    // kill is retried within 1 s (connect timeout, redispatch); writes Galera holds while it evicts
+    // the node are slow, not failed: the loop waits 10 s for an answer. What can still fail is the
+    // one project creation in flight to the dead node: a POST is never sent twice.
+    const { write, ...others } = load.byKind;
+    expect(Object.values(others).reduce((n, k) => n + k.failed, 0), JSON.stringify(load.failures)).to.equal(0);
+    expect(write?.failed ?? 0, JSON.stringify(load.failures)).to.be.at.most(1);
     // No wait for the rejoined node's instances here: the full outage next takes every node down anyway.
   });
 
