@@ -92,6 +92,8 @@ const LONG_TCP = ['option tcpka', 'timeout client 90m', 'timeout server 90m', 't
  * keepalives on: `option tcpka` in TCP mode, `option srvtcpka` in HTTP mode.)
  */
 const DEAD_NODE_KEEPALIVES = ['srvtcpka-idle 1s', 'srvtcpka-intvl 1s', 'srvtcpka-cnt 2'];
+/** The same in a TCP section (its `option tcpka` turns them on), with the line that says so in the file. */
+const TCP_DEAD_NODE_KEEPALIVES = ['# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives', ...DEAD_NODE_KEEPALIVES];
 
 /** Every node's server line: checked every second, out after 2 failures, back after 2 successes. */
 const serverLine = (n: { name: string; address: string }, port: number, extra = '') => `server ${n.name} ${hostPort(n.address, port)} check inter 1s fall 2 rise 2${extra}`;
@@ -140,8 +142,7 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
         `# one writer at a time: ${nodes[0]!.name}, else the first backup that is up`,
         'option tcplog',
         ...LONG_TCP,
-        '# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives',
-        ...DEAD_NODE_KEEPALIVES,
+        ...TCP_DEAD_NODE_KEEPALIVES,
       ],
       // A node is also taken out once 2 connections in a row to it failed (`observe layer4`), not
       // only by its checks (3 to 4 s for a dead one): while the writer counts as up, the backups
@@ -156,7 +157,7 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       port: AMQP_PORT,
       mode: 'tcp',
       public: false,
-      settings: ['option tcplog', 'balance leastconn', ...LONG_TCP, '# a dead node\'s sessions end after 1 s idle and 2 unanswered keepalives', ...DEAD_NODE_KEEPALIVES],
+      settings: ['option tcplog', 'balance leastconn', ...LONG_TCP, ...TCP_DEAD_NODE_KEEPALIVES],
       servers: nodes.map((n) => serverLine(n, AMQP_PORT)),
     });
   }
