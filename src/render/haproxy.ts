@@ -131,24 +131,28 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       mode: 'tcp',
       public: false,
       // Galera accepts writes on every node, but two writers conflict at commit: one node takes
-      // them all, the next takes over when it fails, and a node coming back ends the sessions
-      // its backups held so that writes go to one node again.
+      // them all. Every server is a backup, so HAProxy picks the first that is up (inventory order),
+      // and the stick table keeps that choice: the writer stays the writer until a connection to
+      // it fails or its checks take it out, then the next one that is up takes over and keeps the
+      // writes when the first comes back. A failback would cut every session the backup held
+      // (`on-marked-up shutdown-backup-sessions`, as before): each query under way then failed
+      // (keystone's 500) when a dead writer rejoined.
       // A dead node's sessions end by keepalives (DEAD_NODE_KEEPALIVES): with shutdown-sessions,
       // a client waiting for MariaDB's greeting from the dead writer waited with HAProxy 3.0's
       // stuck connection (keystone: for as long as its own client waits); all new sessions go to
       // the writer until it is marked down, so that hit most of them (13 of 20 in a lab probe; 0
       // of 20 with keepalives).
       settings: [
-        `# one writer at a time: ${nodes[0]!.name}, else the first backup that is up`,
+        `# one writer at a time: the first node that is up (${nodes.map((n) => n.name).join(', ')}); it keeps the writes until it fails`,
         'option tcplog',
         ...LONG_TCP,
         ...TCP_DEAD_NODE_KEEPALIVES,
+        'stick-table type integer size 1',
+        'stick on int(1)',
       ],
       // A node is also taken out once 2 connections in a row to it failed (`observe layer4`), not
-      // only by its checks (3 to 4 s for a dead one): while the writer counts as up, the backups
-      // get nothing, so every retry of a new session went back to the dead writer, and a client
-      // (oslo.db reconnecting a dead session) failed after 4 connect timeouts.
-      servers: nodes.map((n, i) => serverLine(n, MYSQL_PORT, ` observe layer4 error-limit 2 on-error mark-down${i === 0 ? ' on-marked-up shutdown-backup-sessions' : ' backup'}`)),
+      // only by its checks (3 to 4 s for a dead one), so that HAProxy's state says so at once.
+      servers: nodes.map((n) => serverLine(n, MYSQL_PORT, ' observe layer4 error-limit 2 on-error mark-down backup')),
     });
   }
   if (inv.services.includes('rabbitmq')) {

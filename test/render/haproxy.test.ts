@@ -35,11 +35,11 @@ describe('haproxy.cfg (active-active)', () => {
     expect(defaults).to.include('\n\tretries\t3\n');
   });
 
-  it('sends every database session to the first node, the others are backups', () => {
+  it('sends every database session to one writer, the first node that is up, and keeps it there until it fails (no failback)', () => {
     expect(section(renderHaproxyCfg(activeActive()), 'mysql')).to.deep.equal([
       'bind 198.18.0.100:3306 transparent',
       'mode tcp',
-      '# one writer at a time: n1, else the first backup that is up',
+      '# one writer at a time: the first node that is up (n1, n2, n3); it keeps the writes until it fails',
       'option tcplog',
       'option tcpka',
       'timeout client 90m',
@@ -49,7 +49,9 @@ describe('haproxy.cfg (active-active)', () => {
       'srvtcpka-idle 1s',
       'srvtcpka-intvl 1s',
       'srvtcpka-cnt 2',
-      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down on-marked-up shutdown-backup-sessions',
+      'stick-table type integer size 1',
+      'stick on int(1)',
+      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
       'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
       'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
     ]);
