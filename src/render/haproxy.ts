@@ -118,8 +118,8 @@ function apiRetries(retryablePosts: readonly string[]): string[] {
 
 /**
  * The frontends the inventory's services need, in this order: the database (one writer at a time:
- * the first node, the others as backups), the broker (every node), then each API with a port, in
- * the registry's order.
+ * the first node that is up, kept until it fails), the broker (every node), then each API with a
+ * port, in the registry's order.
  */
 export function haproxyFrontends(inv: Inventory): Frontend[] {
   const out: Frontend[] = [];
