@@ -8,6 +8,8 @@ import { registryEntries } from '../services/registry.ts';
 export const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
 /** HAProxy's statistics page, on this node's loopback only. */
 export const HAPROXY_STATS = { address: '127.0.0.1', port: 8404 } as const;
+/** Debian's admin socket (level admin): stick tables, server states. */
+export const HAPROXY_ADMIN_SOCKET = '/run/haproxy/admin.sock';
 export const MYSQL_PORT = 3306;
 export const AMQP_PORT = 5672;
 
@@ -36,7 +38,7 @@ const GLOBAL = [
   '\tlog /dev/log\tlocal0',
   '\tlog /dev/log\tlocal1 notice',
   '\tchroot /var/lib/haproxy',
-  '\tstats socket /run/haproxy/admin.sock mode 660 level admin',
+  `\tstats socket ${HAPROXY_ADMIN_SOCKET} mode 660 level admin`,
   '\tstats timeout 30s',
   '\tuser haproxy',
   '\tgroup haproxy',

@@ -14,6 +14,7 @@ import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
 import { AA_NODES as NODES, allRunning, crmMon, deployOk, instances, issueToken, until, wsrep } from './setup.ts';
 import type { LoadSummary } from '../../src/drill/load.ts';
+import { HAPROXY_ADMIN_SOCKET } from '../../src/render/haproxy.ts';
 
 const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
 
@@ -206,7 +207,7 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
 
   /** A command for HAProxy's admin socket, sent by python3 (every controller has it). */
   function haproxyCommand(command: string): string {
-    const py = `import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); s.sendall(b'${command}\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())`;
+    const py = `import socket; s=socket.socket(socket.AF_UNIX); s.connect('${HAPROXY_ADMIN_SOCKET}'); s.sendall(b'${command}\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())`;
     return `python3 -c "${py}"`;
   }
 
