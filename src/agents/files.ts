@@ -27,6 +27,7 @@ import { readChecksumsAndRecord } from '../facts/host.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import type { Result } from '../util/result.ts';
 import { registryEntries, SERVICES, type OshaAgentService } from '../services/registry.ts';
+import { GALERA_CHECK_SOURCE } from '../render/galera-check.ts';
 
 export interface AgentFile {
   /** File name in playbooks/agents/ and on the node. */
@@ -62,6 +63,11 @@ export const AGENT_NAMES: readonly AgentName[] = registryEntries()
 export const AGENT_ALIASES: Record<string, AgentName> = Object.fromEntries(
   AGENT_NAMES.flatMap((name) => (SERVICES[name].agentAliases ?? []).map((alias) => [alias, name])),
 );
+
+/** osha's Galera check for HAProxy (playbooks/files/), which the galera-check step uploads to every node. */
+export function galeraCheckScript(): Promise<Buffer> {
+  return readFile(fileURLToPath(new URL(`../../playbooks/${GALERA_CHECK_SOURCE}`, import.meta.url)));
+}
 
 /** Where the agent sources live in this repository. */
 export function agentSourceDir(): string {

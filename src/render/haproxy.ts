@@ -12,6 +12,8 @@ export const HAPROXY_STATS = { address: '127.0.0.1', port: 8404 } as const;
 export const HAPROXY_ADMIN_SOCKET = '/run/haproxy/admin.sock';
 export const MYSQL_PORT = 3306;
 export const AMQP_PORT = 5672;
+/** osha's Galera check on every node (src/render/galera-check.ts): clustercheck's port, which HAProxy setups for Galera have used for years. */
+export const GALERA_CHECK_PORT = 9200;
 
 /** host:port, with an IPv6 host in brackets. */
 export function hostPort(address: string, port: number): string {
@@ -151,10 +153,13 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
         ...TCP_DEAD_NODE_KEEPALIVES,
         'stick-table type integer size 1',
         'stick on int(1)',
+        `# a node takes clients only when synced in the primary component: osha's Galera check on port ${GALERA_CHECK_PORT}`,
+        'option httpchk',
+        'http-check expect status 200',
       ],
       // A node is also taken out once 2 connections in a row to it failed (`observe layer4`), not
       // only by its checks (3 to 4 s for a dead one), so that HAProxy's state says so at once.
-      servers: nodes.map((n) => serverLine(n, MYSQL_PORT, ' observe layer4 error-limit 2 on-error mark-down backup')),
+      servers: nodes.map((n) => serverLine(n, MYSQL_PORT, ` port ${GALERA_CHECK_PORT} observe layer4 error-limit 2 on-error mark-down backup`)),
     });
   }
   if (inv.services.includes('rabbitmq')) {

@@ -109,6 +109,18 @@ export function writeFileActions(h: HostHandle, path: string, current: FileFact,
   ];
 }
 
+/** The actions, each making the host's cached fact be read again once it ran (what they change, the fact describes). */
+export function forgetFactAfter(ctx: StepContext, host: string, fact: string, actions: readonly Action[]): Action[] {
+  return actions.map((a) => ({
+    ...a,
+    apply: async () => {
+      const done = await a.apply();
+      ctx.facts.forget(host, fact);
+      return done;
+    },
+  }));
+}
+
 /** An action that runs one command (shown as is in a dry run: never put a secret in it). */
 export function commandAction(h: HostHandle, summary: string, command: string, timeoutMs?: number): Action {
   return {

@@ -9,8 +9,9 @@ import { err, ok } from '../util/result.ts';
 
 /** The packages of the cluster stack per OS family (and what the active-active topology adds). */
 export function clusterPackages(os: OsFacts, withFencing: boolean, topology: Topology = 'classic'): string[] {
-  // Galera's provider library, rsync for its state transfers, and HAProxy in front of every node.
-  const activeActive = topology === 'active-active' ? [os.family === 'debian' ? 'galera-4' : 'galera', 'rsync', 'haproxy'] : [];
+  // Galera's provider library, rsync for its state transfers, HAProxy in front of every node, and
+  // python3 for osha's Galera check that HAProxy asks (every OpenStack controller has it already).
+  const activeActive = topology === 'active-active' ? [os.family === 'debian' ? 'galera-4' : 'galera', 'rsync', 'haproxy', 'python3'] : [];
   if (os.family === 'debian') return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', ...(withFencing ? ['fence-agents'] : []), ...activeActive];
   return ['pacemaker', 'corosync', 'pcs', 'resource-agents', ...(withFencing ? ['fence-agents-all'] : []), ...activeActive];
 }

@@ -4,7 +4,7 @@
 // Every node's facts come in one round trip; each file is written only where it differs.
 import { createHash, randomInt } from 'node:crypto';
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { commandAction, hostHandle, writeFileActions, type HostHandle } from './common.ts';
+import { commandAction, forgetFactAfter, hostHandle, writeFileActions, type HostHandle } from './common.ts';
 import { keyFingerprint } from './authkey.ts';
 import { ERLANG_COOKIE, readTopologyFacts, type TopologyFacts } from '../facts/topology.ts';
 import { HAPROXY_CFG, renderHaproxyCfg } from '../render/haproxy.ts';
@@ -266,16 +266,7 @@ export const topologyFiles: Step = {
         plans.set(n.name, plan);
         continue;
       }
-      // What these actions change, the facts describe: read them again after any of them.
-      const actions = [...plan.value, ...cookieActions(r.h, r.facts, sha256, source)].map((a): Action => ({
-        ...a,
-        apply: async () => {
-          const done = await a.apply();
-          ctx.facts.forget(n.name, FACT);
-          return done;
-        },
-      }));
-      plans.set(n.name, ok(actions));
+      plans.set(n.name, ok(forgetFactAfter(ctx, n.name, FACT, [...plan.value, ...cookieActions(r.h, r.facts, sha256, source)])));
     }
     return plans;
   },

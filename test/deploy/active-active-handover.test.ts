@@ -3,7 +3,8 @@
 // cluster. galera-seed must make node1, the data holder, the node Galera bootstraps from, keep
 // node2's and node3's data directories before Galera's copy replaces them, and refuse when two
 // nodes hold user databases; rabbitmq-export must keep the broker's definitions before
-// init-services stops it. Only these steps run (and what they need), from a playbook of their own.
+// init-services stops it; osha's Galera check must tell HAProxy a synced Galera from any other
+// state. Only these steps run (and what they need), from a playbook of their own.
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ steps:
   - step: preflight
   - step: rabbitmq-export
   - step: init-services
+  - step: galera-check
   - step: galera-seed
   - step: rabbitmq-backup
 `;
@@ -116,4 +118,46 @@ describe('active-active handover of MariaDB and RabbitMQ data [lab]', function (
     expect(g.seqno).to.be.at.least(0);
     expect((await run('--dry-run')).summary.changed).to.equal(0);
   });
+
+  it("osha's Galera check answers what HAProxy needs from the real Galera: 503 while MariaDB is stopped, 200 once synced, 503 while desynced", async () => {
+    const node1 = lab.nodes.find((n) => n.name === 'node1')!.address;
+    expect(node1).to.match(/^198\.18\./);
+    // From node2, as HAProxy on another node asks.
+    const ask = () => labOk(lab, 'node2', `timeout 5 bash -c 'exec 3<>/dev/tcp/${node1}/9200 && printf "OPTIONS / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'`);
+    const answers = async (want: RegExp): Promise<string> => {
+      const deadline = Date.now() + 30_000;
+      let last = '';
+      while (Date.now() < deadline) {
+        last = await ask();
+        if (want.test(last)) return last;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`osha's Galera check on node1 never answered ${want}; last: ${last}`);
+    };
+    for (const node of ['node1', 'node2', 'node3']) {
+      expect(await labOk(lab, node, 'systemctl is-enabled osha-galera-check.socket; systemctl is-active osha-galera-check.socket')).to.equal('enabled\nactive\n');
+    }
+    expect(await answers(/^HTTP\/1\.0 503 /)).to.match(/\r\n\r\nGalera MariaDB does not answer: /);
+
+    // node1's data as a one-node Galera, as the seed runs it: with networking, for this check only.
+    const start = [
+      'install -d -o mysql -g mysql -m 0755 /run/mysqld',
+      '/usr/sbin/mariadbd --user=mysql --wsrep-on=ON --wsrep-provider=/usr/lib/galera/libgalera_smm.so --wsrep-cluster-address=gcomm:// --wsrep-new-cluster --binlog-format=ROW --bind-address=127.0.0.1 </dev/null >/dev/null 2>&1 &',
+      'echo $!',
+    ].join('\n');
+    const pid = (await labOk(lab, 'node1', start)).trim();
+    try {
+      expect(await answers(/^HTTP\/1\.0 200 /)).to.match(/\r\n\r\nGalera synced: wsrep_local_state 4 \(Synced\)\r\n$/);
+      await labOk(lab, 'node1', 'mysql -e "SET GLOBAL wsrep_desync = ON"');
+      expect(await answers(/^HTTP\/1\.0 503 /)).to.match(/\r\n\r\nGalera not synced: wsrep_local_state 2 \(Donor\/Desynced\)\r\n$/);
+      await labOk(lab, 'node1', 'mysql -e "SET GLOBAL wsrep_desync = OFF"');
+      await answers(/^HTTP\/1\.0 200 /);
+    } finally {
+      await labExec(lab, 'node1', `mysqladmin shutdown || kill ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.2; done`);
+    }
+    expect(await answers(/^HTTP\/1\.0 503 /)).to.match(/MariaDB does not answer/);
+    // One responder process served every check: no journal line per connection.
+    expect(Number(await labOk(lab, 'node1', "journalctl -u osha-galera-check.service -o cat | grep -c '^Started' || true"))).to.be.at.most(2);
+  });
 });
+

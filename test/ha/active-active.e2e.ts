@@ -91,6 +91,37 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
   });
 
+  it("HAProxy asks osha's Galera check: a desynced writer (as for a backup) is taken out, the writes move to a synced node and stay there once it is synced again", async () => {
+    const vipNode = instances(await crmMon(lab), 'osha-vip', 'Started')[0]!;
+    const stat = async () => Object.fromEntries((await labOk(lab, vipNode, haproxyCommand('show stat'))).split('\n').filter((l) => l.startsWith('mysql,node')).map((l) => { const f = l.split(','); return [f[1]!, `${f[17]} ${f[36]}`]; }));
+    expect(Object.values(await stat())).to.deep.equal(['UP L7OK', 'UP L7OK', 'UP L7OK']);
+    const writer = (await writerNow(vipNode))!;
+    expect(writer).to.be.oneOf(NODES);
+    await labOk(lab, writer, 'mysql -e "SET GLOBAL wsrep_desync = ON"');
+    try {
+      const t0 = Date.now();
+      await until(lab, `${writer} marked down by HAProxy on ${vipNode}`, 15_000, async () => {
+        expect((await stat())[writer]).to.equal('DOWN L7STS');
+      });
+      console.log(`      (desynced writer ${writer} out of the mysql section within ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      const next = await newSessionNode(vipNode);
+      expect(next).to.be.oneOf(NODES).and.not.equal(writer);
+      await labOk(lab, writer, 'mysql -e "SET GLOBAL wsrep_desync = OFF"');
+      await until(lab, `${writer} up again`, 15_000, async () => {
+        expect((await stat())[writer]).to.equal('UP L7OK');
+      });
+      expect(await newSessionNode(vipNode), 'the writes went back to the node that was desynced').to.equal(next);
+    } finally {
+      await labExec(lab, writer, 'mysql -e "SET GLOBAL wsrep_desync = OFF"');
+    }
+  });
+
+  /** The node a new database session through the VIP lands on (keystone's credentials, read on the node; never on a command line). */
+  async function newSessionNode(node: string): Promise<string> {
+    const cmd = `MYSQL_PWD="$(sed -n 's|^connection = mysql+pymysql://keystone:\\([^@]*\\)@.*|\\1|p' /etc/keystone/keystone.conf)" mysql -h ${lab.vip} -u keystone -NBe 'SELECT @@hostname'`;
+    return (await labOk(lab, node, cmd)).trim();
+  }
+
   it("the fast profile gives the running Galera a shorter eviction timing live (no MariaDB restarted); back to default the same way", async () => {
     /** Each node's evs timing as the running server reports it, and its mariadbd PID. */
     const evs = async () =>

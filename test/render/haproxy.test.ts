@@ -35,7 +35,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(defaults).to.include('\n\tretries\t3\n');
   });
 
-  it('sends every database session to one writer, the first node that is up, and keeps it there until it fails (no failback)', () => {
+  it('sends every database session to one writer, the first node that is up and synced (osha\'s Galera check), and keeps it there until it fails (no failback)', () => {
     expect(section(renderHaproxyCfg(activeActive()), 'mysql')).to.deep.equal([
       'bind 198.18.0.100:3306 transparent',
       'mode tcp',
@@ -51,9 +51,12 @@ describe('haproxy.cfg (active-active)', () => {
       'srvtcpka-cnt 2',
       'stick-table type integer size 1',
       'stick on int(1)',
-      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
-      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
-      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup',
+      "# a node takes clients only when synced in the primary component: osha's Galera check on port 9200",
+      'option httpchk',
+      'http-check expect status 200',
+      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
     ]);
   });
 
@@ -121,7 +124,7 @@ describe('haproxy.cfg (active-active)', () => {
     expect(hostPort('192.0.2.1', 80)).to.equal('192.0.2.1:80');
     const cfg = renderHaproxyCfg(activeActive({ addresses: V6_NODES, publicVip: '2001:db8::10' }));
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
-    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 observe layer4 error-limit 2 on-error mark-down backup');
+    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
     expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2');
   });
