@@ -35,11 +35,11 @@ export interface AgentFile {
   /** Absolute path on the node. */
   remotePath: string;
   content: Buffer;
-  /** 0o755 for agents and aliases, 0o644 for the library. */
+  /** 0o755 for agents, aliases and wrappers, 0o644 for the library. */
   mode: number;
   /** Hex SHA-256 of content: upload only when the node's differs. */
   sha256: string;
-  kind: 'agent' | 'library' | 'alias';
+  kind: 'agent' | 'library' | 'alias' | 'wrapper';
 }
 
 export const OCF_ROOT = '/usr/lib/ocf';
@@ -69,6 +69,13 @@ export function galeraCheckScript(): Promise<Buffer> {
   return readFile(fileURLToPath(new URL(`../../playbooks/${GALERA_CHECK_SOURCE}`, import.meta.url)));
 }
 
+/**
+ * Resource-agents' own agents with one thing changed, each under its own name (e.g.
+ * `ocf:openstack:galera`: heartbeat's galera, whose wsrep_cluster_address is reloadable, so that a
+ * controller added to an active-active cluster restarts no Galera). Every action execs the original.
+ */
+export const WRAPPER_AGENTS: readonly string[] = ['galera'];
+
 /** Where the agent sources live in this repository. */
 export function agentSourceDir(): string {
   return fileURLToPath(new URL('../../playbooks/agents/', import.meta.url));
@@ -83,17 +90,18 @@ export function placement(name: string): Pick<AgentFile, 'remotePath' | 'mode' |
   if (name === LIBRARY_NAME) return { remotePath: `${LIBRARY_DIR}/${name}`, mode: 0o644, kind: 'library' };
   if ((AGENT_NAMES as readonly string[]).includes(name)) return { remotePath: `${AGENT_DIR}/${name}`, mode: 0o755, kind: 'agent' };
   if (name in AGENT_ALIASES) return { remotePath: `${AGENT_DIR}/${name}`, mode: 0o755, kind: 'alias' };
+  if (WRAPPER_AGENTS.includes(name)) return { remotePath: `${AGENT_DIR}/${name}`, mode: 0o755, kind: 'wrapper' };
   return undefined;
 }
 
 /**
- * Every file the deploy uploads: the library, the agents and the aliases, in that order (so a
+ * Every file the deploy uploads: the library, the agents, the aliases and the wrappers, in that order (so a
  * node never has an agent without its library). Rejects when a file is missing from
  * playbooks/agents/ or the folder holds a file this module does not know.
  */
 export async function agentFiles(dir: string = agentSourceDir()): Promise<AgentFile[]> {
   const present = new Set(await readdir(dir));
-  const expected = [LIBRARY_NAME, ...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)];
+  const expected = [LIBRARY_NAME, ...AGENT_NAMES, ...Object.keys(AGENT_ALIASES), ...WRAPPER_AGENTS];
   const missing = expected.filter((n) => !present.has(n));
   if (missing.length > 0) throw new Error(`playbooks/agents is missing ${missing.join(', ')}`);
   const unknown = [...present].filter((n) => !expected.includes(n));

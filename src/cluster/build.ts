@@ -422,7 +422,13 @@ const ACTIVE_PASSIVE_IN_ACTIVE_ACTIVE: ServiceName = 'cinder-volume';
 /** osha's agents read the node's own address from this file (written by the topology-files step). */
 export const NODE_ADDRESS = '@node';
 
-const GALERA_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'galera' };
+/**
+ * osha's galera (playbooks/agents/galera): heartbeat's, with wsrep_cluster_address reloadable, so a
+ * controller added or removed reloads the Galera instances (a no-op) instead of restarting them all.
+ */
+export const GALERA_AGENT: Agent = { class: 'ocf', provider: 'openstack', type: 'galera' };
+/** What osha used before, and a cluster it built then still runs until its node list changes. */
+export const HEARTBEAT_GALERA_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'galera' };
 const RABBITMQ_CLUSTER_AGENT: Agent = { class: 'ocf', provider: 'heartbeat', type: 'rabbitmq-cluster' };
 const HAPROXY_AGENT: Agent = { class: 'systemd', type: 'haproxy' };
 const HAPROXY_OPS: OpTimings = { start: { interval: '0s', timeout: '60s' }, stop: { interval: '0s', timeout: '60s' }, monitor: { interval: '10s', timeout: '20s' } };
@@ -494,6 +500,14 @@ function activeActiveModel(inv: Inventory): ResourceModel {
     constraints.push({ ...order(GALERA_CLONE_ID, id, false), firstAction: 'promote' });
     if (s !== 'keystone') constraints.push(order(rabbitClone.id, id, false));
   }
+
+  // One instance per inventory node and no more. A node joins Pacemaker (cluster-start) before the
+  // resources step gives it its place in Galera's node list: without this, Pacemaker starts a Galera
+  // instance on it at once, the agent refuses a node outside the list as misconfigured, and
+  // Pacemaker stops Galera on every node for that (measured: adding a 4th controller took the
+  // database down until the CIB named it). With it, the instances stay where they run until the
+  // patch raises clone-max; a new node gets its services only then, configured.
+  for (const r of resources) if (r.kind === 'clone') r.meta.push(['clone-max', String(names.length)]);
 
   const user = userPrimitives(inv.resources.primitives);
   resources.push(...user.resources);

@@ -3,7 +3,7 @@
 // Pure string-in, string-out functions: the caller runs cibadmin --query / crm_diff / cibadmin
 // --patch (locally in tests, over SSH in deploy) and feeds the text through here.
 import { XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
-import { isOshaId, primitivesOf, resourceIds, type ClusterOption, type ResourceModel } from '../model/resources.ts';
+import { isOshaId, primitivesOf, resourceIds, type Agent, type ClusterOption, type Resource, type ResourceModel } from '../model/resources.ts';
 import { BOOTSTRAP_SET, add, constraintElement, optionElement, resourceElement, type FencingName, type ObjectChange } from '../render/cib.ts';
 import { children, child, parseXmlStrict } from '../util/dom.ts';
 import { err, ok, oshaError, type OshaError, type Result } from '../util/result.ts';
@@ -427,3 +427,52 @@ export function fencingNameOf(liveCibXml: string): Result<FencingName> {
   return parsed.ok ? ok(fencingNameFor(parsed.value)) : parsed;
 }
 
+// --- Galera's agent on a running cluster ---
+
+/**
+ * A cluster osha built with heartbeat's galera keeps it until its node list changes: switching the
+ * agent restarts every Galera instance, and only a new node list (which restarts them all with
+ * heartbeat's agent anyway) is worth that once. Returns the model to apply (its galera primitive's
+ * agent set back to the live one when that is kept) and whether it was kept.
+ */
+export function keepLiveGaleraAgent(liveCibXml: string | undefined, model: ResourceModel, galeraId: string, kept: Agent): { model: ResourceModel; kept: boolean } {
+  const desired = primitivesOf(model.resources).find((p) => p.id === galeraId);
+  if (!liveCibXml || !desired) return { model, kept: false };
+  const doc = parseCib(liveCibXml);
+  if (!doc.ok) return { model, kept: false };
+  const live = [...doc.value.getElementsByTagName('primitive')].find((e) => e.getAttribute('id') === galeraId);
+  if (!live || live.getAttribute('class') !== kept.class || live.getAttribute('provider') !== kept.provider || live.getAttribute('type') !== kept.type) return { model, kept: false };
+  const param = (name: string) => [...live.getElementsByTagName('nvpair')].find((n) => n.getAttribute('name') === name && n.parentNode?.nodeName === 'instance_attributes')?.getAttribute('value');
+  const address = desired.params.find(([k]) => k === 'wsrep_cluster_address')?.[1];
+  if (param('wsrep_cluster_address') !== address) return { model, kept: false };
+  const swap = (r: Resource): Resource => {
+    if (r.kind === 'primitive') return r.id === galeraId ? { ...r, agent: kept } : r;
+    if (r.kind === 'group') return { ...r, members: r.members.map((m) => swap(m) as typeof m) };
+    return { ...r, child: swap(r.child) as typeof r.child };
+  };
+  return { model: { ...model, resources: model.resources.map(swap) }, kept: true };
+}
+
+// --- probes from before an agent was there ---
+
+/**
+ * osha resources whose last probe on a node said "not installed" (OCF 5): Pacemaker keeps such a
+ * node out for that resource until its history is refreshed, also once the agent is there. A node
+ * that joins a running cluster is probed at once, before the deploy's agents step gives it osha's
+ * agents (a controller added to an active-active cluster). Pure: CIB XML (with status) in.
+ */
+export function notInstalledProbes(cibXml: string): { resource: string; node: string }[] {
+  const doc = parseCib(cibXml);
+  if (!doc.ok) return [];
+  const out: { resource: string; node: string }[] = [];
+  for (const state of [...doc.value.getElementsByTagName('node_state')]) {
+    const node = state.getAttribute('uname') ?? '';
+    for (const rsc of [...state.getElementsByTagName('lrm_resource')]) {
+      const id = rsc.getAttribute('id') ?? '';
+      if (!isOshaId(id)) continue;
+      const last = [...rsc.getElementsByTagName('lrm_rsc_op')].find((op) => op.getAttribute('id') === `${id}_last_0`);
+      if (last?.getAttribute('operation_key') === `${id}_monitor_0` && last.getAttribute('rc-code') === '5') out.push({ resource: id.split(':')[0]!, node });
+    }
+  }
+  return out;
+}

@@ -21,11 +21,11 @@ export function configServiceOf(s: ServiceName): OpenStackService | undefined {
   return configFamilyOf(s);
 }
 
-/** Run-wide record of services whose config this run changes (their resources restart). */
+/** Run-wide record of the configs this run changes, as "family host" (their resources restart there). */
 export const CONFIG_CHANGED = 'openstack-config-changed';
 
-export function changedConfigServices(ctx: StepContext): Set<OpenStackService> {
-  return runNote<OpenStackService>(ctx, CONFIG_CHANGED);
+export function changedConfigs(ctx: StepContext): Set<`${OpenStackService} ${string}`> {
+  return runNote<`${OpenStackService} ${string}`>(ctx, CONFIG_CHANGED);
 }
 
 /** Carries out file steps from src/openstack/backup.ts: writes keep the owner and mode of `modeFrom`. */
@@ -66,7 +66,7 @@ export const openstackConfig: Step = {
   title: 'OpenStack configs on every node point at the VIP (backups kept as FILE.osha-orig)',
   plan(ctx) {
     const services = [...new Set(ctx.inv.services.map(configServiceOf).filter((s): s is OpenStackService => s !== undefined))];
-    const changed = changedConfigServices(ctx);
+    const changed = changedConfigs(ctx);
     return planEachHost(ctx, async (h): Promise<HostPlan> => {
       const actions: Action[] = [];
       // The install guide names the controller by a host name (`controller` in /etc/hosts):
@@ -95,7 +95,7 @@ export const openstackConfig: Step = {
         if (!plan.ok) return err({ ...plan.error, host: h.host });
         for (const n of plan.value.notes) ctx.note(h.host, `${service}: ${n}`);
         if (plan.value.steps.length === 0) continue;
-        changed.add(service);
+        changed.add(`${service} ${h.host}`);
         // Recorded before the write: a run cut short after it still restarts the service next time.
         actions.push(oweAction(ctx, h, restartRecord(service), `${service} owes a restart to read its rewritten config`));
         actions.push({

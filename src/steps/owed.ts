@@ -42,16 +42,20 @@ export async function clearOwed(ctx: StepContext, h: HostHandle, names: readonly
 export const COROSYNC_RESTART = 'corosync-restart';
 export const restartRecord = (service: string): string => `restart-${service}`;
 
-/** Restarts a service's resource through Pacemaker and waits until the cluster has settled again. */
-export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceName, why: string, disruptive: string | undefined): Action {
+/**
+ * Restarts a service's resource through Pacemaker and waits until the cluster has settled again;
+ * with `node`, only a clone's instance there (crm_resource stops it there, then lets it start).
+ */
+export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceName, why: string, disruptive: string | undefined, node?: string): Action {
   const timeout = Math.round(ctx.options.settleTimeoutMs / 1000);
   // --restart returns once the start is under way; --wait holds until the cluster settles, so
   // the next step (or the operator) finds the service running, not "Starting".
-  // A clone (active-active) restarts on every node at once: crm_resource has no rolling restart.
+  // A clone without a node restarts on every node at once: crm_resource has no rolling restart.
   const id = serviceResourceId(ctx.inv, service);
-  const cmd = sh`crm_resource --restart --resource ${id} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
+  const where = node ? sh` --node ${node}` : '';
+  const cmd = `${sh`crm_resource --restart --resource ${id}`}${where} ${sh`--timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`}`;
   return {
-    summary: `restart ${id}: ${why}`,
+    summary: `restart ${id}${node ? ` on ${node} (the other nodes serve meanwhile)` : ''}: ${why}`,
     ...(disruptive ? { disruptive } : {}),
     commands: [cmd],
     apply: async () => {

@@ -8,7 +8,7 @@ import { readPreflightFacts, type OsFacts, type PreflightFacts } from '../facts/
 import { readCib } from '../facts/cluster.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { mapLimit } from '../util/concurrency.ts';
-import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES, OSHA_AGENT_MARKERS } from '../agents/files.ts';
+import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES, OSHA_AGENT_MARKERS, WRAPPER_AGENTS } from '../agents/files.ts';
 
 /** How far apart node clocks may be; corosync and Pacemaker logs become unreadable beyond it. */
 export const MAX_CLOCK_SKEW_S = 5;
@@ -106,7 +106,7 @@ async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<
       port: ctx.inv.corosync.port,
       vip: ctx.inv.vip.address,
       agentDir: AGENT_DIR,
-      agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES)],
+      agentNames: [...AGENT_NAMES, ...Object.keys(AGENT_ALIASES), ...WRAPPER_AGENTS],
       ownMarkers: OSHA_AGENT_MARKERS,
     }),
     clusterIdentity(ctx, { host, c: c.value }),

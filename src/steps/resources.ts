@@ -2,10 +2,11 @@
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { commandAction, eachHost, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
-import { FENCE_ID_PREFIX, buildResourceModel, primitiveId } from '../cluster/build.ts';
-import { changedConfigServices, configServiceOf } from './openstack.ts';
+import { FENCE_ID_PREFIX, GALERA_ID, HEARTBEAT_GALERA_AGENT, buildResourceModel, primitiveId, serviceResourceId } from '../cluster/build.ts';
+import { changedConfigs, configServiceOf } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
+import { keepLiveGaleraAgent, notInstalledProbes } from '../cluster/merge.ts';
 import { parseSimulation, type Simulation } from '../cluster/transition.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
 import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites.ts';
@@ -21,6 +22,7 @@ import { resolveSecret } from '../inventory/secrets.ts';
 import type { SecretRef } from '../inventory/schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
+import { sh } from '../ssh/quote.ts';
 
 /** The secrets resources read from files on every node (never from the CIB or a command line). */
 function secretFiles(ctx: StepContext): { path: string; ref: SecretRef; field: string }[] {
@@ -115,20 +117,43 @@ function startedIn(h: HostHandle, s: Result<ClusterStatus>, model: ResourceModel
 
 /** Waits until every osha resource is started; the error names the ones that are not. */
 export async function waitForResources(ctx: StepContext, h: HostHandle, model: ResourceModel): Promise<Result<void>> {
+  const refreshed = await refreshNotInstalled(ctx, h);
+  if (!refreshed.ok) return refreshed;
   const r = await waitFor(() => resourcesStarted(h, model), ctx.options.settleTimeoutMs, 500, ctx.signal);
   return r.ok ? r : err({ host: h.host, message: `resources not all started after ${ctx.options.settleTimeoutMs / 1000} s: ${r.error.message}` });
 }
 
 /**
- * Config families whose rewritten files a running resource has not read yet: rewritten in this run,
- * or recorded on a node by a run cut short before its restart (src/steps/owed.ts).
+ * Probes that found an agent missing on a node (it joined before the agents step reached it) are
+ * probed again, now that the agents are there: else Pacemaker keeps that node out for them.
  */
-async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStackService>>> {
-  const out = new Set<OpenStackService>(changedConfigServices(ctx));
+async function refreshNotInstalled(ctx: StepContext, h: HostHandle): Promise<Result<void>> {
+  const cib = await h.c.exec('cibadmin --query', { timeoutMs: 120_000 });
+  if (!cib.ok) return cib;
+  for (const { resource, node } of cib.value.code === 0 ? notInstalledProbes(cib.value.stdout) : []) {
+    ctx.log(`${resource} on ${node}: its last probe found no agent there; probed again`);
+    const r = await h.c.run(sh`crm_resource --refresh --resource ${resource} --node ${node}`);
+    if (!r.ok) return r;
+  }
+  return ok(undefined);
+}
+
+/**
+ * Per config family, the nodes whose rewritten files a running resource has not read yet: rewritten
+ * in this run, or recorded there by a run cut short before its restart (src/steps/owed.ts).
+ */
+async function owedConfigRestarts(ctx: StepContext): Promise<Result<Map<OpenStackService, Set<string>>>> {
+  const out = new Map<OpenStackService, Set<string>>();
+  const add = (family: OpenStackService, host: string) => out.set(family, (out.get(family) ?? new Set()).add(host));
+  for (const entry of changedConfigs(ctx)) {
+    const [family, host] = entry.split(' ') as [OpenStackService, string];
+    add(family, host);
+  }
   // Every node at once: one round trip in all, not one after another.
-  for (const owed of await eachHost(ctx, (h) => readOwed(ctx, h))) {
-    if (!owed.ok) return owed;
-    for (const family of OPENSTACK_SERVICES) if (owed.value.has(restartRecord(family))) out.add(family);
+  const owed = await eachHost(ctx, (h) => readOwed(ctx, h));
+  for (const [i, o] of owed.entries()) {
+    if (!o.ok) return o;
+    for (const family of OPENSTACK_SERVICES) if (o.value.has(restartRecord(family))) add(family, ctx.hosts[i]!);
   }
   return ok(out);
 }
@@ -136,26 +161,36 @@ async function owedConfigRestarts(ctx: StepContext): Promise<Result<Set<OpenStac
 /**
  * Restarts of the resources that run (in `running`, the live CIB's primitive ids) and read a
  * rewritten config, then one action clearing every restart record: a resource that starts with
- * this patch reads the new file anyway, and a family no resource reads owes nothing.
+ * this patch reads the new file anyway, and a family no resource reads owes nothing. A clone
+ * restarts only on the nodes whose file changed and where it runs now (a controller added to an
+ * active-active cluster restarts nothing on the others), each alone while the other nodes serve.
  */
-function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, owed: Set<OpenStackService>, running: Set<string>): Action[] {
+function configRestarts(ctx: StepContext, h: HostHandle, model: ResourceModel, owed: Map<OpenStackService, Set<string>>, running: Set<string>, status: ClusterStatus | undefined): Action[] {
   if (owed.size === 0) return [];
   const ids = new Set(primitivesOf(model.resources).map((p) => p.id));
-  const restarts: Action[] = ctx.inv.services
-    .filter((s) => {
-      const family = configServiceOf(s);
-      return family !== undefined && owed.has(family) && ids.has(primitiveId(s)) && running.has(primitiveId(s));
-    })
-    .map((s) => restartAction(ctx, h, s, 'its config now points at the VIP', `${s} is down while it restarts`));
-  const records = [...owed].map(restartRecord);
+  const why = 'its config now points at the VIP';
+  const restarts: Action[] = ctx.inv.services.flatMap((s) => {
+    const family = configServiceOf(s);
+    const hosts = family && owed.get(family);
+    if (!hosts || !ids.has(primitiveId(s)) || !running.has(primitiveId(s))) return [];
+    if (!isClone(model, serviceResourceId(ctx.inv, s))) return [restartAction(ctx, h, s, why, `${s} is down while it restarts`)];
+    const runsOn = new Set(status?.resources.get(primitiveId(s))?.nodes ?? []);
+    return ctx.inv.nodes.filter((n) => hosts.has(n.name) && runsOn.has(n.name)).map((n) => restartAction(ctx, h, s, why, undefined, n.name));
+  });
+  const records = [...owed.keys()].map(restartRecord);
   const clear: Action = {
-    summary: `clear the restart records (${[...owed].join(', ')}) on every node`,
+    summary: `clear the restart records (${[...owed.keys()].join(', ')}) on every node`,
     apply: async () => {
       const cleared = await eachHost(ctx, (hh) => clearOwed(ctx, hh, records));
       return cleared.find((r) => !r.ok) ?? ok(undefined);
     },
   };
   return [...restarts, clear];
+}
+
+/** Whether the model's resource of this id is a clone. */
+function isClone(model: ResourceModel, id: string): boolean {
+  return model.resources.some((r) => r.kind === 'clone' && r.id === id);
 }
 
 /**
@@ -166,8 +201,11 @@ export function disruptionOf(changes: readonly ObjectChange[], simulation: Simul
   const deleted = changes.filter((c) => c.change === 'remove' && ['primitive', 'group', 'clone'].includes(c.tag) && !c.id.startsWith(FENCE_ID_PREFIX)).map((c) => c.id);
   // A fence device restarting (its parameters changed) or deleted (its node left) interrupts no
   // service: fencing works from the CIB's device definitions whether their monitors run or not.
+  // A reload of osha's galera does nothing (its reload-agent exits at once): the next action reads
+  // the new node list.
+  const harmless = (a: { action: string; resource: string }) => ['start', 'promote', 'monitor'].includes(a.action) || a.resource.startsWith(FENCE_ID_PREFIX) || (a.action === 'reload' && a.resource.split(':')[0] === GALERA_ID);
   const stopping = (simulation?.actions ?? [])
-    .filter((a) => !['start', 'promote', 'monitor'].includes(a.action) && !a.resource.startsWith(FENCE_ID_PREFIX))
+    .filter((a) => !harmless(a))
     .map((a) => `${a.action} ${a.resource}`);
   const why = [...(deleted.length ? [`deletes ${deleted.join(', ')}`] : []), ...(stopping.length ? [`Pacemaker predicts: ${stopping.join(', ')}`] : [])];
   return why.length ? why.join('; ') : undefined;
@@ -190,7 +228,9 @@ export const resources: Step = {
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
     const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
     if (!adopted.ok) return single(err({ ...adopted.error, host }));
-    const model = buildResourceModel(ctx.inv, adopted.value.adoption);
+    const galera = keepLiveGaleraAgent(live.ok ? live.value : undefined, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT);
+    const model = galera.model;
+    if (galera.kept) ctx.note(host, `Galera keeps ocf:heartbeat:galera while its nodes stay the same; the next change of nodes moves it to osha's ocf:openstack:galera (one restart of every instance, shown then), after which a node added or removed restarts no Galera`);
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
     const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
     if (!plan.ok) return single(err({ ...plan.error, host }));
@@ -200,7 +240,7 @@ export const resources: Step = {
       const started = startedIn(h, status, model);
       const owed = await owedConfigRestarts(ctx);
       if (!owed.ok) return single(owed);
-      if (started.ok) return single(ok(configRestarts(ctx, h, model, owed.value, new Set(primitivesOf(model.resources).map((p) => p.id)))));
+      if (started.ok) return single(ok(configRestarts(ctx, h, model, owed.value, new Set(primitivesOf(model.resources).map((p) => p.id)), status.ok ? status.value : undefined)));
       return single(ok([{ summary: `wait until every osha resource is started (now: ${started.error.message})`, apply: () => waitForResources(ctx, h, model) }]));
     }
     let simulation;
@@ -229,7 +269,7 @@ export const resources: Step = {
     const running = new Set(live.ok ? primitiveIdsIn(live.value) : []);
     const created = runNote<string>(ctx, CREATED_PRIMITIVES);
     for (const p of primitivesOf(model.resources)) if (!running.has(p.id)) created.add(p.id);
-    return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running)]));
+    return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running, status.ok ? status.value : undefined)]));
   },
 };
 

@@ -26,6 +26,7 @@ import {
 } from '../render/node-files.ts';
 import type { InventoryNode } from '../inventory/schema.ts';
 import { sh } from '../ssh/quote.ts';
+import { clusterPackages } from './packages.ts';
 import { mapLimit } from '../util/concurrency.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
@@ -182,7 +183,13 @@ function galeraEvictionActions(h: HostHandle, facts: TopologyFacts, wanted: Gale
 
 function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: string): HostPlan {
   const { h, node, facts } = r;
-  const missing = PACKAGE_DIRS.filter(([dir]) => !facts.dirs.has(dir));
+  // A dry run plans every step against the nodes as they are: HAProxy, which the packages step
+  // installs before this one applies, may not be there yet. Its file is then planned as new.
+  const installedFirst = (pkg: string) => ctx.options.dryRun && clusterPackages(h.os, false, 'active-active').includes(pkg);
+  const missing = PACKAGE_DIRS.filter(([dir, pkg]) => !facts.dirs.has(dir) && !installedFirst(pkg));
+  for (const [dir, pkg] of PACKAGE_DIRS.filter(([d]) => !facts.dirs.has(d) && !missing.some(([m]) => m === d))) {
+    ctx.note(h.host, `${pkg} is not installed yet: the packages step installs it before this step applies (${dir} planned as new)`);
+  }
   if (missing.length > 0 || !facts.rabbitmqUser) {
     const pkgs = [...new Set([...missing.map(([, p]) => p), ...(facts.rabbitmqUser ? [] : ['rabbitmq-server'])])];
     return err({ host: h.host, message: `active-active needs ${pkgs.join(', ')} on every node; not installed here (${missing.map(([d]) => d).join(', ') || 'no rabbitmq user'})`, fix: `install ${pkgs.join(' ')}, then re-run` });

@@ -1,12 +1,13 @@
 // The active-active topology's Pacemaker configuration: Galera, the RabbitMQ cluster, HAProxy with
 // the VIP, and the OpenStack services on every node, checked by the real crm_verify and crm_simulate.
 import { expect } from 'chai';
-import { buildResourceModel, GALERA_CLONE_ID, HAPROXY_CLONE_ID, serviceResourceId } from '../../src/cluster/build.ts';
+import { buildResourceModel, GALERA_CLONE_ID, GALERA_ID, HAPROXY_CLONE_ID, HEARTBEAT_GALERA_AGENT, serviceResourceId } from '../../src/cluster/build.ts';
+import { desiredCib, keepLiveGaleraAgent, notInstalledProbes } from '../../src/cluster/merge.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../../src/cluster/plan.ts';
 import { primitivesOf } from '../../src/model/resources.ts';
 import { renderCrmsh } from '../../src/render/crmsh.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { havePacemakerTools, inventoryFrom, threeNodeInventory } from './fixtures.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, threeNodeInventory } from './fixtures.ts';
 import { crmVerify, dependencies, settled, simulate, vipNodeFailure, waitsFor } from './tools.ts';
 
 const FENCED = `topology: active-active
@@ -21,12 +22,16 @@ const model = buildResourceModel(inv);
 describe('active-active topology: the resource set', function () {
   it('Galera is a promotable clone on every node, RabbitMQ and HAProxy plain clones, the VIP goes with HAProxy', function () {
     const crm = renderCrmsh(model);
-    expect(crm).to.include('primitive osha-galera ocf:heartbeat:galera \\\n    params wsrep_cluster_address="gcomm://node1,node2,node3"');
+    expect(crm).to.include('primitive osha-galera ocf:openstack:galera \\\n    params wsrep_cluster_address="gcomm://node1,node2,node3"');
     // Monitors paced by what they cost (a rabbitmqctl call is an Erlang VM start), each interval unique.
     expect(crm).to.include('op monitor interval="20s" timeout="30s" \\\n    op promote');
     expect(crm).to.include('op monitor interval="15s" timeout="30s" role="Promoted"');
     expect(crm).to.match(/primitive osha-rabbitmq ocf:heartbeat:rabbitmq-cluster[^]*?op monitor interval="30s" timeout="40s"/);
-    expect(crm).to.include('clone osha-cl-galera osha-galera \\\n    meta promotable="true" promoted-max="3" ordered="true" interleave="true"');
+    expect(crm).to.include('clone osha-cl-galera osha-galera \\\n    meta promotable="true" promoted-max="3" ordered="true" interleave="true" clone-max="3"');
+    // Every clone has one instance per inventory node, none on a node the resources step has not configured yet.
+    const clones = crm.split(/\n(?=\S)/).filter((b) => b.startsWith('clone '));
+    expect(clones).to.have.length.at.least(6);
+    for (const c of clones) expect(c).to.include('clone-max="3"');
     expect(crm).to.include('primitive osha-rabbitmq ocf:heartbeat:rabbitmq-cluster');
     expect(crm).to.include('clone osha-cl-rabbitmq osha-rabbitmq \\\n    meta ordered="true" interleave="true" notify="true"');
     expect(crm).to.include('primitive osha-haproxy systemd:haproxy');
@@ -105,6 +110,56 @@ describe('active-active topology: the resource set', function () {
     expect(messages.join('\n')).to.match(/services: active-active clusters RabbitMQ on every node: add rabbitmq/);
     const shared = parseInventory(threeNodeInventory(['mysql', 'rabbitmq'], 'topology: active-active\nstonith: { unsafe_no_fencing: true }\nresources: { storage: { mysql: { device: "198.18.0.50:/x", fstype: nfs4 } } }'), 'aa.yaml');
     expect(shared.ok ? '' : shared.error.map((p) => `${p.field}: ${p.message}`).join('\n')).to.match(/resources\.storage\.mysql: active-active keeps mysql's data on every node/);
+  });
+});
+
+describe("active-active topology: Galera's agent on a running cluster", function () {
+  const heartbeatCib = (address: string) => {
+    const desired = desiredCib(liveCib(), model);
+    if (!desired.ok) throw new Error(desired.error.message);
+    return desired.value.replace('provider="openstack" type="galera"', 'provider="heartbeat" type="galera"').replace('gcomm://node1,node2,node3', address);
+  };
+  const agentOf = (m: typeof model) => primitivesOf(m.resources).find((p) => p.id === GALERA_ID)!.agent;
+
+  it("is osha's galera, whose node list reloads: a new cluster, and one that runs osha's already", function () {
+    expect(agentOf(model)).to.deep.equal({ class: 'ocf', provider: 'openstack', type: 'galera' });
+    expect(keepLiveGaleraAgent(undefined, model, GALERA_ID, HEARTBEAT_GALERA_AGENT).kept).to.equal(false);
+    const ours = desiredCib(liveCib(), model);
+    expect(ours.ok && keepLiveGaleraAgent(ours.value, model, GALERA_ID, HEARTBEAT_GALERA_AGENT).kept).to.equal(false);
+  });
+
+  it("a cluster that runs heartbeat's galera keeps it while its nodes stay the same (switching restarts every instance)", function () {
+    const kept = keepLiveGaleraAgent(heartbeatCib('gcomm://node1,node2,node3'), model, GALERA_ID, HEARTBEAT_GALERA_AGENT);
+    expect(kept.kept).to.equal(true);
+    expect(agentOf(kept.model)).to.deep.equal(HEARTBEAT_GALERA_AGENT);
+    // Nothing else changes, and the model it came from is left as it was.
+    expect(primitivesOf(kept.model.resources).filter((p) => p.id !== GALERA_ID)).to.deep.equal(primitivesOf(model.resources).filter((p) => p.id !== GALERA_ID));
+    expect(agentOf(model).provider).to.equal('openstack');
+  });
+
+  it("a change of nodes, which restarts heartbeat's galera anyway, moves it to osha's", function () {
+    const moved = keepLiveGaleraAgent(heartbeatCib('gcomm://node1,node2'), model, GALERA_ID, HEARTBEAT_GALERA_AGENT);
+    expect(moved.kept).to.equal(false);
+    expect(agentOf(moved.model).provider).to.equal('openstack');
+  });
+});
+
+describe('a node probed before it had osha\'s agents', function () {
+  const op = (id: string, key: string, rc: string) => `<lrm_rsc_op id="${id}" operation_key="${key}" operation="monitor" rc-code="${rc}"/>`;
+  const state = (node: string, rscs: string) => `<node_state id="${node}" uname="${node}"><lrm id="${node}"><lrm_resources>${rscs}</lrm_resources></lrm></node_state>`;
+  it('is found per resource and node: osha\'s only, a probe\'s "not installed" only, and only while it is the last word', function () {
+    const cib = liveCib().replace(
+      /<status>[^]*<\/status>|<status\/>/,
+      `<status>${state('node4', [
+        `<lrm_resource id="osha-galera">${op('osha-galera_last_0', 'osha-galera_monitor_0', '5')}</lrm_resource>`,
+        `<lrm_resource id="osha-keystone">${op('osha-keystone_last_0', 'osha-keystone_monitor_0', '7')}</lrm_resource>`,
+        `<lrm_resource id="p_handmade">${op('p_handmade_last_0', 'p_handmade_monitor_0', '5')}</lrm_resource>`,
+        `<lrm_resource id="osha-glance-api">${op('osha-glance-api_last_0', 'osha-glance-api_start_0', '5')}</lrm_resource>`,
+      ].join(''))}${state('node1', `<lrm_resource id="osha-galera">${op('osha-galera_last_0', 'osha-galera_promote_0', '0')}</lrm_resource>`)}</status>`,
+    );
+    expect(cib).to.include('node_state id="node4"');
+    expect(notInstalledProbes(cib)).to.deep.equal([{ resource: 'osha-galera', node: 'node4' }]);
+    expect(notInstalledProbes(liveCib())).to.deep.equal([]);
   });
 });
 

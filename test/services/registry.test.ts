@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { CONFIG_FAMILIES, CONFIG_FILES, FAMILY_FILES, registryEntries, SERVICES, type ServiceName } from '../../src/services/registry.ts';
 import { canonicalService, SERVICE_ALIASES, SERVICE_NAMES } from '../../src/inventory/services.ts';
-import { AGENT_ALIASES, AGENT_NAMES, agentSourceDir, LIBRARY_NAME } from '../../src/agents/files.ts';
+import { AGENT_ALIASES, AGENT_NAMES, agentSourceDir, LIBRARY_NAME, WRAPPER_AGENTS } from '../../src/agents/files.ts';
 import { GROUP_KEYS, GROUP_MEMBERS, SERVICE_SPECS } from '../../src/cluster/catalog.ts';
 import { INIT_UNITS } from '../../src/steps/init-services.ts';
 import { OPENSTACK_SERVICES, SERVICE_CONFIG_FILES } from '../../src/openstack/rewrites.ts';
@@ -20,11 +20,11 @@ describe('service registry', function () {
     expect([...SERVICE_NAMES]).to.deep.equal(names);
   });
 
-  it('every osha agent has its file in playbooks/agents/, and every file there is the library, an agent or an alias', function () {
+  it('every osha agent has its file in playbooks/agents/, and every file there is the library, an agent, an alias or a wrapper', function () {
     const files = readdirSync(agentSourceDir());
     const oshaAgents = names.filter((n) => SERVICES[n].agent === 'osha');
     const agentAliases = names.flatMap((n) => SERVICES[n].agentAliases ?? []);
-    expect(sorted(files)).to.deep.equal(sorted([LIBRARY_NAME, ...oshaAgents, ...agentAliases]));
+    expect(sorted(files)).to.deep.equal(sorted([LIBRARY_NAME, ...oshaAgents, ...agentAliases, ...WRAPPER_AGENTS]));
     expect([...AGENT_NAMES]).to.deep.equal(oshaAgents);
     expect(sorted(Object.keys(AGENT_ALIASES))).to.deep.equal(sorted(agentAliases));
   });

@@ -1,0 +1,80 @@
+// End-to-end [lab]: a controller added to a running active-active cluster. Three controllers are
+// deployed (`osha lab up --nodes 4 --openstack --topology active-active`, the 4th left out of the
+// inventory); then the 4th goes into the inventory and `osha deploy` runs again, without --yes.
+// Nothing of that may need a confirmation: Galera takes its new node list by a reload (osha's
+// galera agent), no service on the three restarts (same processes before and after), and the new
+// node runs nothing until the resources step has configured it (clone-max): before that, Pacemaker
+// started Galera there, the agent refused a node outside its list as misconfigured, and Pacemaker
+// stopped Galera on every node for it.
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freshLab, labOk, type LabInfo } from '../support/lab.ts';
+import { osha, oshaJson } from '../support/osha.ts';
+import { allRunning, deployOk, until, wsrep } from '../ha/setup.ts';
+
+const DIR = '/tmp/osha-test-aa-grow';
+const THREE = ['node1', 'node2', 'node3'];
+const FOUR = [...THREE, 'node4'];
+
+/** The inventory without node4 and its fence device. */
+function withoutNode4(text: string): string {
+  const out = text.replace(/^ {2}- name: node4\n {4}address: .*\n/m, '').replace(/^ {4}- name: node4\n(?: {6}.*\n)+/m, '');
+  if (out.includes('node4')) throw new Error(`node4 is still in the inventory:\n${out}`);
+  return out;
+}
+
+describe('active-active: a controller added to a running cluster [lab]', function () {
+  this.timeout(20 * 60_000);
+  let lab: LabInfo;
+  let three: string;
+  /** What runs on node1-3 before the 4th is added: MariaDB's and keystone's processes. */
+  const processes = async () =>
+    Object.fromEntries(await Promise.all(THREE.map(async (n) => [n, (await labOk(lab, n, "echo $(pgrep -x mariadbd) $(pgrep -o -f 'uwsgi.*keystone')")).trim()] as const)));
+
+  before(async function () {
+    this.timeout(30 * 60_000);
+    lab = await freshLab(this, { dir: DIR, nodes: 4, subnet: 240, openstack: true, topology: 'active-active' });
+    three = join(DIR, 'inventory-3.yaml');
+    writeFileSync(three, withoutNode4(readFileSync(lab.inventory, 'utf8')));
+    await deployOk(lab, three, ['--yes']);
+    await until(lab, 'every instance running on node1-3', 300_000, () => allRunning(lab, THREE));
+  });
+
+  it("plans node4 without a disruptive change: Galera reloads its node list, every clone gets a 4th instance, nothing restarts on node1-3", async () => {
+    // node4 is bare (no HAProxy yet): the dry run plans its haproxy.cfg as new, after the packages step.
+    const { run, summary } = await oshaJson(['deploy', lab.inventory, '--dry-run']);
+    expect(summary.failed, run.stdout + run.stderr).to.equal(0);
+    expect(summary.hosts.node1!.find((s) => s.step === 'resources')!.changes.join('\n')).to.include('patch the CIB');
+    // The plan as an operator reads it.
+    const text = await osha(['deploy', lab.inventory, '--dry-run']);
+    expect(text.code, text.stdout + text.stderr).to.equal(0);
+    expect(text.stdout).to.match(/~ primitive osha-galera ocf:openstack:galera/).and.include('gcomm://node1,node2,node3,node4');
+    expect(text.stdout).to.include('clone-max="4"');
+    expect(text.stdout).not.to.include('DISRUPTIVE');
+    expect(text.stdout).not.to.match(/restart osha-cl-(galera|keystone|glance-api)(?! on node4)/);
+  });
+
+  it('adds node4 without --yes: it joins Galera, RabbitMQ, HAProxy and the APIs; MariaDB and keystone on node1-3 keep running (same processes)', async () => {
+    const before = await processes();
+    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(run.code, run.stdout + run.stderr).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
+    await until(lab, 'every instance running on all four nodes', 300_000, () => allRunning(lab, FOUR));
+    expect(await processes()).to.deep.equal(before);
+    expect((await wsrep(lab, 'node4')).wsrep_cluster_size).to.equal('4');
+    expect((await wsrep(lab, 'node1')).wsrep_local_state_comment).to.equal('Synced');
+    // Every HAProxy sends to node4 too, and node4's own Galera check says it is synced.
+    // (one server line in each section: MariaDB, RabbitMQ, keystone, glance-api)
+    expect(await labOk(lab, 'node1', 'grep -c "server node4 " /etc/haproxy/haproxy.cfg')).to.equal('4\n');
+    const node4 = lab.nodes.find((n) => n.name === 'node4')!.address;
+    expect(await labOk(lab, 'node1', `timeout 5 bash -c 'exec 3<>/dev/tcp/${node4}/9200 && printf "OPTIONS / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'`)).to.match(/^HTTP\/1\.0 200 /);
+  });
+
+  it('a re-deploy changes nothing', async () => {
+    const { summary } = await oshaJson(['deploy', lab.inventory]);
+    expect(summary.failed).to.equal(0);
+    expect(summary.changed).to.equal(0);
+  });
+});
