@@ -423,8 +423,9 @@ const ACTIVE_PASSIVE_IN_ACTIVE_ACTIVE: ServiceName = 'cinder-volume';
 export const NODE_ADDRESS = '@node';
 
 /**
- * osha's galera (playbooks/agents/galera): heartbeat's, with wsrep_cluster_address reloadable, so a
- * controller added or removed reloads the Galera instances (a no-op) instead of restarting them all.
+ * osha's galera (playbooks/agents/galera): heartbeat's, reading Galera's node list from a file osha
+ * writes on every node (GALERA_NODES_FILE), not from a parameter: a controller added or removed
+ * changes no resource, so Pacemaker restarts no Galera instance for it.
  */
 export const GALERA_AGENT: Agent = { class: 'ocf', provider: 'openstack', type: 'galera' };
 /** What osha used before, and a cluster it built then still runs until its node list changes. */
@@ -465,7 +466,7 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   resources.push(...vips);
 
   const names = inv.nodes.map((n) => n.name);
-  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, galeraParams(names), GALERA_OPS, overrides.get('mysql'));
+  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, overrides.get('mysql'));
   // promote: an SST of a large database takes long. Not on-fail=block as TripleO had it: bookworm's
   // agent (4.12, without resource-agents PR #1910) can fail a promote while a joiner briefly reports
   // non-Primary during IST; a failed promote is then retried instead of waiting for a human.
@@ -516,19 +517,16 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   return { resources, constraints, options: clusterOptions(inv), warnings };
 }
 
-/** The nodes' names are Pacemaker's and resolve through the /etc/hosts block osha writes. */
-function galeraParams(names: string[]): Attributes {
-  return [
-    ['wsrep_cluster_address', `gcomm://${names.join(',')}`],
-    ['config', '/etc/mysql/my.cnf'],
-    ['datadir', DATA_DIRECTORIES.mysql],
-    ['pid', '/run/mysqld/mysqld.pid'],
-    ['socket', '/run/mysqld/mysqld.sock'],
-    // As for the mysql agent: Debian's MariaDB no longer makes /var/log/mysql (see mysqlParams).
-    ['log', '/var/log/mysqld.log'],
-    ['enable_creation', 'true'],
-  ];
-}
+/** Galera's node list is not among them: osha's agent reads it from GALERA_NODES_FILE. */
+const GALERA_PARAMS: Attributes = [
+  ['config', '/etc/mysql/my.cnf'],
+  ['datadir', DATA_DIRECTORIES.mysql],
+  ['pid', '/run/mysqld/mysqld.pid'],
+  ['socket', '/run/mysqld/mysqld.sock'],
+  // As for the mysql agent: Debian's MariaDB no longer makes /var/log/mysql (see mysqlParams).
+  ['log', '/var/log/mysqld.log'],
+  ['enable_creation', 'true'],
+];
 
 /** An API on every node listens on that node's own address (HAProxy has the VIP) and is checked there. */
 function localAddress(p: Primitive, service: ServiceName): void {

@@ -430,23 +430,21 @@ export function fencingNameOf(liveCibXml: string): Result<FencingName> {
 // --- Galera's agent on a running cluster ---
 
 /**
- * A cluster osha built with heartbeat's galera keeps it until its node list changes: switching the
- * agent restarts every Galera instance, and only a new node list (which restarts them all with
- * heartbeat's agent anyway) is worth that once. Returns the model to apply (its galera primitive's
- * agent set back to the live one when that is kept) and whether it was kept.
+ * A cluster osha built with heartbeat's galera (its node list a parameter) keeps it while that list
+ * stays the same: switching the agent restarts every Galera instance, and only a new node list
+ * (which restarts them all with heartbeat's agent anyway) is worth that once. Returns the model to
+ * apply (its galera primitive as the live one, with the list, when kept) and whether it was kept.
  */
-export function keepLiveGaleraAgent(liveCibXml: string | undefined, model: ResourceModel, galeraId: string, kept: Agent): { model: ResourceModel; kept: boolean } {
-  const desired = primitivesOf(model.resources).find((p) => p.id === galeraId);
-  if (!liveCibXml || !desired) return { model, kept: false };
+export function keepLiveGaleraAgent(liveCibXml: string | undefined, model: ResourceModel, galeraId: string, kept: Agent, address: string): { model: ResourceModel; kept: boolean } {
+  if (!liveCibXml || !primitivesOf(model.resources).some((p) => p.id === galeraId)) return { model, kept: false };
   const doc = parseCib(liveCibXml);
   if (!doc.ok) return { model, kept: false };
   const live = [...doc.value.getElementsByTagName('primitive')].find((e) => e.getAttribute('id') === galeraId);
   if (!live || live.getAttribute('class') !== kept.class || live.getAttribute('provider') !== kept.provider || live.getAttribute('type') !== kept.type) return { model, kept: false };
-  const param = (name: string) => [...live.getElementsByTagName('nvpair')].find((n) => n.getAttribute('name') === name && n.parentNode?.nodeName === 'instance_attributes')?.getAttribute('value');
-  const address = desired.params.find(([k]) => k === 'wsrep_cluster_address')?.[1];
-  if (param('wsrep_cluster_address') !== address) return { model, kept: false };
+  const param = [...live.getElementsByTagName('nvpair')].find((n) => n.getAttribute('name') === 'wsrep_cluster_address' && n.parentNode?.nodeName === 'instance_attributes');
+  if (param?.getAttribute('value') !== address) return { model, kept: false };
   const swap = (r: Resource): Resource => {
-    if (r.kind === 'primitive') return r.id === galeraId ? { ...r, agent: kept } : r;
+    if (r.kind === 'primitive') return r.id === galeraId ? { ...r, agent: kept, params: [['wsrep_cluster_address', address], ...r.params] } : r;
     if (r.kind === 'group') return { ...r, members: r.members.map((m) => swap(m) as typeof m) };
     return { ...r, child: swap(r.child) as typeof r.child };
   };

@@ -10,7 +10,19 @@ export const GALERA_CNF = '/etc/mysql/mariadb.conf.d/65-osha-galera.cnf';
 export const NONLOCAL_BIND_CONF = '/etc/sysctl.d/60-osha-nonlocal-bind.conf';
 export const RABBITMQ_ENV_CONF = '/etc/rabbitmq/rabbitmq-env.conf';
 export const GALERA_PROVIDER = '/usr/lib/galera/libgalera_smm.so';
+/** Galera's node list, where osha's galera agent (playbooks/agents/galera) reads it at each action. */
+export const GALERA_NODES_FILE = '/etc/osha/galera-cluster-address';
 const GALERA_PORT = 4567;
+
+/** Galera's node list: Pacemaker's node names, which osha's /etc/hosts block resolves on every node. */
+export function galeraClusterAddress(inv: Inventory): string {
+  return `gcomm://${inv.nodes.map((n) => n.name).join(',')}`;
+}
+
+/** GALERA_NODES_FILE: the list in one line. Every node has the same; it changes with the inventory's nodes, and no Pacemaker resource does. */
+export function renderGaleraNodes(inv: Inventory): string {
+  return `${galeraClusterAddress(inv)}\n`;
+}
 
 /** The address osha's agents take for `@node`: one line. */
 export function renderNodeAddress(node: InventoryNode): string {
@@ -55,7 +67,7 @@ export function renderGaleraCnf(inv: Inventory, node: InventoryNode, timing: Gal
   const providerOptions = [`gmcast.listen_addr=tcp://${hostPort(node.address, GALERA_PORT)}`, ...eviction];
   return [
     `# Written by osha for cluster ${inv.cluster.name} (topology active-active); edits are replaced on the next deploy.`,
-    '# Pacemaker starts MariaDB (ocf:heartbeat:galera) and gives it the cluster address itself.',
+    `# Pacemaker starts MariaDB (osha's ocf:openstack:galera) and gives it the cluster address itself, from ${GALERA_NODES_FILE}.`,
     '[mysqld]',
     `bind-address = ${node.address}`,
     "# HAProxy checks every node's port each second: no count of interrupted connections may ever",
@@ -66,8 +78,7 @@ export function renderGaleraCnf(inv: Inventory, node: InventoryNode, timing: Gal
     'wsrep_on = ON',
     `wsrep_provider = ${GALERA_PROVIDER}`,
     `wsrep_cluster_name = ${inv.cluster.name}`,
-    // Pacemaker's node names, which osha's /etc/hosts block resolves on every node.
-    `wsrep_cluster_address = gcomm://${inv.nodes.map((n) => n.name).join(',')}`,
+    `wsrep_cluster_address = ${galeraClusterAddress(inv)}`,
     `wsrep_node_name = ${node.name}`,
     `wsrep_node_address = ${bracketed}`,
     'wsrep_sst_method = rsync',

@@ -7,6 +7,7 @@ import { changedConfigs, configServiceOf } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
 import { keepLiveGaleraAgent, notInstalledProbes } from '../cluster/merge.ts';
+import { galeraClusterAddress } from '../render/node-files.ts';
 import { parseSimulation, type Simulation } from '../cluster/transition.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
 import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites.ts';
@@ -201,11 +202,8 @@ export function disruptionOf(changes: readonly ObjectChange[], simulation: Simul
   const deleted = changes.filter((c) => c.change === 'remove' && ['primitive', 'group', 'clone'].includes(c.tag) && !c.id.startsWith(FENCE_ID_PREFIX)).map((c) => c.id);
   // A fence device restarting (its parameters changed) or deleted (its node left) interrupts no
   // service: fencing works from the CIB's device definitions whether their monitors run or not.
-  // A reload of osha's galera does nothing (its reload-agent exits at once): the next action reads
-  // the new node list.
-  const harmless = (a: { action: string; resource: string }) => ['start', 'promote', 'monitor'].includes(a.action) || a.resource.startsWith(FENCE_ID_PREFIX) || (a.action === 'reload' && a.resource.split(':')[0] === GALERA_ID);
   const stopping = (simulation?.actions ?? [])
-    .filter((a) => !harmless(a))
+    .filter((a) => !['start', 'promote', 'monitor'].includes(a.action) && !a.resource.startsWith(FENCE_ID_PREFIX))
     .map((a) => `${a.action} ${a.resource}`);
   const why = [...(deleted.length ? [`deletes ${deleted.join(', ')}`] : []), ...(stopping.length ? [`Pacemaker predicts: ${stopping.join(', ')}`] : [])];
   return why.length ? why.join('; ') : undefined;
@@ -228,7 +226,7 @@ export const resources: Step = {
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
     const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
     if (!adopted.ok) return single(err({ ...adopted.error, host }));
-    const galera = keepLiveGaleraAgent(live.ok ? live.value : undefined, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT);
+    const galera = keepLiveGaleraAgent(live.ok ? live.value : undefined, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT, galeraClusterAddress(ctx.inv));
     const model = galera.model;
     if (galera.kept) ctx.note(host, `Galera keeps ocf:heartbeat:galera while its nodes stay the same; the next change of nodes moves it to osha's ocf:openstack:galera (one restart of every instance, shown then), after which a node added or removed restarts no Galera`);
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.

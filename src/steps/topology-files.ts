@@ -11,6 +11,7 @@ import { HAPROXY_CFG, renderHaproxyCfg } from '../render/haproxy.ts';
 import { inventoryGaleraEviction } from '../cluster/profiles.ts';
 import {
   GALERA_CNF,
+  GALERA_NODES_FILE,
   isoSeconds,
   type GaleraEviction,
   NODE_ADDRESS_FILE,
@@ -19,6 +20,7 @@ import {
   nonlocalBindFamilies,
   nonlocalBindKey,
   renderGaleraCnf,
+  renderGaleraNodes,
   renderNodeAddress,
   renderNonlocalBindConf,
   sameEviction,
@@ -31,7 +33,7 @@ import { mapLimit } from '../util/concurrency.ts';
 import { err, ok, type Result } from '../util/result.ts';
 
 const FACT = 'topology-files';
-const PATHS = [NODE_ADDRESS_FILE, GALERA_CNF, HAPROXY_CFG, NONLOCAL_BIND_CONF, RABBITMQ_ENV_CONF];
+const PATHS = [NODE_ADDRESS_FILE, GALERA_NODES_FILE, GALERA_CNF, HAPROXY_CFG, NONLOCAL_BIND_CONF, RABBITMQ_ENV_CONF];
 const OSHA_DIR = '/etc/osha';
 const SYSCTL_DIR = '/etc/sysctl.d';
 /** Directories a package makes: missing, the package is not installed. */
@@ -198,6 +200,9 @@ function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: 
   const actions: Action[] = [];
   if (!facts.dirs.has(OSHA_DIR)) actions.push(commandAction(h, `create ${OSHA_DIR} (mode 0700 root)`, sh`mkdir -p -m 0700 ${OSHA_DIR}`));
   actions.push(...writeFileActions(h, NODE_ADDRESS_FILE, file(NODE_ADDRESS_FILE), renderNodeAddress(node), { mode: 0o644 }));
+  // Before cluster-start: a node being added is in every node's list before Pacemaker can start
+  // Galera there, and a node removed is out of it.
+  actions.push(...writeFileActions(h, GALERA_NODES_FILE, file(GALERA_NODES_FILE), renderGaleraNodes(ctx.inv), { mode: 0o644 }));
 
   const eviction = inventoryGaleraEviction(ctx.inv);
   const galera = writeFileActions(h, GALERA_CNF, file(GALERA_CNF), renderGaleraCnf(ctx.inv, node, eviction), { mode: 0o644 });

@@ -22,7 +22,7 @@ const model = buildResourceModel(inv);
 describe('active-active topology: the resource set', function () {
   it('Galera is a promotable clone on every node, RabbitMQ and HAProxy plain clones, the VIP goes with HAProxy', function () {
     const crm = renderCrmsh(model);
-    expect(crm).to.include('primitive osha-galera ocf:openstack:galera \\\n    params wsrep_cluster_address="gcomm://node1,node2,node3"');
+    expect(crm).to.include('primitive osha-galera ocf:openstack:galera \\\n    params config="/etc/mysql/my.cnf"');
     // Monitors paced by what they cost (a rabbitmqctl call is an Erlang VM start), each interval unique.
     expect(crm).to.include('op monitor interval="20s" timeout="30s" \\\n    op promote');
     expect(crm).to.include('op monitor interval="15s" timeout="30s" role="Promoted"');
@@ -114,33 +114,44 @@ describe('active-active topology: the resource set', function () {
 });
 
 describe("active-active topology: Galera's agent on a running cluster", function () {
+  const LIST = 'gcomm://node1,node2,node3';
+  /** A CIB of osha's earlier layout: heartbeat's galera with the node list as its parameter. */
   const heartbeatCib = (address: string) => {
     const desired = desiredCib(liveCib(), model);
     if (!desired.ok) throw new Error(desired.error.message);
-    return desired.value.replace('provider="openstack" type="galera"', 'provider="heartbeat" type="galera"').replace('gcomm://node1,node2,node3', address);
+    const param = `<nvpair id="osha-galera-instance_attributes-wsrep_cluster_address" name="wsrep_cluster_address" value="${address}"/>`;
+    return desired.value.replace('provider="openstack" type="galera"', 'provider="heartbeat" type="galera"').replace('<instance_attributes id="osha-galera-instance_attributes">', `$&${param}`);
   };
-  const agentOf = (m: typeof model) => primitivesOf(m.resources).find((p) => p.id === GALERA_ID)!.agent;
+  const galeraOf = (m: typeof model) => primitivesOf(m.resources).find((p) => p.id === GALERA_ID)!;
+  const keep = (cib: string | undefined) => keepLiveGaleraAgent(cib, model, GALERA_ID, HEARTBEAT_GALERA_AGENT, LIST);
 
-  it("is osha's galera, whose node list reloads: a new cluster, and one that runs osha's already", function () {
-    expect(agentOf(model)).to.deep.equal({ class: 'ocf', provider: 'openstack', type: 'galera' });
-    expect(keepLiveGaleraAgent(undefined, model, GALERA_ID, HEARTBEAT_GALERA_AGENT).kept).to.equal(false);
+  it("is osha's galera, without the node list as a parameter (it reads the list from a file): a new cluster, and one that runs osha's already", function () {
+    expect(galeraOf(model).agent).to.deep.equal({ class: 'ocf', provider: 'openstack', type: 'galera' });
+    expect(galeraOf(model).params.map(([k]) => k)).not.to.include('wsrep_cluster_address');
+    expect(keep(undefined).kept).to.equal(false);
     const ours = desiredCib(liveCib(), model);
-    expect(ours.ok && keepLiveGaleraAgent(ours.value, model, GALERA_ID, HEARTBEAT_GALERA_AGENT).kept).to.equal(false);
+    expect(ours.ok && keep(ours.value).kept).to.equal(false);
   });
 
-  it("a cluster that runs heartbeat's galera keeps it while its nodes stay the same (switching restarts every instance)", function () {
-    const kept = keepLiveGaleraAgent(heartbeatCib('gcomm://node1,node2,node3'), model, GALERA_ID, HEARTBEAT_GALERA_AGENT);
+  it("a cluster that runs heartbeat's galera keeps it, with its node list, while its nodes stay the same (switching restarts every instance)", function () {
+    const cib = heartbeatCib(LIST);
+    expect(cib).to.include(`value="${LIST}"`);
+    const kept = keep(cib);
     expect(kept.kept).to.equal(true);
-    expect(agentOf(kept.model)).to.deep.equal(HEARTBEAT_GALERA_AGENT);
+    expect(galeraOf(kept.model).agent).to.deep.equal(HEARTBEAT_GALERA_AGENT);
+    expect(galeraOf(kept.model).params[0]).to.deep.equal(['wsrep_cluster_address', LIST]);
+    // So the CIB stays as it is: nothing to apply.
+    const again = desiredCib(cib, kept.model);
+    expect(again.ok && again.value).to.equal(cib);
     // Nothing else changes, and the model it came from is left as it was.
     expect(primitivesOf(kept.model.resources).filter((p) => p.id !== GALERA_ID)).to.deep.equal(primitivesOf(model.resources).filter((p) => p.id !== GALERA_ID));
-    expect(agentOf(model).provider).to.equal('openstack');
+    expect(galeraOf(model).agent.provider).to.equal('openstack');
   });
 
   it("a change of nodes, which restarts heartbeat's galera anyway, moves it to osha's", function () {
-    const moved = keepLiveGaleraAgent(heartbeatCib('gcomm://node1,node2'), model, GALERA_ID, HEARTBEAT_GALERA_AGENT);
+    const moved = keep(heartbeatCib('gcomm://node1,node2'));
     expect(moved.kept).to.equal(false);
-    expect(agentOf(moved.model).provider).to.equal('openstack');
+    expect(galeraOf(moved.model).agent.provider).to.equal('openstack');
   });
 });
 

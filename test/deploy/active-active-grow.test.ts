@@ -1,11 +1,13 @@
-// End-to-end [lab]: a controller added to a running active-active cluster. Three controllers are
-// deployed (`osha lab up --nodes 4 --openstack --topology active-active`, the 4th left out of the
-// inventory); then the 4th goes into the inventory and `osha deploy` runs again, without --yes.
-// Nothing of that may need a confirmation: Galera takes its new node list by a reload (osha's
-// galera agent), no service on the three restarts (same processes before and after), and the new
-// node runs nothing until the resources step has configured it (clone-max): before that, Pacemaker
-// started Galera there, the agent refused a node outside its list as misconfigured, and Pacemaker
-// stopped Galera on every node for it.
+// End-to-end [lab]: a controller added to a running active-active cluster, then removed. Three
+// controllers are deployed (`osha lab up --nodes 4 --openstack --topology active-active`, the 4th
+// left out of the inventory); then the 4th goes into the inventory and `osha deploy` runs again,
+// without --yes. Nothing of that may need a confirmation: Galera's node list is a file on every
+// node that osha's galera agent reads (a parameter change would restart every Galera instance), no
+// service on the three restarts (same processes before and after), and the new node runs nothing
+// until the resources step has configured it (clone-max): before that, Pacemaker started Galera
+// there, the agent refused a node outside its list as misconfigured, and Pacemaker stopped Galera
+// on every node for it. Removing it again (its stack stopped first, as README says) restarts
+// nothing either.
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,13 +26,21 @@ function withoutNode4(text: string): string {
   return out;
 }
 
-describe('active-active: a controller added to a running cluster [lab]', function () {
+describe("active-active: a controller added to a running cluster, and removed again [lab]", function () {
   this.timeout(20 * 60_000);
   let lab: LabInfo;
   let three: string;
   /** What runs on node1-3 before the 4th is added: MariaDB's and keystone's processes. */
   const processes = async () =>
     Object.fromEntries(await Promise.all(THREE.map(async (n) => [n, (await labOk(lab, n, "echo $(pgrep -x mariadbd) $(pgrep -o -f 'uwsgi.*keystone')")).trim()] as const)));
+
+  /** `osha deploy` without --yes: everything applied, nothing held back for a confirmation. */
+  const deployWithoutYes = async (inventory: string) => {
+    const { run, summary } = await oshaJson(['deploy', inventory]);
+    expect(run.code, run.stdout + run.stderr).to.equal(0);
+    expect(summary.failed).to.equal(0);
+    expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
+  };
 
   before(async function () {
     this.timeout(30 * 60_000);
@@ -41,7 +51,7 @@ describe('active-active: a controller added to a running cluster [lab]', functio
     await until(lab, 'every instance running on node1-3', 300_000, () => allRunning(lab, THREE));
   });
 
-  it("plans node4 without a disruptive change: Galera reloads its node list, every clone gets a 4th instance, nothing restarts on node1-3", async () => {
+  it("plans node4 without a disruptive change: Galera's node list changes in a file on every node, every clone gets a 4th instance, nothing restarts on node1-3", async () => {
     // node4 is bare (no HAProxy yet): the dry run plans its haproxy.cfg as new, after the packages step.
     const { run, summary } = await oshaJson(['deploy', lab.inventory, '--dry-run']);
     expect(summary.failed, run.stdout + run.stderr).to.equal(0);
@@ -49,7 +59,9 @@ describe('active-active: a controller added to a running cluster [lab]', functio
     // The plan as an operator reads it.
     const text = await osha(['deploy', lab.inventory, '--dry-run']);
     expect(text.code, text.stdout + text.stderr).to.equal(0);
-    expect(text.stdout).to.match(/~ primitive osha-galera ocf:openstack:galera/).and.include('gcomm://node1,node2,node3,node4');
+    // The node list changes in a file on every node, not in the CIB: Galera's primitive stays as it is.
+    expect(text.stdout).to.include('+gcomm://node1,node2,node3,node4').and.include('-gcomm://node1,node2,node3');
+    expect(text.stdout).not.to.match(/~ primitive osha-galera/);
     expect(text.stdout).to.include('clone-max="4"');
     expect(text.stdout).not.to.include('DISRUPTIVE');
     expect(text.stdout).not.to.match(/restart osha-cl-(galera|keystone|glance-api)(?! on node4)/);
@@ -57,10 +69,7 @@ describe('active-active: a controller added to a running cluster [lab]', functio
 
   it('adds node4 without --yes: it joins Galera, RabbitMQ, HAProxy and the APIs; MariaDB and keystone on node1-3 keep running (same processes)', async () => {
     const before = await processes();
-    const { run, summary } = await oshaJson(['deploy', lab.inventory]);
-    expect(run.code, run.stdout + run.stderr).to.equal(0);
-    expect(summary.failed).to.equal(0);
-    expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
+    await deployWithoutYes(lab.inventory);
     await until(lab, 'every instance running on all four nodes', 300_000, () => allRunning(lab, FOUR));
     expect(await processes()).to.deep.equal(before);
     expect((await wsrep(lab, 'node4')).wsrep_cluster_size).to.equal('4');
@@ -76,5 +85,16 @@ describe('active-active: a controller added to a running cluster [lab]', functio
     const { summary } = await oshaJson(['deploy', lab.inventory]);
     expect(summary.failed).to.equal(0);
     expect(summary.changed).to.equal(0);
+  });
+
+  it('removes node4 again (its stack stopped first) without --yes, restarting nothing on node1-3', async () => {
+    await labOk(lab, 'node4', 'systemctl stop pacemaker corosync');
+    const before = await processes();
+    await deployWithoutYes(three);
+    await until(lab, 'every instance running on node1-3', 300_000, () => allRunning(lab, THREE));
+    expect(await processes()).to.deep.equal(before);
+    expect((await wsrep(lab, 'node1')).wsrep_cluster_size).to.equal('3');
+    expect(await labOk(lab, 'node2', 'cat /etc/osha/galera-cluster-address')).to.equal('gcomm://node1,node2,node3\n');
+    expect((await oshaJson(['deploy', three])).summary.changed).to.equal(0);
   });
 });

@@ -1,7 +1,7 @@
 // The active-active per-node files besides haproxy.cfg: Galera's settings, the node's address,
 // the non-local bind sysctl, and RabbitMQ's listening address edited into Debian's env file.
 import { expect } from 'chai';
-import { GALERA_EVICTION_DEFAULTS, renderGaleraCnf, renderNodeAddress, renderNonlocalBindConf, withNodeIpAddress } from '../../src/render/node-files.ts';
+import { GALERA_EVICTION_DEFAULTS, renderGaleraCnf, renderGaleraNodes, renderNodeAddress, renderNonlocalBindConf, withNodeIpAddress } from '../../src/render/node-files.ts';
 import { activeActive, V6_NODES } from './topology-fixtures.ts';
 
 /** rabbitmq-env.conf as Debian bookworm's rabbitmq-server 3.10 ships it. */
@@ -60,6 +60,12 @@ describe('active-active node files', () => {
     const cnf = renderGaleraCnf(inv, inv.nodes[0]!, { suspectMs: 2000, keepaliveMs: 500 });
     expect(cnf).to.include('\nwsrep_provider_options = "gmcast.listen_addr=tcp://198.18.0.11:4567;evs.keepalive_period=PT0.5S;evs.suspect_timeout=PT2S"\n');
     expect(cnf).to.match(/# A silent node is dropped after 2 s/);
+  });
+
+  it("writes Galera's node list for osha's galera agent: one line, the same on every node, the same list as the cnf's", () => {
+    const inv = activeActive();
+    expect(renderGaleraNodes(inv)).to.equal('gcomm://n1,n2,n3\n');
+    expect(renderGaleraCnf(inv, inv.nodes[2]!, GALERA_EVICTION_DEFAULTS)).to.include('\nwsrep_cluster_address = gcomm://n1,n2,n3\n');
   });
 
   it('writes the node address as one line', () => {

@@ -120,9 +120,4 @@ describe('what interrupts service in a CIB change', () => {
     expect(disruptionOf([], sim([{ action: 'move', resource: 'osha-vip' }]))).to.equal('Pacemaker predicts: move osha-vip');
     expect(disruptionOf([{ change: 'remove', id: 'osha-keystone', tag: 'primitive' }], undefined)).to.equal('deletes osha-keystone');
   });
-  it("a reload of osha's galera (a controller added: its reload-agent does nothing) is not; a restart of it, or another resource's reload, is", () => {
-    expect(disruptionOf([], sim([0, 1, 2].map((i) => ({ action: 'reload', resource: `osha-galera:${i}` }))))).to.equal(undefined);
-    expect(disruptionOf([], sim([{ action: 'restart', resource: 'osha-galera:0' }]))).to.equal('Pacemaker predicts: restart osha-galera:0');
-    expect(disruptionOf([], sim([{ action: 'reload', resource: 'osha-keystone:0' }]))).to.equal('Pacemaker predicts: reload osha-keystone:0');
-  });
 });
