@@ -109,20 +109,26 @@ function renderGalera(g: NonNullable<StatusReport['galera']>): string[] {
   const lines = [`galera: ${head}${first}`];
   for (const n of g.nodes) {
     if ('error' in n) lines.push(`  ${n.node.padEnd(12)} ${chalk.red(`unreadable: ${n.error}`)}`);
-    else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}${n.bootstrapped ? ' (its server started the cluster)' : ''}`);
-    else lines.push(`  ${n.node.padEnd(12)} ${chalk.yellow('stopped')} seqno ${n.seqno ?? '?'} (grastate.dat)${n.safeToBootstrap ? ', safe to bootstrap' : ''}`);
+    else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}${n.bootstrapped ? ' (its server started the cluster)' : ''}${checkText(n)}`);
+    else lines.push(`  ${n.node.padEnd(12)} ${chalk.yellow('stopped')} seqno ${n.seqno ?? '?'} (grastate.dat)${n.safeToBootstrap ? ', safe to bootstrap' : ''}${checkText(n)}`);
   }
   return lines;
 }
 
+/** What osha's Galera check tells HAProxy about the node: whether it may take the database's clients. */
+function checkText(n: GaleraNodeState): string {
+  if (!n.check) return '';
+  return n.check.status === 200 ? `; HAProxy: ${chalk.green('takes clients')}` : `; HAProxy: ${chalk.red(`takes none (${n.check.reason})`)}`;
+}
+
 /** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
 async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
-  const { readGaleraState, firstPromoted } = await import('../facts/galera.ts');
+  const [{ readGaleraState, firstPromoted, galeraCheckProbe }, { GALERA_CHECK_PORT }] = await Promise.all([import('../facts/galera.ts'), import('../render/haproxy.ts')]);
   const nodes = await Promise.all(
     inv.nodes.map(async (n) => {
       const c = await session.connect(n.name);
       if (!c.ok) return { node: n.name, error: c.error.message };
-      const s = await readGaleraState(c.value, n.name);
+      const s = await readGaleraState(c.value, n.name, galeraCheckProbe(n.address, GALERA_CHECK_PORT));
       return s.ok ? s.value : { node: n.name, error: s.error.message };
     }),
   );

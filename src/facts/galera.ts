@@ -1,11 +1,32 @@
 // Galera's state as `osha status` shows it in the active-active topology: per node what MariaDB
 // says of its cluster (primary component, size, last committed seqno) or, when it is down, what
 // grastate.dat kept; which node's running server bootstrapped the cluster (its command line), and
-// which node was promoted first (Pacemaker's operation history). Pure parsers plus one read per node.
+// which node was promoted first (Pacemaker's operation history), and what osha's Galera check tells
+// HAProxy about the node. Pure parsers plus one read per node.
 import { DOMParser } from '@xmldom/xmldom';
 import type { HostConnection } from '../ssh/connection.ts';
 import { children, child } from '../util/dom.ts';
+import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
+
+/** One answer of osha's Galera check (playbooks/files/osha-galera-check): 200 when HAProxy may send the node clients. */
+export interface GaleraCheckAnswer {
+  status: 200 | 503;
+  /** Its one line: "synced: wsrep_local_state 4 (Synced)", "not synced: ...", "MariaDB does not answer: ...". */
+  reason: string;
+}
+
+/** What one answer of the responder says, from its raw bytes (undefined: not an answer of it). */
+export function parseGaleraCheckAnswer(text: string): GaleraCheckAnswer | undefined {
+  const m = /^HTTP\/1\.[01] (200|503) [^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\nGalera ([^\r\n]+)/.exec(text);
+  return m ? { status: Number(m[1]) as 200 | 503, reason: m[2]! } : undefined;
+}
+
+/** Asks osha's Galera check at ADDRESS:PORT once, from the node itself, as HAProxy does; its raw answer on stdout. */
+export function galeraCheckProbe(address: string, port: number): string {
+  const script = 'exec 3<>"/dev/tcp/$1/$2" && printf \'OPTIONS / HTTP/1.0\\r\\n\\r\\n\' >&3 && cat <&3';
+  return sh`timeout 5 bash -c ${script} probe ${address} ${String(port)}`;
+}
 
 export interface GaleraNodeState {
   node: string;
@@ -26,20 +47,29 @@ export interface GaleraNodeState {
    * as long as that process runs; once it restarts, it too has joined.
    */
   bootstrapped?: boolean;
+  /** What osha's Galera check answers HAProxy for this node (absent: no check asked, or no answer). */
+  check?: GaleraCheckAnswer;
 }
 
 const MARK = '--- grastate';
 const PROCESS_MARK = '--- mariadbd';
+const CHECK_MARK = '--- check';
 
-/** One exec: the wsrep status when MariaDB answers, grastate.dat, then the server's command line. */
-export const GALERA_STATE_SCRIPT = [
-  `mysql -N -B -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status','wsrep_local_state_comment','wsrep_cluster_size','wsrep_last_committed')" 2>/dev/null`,
-  `echo '${MARK}'`,
-  'cat /var/lib/mysql/grastate.dat 2>/dev/null',
-  `echo '${PROCESS_MARK}'`,
-  'ps -o args= -C mariadbd,mysqld 2>/dev/null',
-  'true',
-].join('\n');
+/**
+ * One exec: the wsrep status when MariaDB answers, grastate.dat, the server's command line, then
+ * (given the probe) the Galera check's answer.
+ */
+export function galeraStateScript(checkProbe?: string): string {
+  return [
+    `mysql -N -B -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status','wsrep_local_state_comment','wsrep_cluster_size','wsrep_last_committed')" 2>/dev/null`,
+    `echo '${MARK}'`,
+    'cat /var/lib/mysql/grastate.dat 2>/dev/null',
+    `echo '${PROCESS_MARK}'`,
+    'ps -o args= -C mariadbd,mysqld 2>/dev/null',
+    ...(checkProbe ? [`echo '${CHECK_MARK}'`, `${checkProbe} 2>/dev/null`] : []),
+    'true',
+  ].join('\n');
+}
 
 /** A server command line that starts a new cluster (an empty gcomm:// address, or --wsrep-new-cluster). */
 export function startsNewCluster(args: string): boolean {
@@ -47,7 +77,8 @@ export function startsNewCluster(args: string): boolean {
 }
 
 export function parseGaleraState(node: string, stdout: string): GaleraNodeState {
-  const [head = '', processes = ''] = stdout.split(`${PROCESS_MARK}\n`);
+  const [stateOut = '', checkOut = ''] = stdout.split(`${CHECK_MARK}\n`);
+  const [head = '', processes = ''] = stateOut.split(`${PROCESS_MARK}\n`);
   const [live = '', grastate = ''] = head.split(`${MARK}\n`);
   const vars = new Map(
     live
@@ -75,11 +106,13 @@ export function parseGaleraState(node: string, stdout: string): GaleraNodeState 
     state.seqno = saved.get('seqno');
     state.safeToBootstrap = saved.get('safe_to_bootstrap') === '1';
   }
+  const check = parseGaleraCheckAnswer(checkOut);
+  if (check) state.check = check;
   return state;
 }
 
-export async function readGaleraState(c: HostConnection, node: string): Promise<Result<GaleraNodeState>> {
-  const r = await c.exec(GALERA_STATE_SCRIPT, { timeoutMs: 20_000 });
+export async function readGaleraState(c: HostConnection, node: string, checkProbe?: string): Promise<Result<GaleraNodeState>> {
+  const r = await c.exec(galeraStateScript(checkProbe), { timeoutMs: 20_000 });
   if (!r.ok) return r;
   if (r.value.code !== 0) return err({ host: node, message: `reading Galera's state failed (exit ${r.value.code}): ${r.value.stderr.trim()}` });
   return ok(parseGaleraState(node, r.value.stdout));

@@ -60,9 +60,3 @@ export function renderGaleraCheckService(inv: Inventory): string {
     '',
   ].join('\n');
 }
-
-/** What one answer of the responder says, from its raw bytes (undefined: not an answer of it). */
-export function parseGaleraCheckAnswer(text: string): { status: 200 | 503; reason: string } | undefined {
-  const m = /^HTTP\/1\.[01] (200|503) [^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\nGalera ([^\r\n]+)/.exec(text);
-  return m ? { status: Number(m[1]) as 200 | 503, reason: m[2]! } : undefined;
-}

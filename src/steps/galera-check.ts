@@ -11,12 +11,12 @@ import {
   GALERA_CHECK_SERVICE,
   GALERA_CHECK_SOCKET,
   GALERA_CHECK_UNIT,
-  parseGaleraCheckAnswer,
   renderGaleraCheckService,
   renderGaleraCheckSocket,
 } from '../render/galera-check.ts';
 import { GALERA_CHECK_PORT, hostPort } from '../render/haproxy.ts';
 import { readFilesAnd } from '../facts/files.ts';
+import { galeraCheckProbe, parseGaleraCheckAnswer } from '../facts/galera.ts';
 import type { FileFact } from '../facts/host.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import { galeraCheckScript } from '../agents/files.ts';
@@ -75,12 +75,6 @@ export function portTaken(listeners: readonly string[], address: string): string
   return listeners.find((l) => l === own || wildcard.includes(l));
 }
 
-/** Asks the responder once, from the node itself, as HAProxy does. */
-function probeCommand(address: string): string {
-  const script = 'exec 3<>"/dev/tcp/$1/$2" && printf \'OPTIONS / HTTP/1.0\\r\\n\\r\\n\' >&3 && cat <&3';
-  return sh`timeout 5 bash -c ${script} probe ${address} ${String(GALERA_CHECK_PORT)}`;
-}
-
 /**
  * Pure: is this answer one HAProxy may act on? Any well-formed one, except a 503 from a node whose
  * Galera was synced when planned: that responder cannot read the state, and HAProxy would take a
@@ -94,7 +88,7 @@ export function judgeProbe(answer: string, synced: boolean): Result<string> {
 }
 
 function probeAction(ctx: StepContext, h: HostHandle, address: string, synced: boolean): Action {
-  const command = probeCommand(address);
+  const command = galeraCheckProbe(address, GALERA_CHECK_PORT);
   const where = hostPort(address, GALERA_CHECK_PORT);
   return {
     summary: `ask osha's Galera check on ${where} once, as HAProxy will${synced ? ' (this node is synced: it must answer 200)' : ''}`,

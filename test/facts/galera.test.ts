@@ -1,7 +1,7 @@
 // Galera's state as osha status reads it: MariaDB's wsrep status, grastate.dat, and the promotion
 // history in the CIB's status section (the shapes MariaDB 10.11 and Pacemaker 2.1 print).
 import { expect } from 'chai';
-import { firstPromoted, parseGaleraState, startsNewCluster } from '../../src/facts/galera.ts';
+import { firstPromoted, galeraCheckProbe, galeraStateScript, parseGaleraState, startsNewCluster } from '../../src/facts/galera.ts';
 
 describe('galera state', function () {
   it('reads a running node from SHOW GLOBAL STATUS', function () {
@@ -13,6 +13,15 @@ describe('galera state', function () {
     const out = '--- grastate\n# GALERA saved state\nversion: 2.1\nuuid:    6f1c-x\nseqno:   57\nsafe_to_bootstrap: 1\n';
     expect(parseGaleraState('node2', out)).to.deep.equal({ node: 'node2', running: false, seqno: '57', safeToBootstrap: true });
     expect(parseGaleraState('node3', '--- grastate\n')).to.deep.equal({ node: 'node3', running: false });
+  });
+
+  it("reads what osha's Galera check answers HAProxy for the node, after the rest; nothing when it did not answer", function () {
+    const live = 'wsrep_cluster_size\t3\nwsrep_cluster_status\tPrimary\nwsrep_last_committed\t42\nwsrep_local_state_comment\tDonor/Desynced\n--- grastate\nseqno:   -1\n--- mariadbd\n/usr/sbin/mariadbd --wsrep-cluster-address=gcomm://node1,node2\n--- check\n';
+    const answer = 'HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 58\r\nConnection: close\r\n\r\nGalera not synced: wsrep_local_state 2 (Donor/Desynced)\r\n';
+    expect(parseGaleraState('node1', live + answer)).to.deep.include({ running: true, localState: 'Donor/Desynced', check: { status: 503, reason: 'not synced: wsrep_local_state 2 (Donor/Desynced)' } });
+    expect(parseGaleraState('node1', live)).to.not.have.property('check');
+    expect(galeraStateScript()).not.to.include('--- check');
+    expect(galeraStateScript(galeraCheckProbe('198.18.0.11', 9200))).to.include("--- check'\ntimeout 5 bash -c").and.include(' probe 198.18.0.11 9200');
   });
 
   it('tells the server that bootstrapped the cluster by its command line (the galera agent\'s empty gcomm://)', function () {

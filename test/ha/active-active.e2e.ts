@@ -20,7 +20,7 @@ const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
 
 /** What the tests read of `osha status --json` in this topology. */
 interface GaleraReport {
-  galera: { nodes: { node: string; clusterStatus?: string }[]; bootstrappedBy?: string; promotedFirst?: { node: string } };
+  galera: { nodes: { node: string; clusterStatus?: string; check?: { status: number } }[]; bootstrappedBy?: string; promotedFirst?: { node: string } };
 }
 
 describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs on every node', function () {
@@ -56,6 +56,8 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
     expect(status.code, status.stdout + status.stderr).to.equal(0);
     const report = JSON.parse(status.stdout) as GaleraReport;
     expect(report.galera.nodes.map((n) => n.clusterStatus)).to.deep.equal(['Primary', 'Primary', 'Primary']);
+    // osha's Galera check lets HAProxy send every node clients.
+    expect(report.galera.nodes.map((n) => n.check?.status)).to.deep.equal([200, 200, 200]);
     expect(report.galera.promotedFirst?.node).to.equal('node1');
     expect(report.galera.bootstrappedBy).to.equal('node1');
     const text = await osha(['status', lab.inventory]);

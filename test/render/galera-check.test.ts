@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { activeActive, V6_NODES } from './topology-fixtures.ts';
-import { GALERA_CHECK_SOURCE, parseGaleraCheckAnswer, renderGaleraCheckService, renderGaleraCheckSocket } from '../../src/render/galera-check.ts';
+import { GALERA_CHECK_SOURCE, renderGaleraCheckService, renderGaleraCheckSocket } from '../../src/render/galera-check.ts';
+import { parseGaleraCheckAnswer } from '../../src/facts/galera.ts';
 import { PLAYBOOK_DIR } from '../../src/playbook/names.ts';
 
 /** One HTTP exchange as HAProxy's `option httpchk` makes it; the raw answer. */
