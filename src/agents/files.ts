@@ -71,8 +71,9 @@ export function galeraCheckScript(): Promise<Buffer> {
 
 /**
  * Resource-agents' own agents with one thing changed, each under its own name (e.g.
- * `ocf:openstack:galera`: heartbeat's galera, whose wsrep_cluster_address is reloadable, so that a
- * controller added to an active-active cluster restarts no Galera). Every action execs the original.
+ * `ocf:openstack:galera`: heartbeat's galera, which takes Galera's node list from a file osha writes
+ * instead of a parameter, so that a controller added to an active-active cluster restarts no
+ * Galera). Every action execs the original.
  */
 export const WRAPPER_AGENTS: readonly string[] = ['galera'];
 

@@ -26,6 +26,8 @@ import { err, ok, type Result } from '../util/result.ts';
 const FACT = 'galera-check';
 const PATHS = [GALERA_CHECK_SCRIPT, GALERA_CHECK_SOCKET, GALERA_CHECK_SERVICE];
 const SCRIPT_DIR = GALERA_CHECK_SCRIPT.slice(0, GALERA_CHECK_SCRIPT.lastIndexOf('/'));
+/** What osha's responder ("written for osha") and units ("Written by osha") say near their top. */
+const OSHA_MARK = /written (for|by) osha/i;
 
 export interface GaleraCheckFacts {
   files: Map<string, FileFact>;
@@ -118,6 +120,15 @@ export function hostActions(ctx: StepContext, h: HostHandle, f: GaleraCheckFacts
     });
   }
   const file = (path: string) => f.files.get(path) ?? { exists: false };
+  // Its paths carry osha's name, but a file there that does not say it is osha's is left alone.
+  const foreign = PATHS.filter((p) => file(p).exists && !OSHA_MARK.test(file(p).content?.toString('utf8') ?? ''));
+  if (foreign.length > 0) {
+    return err({
+      host: h.host,
+      message: `${foreign.join(', ')} ${foreign.length > 1 ? 'exist' : 'exists'} and osha did not write ${foreign.length > 1 ? 'them' : 'it'}; osha replaces no file it did not make`,
+      fix: `move ${foreign.join(' ')} away on ${h.host} (osha's Galera check goes there), then re-run`,
+    });
+  }
   const actions: Action[] = [];
   if (!f.scriptDir) actions.push(commandAction(h, `create ${SCRIPT_DIR}`, sh`mkdir -p ${SCRIPT_DIR}`));
   actions.push(

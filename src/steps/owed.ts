@@ -4,7 +4,7 @@
 // and does the work, where the files alone would look converged.
 import type { Action, StepContext } from '../runner/types.ts';
 import type { HostHandle } from './common.ts';
-import { sh } from '../ssh/quote.ts';
+import { raw, sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 import { readRecordNames } from '../facts/host.ts';
 import { serviceResourceId } from '../cluster/build.ts';
@@ -52,8 +52,8 @@ export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceN
   // the next step (or the operator) finds the service running, not "Starting".
   // A clone without a node restarts on every node at once: crm_resource has no rolling restart.
   const id = serviceResourceId(ctx.inv, service);
-  const where = node ? sh` --node ${node}` : '';
-  const cmd = `${sh`crm_resource --restart --resource ${id}`}${where} ${sh`--timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`}`;
+  const onNode = raw(node ? sh` --node ${node}` : '');
+  const cmd = sh`crm_resource --restart --resource ${id}${onNode} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
   return {
     summary: `restart ${id}${node ? ` on ${node} (the other nodes serve meanwhile)` : ''}: ${why}`,
     ...(disruptive ? { disruptive } : {}),

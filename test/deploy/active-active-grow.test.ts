@@ -13,6 +13,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshLab, labOk, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
+import { galeraCheckProbe } from '../../src/facts/galera.ts';
+import { GALERA_CHECK_PORT } from '../../src/render/haproxy.ts';
 import { allRunning, deployOk, until, wsrep } from '../ha/setup.ts';
 
 const DIR = '/tmp/osha-test-aa-grow';
@@ -78,7 +80,7 @@ describe("active-active: a controller added to a running cluster, and removed ag
     // (one server line in each section: MariaDB, RabbitMQ, keystone, glance-api)
     expect(await labOk(lab, 'node1', 'grep -c "server node4 " /etc/haproxy/haproxy.cfg')).to.equal('4\n');
     const node4 = lab.nodes.find((n) => n.name === 'node4')!.address;
-    expect(await labOk(lab, 'node1', `timeout 5 bash -c 'exec 3<>/dev/tcp/${node4}/9200 && printf "OPTIONS / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'`)).to.match(/^HTTP\/1\.0 200 /);
+    expect(await labOk(lab, 'node1', galeraCheckProbe(node4, GALERA_CHECK_PORT))).to.match(/^HTTP\/1\.0 200 /);
   });
 
   it('a re-deploy changes nothing', async () => {

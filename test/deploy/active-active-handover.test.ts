@@ -10,6 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
 import { oshaJson } from '../support/osha.ts';
+import { galeraCheckProbe } from '../../src/facts/galera.ts';
+import { GALERA_CHECK_PORT } from '../../src/render/haproxy.ts';
 
 const DIR = '/tmp/osha-test-aa-handover';
 
@@ -123,7 +125,7 @@ describe('active-active handover of MariaDB and RabbitMQ data [lab]', function (
     const node1 = lab.nodes.find((n) => n.name === 'node1')!.address;
     expect(node1).to.match(/^198\.18\./);
     // From node2, as HAProxy on another node asks.
-    const ask = () => labOk(lab, 'node2', `timeout 5 bash -c 'exec 3<>/dev/tcp/${node1}/9200 && printf "OPTIONS / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'`);
+    const ask = () => labOk(lab, 'node2', galeraCheckProbe(node1, GALERA_CHECK_PORT));
     const answers = async (want: RegExp): Promise<string> => {
       const deadline = Date.now() + 30_000;
       let last = '';

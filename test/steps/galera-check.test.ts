@@ -96,6 +96,17 @@ describe('galera-check step', () => {
       ]);
     });
 
+    it('refuses to replace a file at its paths that osha did not write, naming it', () => {
+      const theirs = inPlace();
+      theirs.files.set(GALERA_CHECK_SERVICE, { exists: true, content: Buffer.from('[Service]\nExecStart=/usr/local/bin/mine\n') });
+      const plan = hostActions(ctx, handle(), theirs, script);
+      expect(plan.ok).to.equal(false);
+      if (!plan.ok) {
+        expect(plan.error.message).to.equal(`${GALERA_CHECK_SERVICE} exists and osha did not write it; osha replaces no file it did not make`);
+        expect(plan.error.fix).to.include(`move ${GALERA_CHECK_SERVICE} away on n1`);
+      }
+    });
+
     it('refuses a port another program holds, and a node without systemd', () => {
       const taken = hostActions(ctx, handle(), inPlace({ socketActive: false, listeners: ['0.0.0.0:9200'] }), script);
       expect(taken.ok).to.equal(false);
