@@ -29,7 +29,15 @@ export interface StatusReport {
    * MariaDB started the cluster (absent once that server restarted: then every member has joined);
    * promotedFirst, from Pacemaker's operation history.
    */
-  galera?: { nodes: (GaleraNodeState | { node: string; error: string })[]; bootstrappedBy?: string; promotedFirst?: { node: string; at: string } };
+  galera?: {
+    nodes: (GaleraNodeState | { node: string; error: string })[];
+    bootstrappedBy?: string;
+    promotedFirst?: { node: string; at: string };
+    /** With no primary component: each node's last committed seqno as its galera agent reported it to Pacemaker. */
+    reported?: Record<string, string>;
+    /** With no primary component: the nodes the galera agent waits for before it starts Galera. */
+    waitingFor?: string[];
+  };
 }
 
 /**
@@ -86,7 +94,7 @@ export function renderStatus(r: StatusReport): string {
   } else {
     lines.push('resources: none');
   }
-  if (r.galera) lines.push(...renderGalera(r.galera));
+  if (r.galera) lines.push(...renderGalera(r.galera, new Set(r.nodes.filter((n) => n.online).map((n) => n.name))));
   if (r.notRunning.length) lines.push(chalk.red(`not running: ${r.notRunning.join(', ')}`));
   if (r.failedActions.length) {
     lines.push(chalk.red('failed actions:'));
@@ -95,7 +103,7 @@ export function renderStatus(r: StatusReport): string {
   return lines.join('\n');
 }
 
-function renderGalera(g: NonNullable<StatusReport['galera']>): string[] {
+function renderGalera(g: NonNullable<StatusReport['galera']>, online: Set<string>): string[] {
   const primary = g.nodes.filter((n): n is GaleraNodeState => 'running' in n && n.clusterStatus === 'Primary');
   const head = primary.length
     ? `primary component on ${primary.map((n) => n.node).join(', ')} (size ${primary[0]!.clusterSize ?? '?'})`
@@ -107,10 +115,31 @@ function renderGalera(g: NonNullable<StatusReport['galera']>): string[] {
       ? `, first promoted: ${chalk.cyan(g.promotedFirst.node)} (${g.promotedFirst.at}); the server that bootstrapped the cluster has restarted since`
       : '';
   const lines = [`galera: ${head}${first}`];
+  if (g.waitingFor && g.waitingFor.length > 0) lines.push(...waitingText(g.waitingFor, g.reported ?? {}, online));
   for (const n of g.nodes) {
     if ('error' in n) lines.push(`  ${n.node.padEnd(12)} ${chalk.red(`unreadable: ${n.error}`)}`);
     else if (n.running) lines.push(`  ${n.node.padEnd(12)} ${n.clusterStatus === 'Primary' ? chalk.green('Primary') : chalk.red(n.clusterStatus ?? '?')} ${n.localState ?? ''} seqno ${n.seqno ?? '?'}${n.bootstrapped ? ' (its server started the cluster)' : ''}${checkText(n)}`);
     else lines.push(`  ${n.node.padEnd(12)} ${chalk.yellow('stopped')} seqno ${n.seqno ?? '?'} (grastate.dat)${n.safeToBootstrap ? ', safe to bootstrap' : ''}${checkText(n)}`);
+  }
+  return lines;
+}
+
+/**
+ * Why Galera does not start after a full outage, and the ways on. A node online in the cluster
+ * whose agent has not reported yet is still starting its instance; one that is not online cannot
+ * report until it is back.
+ */
+function waitingText(waiting: string[], reported: Record<string, string>, online: Set<string>): string[] {
+  const away = waiting.filter((n) => !online.has(n));
+  const rest = Object.entries(reported).sort(([, a], [, b]) => Number(b) - Number(a));
+  const lines = [
+    chalk.yellow(`  the galera agent starts Galera once every listed node has reported its last committed seqno; it waits for ${waiting.map((n) => `${n} (${online.has(n) ? 'starting its instance' : 'not in the cluster'})`).join(', ')}`),
+    `  reported: ${rest.length ? rest.map(([n, s]) => `${n} seqno ${s}`).join(', ') : 'none yet'}`,
+  ];
+  if (away.length > 0) {
+    const them = away.join(', ');
+    const best = rest[0] ? `the most advanced of the others (now ${rest[0][0]}, seqno ${rest[0][1]})` : 'the most advanced of the others';
+    lines.push(`  fix: bring ${them} back; if ${away.length > 1 ? 'they' : 'it'} cannot come back, take ${them} out of the inventory and run osha deploy: it asks first, then Galera starts from ${best}, and what only ${them} committed is lost`);
   }
   return lines;
 }
@@ -123,7 +152,7 @@ function checkText(n: GaleraNodeState): string {
 
 /** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
 async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
-  const [{ readGaleraState, firstPromoted, galeraCheckProbe }, { GALERA_CHECK_PORT }] = await Promise.all([import('../facts/galera.ts'), import('../render/haproxy.ts')]);
+  const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }] = await Promise.all([import('../facts/galera.ts'), import('../render/haproxy.ts')]);
   const nodes = await Promise.all(
     inv.nodes.map(async (n) => {
       const c = await session.connect(n.name);
@@ -138,8 +167,15 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
   const c = await session.connect(asked);
   if (c.ok) {
     const cib = await c.value.exec('cibadmin --query --scope status', { timeoutMs: 20_000 });
-    const first = cib.ok && cib.value.code === 0 ? firstPromoted(cib.value.stdout, galeraId) : undefined;
+    const statusXml = cib.ok && cib.value.code === 0 ? cib.value.stdout : undefined;
+    const first = statusXml ? firstPromoted(statusXml, galeraId) : undefined;
     if (first) report.promotedFirst = { node: first.node, at: first.at.toISOString() };
+    const primary = nodes.some((n) => 'running' in n && n.clusterStatus === 'Primary');
+    if (statusXml && !primary) {
+      const reports = galeraReports(statusXml, galeraId);
+      report.reported = Object.fromEntries(reports.lastCommitted);
+      report.waitingFor = galeraWaitsFor(inv.nodes.map((n) => n.name), primary, reports);
+    }
   }
   return report;
 }

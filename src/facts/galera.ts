@@ -137,3 +137,39 @@ export function firstPromoted(statusXml: string, resource: string): { node: stri
   }
   return best;
 }
+
+/**
+ * What the galera agents reported to Pacemaker while Galera has no primary component: each
+ * online node's last committed seqno (recovered from its data), and the nodes whose data says a
+ * clean shutdown left them safe to bootstrap. From the CIB's status section, the transient node
+ * attributes `RESOURCE-last-committed` and `RESOURCE-safe-to-bootstrap`; the agent clears them
+ * once Galera runs there.
+ */
+export function galeraReports(statusXml: string, resource: string): { lastCommitted: Map<string, string>; safeToBootstrap: string[] } {
+  const doc = new DOMParser({ onError: () => undefined }).parseFromString(statusXml, 'text/xml');
+  const root = doc.documentElement;
+  const states = root?.nodeName === 'status' ? children(root) : children(child(root ?? undefined, 'status'));
+  const lastCommitted = new Map<string, string>();
+  const safeToBootstrap: string[] = [];
+  for (const ns of states.filter((e) => e.nodeName === 'node_state')) {
+    const node = ns.getAttribute('uname') ?? '';
+    for (const set of children(child(ns, 'transient_attributes')).filter((e) => e.nodeName === 'instance_attributes')) {
+      for (const nv of children(set).filter((e) => e.nodeName === 'nvpair')) {
+        const [name, value] = [nv.getAttribute('name'), nv.getAttribute('value') ?? ''];
+        if (name === `${resource}-last-committed`) lastCommitted.set(node, value);
+        if (name === `${resource}-safe-to-bootstrap` && value === '1') safeToBootstrap.push(node);
+      }
+    }
+  }
+  return { lastCommitted, safeToBootstrap };
+}
+
+/**
+ * Pure: the listed nodes the galera agent still waits for before it starts Galera after a full
+ * outage (every listed node must report, unless one is safe to bootstrap); empty when it waits
+ * for none or Galera runs.
+ */
+export function galeraWaitsFor(listed: readonly string[], primary: boolean, reports: ReturnType<typeof galeraReports>): string[] {
+  if (primary || reports.safeToBootstrap.length > 0) return [];
+  return listed.filter((n) => !reports.lastCommitted.has(n));
+}

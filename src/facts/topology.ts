@@ -36,6 +36,8 @@ export interface TopologyFacts {
   /** RabbitMQ runs as the init system's service (not Pacemaker's: its agent starts rabbitmq-server itself). */
   rabbitmqUnitActive: boolean;
   mariadbRunning: boolean;
+  /** MariaDB answers that its Galera is in the primary component (wsrep_cluster_status Primary). */
+  galeraPrimary: boolean;
   /**
    * A running Galera's eviction timing (ms), as the server reports it; absent without Galera.
    * `variables`: the server has one system variable per provider option (MariaDB 11's
@@ -62,6 +64,7 @@ export function topologyScript(dirs: readonly string[], sysctlKeys: readonly str
     'pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1 && echo rabbitmq_running=1',
     'systemctl is-active --quiet rabbitmq-server.service 2>/dev/null && echo rabbitmq_unit_active=1',
     'pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1 && echo mariadb_running=1',
+    `mysql -NBe "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'" 2>/dev/null | awk '$2 == "Primary" {print "galera_primary=1"}'`,
     // A running Galera's own failure detection (none without wsrep: the variable is then empty).
     `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'" 2>/dev/null | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
     `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_evs_suspect_timeout'" 2>/dev/null | grep -q . && echo evs_variables=1`,
@@ -101,6 +104,7 @@ export function parseTopologyOutput(files: Map<string, Buffer | undefined>, outp
     rabbitmqRunning: kv.get('rabbitmq_running') === '1',
     rabbitmqUnitActive: kv.get('rabbitmq_unit_active') === '1',
     mariadbRunning: kv.get('mariadb_running') === '1',
+    galeraPrimary: kv.get('galera_primary') === '1',
     ...(suspectMs !== undefined && keepaliveMs !== undefined ? { galeraEviction: { suspectMs, keepaliveMs, variables: kv.get('evs_variables') === '1' } } : {}),
     haproxyRunning: kv.get('haproxy_running') === '1',
   };

@@ -183,7 +183,27 @@ function galeraEvictionActions(h: HostHandle, facts: TopologyFacts, wanted: Gale
   return [commandAction(h, `set the running Galera's eviction timing: ${show(running)} -> ${show(wanted)} (no restart)`, command)];
 }
 
-function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: string): HostPlan {
+/** The nodes a Galera node list (`gcomm://a,b,c`, GALERA_NODES_FILE) names that the inventory no longer has. */
+export function nodesLeavingList(current: string | undefined, names: readonly string[]): string[] {
+  const m = /^gcomm:\/\/(.*)$/m.exec(current ?? '');
+  if (!m) return [];
+  return m[1]!.split(',').map((n) => n.trim()).filter((n) => n !== '' && !names.includes(n));
+}
+
+/**
+ * Pure: why taking nodes out of Galera's node list needs the operator's yes, if it does. With no
+ * primary component anywhere (a full outage), the galera agent starts Galera only once every
+ * listed node has reported its last committed seqno, and then from the most advanced: a node that
+ * leaves the list is no longer waited for, so whatever only it had committed is lost. While
+ * Galera runs, a node leaves as any member does.
+ */
+export function nodeListRisk(leaving: readonly string[], galeraRuns: boolean, remaining: readonly string[]): string | undefined {
+  if (leaving.length === 0 || galeraRuns) return undefined;
+  const them = leaving.join(', ');
+  return `Galera has no primary component: the galera agent waits for ${them} to report ${leaving.length > 1 ? 'their' : 'its'} last committed seqno; without ${them} in the list it starts Galera from the most advanced of ${remaining.join(', ')}, and what only ${them} committed is lost`;
+}
+
+function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: string, galeraRuns: boolean): HostPlan {
   const { h, node, facts } = r;
   // A dry run plans every step against the nodes as they are: HAProxy, which the packages step
   // installs before this one applies, may not be there yet. Its file is then planned as new.
@@ -202,7 +222,11 @@ function hostActions(ctx: StepContext, r: Read, haproxyCfg: string, sysctlConf: 
   actions.push(...writeFileActions(h, NODE_ADDRESS_FILE, file(NODE_ADDRESS_FILE), renderNodeAddress(node), { mode: 0o644 }));
   // Before cluster-start: a node being added is in every node's list before Pacemaker can start
   // Galera there, and a node removed is out of it.
-  actions.push(...writeFileActions(h, GALERA_NODES_FILE, file(GALERA_NODES_FILE), renderGaleraNodes(ctx.inv), { mode: 0o644 }));
+  const names = ctx.inv.nodes.map((n) => n.name);
+  const listRisk = nodeListRisk(nodesLeavingList(file(GALERA_NODES_FILE).content?.toString('utf8'), names), galeraRuns, names);
+  for (const a of writeFileActions(h, GALERA_NODES_FILE, file(GALERA_NODES_FILE), renderGaleraNodes(ctx.inv), { mode: 0o644 })) {
+    actions.push(listRisk ? { ...a, disruptive: listRisk } : a);
+  }
 
   const eviction = inventoryGaleraEviction(ctx.inv);
   const galera = writeFileActions(h, GALERA_CNF, file(GALERA_CNF), renderGaleraCnf(ctx.inv, node, eviction), { mode: 0o644 });
@@ -269,11 +293,13 @@ export const topologyFiles: Step = {
       return plans;
     }
     const { source, sha256 } = cookieSource(ctx, decision, reads);
+    // Read on every node of the inventory: a Galera that runs anywhere takes a node's leaving as usual.
+    const galeraRuns = [...reads.values()].some((r) => r.facts.galeraPrimary);
     const haproxyCfg = renderHaproxyCfg(ctx.inv);
     const sysctlConf = renderNonlocalBindConf(ctx.inv);
     for (const n of hosts) {
       const r = reads.get(n.name)!;
-      const plan = hostActions(ctx, r, haproxyCfg, sysctlConf);
+      const plan = hostActions(ctx, r, haproxyCfg, sysctlConf, galeraRuns);
       if (!plan.ok) {
         plans.set(n.name, plan);
         continue;

@@ -1,7 +1,7 @@
 // Galera's state as osha status reads it: MariaDB's wsrep status, grastate.dat, and the promotion
 // history in the CIB's status section (the shapes MariaDB 10.11 and Pacemaker 2.1 print).
 import { expect } from 'chai';
-import { firstPromoted, galeraCheckProbe, galeraStateScript, parseGaleraState, startsNewCluster } from '../../src/facts/galera.ts';
+import { firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor, galeraStateScript, parseGaleraState, startsNewCluster } from '../../src/facts/galera.ts';
 
 describe('galera state', function () {
   it('reads a running node from SHOW GLOBAL STATUS', function () {
@@ -43,5 +43,20 @@ describe('galera state', function () {
     const xml = `<status>${op('node1', 1700000010)}${op('node2', 1700000005)}${op('node3', 1700000001, 'start')}${op('node4', 1600000000, 'promote', 'offline')}</status>`;
     expect(firstPromoted(xml, 'osha-galera')).to.deep.equal({ node: 'node2', at: new Date(1700000005_000) });
     expect(firstPromoted('<status/>', 'osha-galera')).to.equal(undefined);
+  });
+
+  it("after a full outage: what each node's agent reported to Pacemaker, and whom it still waits for", function () {
+    const attrs = (node: string, pairs: [string, string][]) =>
+      `<node_state id="${node}" uname="${node}" crmd="online"><transient_attributes id="${node}"><instance_attributes id="status-${node}">${pairs.map(([n, v]) => `<nvpair id="status-${node}-${n}" name="${n}" value="${v}"/>`).join('')}</instance_attributes></transient_attributes></node_state>`;
+    const xml = `<status>${attrs('node1', [['osha-galera-last-committed', '15'], ['osha-galera-safe-to-bootstrap', '0']])}${attrs('node2', [['osha-galera-last-committed', '17']])}${attrs('node3', [['other-last-committed', '9']])}</status>`;
+    const reports = galeraReports(xml, 'osha-galera');
+    expect([...reports.lastCommitted]).to.deep.equal([['node1', '15'], ['node2', '17']]);
+    expect(reports.safeToBootstrap).to.deep.equal([]);
+    expect(galeraWaitsFor(['node1', 'node2', 'node3', 'node4'], false, reports)).to.deep.equal(['node3', 'node4']);
+    // Galera runs, or a clean shutdown left a node safe to bootstrap: the agent waits for nobody.
+    expect(galeraWaitsFor(['node1', 'node2', 'node3'], true, reports)).to.deep.equal([]);
+    const safe = galeraReports(`<status>${attrs('node2', [['osha-galera-safe-to-bootstrap', '1']])}</status>`, 'osha-galera');
+    expect(safe.safeToBootstrap).to.deep.equal(['node2']);
+    expect(galeraWaitsFor(['node1', 'node2'], false, safe)).to.deep.equal([]);
   });
 });

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideCookie, galeraEvictionCommand } from '../../src/steps/topology-files.ts';
+import { decideCookie, galeraEvictionCommand, nodeListRisk, nodesLeavingList } from '../../src/steps/topology-files.ts';
 import { parseIsoDuration, parseTopologyOutput, readTopologyFacts } from '../../src/facts/topology.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { runSteps, type Reporter } from '../../src/runner/run.ts';
@@ -16,6 +16,26 @@ const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 
 describe('topology-files step', () => {
+  describe("Galera's node list losing nodes", () => {
+    it('names the nodes a list has that the inventory no longer has', () => {
+      expect(nodesLeavingList('gcomm://node1,node2,node3,node4\n', ['node1', 'node2', 'node3'])).to.deep.equal(['node4']);
+      expect(nodesLeavingList('gcomm://node1,node2\n', ['node1', 'node2', 'node3'])).to.deep.equal([]);
+      expect(nodesLeavingList(undefined, ['node1'])).to.deep.equal([]);
+    });
+
+    it('needs a yes only while no primary component runs (the agent waits for every listed node)', () => {
+      const risk = nodeListRisk(['node4'], false, ['node1', 'node2', 'node3']);
+      expect(risk).to.include('no primary component').and.include('most advanced of node1, node2, node3').and.include('what only node4 committed is lost');
+      expect(nodeListRisk(['node4'], true, ['node1', 'node2', 'node3'])).to.equal(undefined);
+      expect(nodeListRisk([], false, ['node1'])).to.equal(undefined);
+    });
+
+    it('reads whether MariaDB is in the primary component', () => {
+      expect(parseTopologyOutput(new Map(), 'mariadb_running=1\ngalera_primary=1\n').galeraPrimary).to.equal(true);
+      expect(parseTopologyOutput(new Map(), 'mariadb_running=1\n').galeraPrimary).to.equal(false);
+    });
+  });
+
   describe('the Erlang cookie', () => {
     const node = (host: string, sha256?: string, running = false) => ({ host, sha256, running });
 
