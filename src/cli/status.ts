@@ -150,9 +150,15 @@ function checkText(n: GaleraNodeState): string {
   return n.check.status === 200 ? `; HAProxy: ${chalk.green('takes clients')}` : `; HAProxy: ${chalk.red(`takes none (${n.check.reason})`)}`;
 }
 
+const CIB_MARK = '--- cib';
+
 /** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
 async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
-  const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }] = await Promise.all([import('../facts/galera.ts'), import('../render/haproxy.ts')]);
+  const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }, { GALERA_NODES_FILE }] = await Promise.all([
+    import('../facts/galera.ts'),
+    import('../render/haproxy.ts'),
+    import('../render/node-files.ts'),
+  ]);
   const nodes = await Promise.all(
     inv.nodes.map(async (n) => {
       const c = await session.connect(n.name);
@@ -166,15 +172,18 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
   if (bootstrapped.length === 1) report.bootstrappedBy = bootstrapped[0]!.node;
   const c = await session.connect(asked);
   if (c.ok) {
-    const cib = await c.value.exec('cibadmin --query --scope status', { timeoutMs: 20_000 });
-    const statusXml = cib.ok && cib.value.code === 0 ? cib.value.stdout : undefined;
+    // Galera's node list as the agents read it (the inventory may already differ), then the CIB's status.
+    const cib = await c.value.exec(`cat ${GALERA_NODES_FILE} 2>/dev/null; echo '${CIB_MARK}'; cibadmin --query --scope status`, { timeoutMs: 20_000 });
+    const [listFile = '', statusOut = ''] = cib.ok ? cib.value.stdout.split(`${CIB_MARK}\n`) : [];
+    const statusXml = cib.ok && cib.value.code === 0 ? statusOut : undefined;
     const first = statusXml ? firstPromoted(statusXml, galeraId) : undefined;
     if (first) report.promotedFirst = { node: first.node, at: first.at.toISOString() };
     const primary = nodes.some((n) => 'running' in n && n.clusterStatus === 'Primary');
     if (statusXml && !primary) {
       const reports = galeraReports(statusXml, galeraId);
       report.reported = Object.fromEntries(reports.lastCommitted);
-      report.waitingFor = galeraWaitsFor(inv.nodes.map((n) => n.name), primary, reports);
+      const listed = /^gcomm:\/\/(.+)$/m.exec(listFile)?.[1]?.split(',').map((n) => n.trim()).filter(Boolean);
+      report.waitingFor = galeraWaitsFor(listed ?? inv.nodes.map((n) => n.name), primary, reports);
     }
   }
   return report;
