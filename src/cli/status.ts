@@ -126,14 +126,14 @@ function renderGalera(g: NonNullable<StatusReport['galera']>, online: Set<string
 
 /**
  * Why Galera does not start after a full outage, and the ways on. A node online in the cluster
- * whose agent has not reported yet is still starting its instance; one that is not online cannot
+ * whose agent has not reported yet is starting its instance (or failed to: see failed actions); one that is not online cannot
  * report until it is back.
  */
 function waitingText(waiting: string[], reported: Record<string, string>, online: Set<string>): string[] {
   const away = waiting.filter((n) => !online.has(n));
   const rest = Object.entries(reported).sort(([, a], [, b]) => Number(b) - Number(a));
   const lines = [
-    chalk.yellow(`  the galera agent starts Galera once every listed node has reported its last committed seqno; it waits for ${waiting.map((n) => `${n} (${online.has(n) ? 'starting its instance' : 'not in the cluster'})`).join(', ')}`),
+    chalk.yellow(`  the galera agent starts Galera once every listed node has reported its last committed seqno; it waits for ${waiting.map((n) => `${n} (${online.has(n) ? 'online, no report yet' : 'not in the cluster'})`).join(', ')}`),
     `  reported: ${rest.length ? rest.map(([n, s]) => `${n} seqno ${s}`).join(', ') : 'none yet'}`,
   ];
   if (away.length > 0) {
@@ -154,7 +154,7 @@ const CIB_MARK = '--- cib';
 
 /** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
 async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
-  const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }, { GALERA_NODES_FILE }] = await Promise.all([
+  const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }, { GALERA_NODES_FILE, parseGaleraNodes }] = await Promise.all([
     import('../facts/galera.ts'),
     import('../render/haproxy.ts'),
     import('../render/node-files.ts'),
@@ -182,7 +182,7 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
     if (statusXml && !primary) {
       const reports = galeraReports(statusXml, galeraId);
       report.reported = Object.fromEntries(reports.lastCommitted);
-      const listed = /^gcomm:\/\/(.+)$/m.exec(listFile)?.[1]?.split(',').map((n) => n.trim()).filter(Boolean);
+      const listed = parseGaleraNodes(listFile);
       report.waitingFor = galeraWaitsFor(listed ?? inv.nodes.map((n) => n.name), primary, reports);
     }
   }

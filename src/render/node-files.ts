@@ -24,6 +24,12 @@ export function renderGaleraNodes(inv: Inventory): string {
   return `${galeraClusterAddress(inv)}\n`;
 }
 
+/** The node names a Galera node list (GALERA_NODES_FILE's `gcomm://a,b,c`) holds; undefined when the text has none. */
+export function parseGaleraNodes(text: string | undefined): string[] | undefined {
+  const m = /^gcomm:\/\/(.*)$/m.exec(text ?? '');
+  return m ? m[1]!.split(',').map((n) => n.trim()).filter((n) => n !== '') : undefined;
+}
+
 /** The address osha's agents take for `@node`: one line. */
 export function renderNodeAddress(node: InventoryNode): string {
   return `${node.address}\n`;

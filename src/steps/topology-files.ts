@@ -19,6 +19,7 @@ import {
   RABBITMQ_ENV_CONF,
   nonlocalBindFamilies,
   nonlocalBindKey,
+  parseGaleraNodes,
   renderGaleraCnf,
   renderGaleraNodes,
   renderNodeAddress,
@@ -185,9 +186,7 @@ function galeraEvictionActions(h: HostHandle, facts: TopologyFacts, wanted: Gale
 
 /** The nodes a Galera node list (`gcomm://a,b,c`, GALERA_NODES_FILE) names that the inventory no longer has. */
 export function nodesLeavingList(current: string | undefined, names: readonly string[]): string[] {
-  const m = /^gcomm:\/\/(.*)$/m.exec(current ?? '');
-  if (!m) return [];
-  return m[1]!.split(',').map((n) => n.trim()).filter((n) => n !== '' && !names.includes(n));
+  return (parseGaleraNodes(current) ?? []).filter((n) => !names.includes(n));
 }
 
 /**
