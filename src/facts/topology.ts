@@ -64,10 +64,12 @@ export function topologyScript(dirs: readonly string[], sysctlKeys: readonly str
     'pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1 && echo rabbitmq_running=1',
     'systemctl is-active --quiet rabbitmq-server.service 2>/dev/null && echo rabbitmq_unit_active=1',
     'pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1 && echo mariadb_running=1',
-    `mysql -NBe "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'" 2>/dev/null | awk '$2 == "Primary" {print "galera_primary=1"}'`,
+    // One MariaDB client for all of Galera's state (a client start is most of its cost).
+    `w=$(mysql -NBe "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'; SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_provider_options', 'wsrep_provider_evs_suspect_timeout')" 2>/dev/null)`,
+    `printf '%s\\n' "$w" | awk -F'\\t' '$1 == "wsrep_cluster_status" && $2 == "Primary" {print "galera_primary=1"}'`,
     // A running Galera's own failure detection (none without wsrep: the variable is then empty).
-    `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'" 2>/dev/null | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
-    `mysql -NBe "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_evs_suspect_timeout'" 2>/dev/null | grep -q . && echo evs_variables=1`,
+    `printf '%s\\n' "$w" | grep '^wsrep_provider_options' | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
+    `printf '%s\\n' "$w" | grep -q '^wsrep_provider_evs_suspect_timeout' && echo evs_variables=1`,
     'pgrep -x haproxy >/dev/null 2>&1 && echo haproxy_running=1',
     sh`for k in ${[...sysctlKeys]}; do f=/proc/sys/$(echo "$k" | tr . /); echo "sysctl:$k=$(cat "$f" 2>/dev/null)"; [ -w "$f" ] && echo "writable:$k=1"; done`,
     sh`for d in ${[...dirs]}; do [ -d "$d" ] && echo "dir=$d"; done`,
