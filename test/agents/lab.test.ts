@@ -1,7 +1,8 @@
 // osha's agents against REAL Debian bookworm daemons in a lab node (systemd-nspawn): keystone
 // (uwsgi), glance-api, heat-api (uwsgi) and heat-engine (a worker on RabbitMQ), with a real
-// MariaDB. ocf-tester at depths 0, 10 and 20, the deploy's verification command, and failure
-// injection with exact exit codes.
+// MariaDB. ocf-tester at depth 20 (its whole sequence, once per agent), the monitor at depths 0
+// and 10 around one start and stop, the deploy's verification command, and failure injection with
+// exact exit codes.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { agentFiles, verifyCommand, type AgentFile } from '../../src/agents/files.ts';
@@ -48,6 +49,26 @@ function agentCall(agent: string, action: string, instance: string, params: Reco
 function ocfTesterCall(agent: string, instance: string, params: Record<string, string>, level: number): string {
   const opts = Object.entries(params).map(([k, v]) => `-o ${shq(`${k}=${v}`)}`);
   return `OCF_CHECK_LEVEL=${level} ocf-tester -n ${instance} ${opts.join(' ')} ${AGENTS}/${agent}`;
+}
+
+/**
+ * What ocf-tester checks of depths 0 and 10 (the monitor answers 0 while the service runs and 7
+ * once it is stopped), around one start and stop: ocf-tester at depth 20 covers the rest of its
+ * sequence (double start and stop, probes, validate-all) once per agent, and each full run of it
+ * costs a real service's start and stop several times.
+ */
+function shallowDepthsScript(agent: string, instance: string, params: Record<string, string>): string {
+  const monitor = (l: number) => agentCall(agent, 'monitor', instance, params, { OCF_CHECK_LEVEL: String(l) });
+  return [
+    `${agentCall(agent, 'start', instance, params)}; echo "start=$?"`,
+    ...[0, 10].map((l) => `${monitor(l)}; echo "running${l}=$?"`),
+    `${agentCall(agent, 'stop', instance, params)}; echo "stop=$?"`,
+    ...[0, 10].map((l) => `${monitor(l)}; echo "stopped${l}=$?"`),
+  ].join('\n');
+}
+
+function expectShallowDepths(r: RunOutput): void {
+  for (const line of ['start=0', 'running0=0', 'running10=0', 'stop=0', 'stopped0=7', 'stopped10=7']) expect(r.stdout, r.stdout + r.stderr).to.match(new RegExp(`^${line}$`, 'm'));
 }
 
 const credentials = { os_username: 'admin', os_project_name: 'admin', os_password_file: PASSWORD_FILE };
@@ -105,14 +126,17 @@ done; true`);
     expect(list.stdout.split('\n').filter(Boolean).sort()).to.deep.equal([...names].sort());
   });
 
-  for (const level of [0, 10, 20]) {
-    it(`ocf-tester passes for keystone (real, uwsgi) at depth ${level}`, async function () {
-      this.timeout(300_000);
-      const r = await sh(ocfTesterCall('keystone', `osha-lab-kst${level}`, keystoneParams, level));
-      expect(r.code, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout).to.contain('passed all tests');
-    });
-  }
+  it('ocf-tester passes for keystone (real, uwsgi) at depth 20', async function () {
+    this.timeout(300_000);
+    const r = await sh(ocfTesterCall('keystone', 'osha-lab-kst20', keystoneParams, 20));
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('passed all tests');
+  });
+
+  it('keystone (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
+    this.timeout(300_000);
+    expectShallowDepths(await sh(shallowDepthsScript('keystone', 'osha-lab-kst10', keystoneParams)));
+  });
 
   describe('with keystone running (real)', function () {
     before(async function () {
@@ -121,13 +145,17 @@ done; true`);
       expect(r.code, r.stderr).to.equal(0);
     });
 
-    for (const level of [0, 10, 20]) {
-      it(`ocf-tester passes for glance-api (real) at depth ${level}`, async function () {
-        this.timeout(300_000);
-        const r = await sh(ocfTesterCall('glance-api', `osha-lab-gl${level}`, glanceParams, level));
-        expect(r.code, r.stdout + r.stderr).to.equal(0);
-      });
-    }
+    it('ocf-tester passes for glance-api (real) at depth 20', async function () {
+      this.timeout(300_000);
+      const r = await sh(ocfTesterCall('glance-api', 'osha-lab-gl20', glanceParams, 20));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('passed all tests');
+    });
+
+    it('glance-api (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
+      this.timeout(300_000);
+      expectShallowDepths(await sh(shallowDepthsScript('glance-api', 'osha-lab-gl10', glanceParams)));
+    });
 
     it('real keystone: drained health check (503) while the process lives gives 1; depth 0 still 0', async function () {
       const r = await sh(
@@ -214,27 +242,31 @@ rm -f /root/wrong.password`);
       await sh(`${agentCall('heat-api', 'stop', 'osha-lab-hapi', {})}; ${agentCall('heat-engine', 'stop', 'osha-lab-heng', {})}; systemctl start rabbitmq-server; true`);
     });
 
-    for (const level of [0, 10, 20]) {
-      it(`ocf-tester passes for heat-api (real, uwsgi) at depth ${level}`, async function () {
-        this.timeout(300_000);
-        const r = await sh(ocfTesterCall('heat-api', `osha-lab-hapi${level}`, heatApiParams, level));
-        expect(r.code, r.stdout + r.stderr).to.equal(0);
-        expect(r.stdout).to.contain('passed all tests');
-      });
-    }
+    it('ocf-tester passes for heat-api (real, uwsgi) at depth 20', async function () {
+      this.timeout(300_000);
+      const r = await sh(ocfTesterCall('heat-api', 'osha-lab-hapi20', heatApiParams, 20));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('passed all tests');
+    });
 
-    for (const level of [0, 10, 20]) {
-      it(`ocf-tester passes for heat-engine (real) at depth ${level}`, async function () {
-        this.timeout(300_000);
-        if (level === 20) {
-          const api = await sh(`${agentCall('heat-api', 'start', 'osha-lab-hapi', heatApiParams)}; echo "rc=$?"`);
-          expect(api.stdout, api.stderr).to.contain('rc=0');
-        }
-        const r = await sh(ocfTesterCall('heat-engine', `osha-lab-heng${level}`, heatEngineParams, level));
-        expect(r.code, r.stdout + r.stderr).to.equal(0);
-        expect(r.stdout).to.contain('passed all tests');
-      });
-    }
+    it('heat-api (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
+      this.timeout(300_000);
+      expectShallowDepths(await sh(shallowDepthsScript('heat-api', 'osha-lab-hapi10', heatApiParams)));
+    });
+
+    it('heat-engine (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
+      this.timeout(300_000);
+      expectShallowDepths(await sh(shallowDepthsScript('heat-engine', 'osha-lab-heng10', heatEngineParams)));
+    });
+
+    it('ocf-tester passes for heat-engine (real) at depth 20 (heat-api running: the check asks it)', async function () {
+      this.timeout(300_000);
+      const api = await sh(`${agentCall('heat-api', 'start', 'osha-lab-hapi', heatApiParams)}; echo "rc=$?"`);
+      expect(api.stdout, api.stderr).to.contain('rc=0');
+      const r = await sh(ocfTesterCall('heat-engine', 'osha-lab-heng20', heatEngineParams, 20));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('passed all tests');
+    });
 
     it('real heat-engine at depth 20 is "up" in the service list of the real heat-api, which answers; with heat-api stopped it passes with a warning', async function () {
       this.timeout(120_000);
