@@ -29,9 +29,6 @@ const GROUP_A = [
   'test/deploy/active-active-handover.test.ts',
   'test/wizard/init-deploy.test.ts',
   'test/lab/lab.test.ts',
-  // Last in A, beside group B's HA demo: one node with real OpenStack services, no Pacemaker.
-  // In B it came before the add-and-remove file, which alone keeps B the longer group.
-  'test/agents/lab.test.ts',
 ];
 
 const mochaBin = join('node_modules', 'mocha', 'bin', 'mocha.js');
