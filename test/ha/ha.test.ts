@@ -162,11 +162,12 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
   let inventory: string;
   let image: Image;
   const data = randomBytes(256 * 1024);
-  const startedAt = Date.now();
+  let startedAt = 0;
 
   before(async function () {
     this.timeout(45 * 60_000);
     await skipWithoutLab(this);
+    startedAt = Date.now();
     const drop = async () => {
       await haLabDown(HA_PLACE.dir);
       console.log(`      (HA lab: ${Math.round((Date.now() - startedAt) / 1000)} s from fixture start to teardown)`);
