@@ -92,6 +92,13 @@ describe('OCF agents with the real Debian keystone, glance-api, heat-api and hea
     return nodeScript(node, command, timeoutMs);
   }
 
+  /** ocf-tester's whole sequence at depth 20 on one agent, which must pass every test. */
+  async function expectOcfTesterPasses(agent: string, instance: string, params: Record<string, string>): Promise<void> {
+    const r = await sh(ocfTesterCall(agent, instance, params, 20));
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('passed all tests');
+  }
+
   before(async function () {
     this.timeout(30 * 60_000);
     lab = await sharedLab(this, { nodes: 2 });
@@ -128,9 +135,7 @@ done; true`);
 
   it('ocf-tester passes for keystone (real, uwsgi) at depth 20', async function () {
     this.timeout(300_000);
-    const r = await sh(ocfTesterCall('keystone', 'osha-lab-kst20', keystoneParams, 20));
-    expect(r.code, r.stdout + r.stderr).to.equal(0);
-    expect(r.stdout).to.contain('passed all tests');
+    await expectOcfTesterPasses('keystone', 'osha-lab-kst20', keystoneParams);
   });
 
   it('keystone (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
@@ -147,9 +152,7 @@ done; true`);
 
     it('ocf-tester passes for glance-api (real) at depth 20', async function () {
       this.timeout(300_000);
-      const r = await sh(ocfTesterCall('glance-api', 'osha-lab-gl20', glanceParams, 20));
-      expect(r.code, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout).to.contain('passed all tests');
+      await expectOcfTesterPasses('glance-api', 'osha-lab-gl20', glanceParams);
     });
 
     it('glance-api (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
@@ -244,9 +247,7 @@ rm -f /root/wrong.password`);
 
     it('ocf-tester passes for heat-api (real, uwsgi) at depth 20', async function () {
       this.timeout(300_000);
-      const r = await sh(ocfTesterCall('heat-api', 'osha-lab-hapi20', heatApiParams, 20));
-      expect(r.code, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout).to.contain('passed all tests');
+      await expectOcfTesterPasses('heat-api', 'osha-lab-hapi20', heatApiParams);
     });
 
     it('heat-api (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
@@ -263,9 +264,7 @@ rm -f /root/wrong.password`);
       this.timeout(300_000);
       const api = await sh(`${agentCall('heat-api', 'start', 'osha-lab-hapi', heatApiParams)}; echo "rc=$?"`);
       expect(api.stdout, api.stderr).to.contain('rc=0');
-      const r = await sh(ocfTesterCall('heat-engine', 'osha-lab-heng20', heatEngineParams, 20));
-      expect(r.code, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout).to.contain('passed all tests');
+      await expectOcfTesterPasses('heat-engine', 'osha-lab-heng20', heatEngineParams);
     });
 
     it('real heat-engine at depth 20 is "up" in the service list of the real heat-api, which answers; with heat-api stopped it passes with a warning', async function () {
