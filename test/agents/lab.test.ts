@@ -92,6 +92,22 @@ describe('OCF agents with the real Debian keystone, glance-api, heat-api and hea
     return nodeScript(node, command, timeoutMs);
   }
 
+  /**
+   * The two depth tests of an agent whose service needs nothing else started first: ocf-tester's
+   * whole sequence at depth 20, then the monitor at depths 0 and 10 around one start and stop.
+   */
+  function depthTests(agent: string, what: string, tag: string, params: Record<string, string>): void {
+    it(`ocf-tester passes for ${agent} (${what}) at depth 20`, async function () {
+      this.timeout(300_000);
+      await expectOcfTesterPasses(agent, `osha-lab-${tag}20`, params);
+    });
+
+    it(`${agent} (${what}): monitor 0 at depths 0 and 10 while it runs, 7 once stopped`, async function () {
+      this.timeout(300_000);
+      expectShallowDepths(await sh(shallowDepthsScript(agent, `osha-lab-${tag}10`, params)));
+    });
+  }
+
   /** ocf-tester's whole sequence at depth 20 on one agent, which must pass every test. */
   async function expectOcfTesterPasses(agent: string, instance: string, params: Record<string, string>): Promise<void> {
     const r = await sh(ocfTesterCall(agent, instance, params, 20));
@@ -133,15 +149,7 @@ done; true`);
     expect(list.stdout.split('\n').filter(Boolean).sort()).to.deep.equal([...names].sort());
   });
 
-  it('ocf-tester passes for keystone (real, uwsgi) at depth 20', async function () {
-    this.timeout(300_000);
-    await expectOcfTesterPasses('keystone', 'osha-lab-kst20', keystoneParams);
-  });
-
-  it('keystone (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
-    this.timeout(300_000);
-    expectShallowDepths(await sh(shallowDepthsScript('keystone', 'osha-lab-kst10', keystoneParams)));
-  });
+  depthTests('keystone', 'real, uwsgi', 'kst', keystoneParams);
 
   describe('with keystone running (real)', function () {
     before(async function () {
@@ -150,15 +158,7 @@ done; true`);
       expect(r.code, r.stderr).to.equal(0);
     });
 
-    it('ocf-tester passes for glance-api (real) at depth 20', async function () {
-      this.timeout(300_000);
-      await expectOcfTesterPasses('glance-api', 'osha-lab-gl20', glanceParams);
-    });
-
-    it('glance-api (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
-      this.timeout(300_000);
-      expectShallowDepths(await sh(shallowDepthsScript('glance-api', 'osha-lab-gl10', glanceParams)));
-    });
+    depthTests('glance-api', 'real', 'gl', glanceParams);
 
     it('real keystone: drained health check (503) while the process lives gives 1; depth 0 still 0', async function () {
       const r = await sh(
@@ -245,15 +245,7 @@ rm -f /root/wrong.password`);
       await sh(`${agentCall('heat-api', 'stop', 'osha-lab-hapi', {})}; ${agentCall('heat-engine', 'stop', 'osha-lab-heng', {})}; systemctl start rabbitmq-server; true`);
     });
 
-    it('ocf-tester passes for heat-api (real, uwsgi) at depth 20', async function () {
-      this.timeout(300_000);
-      await expectOcfTesterPasses('heat-api', 'osha-lab-hapi20', heatApiParams);
-    });
-
-    it('heat-api (real, uwsgi): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
-      this.timeout(300_000);
-      expectShallowDepths(await sh(shallowDepthsScript('heat-api', 'osha-lab-hapi10', heatApiParams)));
-    });
+    depthTests('heat-api', 'real, uwsgi', 'hapi', heatApiParams);
 
     it('heat-engine (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
       this.timeout(300_000);
