@@ -36,6 +36,15 @@ const LAB_MARK = '.osha-lab';
  */
 export const KEYSTONE_UWSGI_TUNING = '--processes 1 --threads 8';
 
+/**
+ * Active-active: how often the lab's Pacemaker runs rabbitmq-cluster's monitor. Each run starts
+ * three rabbitmqctl processes, each an Erlang VM of about 1 s of CPU on a lab node (measured: 2.9 s
+ * of CPU per run), so osha's 30 s kept a tenth of a core per node busy watching, on nodes that all
+ * share this machine's cores. Nothing in the lab's scenarios waits for it: a node that dies is seen
+ * by corosync, a broker's clients move to the others by themselves.
+ */
+export const LAB_RABBITMQ_MONITOR_INTERVAL = '120s';
+
 export interface ControllerSecrets {
   /** keystone's admin user. */
   admin: string;
@@ -361,7 +370,7 @@ export async function labControllers(dir: string, opts: ControllersOptions = {})
   }
   const inventory = renderInventory({
     ...state,
-    mission: { passwordFile: files.passwordFile, services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING, topology },
+    mission: { passwordFile: files.passwordFile, services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING, rabbitmqMonitor: LAB_RABBITMQ_MONITOR_INTERVAL, topology },
   });
   await writeWhole(state.files.inventory, inventory, { overwrite: true, mode: 0o644 });
   const saved = await updateState(stateFile, (st) => {
