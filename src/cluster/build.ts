@@ -1,7 +1,7 @@
 // buildResourceModel: the inventory's services, VIPs, storage, fencing and user additions turned
 // into Pacemaker primitives, groups, clones and constraints. Pure: same inventory, same model.
 import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
-import { MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
+import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL, MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
 import { SERVICES } from '../services/registry.ts';
 import {
@@ -232,6 +232,11 @@ function primitive(id: string, origin: string, agent: Agent, params: Attributes,
   };
 }
 
+/** The interval and timeout an override gives, leaving out those it does not. */
+function definedTimings(t: { interval?: string; timeout?: string } | undefined): { interval?: string; timeout?: string } {
+  return Object.fromEntries(Object.entries(t ?? {}).filter(([, v]) => v !== undefined));
+}
+
 function operations(defaults: OpTimings, override: ResourceOverride['ops']): Operation[] {
   return (['start', 'stop', 'monitor'] as const).map((name) => ({
     name,
@@ -444,10 +449,11 @@ const RABBITMQ_CLUSTER_OPS: OpTimings = { start: { interval: '0s', timeout: '200
  * mysql and crm_attribute calls). Clients never wait for it: HAProxy's own checks take a node out
  * within seconds; it decides when Pacemaker restarts a server. 15 s, not TripleO's 10 s; it must
  * differ from the unpromoted monitor's 20 s (Pacemaker keys a recurring operation by its interval),
- * which stays as it is because a full outage's bootstrap waits for it.
+ * which stays as it is because a full outage's bootstrap waits for it. The inventory's
+ * resources.overrides.mysql.ops.monitor sets this one: it is the monitor that runs.
  */
-const GALERA_PROMOTED_MONITOR = { name: 'monitor', interval: '15s', timeout: '30s', role: 'Promoted' } as const;
-const GALERA_OPS: OpTimings = { start: { interval: '0s', timeout: '120s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: '20s', timeout: '30s' } };
+const GALERA_PROMOTED_MONITOR = { name: 'monitor', interval: GALERA_PROMOTED_MONITOR_INTERVAL, timeout: '30s', role: 'Promoted' } as const;
+const GALERA_OPS: OpTimings = { start: { interval: '0s', timeout: '120s' }, stop: { interval: '0s', timeout: '120s' }, monitor: { interval: GALERA_UNPROMOTED_MONITOR_INTERVAL, timeout: '30s' } };
 
 /**
  * MariaDB Galera and a RabbitMQ cluster on every node, HAProxy on every node with the VIP where
@@ -466,11 +472,13 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   resources.push(...vips);
 
   const names = inv.nodes.map((n) => n.name);
-  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, overrides.get('mysql'));
+  const mysqlOverride = overrides.get('mysql');
+  const promotedMonitor = { ...GALERA_PROMOTED_MONITOR, ...definedTimings(mysqlOverride?.ops?.monitor) };
+  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, mysqlOverride && { ...mysqlOverride, ops: mysqlOverride.ops && { ...mysqlOverride.ops, monitor: undefined } });
   // promote: an SST of a large database takes long. Not on-fail=block as TripleO had it: bookworm's
   // agent (4.12, without resource-agents PR #1910) can fail a promote while a joiner briefly reports
   // non-Primary during IST; a failed promote is then retried instead of waiting for a human.
-  galera.ops.push({ name: 'promote', interval: '0s', timeout: '300s' }, { name: 'demote', interval: '0s', timeout: '120s' }, { ...GALERA_PROMOTED_MONITOR });
+  galera.ops.push({ name: 'promote', interval: '0s', timeout: '300s' }, { name: 'demote', interval: '0s', timeout: '120s' }, promotedMonitor);
   const galeraClone: Clone = {
     kind: 'clone',
     id: GALERA_CLONE_ID,

@@ -27,6 +27,16 @@ export const MONITOR_TIMEOUTS: Record<DepthKey, string> = { depth0: '20s', depth
 /** Depths an operator may switch off; depth 10 (the health check) always runs. */
 export const OPTIONAL_DEPTHS: readonly DepthKey[] = ['depth0', 'depth20'];
 
+/**
+ * Active-active Galera's two monitors. Every instance is promoted while Galera runs, so the
+ * promoted instances' monitor is the one that runs all the time; resources.overrides.mysql.ops.monitor
+ * sets it. The unpromoted instances' monitor runs only while an instance waits to join or to
+ * bootstrap, and a full outage's bootstrap waits for its reports: it keeps its interval. Pacemaker
+ * keys a recurring operation by its interval, so the two must differ.
+ */
+export const GALERA_PROMOTED_MONITOR_INTERVAL = '15s';
+export const GALERA_UNPROMOTED_MONITOR_INTERVAL = '20s';
+
 /** Milliseconds of a Pacemaker duration as the schema accepts it (a bare number is seconds). */
 export function durationMs(text: string): number {
   const m = /^([0-9]+)(ms|s|m|min|h)?$/.exec(text);

@@ -8,7 +8,7 @@ import { perService } from '../services/registry.ts';
 
 /** Which services run osha's own agent (their monitors come per depth). */
 const OSHA_AGENT = perService((e) => e.agent === 'osha');
-import { clashingDepths, durationMs, effectiveIntervals, type DepthKey, type MonitorInterval } from './monitors.ts';
+import { GALERA_UNPROMOTED_MONITOR_INTERVAL, clashingDepths, durationMs, effectiveIntervals, type DepthKey, type MonitorInterval } from './monitors.ts';
 
 /** The control-plane layouts osha builds (see `topology` in inventory.example.yaml). */
 export const TOPOLOGIES = ['classic', 'active-active'] as const;
@@ -454,6 +454,17 @@ function activeActiveChecks(inv: RawInventory, add: (path: (string | number)[], 
     if (!inv.services.includes(svc)) add(['services'], `active-active clusters ${svc === 'mysql' ? 'MariaDB (Galera)' : 'RabbitMQ'} on every node: add ${svc} to services, or use topology: classic`);
     if (inv.resources.storage[svc]) {
       add(['resources', 'storage', svc], `active-active keeps ${svc}'s data on every node (${svc === 'mysql' ? 'Galera' : 'RabbitMQ'} replicates it); remove resources.storage.${svc}, or use topology: classic`);
+    }
+  }
+  // mysql's ops.monitor is the promoted Galera instances' monitor here; the unpromoted one keeps its interval.
+  for (const [key, o] of Object.entries(inv.resources.overrides)) {
+    const interval = o.ops?.monitor?.interval;
+    if (canonicalService(key) !== 'mysql' || interval === undefined) continue;
+    if (durationMs(interval) === durationMs(GALERA_UNPROMOTED_MONITOR_INTERVAL)) {
+      add(
+        ['resources', 'overrides', key, 'ops', 'monitor', 'interval'],
+        `in the active-active topology this is the monitor of Galera's promoted instances, and ${GALERA_UNPROMOTED_MONITOR_INTERVAL} is the unpromoted instances' (a full outage's bootstrap waits for it); Pacemaker needs a different interval for each monitor of a resource: pick another`,
+      );
     }
   }
   inv.resources.existing.forEach((e, i) => {

@@ -111,6 +111,19 @@ describe('active-active topology: the resource set', function () {
     const shared = parseInventory(threeNodeInventory(['mysql', 'rabbitmq'], 'topology: active-active\nstonith: { unsafe_no_fencing: true }\nresources: { storage: { mysql: { device: "198.18.0.50:/x", fstype: nfs4 } } }'), 'aa.yaml');
     expect(shared.ok ? '' : shared.error.map((p) => `${p.field}: ${p.message}`).join('\n')).to.match(/resources\.storage\.mysql: active-active keeps mysql's data on every node/);
   });
+
+  it("mysql's ops.monitor sets the monitor of the promoted Galera instances (the one that runs); the unpromoted one keeps 20 s, and an override of 20 s is refused", function () {
+    const text = (monitor: string) => threeNodeInventory(['mysql', 'rabbitmq'], `topology: active-active\nstonith: { unsafe_no_fencing: true }\nresources: { overrides: { mariadb: { ops: { monitor: ${monitor} } } } }`);
+    const crm = renderCrmsh(buildResourceModel(inventoryFrom(text('{ interval: 60s, timeout: 40s }'))));
+    expect(crm).to.include('op monitor interval="20s" timeout="30s" \\\n    op promote');
+    expect(crm).to.include('op monitor interval="60s" timeout="40s" role="Promoted"');
+    // Only the interval given: the promoted monitor keeps its timeout.
+    expect(renderCrmsh(buildResourceModel(inventoryFrom(text('{ interval: 45s }'))))).to.include('op monitor interval="45s" timeout="30s" role="Promoted"');
+    const clash = parseInventory(text('{ interval: 20 }'), 'aa.yaml');
+    expect(clash.ok ? '' : clash.error.map((p) => `${p.field}: ${p.message}`).join('\n')).to.match(
+      /resources\.overrides\.mariadb\.ops\.monitor\.interval: in the active-active topology this is the monitor of Galera's promoted instances, and 20s is the unpromoted instances'/,
+    );
+  });
 });
 
 describe("active-active topology: Galera's agent on a running cluster", function () {

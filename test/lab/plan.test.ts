@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { planLab, checkPlanOptions, MAX_NODES } from '../../src/lab/plan.ts';
 import { renderInventory } from '../../src/lab/inventory.ts';
-import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, LAB_RABBITMQ_MONITOR_INTERVAL, SHARED_MYSQL } from '../../src/lab/openstack.ts';
+import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, LAB_ACTIVE_ACTIVE_MONITORS, SHARED_MYSQL } from '../../src/lab/openstack.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS, PREINSTALLED } from '../../src/lab/image-recipe.ts';
 import { preflight } from '../../src/lab/preflight.ts';
@@ -75,17 +75,19 @@ describe('lab inventory', () => {
     expect(r.value.resources.overrides.keystone?.params).to.deep.equal({ additional_parameters: '--processes 1 --threads 8' });
   });
 
-  it("watches the active-active lab's RabbitMQ less often than osha's default, saying why; the articles' layout keeps osha's", () => {
+  it("watches the active-active lab's RabbitMQ and Galera less often than osha's defaults, saying why; the articles' layout keeps osha's", () => {
     const plan = planLab({ dir: '/tmp/lab', nodes: 3, subnet: 7 });
-    const mission = { passwordFile: '/tmp/lab/openstack-admin.password', services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING, rabbitmqMonitor: LAB_RABBITMQ_MONITOR_INTERVAL };
+    const mission = { passwordFile: '/tmp/lab/openstack-admin.password', services: CONTROLLER_SERVICES, mysqlData: SHARED_MYSQL, keystoneTuning: KEYSTONE_UWSGI_TUNING, monitors: LAB_ACTIVE_ACTIVE_MONITORS };
     const aa = renderInventory({ ...plan, mission: { ...mission, topology: 'active-active' } });
     const r = parseInventory(aa, 'inventory.yaml');
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     expect(r.value.resources.overrides.rabbitmq?.ops?.monitor).to.deep.equal({ interval: '120s' });
-    expect(aa).to.match(/^ {4}# rabbitmq-cluster's monitor starts three Erlang VMs/m);
+    expect(r.value.resources.overrides.mysql?.ops?.monitor).to.deep.equal({ interval: '60s' });
+    expect(aa).to.match(/^ {4}# Two monitors run less often on lab nodes that share this machine's cores/m);
     const classic = parseInventory(renderInventory({ ...plan, mission }), 'inventory.yaml');
     if (!classic.ok) throw new Error(JSON.stringify(classic.error));
     expect(classic.value.resources.overrides.rabbitmq).to.equal(undefined);
+    expect(classic.value.resources.overrides.mysql).to.equal(undefined);
   });
 
   it('says plainly that a lab made with --no-fencing has no fence device', () => {
