@@ -232,11 +232,6 @@ function primitive(id: string, origin: string, agent: Agent, params: Attributes,
   };
 }
 
-/** The interval and timeout an override gives, leaving out those it does not. */
-function definedTimings(t: { interval?: string; timeout?: string } | undefined): { interval?: string; timeout?: string } {
-  return Object.fromEntries(Object.entries(t ?? {}).filter(([, v]) => v !== undefined));
-}
-
 function operations(defaults: OpTimings, override: ResourceOverride['ops']): Operation[] {
   return (['start', 'stop', 'monitor'] as const).map((name) => ({
     name,
@@ -472,9 +467,12 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   resources.push(...vips);
 
   const names = inv.nodes.map((n) => n.name);
+  // mysql's ops.monitor is the promoted instances' monitor (the one that runs); the unpromoted one keeps GALERA_OPS'.
   const mysqlOverride = overrides.get('mysql');
-  const promotedMonitor = { ...GALERA_PROMOTED_MONITOR, ...definedTimings(mysqlOverride?.ops?.monitor) };
-  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, mysqlOverride && { ...mysqlOverride, ops: mysqlOverride.ops && { ...mysqlOverride.ops, monitor: undefined } });
+  const monitorOverride = mysqlOverride?.ops?.monitor;
+  const promotedMonitor = { ...GALERA_PROMOTED_MONITOR, interval: monitorOverride?.interval ?? GALERA_PROMOTED_MONITOR.interval, timeout: monitorOverride?.timeout ?? GALERA_PROMOTED_MONITOR.timeout };
+  const otherOps = mysqlOverride && { ...mysqlOverride, ops: mysqlOverride.ops && { ...mysqlOverride.ops, monitor: undefined } };
+  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, otherOps);
   // promote: an SST of a large database takes long. Not on-fail=block as TripleO had it: bookworm's
   // agent (4.12, without resource-agents PR #1910) can fail a promote while a joiner briefly reports
   // non-Primary during IST; a failed promote is then retried instead of waiting for a human.
