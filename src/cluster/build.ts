@@ -438,7 +438,8 @@ const HAPROXY_OPS: OpTimings = { start: { interval: '0s', timeout: '60s' }, stop
 // node (measured), so TripleO's 10 s kept more than half a core per node busy watching. Every
 // 30 s instead: a dead broker's clients move to the other brokers at once anyway (oslo.messaging
 // lists them all), the monitor only decides when Pacemaker restarts it.
-const RABBITMQ_CLUSTER_OPS: OpTimings = { start: { interval: '0s', timeout: '200s' }, stop: { interval: '0s', timeout: '200s' }, monitor: { interval: '30s', timeout: '40s' } };
+export const RABBITMQ_CLUSTER_MONITOR_INTERVAL = '30s';
+const RABBITMQ_CLUSTER_OPS: OpTimings = { start: { interval: '0s', timeout: '200s' }, stop: { interval: '0s', timeout: '200s' }, monitor: { interval: RABBITMQ_CLUSTER_MONITOR_INTERVAL, timeout: '40s' } };
 /**
  * The galera monitor of a promoted instance (about 1 s of CPU per run on a lab node: several
  * mysql and crm_attribute calls). Clients never wait for it: HAProxy's own checks take a node out
@@ -471,8 +472,8 @@ function activeActiveModel(inv: Inventory): ResourceModel {
   const mysqlOverride = overrides.get('mysql');
   const monitorOverride = mysqlOverride?.ops?.monitor;
   const promotedMonitor = { ...GALERA_PROMOTED_MONITOR, interval: monitorOverride?.interval ?? GALERA_PROMOTED_MONITOR.interval, timeout: monitorOverride?.timeout ?? GALERA_PROMOTED_MONITOR.timeout };
-  const otherOps = mysqlOverride && { ...mysqlOverride, ops: mysqlOverride.ops && { ...mysqlOverride.ops, monitor: undefined } };
-  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, otherOps);
+  const overrideWithoutMonitor = mysqlOverride && { ...mysqlOverride, ops: mysqlOverride.ops && { ...mysqlOverride.ops, monitor: undefined } };
+  const galera = primitive(GALERA_ID, 'mysql', GALERA_AGENT, GALERA_PARAMS, GALERA_OPS, overrideWithoutMonitor);
   // promote: an SST of a large database takes long. Not on-fail=block as TripleO had it: bookworm's
   // agent (4.12, without resource-agents PR #1910) can fail a promote while a joiner briefly reports
   // non-Primary during IST; a failed promote is then retried instead of waiting for a human.

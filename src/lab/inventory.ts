@@ -2,6 +2,8 @@
 import type { LabPlan } from './plan.ts';
 import type { Topology } from '../inventory/schema.ts';
 import { FENCE_LOGIN, FENCE_PORT, NODE_FENCE_KEY } from './fence.ts';
+import { RABBITMQ_CLUSTER_MONITOR_INTERVAL } from '../cluster/build.ts';
+import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL } from '../inventory/monitors.ts';
 
 /** A YAML scalar that stays a string whatever it contains (JSON strings are valid YAML). */
 const str = (s: string) => JSON.stringify(s);
@@ -36,8 +38,8 @@ function renderServices(plan: InventoryPlan): string[] {
     ...(c.topology === 'active-active' && c.monitors
       ? [
           "    # Two monitors run less often on lab nodes that share this machine's cores: RabbitMQ's starts",
-          `    # three Erlang VMs (about 3 s of CPU here), every ${c.monitors.rabbitmq} instead of osha's 30 s; the promoted`,
-          `    # Galera instances' (about 1 s), every ${c.monitors.mysql} instead of 15 s (the unpromoted one keeps 20 s).`,
+          `    # three Erlang VMs (about 3 s of CPU here), every ${c.monitors.rabbitmq} instead of osha's ${RABBITMQ_CLUSTER_MONITOR_INTERVAL}; the promoted`,
+          `    # Galera instances' (about 1 s), every ${c.monitors.mysql} instead of ${GALERA_PROMOTED_MONITOR_INTERVAL} (the unpromoted one keeps ${GALERA_UNPROMOTED_MONITOR_INTERVAL}).`,
           `    rabbitmq: {ops: {monitor: {interval: ${c.monitors.rabbitmq}}}}`,
           `    mysql: {ops: {monitor: {interval: ${c.monitors.mysql}}}}`,
         ]
