@@ -3,7 +3,7 @@
 // this machine, which has no MariaDB: it must still answer HTTP, 503 with the reason. Its answers
 // from a real Galera are checked on a lab (test/deploy/active-active-handover.test.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,70 @@ describe("osha's Galera check for HAProxy", () => {
           const reason = parseGaleraCheckAnswer(a)?.reason ?? '';
           expect(reason).to.match(/no MariaDB client|MariaDB does not answer/);
         }
+      } finally {
+        child.kill();
+      }
+    });
+
+    it('keeps one MariaDB client running for every status read, and replaces one that ended (a stand-in client: no MariaDB here)', async function () {
+      const port = 19700 + (process.pid % 500);
+      // Stand-in for the mariadb client in batch mode: answers the status query as a synced
+      // Galera node would, echoes the marker SELECT, logs each start. `mode`: `end` makes it end at
+      // its next query (once); `refuse` too, and a new one then fails as a client finding no server.
+      const bin = join(dir, 'bin');
+      mkdirSync(bin, { recursive: true });
+      const mode = join(dir, 'mode');
+      const starts = join(dir, 'starts');
+      writeFileSync(mode, 'ok\n');
+      writeFileSync(
+        join(bin, 'mariadb'),
+        [
+          '#!/bin/bash',
+          `echo start >> ${starts}`,
+          `if [ "$(cat ${mode})" = refuse ]; then echo "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)"; exit 1; fi`,
+          'while IFS= read -r line; do',
+          '  case "$line" in',
+          `    SHOW*) m=$(cat ${mode}); if [ "$m" != ok ]; then [ "$m" = end ] && echo ok > ${mode}; exit 1; fi`,
+          "           printf 'wsrep_cluster_status\\tPrimary\\nwsrep_local_state\\t4\\nwsrep_local_state_comment\\tSynced\\nwsrep_ready\\tON\\n' ;;",
+          `    SELECT*) echo "$line" | sed -E "s/^SELECT '(.*)';$/\\1/" ;;`,
+          '  esac',
+          'done',
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, join(PLAYBOOK_DIR, GALERA_CHECK_SOURCE)], { env: { PATH: `${bin}:/usr/bin:/bin` }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const reason = async () => parseGaleraCheckAnswer(await ask(port))?.reason;
+      /** Answers until the status is read afresh (it is cached STATUS_TTL, 0.5 s). */
+      const fresh = async (want: string) => {
+        const deadline = Date.now() + 10_000;
+        let last: string | undefined;
+        while (Date.now() < deadline && !(last = await reason())?.includes(want)) await new Promise((r) => setTimeout(r, 100));
+        return last;
+      };
+      const startCount = () => readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stderr.on('data', () => (stderr.includes('Listening on') ? resolve() : undefined));
+          child.on('exit', () => reject(new Error(`systemd-socket-activate ended: ${stderr}`)));
+        });
+        expect(await reason()).to.equal('synced: wsrep_local_state 4 (Synced)');
+        // Several reads later (each after the cache expired), still the first client.
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 600));
+          expect(await reason()).to.equal('synced: wsrep_local_state 4 (Synced)');
+        }
+        expect(startCount()).to.equal(1);
+        // The client ends (MariaDB restarted): the same read goes through a new one.
+        writeFileSync(mode, 'end\n');
+        await new Promise((r) => setTimeout(r, 600));
+        expect(await reason()).to.equal('synced: wsrep_local_state 4 (Synced)');
+        expect(startCount()).to.equal(2);
+        // MariaDB gone: the running client ends, the new one finds no server; 503 with its error.
+        writeFileSync(mode, 'refuse\n');
+        expect(await fresh("Can't connect")).to.equal("MariaDB does not answer: ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)");
       } finally {
         child.kill();
       }
