@@ -126,6 +126,8 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
           r = await action.apply();
         } catch (e) {
           r = { ok: false, error: { message: `internal error: ${messageOf(e)}` } };
+        } finally {
+          facts.changed();
         }
         if (!r.ok) {
           failedHosts.add(host);

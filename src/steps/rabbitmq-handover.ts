@@ -25,8 +25,9 @@ const IMPORTED = '.imported';
 /** Plans `fn` on every node, with the node's RabbitMQ facts. */
 function planHandover(ctx: StepContext, fn: (h: HostHandle, f: RabbitFacts) => Result<Action[]>) {
   return planEachHost(ctx, async (h) => {
-    // Read afresh by each step: the steps between them change it.
-    const f = await readRabbitFacts(h.c, h.host, RABBITMQ_PRIMITIVE);
+    // Shared by the three steps only while nothing was applied: the steps between them change it
+    // (init-services stops the broker, resources starts the clone).
+    const f = await ctx.facts.getUntilChange(h.host, 'rabbitmq', () => readRabbitFacts(h.c, h.host, RABBITMQ_PRIMITIVE));
     if (!f.ok) return f;
     return fn(h, f.value);
   });
