@@ -1,7 +1,7 @@
 // buildResourceModel: the inventory's services, VIPs, storage, fencing and user additions turned
 // into Pacemaker primitives, groups, clones and constraints. Pure: same inventory, same model.
 import type { FenceDevice, Inventory, ResourceOverride, UserConstraint, UserPrimitive, Vip } from '../inventory/schema.ts';
-import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL, MONITOR_DEPTHS, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
+import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL, MONITOR_DEPTHS, RABBITMQ_CLUSTER_MONITOR_INTERVAL, MONITOR_TIMEOUTS, depthKey, effectiveIntervals, type MonitorIntervals } from '../inventory/monitors.ts';
 import { canonicalService, type ServiceName } from '../inventory/services.ts';
 import { SERVICES } from '../services/registry.ts';
 import {
@@ -438,7 +438,6 @@ const HAPROXY_OPS: OpTimings = { start: { interval: '0s', timeout: '60s' }, stop
 // node (measured), so TripleO's 10 s kept more than half a core per node busy watching. Every
 // 30 s instead: a dead broker's clients move to the other brokers at once anyway (oslo.messaging
 // lists them all), the monitor only decides when Pacemaker restarts it.
-export const RABBITMQ_CLUSTER_MONITOR_INTERVAL = '30s';
 const RABBITMQ_CLUSTER_OPS: OpTimings = { start: { interval: '0s', timeout: '200s' }, stop: { interval: '0s', timeout: '200s' }, monitor: { interval: RABBITMQ_CLUSTER_MONITOR_INTERVAL, timeout: '40s' } };
 /**
  * The galera monitor of a promoted instance (about 1 s of CPU per run on a lab node: several

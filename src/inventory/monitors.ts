@@ -37,6 +37,9 @@ export const OPTIONAL_DEPTHS: readonly DepthKey[] = ['depth0', 'depth20'];
 export const GALERA_PROMOTED_MONITOR_INTERVAL = '15s';
 export const GALERA_UNPROMOTED_MONITOR_INTERVAL = '20s';
 
+/** Active-active rabbitmq-cluster's monitor (why 30 s: beside its ops in src/cluster/build.ts). */
+export const RABBITMQ_CLUSTER_MONITOR_INTERVAL = '30s';
+
 /** Milliseconds of a Pacemaker duration as the schema accepts it (a bare number is seconds). */
 export function durationMs(text: string): number {
   const m = /^([0-9]+)(ms|s|m|min|h)?$/.exec(text);

@@ -2,8 +2,7 @@
 import type { LabPlan } from './plan.ts';
 import type { Topology } from '../inventory/schema.ts';
 import { FENCE_LOGIN, FENCE_PORT, NODE_FENCE_KEY } from './fence.ts';
-import { RABBITMQ_CLUSTER_MONITOR_INTERVAL } from '../cluster/build.ts';
-import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL } from '../inventory/monitors.ts';
+import { GALERA_PROMOTED_MONITOR_INTERVAL, GALERA_UNPROMOTED_MONITOR_INTERVAL, RABBITMQ_CLUSTER_MONITOR_INTERVAL } from '../inventory/monitors.ts';
 
 /** A YAML scalar that stays a string whatever it contains (JSON strings are valid YAML). */
 const str = (s: string) => JSON.stringify(s);
