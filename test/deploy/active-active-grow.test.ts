@@ -19,7 +19,7 @@ import { labKill, labStart } from '../../src/lab/index.ts';
 import { osha, oshaJson } from '../support/osha.ts';
 import { galeraCheckProbe } from '../../src/facts/galera.ts';
 import { GALERA_CHECK_PORT } from '../../src/render/haproxy.ts';
-import { allRunning, deployOk, until, wsrep } from '../ha/setup.ts';
+import { allRunning, deployOk, logDeploy, until, wsrep } from '../ha/setup.ts';
 
 const DIR = '/tmp/osha-test-aa-grow';
 const THREE = ['node1', 'node2', 'node3'];
@@ -46,6 +46,7 @@ describe("active-active: a controller added to a running cluster, and removed ag
     expect(run.code, run.stdout + run.stderr).to.equal(0);
     expect(summary.failed).to.equal(0);
     expect(summary.skipped, JSON.stringify(summary.unconfirmed)).to.equal(0);
+    logDeploy(inventory, summary);
   };
 
   before(async function () {

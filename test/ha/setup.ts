@@ -5,7 +5,7 @@
 // passwords in it are on no command line; the host talks to keystone and glance over HTTP
 // through the VIP.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { fileURLToPath } from 'node:url';
 import { labDown } from '../../src/lab/index.ts';
@@ -188,7 +188,25 @@ export async function deployOk(ha: LabInfo, inventory: string, extra: string[] =
   if (r.run.code !== 0 || r.summary.failed !== 0) {
     throw new Error(`osha deploy ${inventory} failed (exit ${r.run.code}):\n${r.run.stderr.slice(-4000)}\n${await evidence(ha)}`);
   }
+  logDeploy(inventory, r.summary);
   return r;
+}
+
+/** A line in the test's output that says where a lab file's time went (the suite's times per file only give totals). */
+function logPhase(text: string): void {
+  console.log(`      (${text})`);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Says how long a deploy took and which of its steps took 5 s or more, slowest first. */
+export function logDeploy(inventory: string, summary: RunSummary): void {
+  logPhase(`osha deploy ${basename(inventory)}: ${seconds(summary.durationMs)}; ${slowestSteps(summary)}`);
+}
+
+function slowestSteps(summary: RunSummary): string {
+  const slow = summary.steps.filter((s) => s.durationMs >= 5000).sort((a, b) => b.durationMs - a.durationMs);
+  return slow.length === 0 ? 'no step took 5 s' : slow.map((s) => `${s.name} ${seconds(s.durationMs)}`).join(', ');
 }
 
 // --- the fixture ---
@@ -271,11 +289,13 @@ export function instances(xml: string, primitive: string, role: 'Started' | 'Pro
 
 /** Waits until `check` passes (it throws until then), or throws its last error with the cluster's state. */
 export async function until(lab: LabInfo, what: string, timeoutMs: number, check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       await check();
+      if (Date.now() - started >= 5000) logPhase(`waited ${seconds(Date.now() - started)}: ${what}`);
       return;
     } catch (e) {
       last = e;

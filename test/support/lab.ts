@@ -158,8 +158,10 @@ export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: n
   // machine), and again at the end of the run in case that hook never ran; labDown is idempotent.
   dropAfterSuite(ctx, drop);
   onTeardown(drop);
+  const started = Date.now();
   const r = await labUp(opts);
   if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
+  console.log(`      (lab up in ${opts.dir}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return labInfoOf(r.value);
 }
 
