@@ -5,27 +5,54 @@ import { perService, type ServiceName } from '../services/registry.ts';
 import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
 import { readUnitStates, type UnitState } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
-import { ok } from '../util/result.ts';
+import { ok, type Result } from '../util/result.ts';
 import type { Inventory } from '../inventory/schema.ts';
 
 /** Init units per service on Debian/Ubuntu (the registry's initUnits). */
 export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
 
-export function unitActions(h: HostHandle, unit: string, s: UnitState): Action[] {
+/** Whether a systemd unit still needs its stop, disable and mask (a masked unit may still run). */
+function needsMask(s: UnitState): boolean {
+  return s.exists && !(s.enabled === 'masked' && s.active !== 'active');
+}
+
+/** Upstart and sysvinit: the unit no longer starts at boot. */
+function bootActions(h: HostHandle, unit: string, s: UnitState): Action[] {
   if (!s.exists) return [];
-  if (h.os.init === 'systemd') {
-    if (s.enabled === 'masked' && s.active !== 'active') return [];
-    const action = commandAction(h, `stop, disable and mask ${unit} (Pacemaker owns it)`, sh`systemctl disable --now ${`${unit}.service`} && systemctl mask ${`${unit}.service`}`);
-    // Running outside Pacemaker now: stopping it is an outage until Pacemaker starts it again.
-    if (s.active === 'active') action.disruptive = `${unit} runs now and stops until Pacemaker starts it`;
-    return [action];
-  }
   if (h.os.init === 'upstart') {
     if (s.enabled === 'manual') return [];
     return [commandAction(h, `write /etc/init/${unit}.override (manual)`, sh`echo manual > ${`/etc/init/${unit}.override`}`)];
   }
   if (s.enabled === 'disabled') return [];
   return [commandAction(h, `update-rc.d ${unit} disable`, sh`update-rc.d ${unit} disable`)];
+}
+
+/**
+ * Stop, disable and mask for these systemd units: one action per unit, so the plan names each
+ * (and says which ones stop a running service), but one command does them all at the first
+ * apply. systemd then stops the units side by side and reloads its configuration twice, not
+ * twice per unit one after another. The runner applies a host's actions in order once the step
+ * is confirmed, so the first apply speaks for the rest; a failure fails them all, and the next
+ * run plans again from what the node reports.
+ */
+export function maskActions(h: HostHandle, units: readonly { unit: string; state: UnitState }[]): Action[] {
+  const names = units.map((u) => `${u.unit}.service`);
+  const command = sh`systemctl disable --now ${names} && systemctl mask ${names}`;
+  let batch: Promise<Result<void>> | undefined;
+  return units.map(({ unit, state }, i) => {
+    const action: Action = {
+      summary: `stop, disable and mask ${unit} (Pacemaker owns it)`,
+      // The whole command, shown once: with the first unit.
+      commands: i === 0 ? [command] : [],
+      apply: async () => {
+        batch ??= h.c.run(command).then((r) => (r.ok ? ok(undefined) : r));
+        return batch;
+      },
+    };
+    // Running outside Pacemaker now: stopping it is an outage until Pacemaker starts it again.
+    if (state.active === 'active') action.disruptive = `${unit} runs now and stops until Pacemaker starts it`;
+    return action;
+  });
 }
 
 /**
@@ -56,7 +83,13 @@ export const initServices: Step = {
       const states = await readUnitStates(h.c, h.os.init, [...units, ...systemdUnits]);
       if (!states.ok) return states;
       const state = (u: string): UnitState => states.value.get(u) ?? { exists: false, enabled: '', active: '' };
-      const actions = units.flatMap((u) => unitActions(h, u, state(u)));
+      const actions =
+        h.os.init === 'systemd'
+          ? maskActions(
+              h,
+              units.map((u) => ({ unit: u, state: state(u) })).filter((u) => needsMask(u.state)),
+            )
+          : units.flatMap((u) => bootActions(h, u, state(u)));
       actions.push(...systemdUnits.flatMap((u) => disableActions(h, u, state(u))));
       // Older Debian/Ubuntu corosync packages refuse to start until START=yes.
       const def = await fileFact(ctx, h, '/etc/default/corosync');

@@ -11,7 +11,10 @@ import { quote, sh, raw } from '../../src/ssh/quote.ts';
 import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../src/ssh/known-hosts.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
 import type { Inventory } from '../../src/inventory/schema.ts';
-import type { OsFacts } from '../../src/facts/host.ts';
+import type { OsFacts, UnitState } from '../../src/facts/host.ts';
+import { maskActions } from '../../src/steps/init-services.ts';
+import { ok, type Result } from '../../src/util/result.ts';
+import type { HostConnection } from '../../src/ssh/connection.ts';
 
 function inv(extra = '', nodes = 3): Inventory {
   const list = Array.from({ length: nodes }, (_, i) => `  - { name: n${i + 1}, address: 198.18.0.${11 + i} }`).join('\n');
@@ -119,5 +122,36 @@ describe('what interrupts service in a CIB change', () => {
   it('a service stopped, moved or deleted is', () => {
     expect(disruptionOf([], sim([{ action: 'move', resource: 'osha-vip' }]))).to.equal('Pacemaker predicts: move osha-vip');
     expect(disruptionOf([{ change: 'remove', id: 'osha-keystone', tag: 'primitive' }], undefined)).to.equal('deletes osha-keystone');
+  });
+});
+
+describe('init-services: the units Pacemaker will own', () => {
+  /** A host whose connection records each command and answers with `answer` (a stand-in: no node). */
+  const host = (answer: Result<unknown>) => {
+    const ran: string[] = [];
+    const c = { run: async (command: string) => (ran.push(command), answer) } as unknown as HostConnection;
+    return { ran, h: { host: 'n1', c, os: { init: 'systemd' } as OsFacts } };
+  };
+  const state = (active: string): UnitState => ({ exists: true, enabled: 'enabled', active });
+  const units = [
+    { unit: 'mariadb', state: state('active') },
+    { unit: 'rabbitmq-server', state: state('inactive') },
+    { unit: 'keystone', state: state('active') },
+  ];
+
+  it('one action per unit, running ones marked disruptive, one command for them all', async () => {
+    const { ran, h } = host(ok({ code: 0, stdout: '', stderr: '' }));
+    const actions = maskActions(h, units);
+    expect(actions.map((a) => a.summary)).to.deep.equal(['mariadb', 'rabbitmq-server', 'keystone'].map((u) => `stop, disable and mask ${u} (Pacemaker owns it)`));
+    expect(actions.map((a) => Boolean(a.disruptive))).to.deep.equal([true, false, true]);
+    for (const a of actions) expect((await a.apply()).ok).to.equal(true);
+    expect(ran).to.deep.equal(['systemctl disable --now mariadb.service rabbitmq-server.service keystone.service && systemctl mask mariadb.service rabbitmq-server.service keystone.service']);
+  });
+
+  it('a failed command fails every unit of it', async () => {
+    const { ran, h } = host({ ok: false, error: { message: 'exit 1' } });
+    const results = await Promise.all(maskActions(h, units).map((a) => a.apply()));
+    expect(results.map((r) => r.ok)).to.deep.equal([false, false, false]);
+    expect(ran).to.have.length(1);
   });
 });
