@@ -83,13 +83,8 @@ export const initServices: Step = {
       const states = await readUnitStates(h.c, h.os.init, [...units, ...systemdUnits]);
       if (!states.ok) return states;
       const state = (u: string): UnitState => states.value.get(u) ?? { exists: false, enabled: '', active: '' };
-      const actions =
-        h.os.init === 'systemd'
-          ? maskActions(
-              h,
-              units.map((u) => ({ unit: u, state: state(u) })).filter((u) => needsMask(u.state)),
-            )
-          : units.flatMap((u) => bootActions(h, u, state(u)));
+      const masks = units.map((u) => ({ unit: u, state: state(u) })).filter((u) => needsMask(u.state));
+      const actions = h.os.init === 'systemd' ? maskActions(h, masks) : units.flatMap((u) => bootActions(h, u, state(u)));
       actions.push(...systemdUnits.flatMap((u) => disableActions(h, u, state(u))));
       // Older Debian/Ubuntu corosync packages refuse to start until START=yes.
       const def = await fileFact(ctx, h, '/etc/default/corosync');

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { labDown } from '../../src/lab/index.ts';
 import { run, type RunOutput } from '../../src/lab/exec.ts';
 import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, SHARED_MYSQL, controllerFiles, readControllerSecrets, type ControllerSecrets } from '../../src/lab/openstack.ts';
-import { dropAfterSuite, labInfoOf, labOk, nodeRun, skipWithoutLab, type LabInfo, type LabNode } from '../support/lab.ts';
+import { dropAfterSuite, labInfoOf, labOk, logPhase, nodeRun, seconds, skipWithoutLab, type LabInfo, type LabNode } from '../support/lab.ts';
 import { expect } from 'chai';
 import { onTeardown } from '../support/teardown.ts';
 import { oshaJson, type OshaRun } from '../support/osha.ts';
@@ -191,13 +191,6 @@ export async function deployOk(ha: LabInfo, inventory: string, extra: string[] =
   logDeploy(inventory, r.summary);
   return r;
 }
-
-/** A line in the test's output that says where a lab file's time went (the suite's times per file only give totals). */
-function logPhase(text: string): void {
-  console.log(`      (${text})`);
-}
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Says how long a deploy took and which of its steps took 5 s or more, slowest first. */
 export function logDeploy(inventory: string, summary: RunSummary): void {

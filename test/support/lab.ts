@@ -161,9 +161,17 @@ export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: n
   const started = Date.now();
   const r = await labUp(opts);
   if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
-  console.log(`      (lab up in ${opts.dir}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  logPhase(`lab up in ${opts.dir}: ${seconds(Date.now() - started)}`);
   return labInfoOf(r.value);
 }
+
+/** A line in a lab file's output that says where its time went (the reporter's times per file are totals). */
+export function logPhase(text: string): void {
+  console.log(`      (${text})`);
+}
+
+/** Milliseconds as seconds with one decimal, for those lines. */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** Runs `fn` when the describe that `ctx` (a before hook's context) belongs to has finished. */
 export function dropAfterSuite(ctx: Mocha.Context, fn: () => Promise<void>): void {
