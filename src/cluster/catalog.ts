@@ -64,7 +64,7 @@ export const SERVICE_SPECS: Record<ServiceName, ServiceSpec> = perService(specOf
 export const GROUP_MEMBERS: Record<GroupKey, ServiceName[]> = {
   basic: ['mysql', 'rabbitmq'],
   keystone: ['keystone'],
-  neutron: ['neutron-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent'],
+  neutron: ['neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent'],
   glance: ['glance-registry', 'glance-api'],
   nova: ['nova-api', 'nova-consoleauth', 'nova-novncproxy', 'nova-conductor', 'nova-scheduler'],
   cinder: ['cinder-volume', 'cinder-scheduler', 'cinder-api'],

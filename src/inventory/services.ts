@@ -1,6 +1,6 @@
 // The services osha knows how to make highly available, and the names the articles used for them:
 // views of the service registry (src/services/registry.ts).
-import { registryEntries, type ServiceName } from '../services/registry.ts';
+import { registryEntries, SERVICES, type ServiceName } from '../services/registry.ts';
 
 export type { ServiceName };
 
@@ -15,6 +15,14 @@ export const SERVICE_ALIASES: Record<string, ServiceName> = Object.fromEntries(
 /** The set article 001 (Listing 2) makes highly available, used as the wizard's default selection. */
 export const ARTICLE_SERVICES: ServiceName[] = registryEntries()
   .filter(([, e]) => e.listing2)
+  .map(([name]) => name);
+
+/**
+ * The wizard's default selection: the articles' set and what a distribution split off those
+ * services (Debian's neutron-rpc-server beside neutron-server), in registry order.
+ */
+export const WIZARD_DEFAULT_SERVICES: ServiceName[] = registryEntries()
+  .filter(([name]) => ARTICLE_SERVICES.some((a) => a === name || (SERVICES[a].companions ?? []).includes(name)))
   .map(([name]) => name);
 
 export function canonicalService(name: string): ServiceName | undefined {

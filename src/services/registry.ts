@@ -93,6 +93,12 @@ export interface ServiceEntry {
   debianInitScript?: string;
   /** Init units osha stops and masks (names differ between releases, so all are listed). */
   initUnits: readonly string[];
+  /**
+   * Services a distribution splits off this one, each with units of its own: the split-off part
+   * keeps running under the init system unless the inventory lists it too, and init-services
+   * says so on every node that has it (a masked one runs nowhere).
+   */
+  companions?: readonly string[];
   /** 'osha': osha's agent playbooks/agents/NAME (ocf:openstack:NAME); otherwise another package's agent. */
   agent: 'osha' | Agent;
   /** The group it runs in, or `clone` for a service that runs on every node. */
@@ -216,7 +222,8 @@ const SERVICE_TABLE = {
     agentAliases: ['quantum-server'],
     debianPackage: 'neutron-api',
     debianInitScript: 'neutron-api',
-    initUnits: ['neutron-server', 'neutron-api', 'neutron-rpc-server'],
+    initUnits: ['neutron-server', 'neutron-api'],
+    companions: ['neutron-rpc-server'],
     agent: 'osha',
     port: 9696,
     uwsgi: true,
@@ -226,6 +233,16 @@ const SERVICE_TABLE = {
     api: true,
     catalog: { type: 'network', path: '' },
     listing2: true,
+  },
+  // Debian runs neutron's API under uwsgi (neutron-api) and its RPC workers apart, in this daemon
+  // (package neutron-rpc-server): the agents and nova-compute talk to it over the broker.
+  'neutron-rpc-server': {
+    debianPackage: 'neutron-rpc-server',
+    initUnits: ['neutron-rpc-server'],
+    agent: 'osha',
+    health: { kind: 'amqp' },
+    placement: 'neutron',
+    config: '/etc/neutron/neutron.conf',
   },
   'neutron-dhcp-agent': {
     agentAliases: ['quantum-agent-dhcp'],

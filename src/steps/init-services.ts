@@ -1,7 +1,7 @@
 // Step 4: services Pacemaker will own are taken away from the init system, so that nothing but
 // Pacemaker ever starts them (two copies of a database on two nodes is how data is lost).
 import type { Action, Step } from '../runner/types.ts';
-import { perService, type ServiceName } from '../services/registry.ts';
+import { perService, SERVICES, type ServiceName } from '../services/registry.ts';
 import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
 import { readUnitStates, type UnitState } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
@@ -10,6 +10,27 @@ import type { Inventory } from '../inventory/schema.ts';
 
 /** Init units per service on Debian/Ubuntu (the registry's initUnits). */
 export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
+
+/**
+ * Units of services the registry calls companions of a listed service (a distribution split them
+ * off it: Debian's neutron-rpc-server beside neutron-server) that the inventory does not list:
+ * osha leaves them to the init system, and says so where they exist.
+ */
+export function companionUnits(services: readonly ServiceName[]): { service: string; of: ServiceName; unit: string }[] {
+  const listed = new Set<string>(services);
+  return services.flatMap((of) =>
+    (SERVICES[of].companions ?? []).filter((c) => !listed.has(c)).flatMap((service) => (INIT_UNITS[service as ServiceName] ?? []).map((unit) => ({ service, of, unit }))),
+  );
+}
+
+/** What the operator should know of an unlisted companion's unit on one node, or nothing. */
+export function companionNote(c: { service: string; of: ServiceName; unit: string }, s: UnitState, init: string): string | undefined {
+  if (!s.exists) return undefined;
+  const what = `${c.unit === c.service ? c.unit : `${c.unit} (${c.service})`}, which the distribution splits off ${c.of},`;
+  const fix = `list ${c.service} under services and Pacemaker runs it beside ${c.of}`;
+  if (s.enabled === 'masked' && s.active !== 'active') return `${what} is masked and runs nowhere: ${fix}`;
+  return `${what} stays with ${init} here, outside Pacemaker: ${fix}`;
+}
 
 /** Whether a systemd unit still needs its stop, disable and mask (a masked unit may still run). */
 function needsMask(s: UnitState): boolean {
@@ -79,10 +100,15 @@ export const initServices: Step = {
   plan(ctx) {
     const units = [...new Set(ctx.inv.services.flatMap((s) => INIT_UNITS[s]))];
     const systemdUnits = pacemakerSystemdUnits(ctx.inv);
+    const companions = companionUnits(ctx.inv.services);
     return planEachHost(ctx, async (h) => {
-      const states = await readUnitStates(h.c, h.os.init, [...units, ...systemdUnits]);
+      const states = await readUnitStates(h.c, h.os.init, [...units, ...systemdUnits, ...companions.map((c) => c.unit)]);
       if (!states.ok) return states;
       const state = (u: string): UnitState => states.value.get(u) ?? { exists: false, enabled: '', active: '' };
+      for (const c of companions) {
+        const line = companionNote(c, state(c.unit), h.os.init);
+        if (line) ctx.note(h.host, line);
+      }
       const masks = units.map((u) => ({ unit: u, state: state(u) })).filter((u) => needsMask(u.state));
       const actions = h.os.init === 'systemd' ? maskActions(h, masks) : units.flatMap((u) => bootActions(h, u, state(u)));
       actions.push(...systemdUnits.flatMap((u) => disableActions(h, u, state(u))));

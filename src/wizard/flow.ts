@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { checkbox, confirm, input, number, password, select } from '@inquirer/prompts';
-import { ARTICLE_SERVICES, SERVICE_NAMES, type ServiceName } from '../inventory/services.ts';
+import { SERVICE_NAMES, WIZARD_DEFAULT_SERVICES, type ServiceName } from '../inventory/services.ts';
 import { parseInventory, formatProblem } from '../inventory/load.ts';
 import { checkHostKey, readKnownHosts, type KnownHostEntry } from '../ssh/known-hosts.ts';
 import { expandHome } from '../util/paths.ts';
@@ -286,9 +286,9 @@ async function askPublicVip(nodes: WizardNode[], vip: WizardVip): Promise<Wizard
 
 async function askServices(): Promise<ServiceName[]> {
   return checkbox<ServiceName>({
-    message: 'OpenStack services to make highly available (the articles\' set is pre-selected; space toggles, enter confirms)',
+    message: 'OpenStack services to make highly available (the articles\' set, with what Debian splits off it, is pre-selected; space toggles, enter confirms)',
     pageSize: SERVICE_NAMES.length,
-    choices: SERVICE_NAMES.map((s) => ({ name: s, value: s, checked: ARTICLE_SERVICES.includes(s) })),
+    choices: SERVICE_NAMES.map((s) => ({ name: s, value: s, checked: WIZARD_DEFAULT_SERVICES.includes(s) })),
     validate: (chosen) => (chosen.length === 0 ? 'choose at least one service (space toggles)' : v.checkDraftAt({ services: chosen.map((c) => c.value) }, ['services'])),
   });
 }

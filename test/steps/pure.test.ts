@@ -12,7 +12,7 @@ import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../
 import { parseInventory } from '../../src/inventory/load.ts';
 import type { Inventory } from '../../src/inventory/schema.ts';
 import type { OsFacts, UnitState } from '../../src/facts/host.ts';
-import { maskActions } from '../../src/steps/init-services.ts';
+import { companionNote, companionUnits, maskActions } from '../../src/steps/init-services.ts';
 import { ok, type Result } from '../../src/util/result.ts';
 import type { HostConnection } from '../../src/ssh/connection.ts';
 
@@ -146,6 +146,22 @@ describe('init-services: the units Pacemaker will own', () => {
     expect(actions.map((a) => Boolean(a.disruptive))).to.deep.equal([true, false, true]);
     for (const a of actions) expect((await a.apply()).ok).to.equal(true);
     expect(ran).to.deep.equal(['systemctl disable --now mariadb.service rabbitmq-server.service keystone.service && systemctl mask mariadb.service rabbitmq-server.service keystone.service']);
+  });
+
+  it('names the unit Debian splits off neutron-server when the inventory leaves it out, and says what to do', () => {
+    expect(companionUnits(['keystone', 'neutron-server'])).to.deep.equal([{ service: 'neutron-rpc-server', of: 'neutron-server', unit: 'neutron-rpc-server' }]);
+    expect(companionUnits(['neutron-server', 'neutron-rpc-server'])).to.deep.equal([]);
+    expect(companionUnits(['keystone', 'glance-api'])).to.deep.equal([]);
+    const [c] = companionUnits(['neutron-server']);
+    // Not installed: nothing to say. Running under systemd: it stays there. Masked (an older osha
+    // masked it with neutron-server): nothing runs it.
+    expect(companionNote(c!, { exists: false, enabled: '', active: '' }, 'systemd')).to.equal(undefined);
+    expect(companionNote(c!, state('active'), 'systemd')).to.equal(
+      "neutron-rpc-server, which the distribution splits off neutron-server, stays with systemd here, outside Pacemaker: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
+    );
+    expect(companionNote(c!, { exists: true, enabled: 'masked', active: 'inactive' }, 'systemd')).to.equal(
+      "neutron-rpc-server, which the distribution splits off neutron-server, is masked and runs nowhere: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
+    );
   });
 
   it('a failed command fails every unit of it', async () => {

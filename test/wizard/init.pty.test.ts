@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { ARTICLE_SERVICES } from '../../src/inventory/services.ts';
+import { WIZARD_DEFAULT_SERVICES } from '../../src/inventory/services.ts';
 import { checkHostKey, readKnownHosts } from '../../src/ssh/known-hosts.ts';
 import { isRoot, sharedSshd } from '../support/sshd.ts';
 import { answer, answerVipToPassword, press, refused, ROOT, startInit as startInitIn } from './drive.ts';
@@ -83,7 +83,7 @@ describe('osha init in a terminal', function () {
     ]);
     expect(inv.ssh).to.include({ user: 'root', port: 22, private_key: '~/.ssh/id_ed25519', known_hosts: '~/.ssh/known_hosts' });
     expect(inv.vip).to.deep.equal({ address: '198.18.0.100', cidr_netmask: 24 });
-    expect(inv.services).to.deep.equal(ARTICLE_SERVICES);
+    expect(inv.services).to.deep.equal(WIZARD_DEFAULT_SERVICES);
     expect(inv.stonith).to.deep.equal({ enabled: false, devices: [], unsafe_no_fencing: true });
     expect(inv.openstack?.password).to.deep.equal({ env: 'OS_PASSWORD' });
     expect(text).to.include('# Fencing is OFF by an explicit choice made in `osha init`.');
