@@ -66,6 +66,19 @@ function debianRuns(vars: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/**
+ * The directory an init script passes as --config-dir when it exists (`if [ -e DIR ] ; then
+ * PYARGV="--config-dir=DIR ${PYARGV}"`, or DAEMON_ARGS), or undefined when it passes none.
+ */
+function configDir(script: string): string | undefined {
+  const passed = [...script.matchAll(/--config-dir=(\S+?)["\s]/g)].map((m) => m[1]!);
+  if (passed.length === 0) return undefined;
+  const dir = passed[0]!;
+  expect(passed.every((d) => d === dir), 'one --config-dir').to.equal(true);
+  expect(script, `${dir} passed only when it exists`).to.match(new RegExp(`if \\[ -e ${dir.replace(/[.]/g, '\\.')} \\] ; then\\s+\\w+="--config-dir=`));
+  return dir;
+}
+
 /** The uwsgi commands an init script tries, in its order; it runs the last one that exists. */
 function uwsgiCandidates(script: string): string[] {
   const m = /for i in ([0-9 ]+); do\s+if \[ -x \/usr\/bin\/uwsgi_python\$\{i\} \]/.exec(script);
@@ -161,6 +174,8 @@ function describeRelease(release: DebianRelease): void {
           want.additional_config = pluginIni;
         }
         for (const [k, v] of Object.entries(want)) expect(have[k], `${agent} ${k}`).to.equal(v);
+        // A directory of configuration files the script passes when it exists (neutron's server.conf.d).
+        expect(have.config_dir, `${agent} config_dir`).to.equal(configDir(text));
         if (vars.UWSGI_INI_PATH) {
           // The ini file the agent names is the package's.
           expect(readFileSync(join(unpacked, vars.UWSGI_INI_PATH), 'utf8')).to.contain('[uwsgi]');

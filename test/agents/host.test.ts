@@ -327,6 +327,26 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       dnsmasq.kill('SIGKILL');
     });
 
+    it('neutron\'s config_dir goes where Debian\'s scripts put it: after a daemon\'s main file, at the head of uwsgi\'s --pyargv; a missing directory is left out', async function () {
+      const dir = mkdtempSync(join(tmpdir(), 'osha-server.conf.d-'));
+      onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+      const argv = async (agent: 'neutron-rpc-server' | 'neutron-server', configDir: string) => {
+        const s = await standinSetup(tree, agent, { password, brokerPort: broker.port, apiUrl });
+        const inst = track(agent);
+        const start = await runAgent(tree, agent, 'start', inst, { ...s.params, config_dir: configDir });
+        expect(start.code, start.stderr).to.equal(0);
+        const cmdline = readFileSync(`/proc/${pidOf(inst)}/cmdline`, 'utf8').split('\0');
+        expect((await runAgent(tree, agent, 'stop', inst, s.params)).code).to.equal(0);
+        return { cmdline, config: s.config };
+      };
+      const rpc = await argv('neutron-rpc-server', dir);
+      expect(rpc.cmdline.filter((a) => a.startsWith('--config'))).to.deep.equal([`--config-file=${rpc.config}`, `--config-dir=${dir}`]);
+      const api = await argv('neutron-server', dir);
+      expect(api.cmdline[api.cmdline.indexOf('--pyargv') + 1]).to.equal(`--config-dir=${dir} --config-file=${api.config}`);
+      const missing = await argv('neutron-rpc-server', join(dir, 'absent'));
+      expect(missing.cmdline.filter((a) => a.startsWith('--config'))).to.deep.equal([`--config-file=${missing.config}`]);
+    });
+
     it('stand-in nova-scheduler connected to another port than amqp_port: depth 10 answers 1 (exact port match)', async function () {
       const other = await startBroker();
       const s = await standinSetup(tree, 'nova-scheduler', { password, brokerPort: other.port, apiUrl });
