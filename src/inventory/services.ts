@@ -18,8 +18,8 @@ export const ARTICLE_SERVICES: ServiceName[] = registryEntries()
   .map(([name]) => name);
 
 /**
- * The wizard's default selection: the articles' set and what a distribution split off those
- * services (Debian's neutron-rpc-server beside neutron-server), in registry order.
+ * The wizard's default selection: the articles' set and the services they do not work without
+ * (their companions: Debian's neutron-rpc-server, nova's placement-api), in registry order.
  */
 export const WIZARD_DEFAULT_SERVICES: ServiceName[] = registryEntries()
   .filter(([name]) => ARTICLE_SERVICES.some((a) => a === name || (SERVICES[a].companions ?? []).includes(name)))

@@ -92,6 +92,7 @@ const DATABASE: Rule = {
   reason: 'the database is reached through the VIP (article 004: sql_connection)',
 };
 const API_DATABASE: Rule = { ...DATABASE, names: [opt('api_database', 'connection')] };
+const PLACEMENT_DATABASE: Rule = { ...DATABASE, names: [opt('placement_database', 'connection')] };
 const TRANSPORT: Rule = {
   names: [opt('DEFAULT', 'transport_url')],
   kind: 'url',
@@ -169,6 +170,7 @@ const HEAT_URLS: Rule[] = [
 const RULE_SETS: Record<RewriteRuleSet, readonly Rule[]> = {
   common: [DATABASE, TRANSPORT, NOTIFY_TRANSPORT, RABBIT_HOST, RABBIT_HOSTS],
   'api-database': [API_DATABASE],
+  'placement-database': [PLACEMENT_DATABASE],
   'keystone-endpoints': KEYSTONE_ENDPOINTS,
   'glance-bind': [GLANCE_BIND],
   'registry-host': [REGISTRY_HOST],

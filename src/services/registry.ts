@@ -19,6 +19,7 @@ import type { GroupKey, OpTimings } from '../model/resources.ts';
 export type RewriteRuleSet =
   | 'common'
   | 'api-database'
+  | 'placement-database'
   | 'keystone-endpoints'
   | 'glance-bind'
   | 'registry-host'
@@ -47,6 +48,7 @@ const CONFIG_FILE_TABLE = {
   '/etc/neutron/neutron.conf': { family: 'neutron', rules: ['common'] },
   '/etc/cinder/cinder.conf': { family: 'cinder', rules: ['common', 'cinder-glance', 'glance-host'] },
   '/etc/heat/heat.conf': { family: 'heat', rules: ['common', 'heat-urls'] },
+  '/etc/placement/placement.conf': { family: 'placement', rules: ['placement-database'] },
 } as const satisfies Record<string, ConfigFileEntry>;
 
 export type ConfigFile = keyof typeof CONFIG_FILE_TABLE;
@@ -94,9 +96,10 @@ export interface ServiceEntry {
   /** Init units osha stops and masks (names differ between releases, so all are listed). */
   initUnits: readonly string[];
   /**
-   * Services a distribution splits off this one, each with units of its own: the split-off part
-   * keeps running under the init system unless the inventory lists it too, and init-services
-   * says so on every node that has it (a masked one runs nowhere).
+   * Services this one does not work without, each run by units of its own (Debian's
+   * neutron-rpc-server beside neutron-server's API; placement-api, which nova asks for every
+   * scheduling decision): one the inventory leaves out keeps running under the init system, and
+   * init-services says so on every node that has it (a masked one runs nowhere).
    */
   companions?: readonly string[];
   /** 'osha': osha's agent playbooks/agents/NAME (ocf:openstack:NAME); otherwise another package's agent. */
@@ -191,9 +194,26 @@ const SERVICE_TABLE = {
     config: '/etc/glance/glance-registry.conf',
     listing2: true,
   },
+  // nova's scheduler and compute nodes find resources through it (nova needs it since Ocata);
+  // its own project and database since Stein. Debian runs it under uwsgi, and placement's WSGI
+  // script reads placement.conf from the directory OS_PLACEMENT_CONFIG_DIR names.
+  'placement-api': {
+    debianPackage: 'placement-api',
+    initUnits: ['placement-api'],
+    agent: 'osha',
+    port: 8778,
+    uwsgi: true,
+    // Its root answers its version document without a token.
+    health: { kind: 'http', path: '/' },
+    placement: 'nova',
+    config: '/etc/placement/placement.conf',
+    api: true,
+    catalog: { type: 'placement', path: '' },
+  },
   'nova-api': {
     debianPackage: 'nova-api',
     initUnits: ['nova-api'],
+    companions: ['placement-api'],
     agent: 'osha',
     port: 8774,
     uwsgi: true,
@@ -358,4 +378,5 @@ export const DB_SYNC: Readonly<Record<ConfigFamily, { user: string; command: str
   neutron: { user: 'neutron', command: 'neutron-db-manage --config-file /etc/neutron/neutron.conf upgrade heads' },
   cinder: { user: 'cinder', command: 'cinder-manage db sync' },
   heat: { user: 'heat', command: 'heat-manage db_sync' },
+  placement: { user: 'placement', command: 'placement-manage db sync' },
 };

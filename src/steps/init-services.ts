@@ -12,8 +12,8 @@ import type { Inventory } from '../inventory/schema.ts';
 export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e.initUnits]);
 
 /**
- * Units of services the registry calls companions of a listed service (a distribution split them
- * off it: Debian's neutron-rpc-server beside neutron-server) that the inventory does not list:
+ * Units of services the registry calls companions of a listed service (services it does not work
+ * without: Debian's neutron-rpc-server beside neutron-server) that the inventory does not list:
  * osha leaves them to the init system, and says so where they exist.
  */
 export function companionUnits(services: readonly ServiceName[]): { service: string; of: ServiceName; unit: string }[] {
@@ -26,7 +26,7 @@ export function companionUnits(services: readonly ServiceName[]): { service: str
 /** What the operator should know of an unlisted companion's unit on one node, or nothing. */
 export function companionNote(c: { service: string; of: ServiceName; unit: string }, s: UnitState, init: string): string | undefined {
   if (!s.exists) return undefined;
-  const what = `${c.unit === c.service ? c.unit : `${c.unit} (${c.service})`}, which the distribution splits off ${c.of},`;
+  const what = `${c.unit === c.service ? c.unit : `${c.unit} (${c.service})`}, which ${c.of} needs,`;
   const fix = `list ${c.service} under services and Pacemaker runs it beside ${c.of}`;
   if (s.enabled === 'masked' && s.active !== 'active') return `${what} is masked and runs nowhere: ${fix}`;
   return `${what} stays with ${init} here, outside Pacemaker: ${fix}`;

@@ -286,7 +286,7 @@ async function askPublicVip(nodes: WizardNode[], vip: WizardVip): Promise<Wizard
 
 async function askServices(): Promise<ServiceName[]> {
   return checkbox<ServiceName>({
-    message: 'OpenStack services to make highly available (the articles\' set, with what Debian splits off it, is pre-selected; space toggles, enter confirms)',
+    message: 'OpenStack services to make highly available (the articles\' set, with the services it needs, is pre-selected; space toggles, enter confirms)',
     pageSize: SERVICE_NAMES.length,
     choices: SERVICE_NAMES.map((s) => ({ name: s, value: s, checked: WIZARD_DEFAULT_SERVICES.includes(s) })),
     validate: (chosen) => (chosen.length === 0 ? 'choose at least one service (space toggles)' : v.checkDraftAt({ services: chosen.map((c) => c.value) }, ['services'])),

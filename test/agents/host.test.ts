@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AGENT_ALIASES, AGENT_NAMES } from '../../src/agents/files.ts';
 import { run } from '../../src/lab/exec.ts';
 import { onTeardown } from '../support/teardown.ts';
@@ -345,6 +345,20 @@ describe('OCF agents on this host, against stand-in daemons', function () {
       expect(api.cmdline[api.cmdline.indexOf('--pyargv') + 1]).to.equal(`--config-dir=${dir} --config-file=${api.config}`);
       const missing = await argv('neutron-rpc-server', join(dir, 'absent'));
       expect(missing.cmdline.filter((a) => a.startsWith('--config'))).to.deep.equal([`--config-file=${missing.config}`]);
+    });
+
+    it('placement-api: the config\'s directory goes to OS_PLACEMENT_CONFIG_DIR; a file not named placement.conf is refused (6), since placement would read another one', async function () {
+      const s = await standinSetup(tree, 'placement-api', { password });
+      const inst = track('placement');
+      expect((await runAgent(tree, 'placement-api', 'start', inst, s.params)).code).to.equal(0);
+      const env = readFileSync(`/proc/${pidOf(inst)}/environ`, 'utf8').split('\0');
+      expect(env).to.include(`OS_PLACEMENT_CONFIG_DIR=${dirname(s.config)}`);
+      expect((await runAgent(tree, 'placement-api', 'stop', inst, s.params)).code).to.equal(0);
+      const other = join(dirname(s.config), 'placement-api.conf');
+      renameSync(s.config, other);
+      const r = await runAgent(tree, 'placement-api', 'validate-all', inst, { ...s.params, config: other });
+      expect(r.code, r.stderr).to.equal(6);
+      expect(r.stderr).to.match(/ocf-exit-reason:placement reads placement.conf from the directory it is given/);
     });
 
     it('stand-in nova-scheduler connected to another port than amqp_port: depth 10 answers 1 (exact port match)', async function () {

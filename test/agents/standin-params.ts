@@ -6,7 +6,7 @@ import { AGENT_NAMES, type AgentName } from '../../src/agents/files.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { freePort, writeSecretFile, writeStandinConfig, type AgentTree, type Params, type StandinConfig } from './support.ts';
 
-export const UWSGI_AGENTS: AgentName[] = ['keystone', 'nova-api', 'neutron-server', 'cinder-api', 'heat-api'];
+export const UWSGI_AGENTS: AgentName[] = ['keystone', 'placement-api', 'nova-api', 'neutron-server', 'cinder-api', 'heat-api'];
 export const HTTP_DAEMON_AGENTS: AgentName[] = ['glance-api'];
 export const LISTEN_AGENTS: AgentName[] = ['glance-registry', 'nova-novncproxy'];
 export const WORKER_AGENTS: AgentName[] = AGENT_NAMES.filter(
@@ -70,7 +70,8 @@ export async function standinSetup(
   opts: { password: string; brokerPort?: number; apiUrl?: string; mode?: StandinConfig['mode'] },
 ): Promise<StandinSetup> {
   const port = await freePort();
-  const config = join(tree.dir, `${agent}-${port}.conf`);
+  // placement reads placement.conf from the directory it is given: one directory per instance.
+  const config = agent === 'placement-api' ? join(mkdirSync(join(tree.dir, `${agent}-${port}`), { recursive: true })!, 'placement.conf') : join(tree.dir, `${agent}-${port}.conf`);
   const passwordFile = join(tree.dir, `${agent}-${port}.password`);
   writeSecretFile(passwordFile, opts.password);
   const common: Params = {

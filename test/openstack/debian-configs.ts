@@ -32,6 +32,7 @@ export const DEBIAN_CONFIGS: Record<string, [string, string]> = {
   '/etc/neutron/neutron.conf': ['neutron-common', 'usr/share/neutron-common/neutron.conf'],
   '/etc/cinder/cinder.conf': ['cinder-common', 'usr/share/cinder-common/cinder.conf'],
   '/etc/heat/heat.conf': ['heat-common', 'usr/share/heat-common/heat.conf'],
+  '/etc/placement/placement.conf': ['placement-common', 'usr/share/placement-common/placement.conf'],
 };
 
 function writableDir(dir: string): boolean {

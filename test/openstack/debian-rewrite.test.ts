@@ -1,5 +1,5 @@
 // The rewrite, end to end on the real default config files of the keystone, glance-common,
-// nova-common, neutron-common, cinder-common and heat-common packages of Debian bookworm and of
+// nova-common, neutron-common, cinder-common, heat-common and placement-common packages of Debian bookworm and of
 // Debian trixie (OpenStack 2025.1).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
@@ -133,9 +133,18 @@ const CASES: Record<string, Case> = {
     ],
     pristine: authtoken,
   },
+  '/etc/placement/placement.conf': {
+    service: 'placement',
+    installed: [set('placement_database', 'connection', 'mysql+pymysql://placement:Pl4cement@198.18.0.11/placement')],
+    expected: [
+      ...authtoken,
+      ['placement_database', 'connection = mysql+pymysql://placement:Pl4cement@198.18.0.11/placement', `connection = mysql+pymysql://placement:Pl4cement@${VIP}/placement`],
+    ],
+    pristine: authtoken,
+  },
 };
 
-const PASSWORDS = ['K3y%2Fst0ne', 'Gl4nce', 'N0va', 'Neutr0n', 'C1nder', 'H3at', 'Rabb1t'];
+const PASSWORDS = ['K3y%2Fst0ne', 'Gl4nce', 'N0va', 'Neutr0n', 'C1nder', 'H3at', 'Pl4cement', 'Rabb1t'];
 
 /** The section a changed line sits in, from the side of the diff it belongs to. */
 function sectionOf(line: DiffLine, before: string, after: string): string {

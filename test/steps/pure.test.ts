@@ -148,19 +148,20 @@ describe('init-services: the units Pacemaker will own', () => {
     expect(ran).to.deep.equal(['systemctl disable --now mariadb.service rabbitmq-server.service keystone.service && systemctl mask mariadb.service rabbitmq-server.service keystone.service']);
   });
 
-  it('names the unit Debian splits off neutron-server when the inventory leaves it out, and says what to do', () => {
+  it('names the units of services a listed one needs (neutron\'s RPC server, nova\'s placement) when the inventory leaves them out, and says what to do', () => {
     expect(companionUnits(['keystone', 'neutron-server'])).to.deep.equal([{ service: 'neutron-rpc-server', of: 'neutron-server', unit: 'neutron-rpc-server' }]);
     expect(companionUnits(['neutron-server', 'neutron-rpc-server'])).to.deep.equal([]);
     expect(companionUnits(['keystone', 'glance-api'])).to.deep.equal([]);
+    expect(companionUnits(['nova-api', 'neutron-server', 'neutron-rpc-server'])).to.deep.equal([{ service: 'placement-api', of: 'nova-api', unit: 'placement-api' }]);
     const [c] = companionUnits(['neutron-server']);
     // Not installed: nothing to say. Running under systemd: it stays there. Masked (an older osha
     // masked it with neutron-server): nothing runs it.
     expect(companionNote(c!, { exists: false, enabled: '', active: '' }, 'systemd')).to.equal(undefined);
     expect(companionNote(c!, state('active'), 'systemd')).to.equal(
-      "neutron-rpc-server, which the distribution splits off neutron-server, stays with systemd here, outside Pacemaker: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
+      "neutron-rpc-server, which neutron-server needs, stays with systemd here, outside Pacemaker: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
     );
     expect(companionNote(c!, { exists: true, enabled: 'masked', active: 'inactive' }, 'systemd')).to.equal(
-      "neutron-rpc-server, which the distribution splits off neutron-server, is masked and runs nowhere: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
+      "neutron-rpc-server, which neutron-server needs, is masked and runs nowhere: list neutron-rpc-server under services and Pacemaker runs it beside neutron-server",
     );
   });
 

@@ -51,6 +51,10 @@ def parse_args(argv):
     if nova_dir:
         names = os.environ.get("OS_NOVA_CONFIG_FILES", "nova.conf").split(";")
         opts["configs"] += [os.path.join(nova_dir, n) for n in names if n.endswith(".conf")]
+    # placement's WSGI script reads placement.conf from this directory.
+    placement_dir = os.environ.get("OS_PLACEMENT_CONFIG_DIR")
+    if placement_dir:
+        opts["configs"].append(os.path.join(placement_dir, "placement.conf"))
     return opts
 
 

@@ -1,6 +1,6 @@
-// neutron's server as Debian ships it: the API (neutron-server, under uwsgi) and the RPC workers
-// (neutron-rpc-server) as two resources, in both topologies, checked by the real crm_verify and
-// crm_simulate.
+// Services another one needs, as resources of their own in both topologies: neutron's server as
+// Debian ships it (the API, neutron-server under uwsgi, and the RPC workers, neutron-rpc-server),
+// and nova's placement-api. Checked by the real crm_verify and crm_simulate.
 import { expect } from 'chai';
 import { buildResourceModel, serviceResourceId } from '../../src/cluster/build.ts';
 import { prepareClusterPlan } from '../../src/cluster/plan.ts';
@@ -10,11 +10,11 @@ import { INIT_UNITS } from '../../src/steps/init-services.ts';
 import { havePacemakerTools, inventoryFrom, threeNodeInventory } from './fixtures.ts';
 import { crmVerify, simulate } from './tools.ts';
 
-const SERVICES = ['mysql', 'rabbitmq', 'keystone', 'neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent'];
+const SERVICES = ['mysql', 'rabbitmq', 'keystone', 'neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent', 'placement-api', 'nova-api', 'nova-scheduler'];
 const classic = inventoryFrom(threeNodeInventory(SERVICES, 'stonith: { unsafe_no_fencing: true }'));
 const activeActive = inventoryFrom(threeNodeInventory(SERVICES, 'topology: active-active\nstonith: { unsafe_no_fencing: true }'));
 
-describe('neutron-server and neutron-rpc-server (Debian\'s split of the server)', function () {
+describe('neutron-rpc-server beside neutron-server, placement-api beside nova-api', function () {
   it('classic: the RPC workers are a member of the neutron group, right after the API, with osha\'s agent and neutron\'s files', function () {
     const crm = renderCrmsh(buildResourceModel(classic));
     expect(crm).to.match(/\ngroup osha-g-neutron osha-neutron-server osha-neutron-rpc-server osha-neutron-dhcp-agent\b/);
@@ -24,13 +24,19 @@ describe('neutron-server and neutron-rpc-server (Debian\'s split of the server)'
     expect(rpc.params.map(([k]) => k)).to.not.include.members(['bind_address', 'monitor_host', 'port']);
   });
 
+  it('classic: placement-api starts first in nova\'s group, with osha\'s agent and placement.conf', function () {
+    const crm = renderCrmsh(buildResourceModel(classic));
+    expect(crm).to.match(/\ngroup osha-g-nova osha-placement-api osha-nova-api osha-nova-scheduler\b/);
+    expect(crm).to.include('primitive osha-placement-api ocf:openstack:placement-api \\\n    params config="/etc/placement/placement.conf"');
+  });
+
   it('each masks only its own unit: listing neutron-server no longer masks the RPC workers', function () {
     expect(INIT_UNITS['neutron-server']).to.deep.equal(['neutron-server', 'neutron-api']);
     expect(INIT_UNITS['neutron-rpc-server']).to.deep.equal(['neutron-rpc-server']);
   });
 
   for (const [name, inv] of [['classic', classic], ['active-active', activeActive]] as const) {
-    it(`${name}: crm_verify accepts it and crm_simulate starts the RPC workers ${name === 'classic' ? 'with the API, on one node' : 'on every node'}`, function () {
+    it(`${name}: crm_verify accepts it and crm_simulate starts the RPC workers and placement ${name === 'classic' ? 'with their APIs, on one node' : 'on every node'}`, function () {
       if (!havePacemakerTools()) this.skip(); // needs Debian package pacemaker-cli-utils
       const model = buildResourceModel(inv);
       const plan = prepareClusterPlan(inv, model);
@@ -40,12 +46,17 @@ describe('neutron-server and neutron-rpc-server (Debian\'s split of the server)'
       const sim = simulate(plan.value.desired);
       const rpc = [...(sim.placement['osha-neutron-rpc-server'] ?? [])].sort();
       const api = [...(sim.placement['osha-neutron-server'] ?? [])].sort();
+      const placement = [...(sim.placement['osha-placement-api'] ?? [])].sort();
+      const nova = [...(sim.placement['osha-nova-api'] ?? [])].sort();
       if (name === 'classic') {
         expect(rpc).to.have.length(1);
         expect(rpc).to.deep.equal(api);
+        expect(placement).to.have.length(1);
+        expect(placement).to.deep.equal(nova);
       } else {
         expect(serviceResourceId(inv, 'neutron-rpc-server')).to.equal('osha-cl-neutron-rpc-server');
         expect(rpc).to.deep.equal(['node1', 'node2', 'node3']);
+        expect(placement).to.deep.equal(['node1', 'node2', 'node3']);
       }
     });
   }
