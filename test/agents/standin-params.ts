@@ -71,7 +71,12 @@ export async function standinSetup(
 ): Promise<StandinSetup> {
   const port = await freePort();
   // placement reads placement.conf from the directory it is given: one directory per instance.
-  const config = agent === 'placement-api' ? join(mkdirSync(join(tree.dir, `${agent}-${port}`), { recursive: true })!, 'placement.conf') : join(tree.dir, `${agent}-${port}.conf`);
+  let config = join(tree.dir, `${agent}-${port}.conf`);
+  if (agent === 'placement-api') {
+    const dir = join(tree.dir, `${agent}-${port}`);
+    mkdirSync(dir, { recursive: true });
+    config = join(dir, 'placement.conf');
+  }
   const passwordFile = join(tree.dir, `${agent}-${port}.password`);
   writeSecretFile(passwordFile, opts.password);
   const common: Params = {

@@ -19,7 +19,7 @@ describe('neutron-rpc-server beside neutron-server, placement-api beside nova-ap
     const crm = renderCrmsh(buildResourceModel(classic));
     expect(crm).to.match(/\ngroup osha-g-neutron osha-neutron-server osha-neutron-rpc-server osha-neutron-dhcp-agent\b/);
     expect(crm).to.include('primitive osha-neutron-rpc-server ocf:openstack:neutron-rpc-server \\\n    params config="/etc/neutron/neutron.conf"');
-    // No port: no bind address, no health URL, no credentials for a depth-20 check it does not have.
+    // No port: no address to bind or to check.
     const rpc = primitivesOf(buildResourceModel(classic).resources).find((p) => p.id === 'osha-neutron-rpc-server')!;
     expect(rpc.params.map(([k]) => k)).to.not.include.members(['bind_address', 'monitor_host', 'port']);
   });

@@ -1,6 +1,6 @@
 // The rewrite, end to end on the real default config files of the keystone, glance-common,
-// nova-common, neutron-common, cinder-common, heat-common and placement-common packages of Debian bookworm and of
-// Debian trixie (OpenStack 2025.1).
+// nova-common, neutron-common, cinder-common, heat-common and placement-common packages of
+// Debian bookworm and of Debian trixie (OpenStack 2025.1).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
