@@ -182,6 +182,17 @@ const RULE_SETS: Record<RewriteRuleSet, readonly Rule[]> = {
   'heat-urls': HEAT_URLS,
 };
 
+/**
+ * The options a file of a directory the service also reads (configFileEntry(file).alsoRead) sets
+ * that osha would move to the VIP in `file`, as "[section] key": osha leaves that directory as it
+ * is, so the operator must change them there. Only options the file sets; nothing is added.
+ */
+export function settingsToMove(inv: Inventory, service: OpenStackService, file: string, content: string, options: RewriteOptions = {}): Result<string[]> {
+  const plan = planRewrites(inv, service, { [file]: content }, options);
+  if (!plan.ok) return plan;
+  return ok([...new Set(plan.value.entries.filter((e) => e.file === file && e.previous !== undefined).map((e) => `[${e.section}] ${e.key}`))]);
+}
+
 /** The rules for one config file, in the order the registry lists their sets. */
 function fileRules(file: string): Rule[] {
   return (configFileEntry(file)?.rules ?? []).flatMap((set) => RULE_SETS[set]);

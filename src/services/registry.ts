@@ -37,6 +37,12 @@ export interface ConfigFileEntry {
   rules: readonly RewriteRuleSet[];
   /** Folsom/Grizzly `notifier_strategy = rabbit`: point its rabbit_host at the VIP when unset. */
   legacyNotifier?: boolean;
+  /**
+   * Directories whose *.conf files the family's daemons also read when they exist (Debian's
+   * scripts pass them as --config-dir). osha does not rewrite them; it says which of them set an
+   * option it moves to the VIP in this file.
+   */
+  alsoRead?: readonly string[];
 }
 
 /** The OpenStack config files osha rewrites to use the VIP (Debian/Ubuntu paths; the same on RDO). */
@@ -45,7 +51,7 @@ const CONFIG_FILE_TABLE = {
   '/etc/glance/glance-api.conf': { family: 'glance', rules: ['common', 'glance-bind', 'registry-host'], legacyNotifier: true },
   '/etc/glance/glance-registry.conf': { family: 'glance', rules: ['common'] },
   '/etc/nova/nova.conf': { family: 'nova', rules: ['common', 'api-database', 'nova-glance', 'glance-host', 'novnc', 'nova-neutron-url'] },
-  '/etc/neutron/neutron.conf': { family: 'neutron', rules: ['common'] },
+  '/etc/neutron/neutron.conf': { family: 'neutron', rules: ['common'], alsoRead: ['/etc/neutron/server.conf.d', '/etc/neutron/agent.conf.d'] },
   '/etc/cinder/cinder.conf': { family: 'cinder', rules: ['common', 'cinder-glance', 'glance-host'] },
   '/etc/heat/heat.conf': { family: 'heat', rules: ['common', 'heat-urls'] },
   '/etc/placement/placement.conf': { family: 'placement', rules: ['placement-database'] },

@@ -1,17 +1,18 @@
 // Steps that point OpenStack at the VIP: config rewrites on every node (src/openstack does the
 // pure planning; this file reads and writes over SSH) and keystone endpoints on the VIP.
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { configFamilyOf, type ServiceName } from '../services/registry.ts';
+import { configFamilyOf, configFileEntry, type ServiceName } from '../services/registry.ts';
 import { hostHandle, planEachHost, runNote, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
 import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
-import type { OpenStackService } from '../openstack/rewrites.ts';
+import { SERVICE_CONFIG_FILES, settingsToMove, type OpenStackService, type RewriteOptions } from '../openstack/rewrites.ts';
+import type { Inventory } from '../inventory/schema.ts';
 import { CATALOG, desiredEndpoints, parseCatalog, planEndpoints, regionMismatches, type EndpointOp } from '../openstack/endpoints.ts';
 import { endpointCall, KEYSTONE_COMMAND, KEYSTONE_UNREACHABLE, keystoneAuth, keystoneStdin, showCall, type KeystoneAuth, type KeystoneCall } from '../openstack/keystone-api.ts';
 import { OS_PASSWORD_FILE } from '../cluster/catalog.ts';
 import { primitiveId, VIP_ID } from '../cluster/build.ts';
 import { sh } from '../ssh/quote.ts';
-import { readFiles } from '../facts/files.ts';
+import { readFiles, readFilesAnd } from '../facts/files.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
 import { clearOwed, oweAction, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
@@ -61,6 +62,40 @@ function configFacts(h: HostHandle, service: OpenStackService, files: Map<string
   return ok(facts);
 }
 
+/** The directories a family's daemons also read (the registry's alsoRead), each with the file it follows. */
+function alsoReadDirs(service: OpenStackService): { dir: string; file: string }[] {
+  return SERVICE_CONFIG_FILES[service].flatMap((file) => (configFileEntry(file)?.alsoRead ?? []).map((dir) => ({ dir, file })));
+}
+
+/** Lists the *.conf files of these directories, one path per line (none when a directory is missing). */
+function listConfScript(dirs: readonly { dir: string }[]): string {
+  if (dirs.length === 0) return '';
+  return sh`for d in ${dirs.map((d) => d.dir)}; do for f in "$d"/*.conf; do if [ -f "$f" ]; then echo "$f"; fi; done; done`;
+}
+
+/**
+ * What the files of a family's extra directories set that osha moves to the VIP in the family's
+ * own file: osha leaves those files alone (they are the operator's), so it says which to change.
+ * Reads them in one more round trip, only when there are any.
+ */
+async function dirNotes(h: HostHandle, inv: Inventory, service: OpenStackService, dirFiles: readonly string[], options: RewriteOptions): Promise<Result<string[]>> {
+  const mine = alsoReadDirs(service).flatMap(({ dir, file }) => dirFiles.filter((f) => f.startsWith(`${dir}/`)).map((path) => ({ path, dir, file })));
+  if (mine.length === 0) return ok([]);
+  const read = await readFiles(h.c, mine.map((m) => m.path));
+  if (!read.ok) return read;
+  const notes: string[] = [];
+  for (const m of mine) {
+    const text = decodeConfig(m.path, read.value.get(m.path) ?? Buffer.alloc(0));
+    if (!text.ok) return err({ ...text.error, host: h.host });
+    const moved = settingsToMove(inv, service, m.file, text.value, options);
+    if (!moved.ok) return err({ ...moved.error, host: h.host });
+    if (moved.value.length > 0) {
+      notes.push(`${m.path} sets ${moved.value.join(', ')} to a node's own address; osha moves these to the VIP in ${m.file} but leaves ${m.dir} as it is, and ${service}'s daemons read it too (Debian's --config-dir): point them at the VIP there`);
+    }
+  }
+  return ok(notes);
+}
+
 export const openstackConfig: Step = {
   name: 'openstack-config',
   title: 'OpenStack configs on every node point at the VIP (backups kept as FILE.osha-orig)',
@@ -72,12 +107,16 @@ export const openstackConfig: Step = {
       // The install guide names the controller by a host name (`controller` in /etc/hosts):
       // a name this node resolves to a cluster node's address means the controller too.
       let localHosts: string[] = [];
-      // Every file this step looks at, in one round trip: /etc/hosts, each config and its backup.
+      // Every file this step looks at, in one round trip: /etc/hosts, each config and its backup,
+      // and the names of the *.conf files in the directories the services also read.
       const paths = services.flatMap((svc) => pathsToRead(svc).flatMap((p) => [p.file, p.backup]));
-      const files = await readFiles(h.c, services.length > 0 ? ['/etc/hosts', ...paths] : []);
-      if (!files.ok) return files;
+      const dirs = services.flatMap((svc) => alsoReadDirs(svc));
+      const read = services.length > 0 ? await readFilesAnd(h.c, ['/etc/hosts', ...paths], listConfScript(dirs)) : ok({ files: new Map<string, Buffer | undefined>(), output: '' });
+      if (!read.ok) return read;
+      const files = read.value.files;
+      const dirFiles = read.value.output.split('\n').filter((l) => l.startsWith('/'));
       if (services.length > 0) {
-        const aliases = controllerAliases(files.value.get('/etc/hosts')?.toString('utf8') ?? '', ctx.inv);
+        const aliases = controllerAliases(files.get('/etc/hosts')?.toString('utf8') ?? '', ctx.inv);
         localHosts = [...aliases.keys()];
         for (const [name, address] of aliases) {
           const node = ctx.inv.nodes.find((n) => n.address.toLowerCase() === address.toLowerCase())!;
@@ -85,15 +124,19 @@ export const openstackConfig: Step = {
         }
       }
       for (const service of services) {
-        const facts = configFacts(h, service, files.value);
+        const facts = configFacts(h, service, files);
         if (!facts.ok) return facts;
         if (Object.keys(facts.value).length === 0) {
           ctx.note(h.host, `${service}: no config file on this node (not installed here), nothing to rewrite`);
           continue;
         }
-        const plan = planNodeConfig(ctx.inv, service, facts.value, { localHosts, nodeAddress: ctx.inv.nodes.find((n) => n.name === h.host)?.address });
+        const rewriteOptions = { localHosts, nodeAddress: ctx.inv.nodes.find((n) => n.name === h.host)?.address };
+        const plan = planNodeConfig(ctx.inv, service, facts.value, rewriteOptions);
         if (!plan.ok) return err({ ...plan.error, host: h.host });
         for (const n of plan.value.notes) ctx.note(h.host, `${service}: ${n}`);
+        const extra = await dirNotes(h, ctx.inv, service, dirFiles, rewriteOptions);
+        if (!extra.ok) return extra;
+        for (const n of extra.value) ctx.note(h.host, `${service}: ${n}`);
         if (plan.value.steps.length === 0) continue;
         changed.add(`${service} ${h.host}`);
         // Recorded before the write: a run cut short after it still restarts the service next time.

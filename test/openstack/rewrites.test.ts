@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { changedLines } from '../../src/render/diff.ts';
-import { applyRewrites, describeRewrite, planRewrites, renderPlanDiff, type RewritePlan } from '../../src/openstack/rewrites.ts';
+import { applyRewrites, describeRewrite, planRewrites, renderPlanDiff, settingsToMove, type RewritePlan } from '../../src/openstack/rewrites.ts';
 import { labInventory, PUBLIC_VIP, VIP } from './fixtures.ts';
 
 // A Folsom-era glance-api.conf as the articles describe it (old option names, node addresses).
@@ -176,5 +176,19 @@ describe('rewrite plan: choosing option names and targets', () => {
     const r = planRewrites(labInventory(), 'swift' as never, {});
     expect(r.ok).to.equal(false);
     expect(!r.ok && r.error.message).to.contain('unknown OpenStack service "swift"');
+  });
+});
+
+describe('a directory neutron also reads (server.conf.d): what its files set that osha moves', () => {
+  const inv = labInventory();
+  it('names the options a file there sets to a node\'s own address, without their values', () => {
+    const text = '[DEFAULT]\ntransport_url = rabbit://openstack:S3cret@198.18.0.11:5672/\n\n[database]\nconnection = mysql+pymysql://neutron:S3cret@alice/neutron\n\n[ml2]\ntype_drivers = flat,vlan\n';
+    const moved = settingsToMove(inv, 'neutron', '/etc/neutron/neutron.conf', text);
+    expect(moved.ok && moved.value).to.deep.equal(['[database] connection', '[DEFAULT] transport_url']);
+  });
+  it('names nothing for a file that sets nothing osha moves, or already points at the VIP, and adds nothing', () => {
+    expect(settingsToMove(inv, 'neutron', '/etc/neutron/neutron.conf', '[ml2]\nmechanism_drivers = openvswitch\n')).to.deep.equal({ ok: true, value: [] });
+    expect(settingsToMove(inv, 'neutron', '/etc/neutron/neutron.conf', `[DEFAULT]\ntransport_url = rabbit://openstack:S3cret@${VIP}:5672/\n`)).to.deep.equal({ ok: true, value: [] });
+    expect(settingsToMove(inv, 'neutron', '/etc/neutron/neutron.conf', '')).to.deep.equal({ ok: true, value: [] });
   });
 });
