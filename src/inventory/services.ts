@@ -1,6 +1,6 @@
 // The services osha knows how to make highly available, and the names the articles used for them:
 // views of the service registry (src/services/registry.ts).
-import { registryEntries, SERVICES, type ServiceName } from '../services/registry.ts';
+import { companionsOf, registryEntries, type ServiceName } from '../services/registry.ts';
 
 export type { ServiceName };
 
@@ -22,7 +22,7 @@ export const ARTICLE_SERVICES: ServiceName[] = registryEntries()
  * (their companions: Debian's neutron-rpc-server, nova's placement-api), in registry order.
  */
 export const WIZARD_DEFAULT_SERVICES: ServiceName[] = registryEntries()
-  .filter(([name]) => ARTICLE_SERVICES.some((a) => a === name || (SERVICES[a].companions ?? []).includes(name)))
+  .filter(([name]) => ARTICLE_SERVICES.some((a) => a === name || companionsOf(a).includes(name)))
   .map(([name]) => name);
 
 export function canonicalService(name: string): ServiceName | undefined {

@@ -365,6 +365,11 @@ export function perService<T>(value: (entry: ServiceEntry, service: ServiceName)
   return Object.fromEntries(registryEntries().map(([service, e]) => [service, value(e, service)])) as Record<ServiceName, T>;
 }
 
+/** A service's companions (ServiceEntry.companions), as service names: test/services/registry.test.ts checks each is one. */
+export function companionsOf(service: ServiceName): ServiceName[] {
+  return [...((SERVICES[service].companions ?? []) as readonly ServiceName[])];
+}
+
 /** The config family a service's main config file belongs to. */
 export function configFamilyOf(service: ServiceName): ConfigFamily | undefined {
   const file = SERVICES[service].config;

@@ -1,7 +1,7 @@
 // Step 4: services Pacemaker will own are taken away from the init system, so that nothing but
 // Pacemaker ever starts them (two copies of a database on two nodes is how data is lost).
 import type { Action, Step } from '../runner/types.ts';
-import { perService, SERVICES, type ServiceName } from '../services/registry.ts';
+import { companionsOf, perService, type ServiceName } from '../services/registry.ts';
 import { planEachHost, commandAction, fileFact, writeFileActions, type HostHandle } from './common.ts';
 import { readUnitStates, type UnitState } from '../facts/host.ts';
 import { sh } from '../ssh/quote.ts';
@@ -16,15 +16,15 @@ export const INIT_UNITS: Record<ServiceName, string[]> = perService((e) => [...e
  * without: Debian's neutron-rpc-server beside neutron-server) that the inventory does not list:
  * osha leaves them to the init system, and says so where they exist.
  */
-export function companionUnits(services: readonly ServiceName[]): { service: string; of: ServiceName; unit: string }[] {
+export function companionUnits(services: readonly ServiceName[]): { service: ServiceName; of: ServiceName; unit: string }[] {
   const listed = new Set<string>(services);
   return services.flatMap((of) =>
-    (SERVICES[of].companions ?? []).filter((c) => !listed.has(c)).flatMap((service) => (INIT_UNITS[service as ServiceName] ?? []).map((unit) => ({ service, of, unit }))),
+    companionsOf(of).filter((c) => !listed.has(c)).flatMap((service) => INIT_UNITS[service].map((unit) => ({ service, of, unit }))),
   );
 }
 
 /** What the operator should know of an unlisted companion's unit on one node, or nothing. */
-export function companionNote(c: { service: string; of: ServiceName; unit: string }, s: UnitState, init: string): string | undefined {
+export function companionNote(c: { service: ServiceName; of: ServiceName; unit: string }, s: UnitState, init: string): string | undefined {
   if (!s.exists) return undefined;
   const what = `${c.unit === c.service ? c.unit : `${c.unit} (${c.service})`}, which ${c.of} needs,`;
   const fix = `list ${c.service} under services and Pacemaker runs it beside ${c.of}`;
