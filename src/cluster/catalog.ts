@@ -66,7 +66,7 @@ export const GROUP_MEMBERS: Record<GroupKey, ServiceName[]> = {
   keystone: ['keystone'],
   neutron: ['neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent'],
   glance: ['glance-registry', 'glance-api'],
-  nova: ['placement-api', 'nova-api', 'nova-consoleauth', 'nova-novncproxy', 'nova-conductor', 'nova-scheduler'],
+  nova: ['placement-api', 'nova-api', 'nova-api-metadata', 'nova-consoleauth', 'nova-novncproxy', 'nova-conductor', 'nova-scheduler'],
   cinder: ['cinder-volume', 'cinder-scheduler', 'cinder-api'],
   heat: ['heat-engine', 'heat-api'],
 };

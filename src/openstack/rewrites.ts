@@ -157,6 +157,16 @@ const NOVA_NEUTRON_URL: Rule = {
   needs: 'neutron-server',
   reason: 'nova reaches neutron-server through the VIP',
 };
+const METADATA_HOST: Rule = {
+  // nova_metadata_ip until Queens.
+  names: [opt('DEFAULT', 'nova_metadata_host'), opt('DEFAULT', 'nova_metadata_ip')],
+  kind: 'host',
+  target: 'vip',
+  needs: 'nova-api-metadata',
+  reason: "neutron's metadata agent reaches nova's metadata API through the VIP",
+  // Its default, 127.0.0.1, misses an active-active API bound to the node's own address.
+  addWhenMissing: (v) => v.vip,
+};
 const KEYSTONE_ENDPOINTS: Rule[] = [
   { names: [opt('DEFAULT', 'public_endpoint')], kind: 'url', target: 'public', needs: 'keystone', reason: 'keystone advertises its public URL on the (public) VIP' },
   { names: [opt('DEFAULT', 'admin_endpoint')], kind: 'url', target: 'vip', needs: 'keystone', reason: 'keystone advertises its admin URL on the VIP' },
@@ -179,6 +189,7 @@ const RULE_SETS: Record<RewriteRuleSet, readonly Rule[]> = {
   'cinder-glance': [CINDER_GLANCE],
   novnc: [NOVNC],
   'nova-neutron-url': [NOVA_NEUTRON_URL],
+  'metadata-host': [METADATA_HOST],
   'heat-urls': HEAT_URLS,
 };
 

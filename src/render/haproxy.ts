@@ -181,7 +181,7 @@ export function haproxyFrontends(inv: Inventory): Frontend[] {
       name: service,
       port,
       mode: 'http',
-      public: true,
+      public: e.internal !== true,
       settings: ['option httplog', 'balance roundrobin', 'option forwardfor', ...check, ...apiRetries(e.retryablePosts ?? [])],
       servers: nodes.map((n) => serverLine(n, port)),
     });

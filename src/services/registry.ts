@@ -28,6 +28,7 @@ export type RewriteRuleSet =
   | 'cinder-glance'
   | 'novnc'
   | 'nova-neutron-url'
+  | 'metadata-host'
   | 'heat-urls';
 
 export interface ConfigFileEntry {
@@ -52,6 +53,7 @@ const CONFIG_FILE_TABLE = {
   '/etc/glance/glance-registry.conf': { family: 'glance', rules: ['common'] },
   '/etc/nova/nova.conf': { family: 'nova', rules: ['common', 'api-database', 'nova-glance', 'glance-host', 'novnc', 'nova-neutron-url'] },
   '/etc/neutron/neutron.conf': { family: 'neutron', rules: ['common'], alsoRead: ['/etc/neutron/server.conf.d', '/etc/neutron/agent.conf.d'] },
+  '/etc/neutron/metadata_agent.ini': { family: 'neutron', rules: ['metadata-host'] },
   '/etc/cinder/cinder.conf': { family: 'cinder', rules: ['common', 'cinder-glance', 'glance-host'] },
   '/etc/heat/heat.conf': { family: 'heat', rules: ['common', 'heat-urls'] },
   '/etc/placement/placement.conf': { family: 'placement', rules: ['placement-database'] },
@@ -104,8 +106,9 @@ export interface ServiceEntry {
   /**
    * Services this one does not work without, each run by units of its own (Debian's
    * neutron-rpc-server beside neutron-server's API; placement-api, which nova asks for every
-   * scheduling decision): one the inventory leaves out keeps running under the init system, and
-   * init-services says so on every node that has it (a masked one runs nowhere).
+   * scheduling decision; nova's metadata API, which neutron's metadata agent passes requests to):
+   * one the inventory leaves out keeps running under the init system, and init-services says so
+   * on every node that has it (a masked one runs nowhere).
    */
   companions?: readonly string[];
   /** 'osha': osha's agent playbooks/agents/NAME (ocf:openstack:NAME); otherwise another package's agent. */
@@ -116,6 +119,8 @@ export interface ServiceEntry {
   ops?: OpTimings;
   /** Its main config file, passed to osha's agent as `config` (and rewritten to use the VIP). */
   config?: ConfigFile;
+  /** A second file its daemon reads (the agent's OSA_EXTRA_CONFIG) that osha rewrites too. */
+  extraConfig?: ConfigFile;
   /** The file passed as the agent's `config` when it is not the rewritten one: the daemon's own
    *  file, read together with `config` (the agent's OSA_EXTRA_CONFIG). */
   agentConfig?: string;
@@ -135,6 +140,9 @@ export interface ServiceEntry {
   retryablePosts?: readonly string[];
   /** Its keystone catalog entry, for an API. */
   catalog?: CatalogEntry;
+  /** Asked by other services only, never by clients (nova's metadata API, behind neutron's
+   *  metadata agent): active-active's HAProxy serves it on the VIP, not on the public VIP. */
+  internal?: boolean;
   /** Made highly available by article 001's Listing 2: the wizard's default selection. */
   listing2?: boolean;
 }
@@ -230,6 +238,21 @@ const SERVICE_TABLE = {
     catalog: { type: 'compute', path: '/v2.1' },
     listing2: true,
   },
+  // Debian's nova-api package runs nova's metadata API apart, under a unit and uwsgi ini of its
+  // own (port 8775): neutron-metadata-agent passes instances' metadata requests to it. No token
+  // API and no catalog entry; its paste pipeline starts with oslo's /healthcheck.
+  'nova-api-metadata': {
+    debianPackage: 'nova-api',
+    debianInitScript: 'nova-api-metadata',
+    initUnits: ['nova-api-metadata'],
+    agent: 'osha',
+    port: 8775,
+    uwsgi: true,
+    health: { kind: 'http', path: '/healthcheck' },
+    placement: 'nova',
+    config: '/etc/nova/nova.conf',
+    internal: true,
+  },
   'nova-scheduler': { debianPackage: 'nova-scheduler', initUnits: ['nova-scheduler'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
   'nova-conductor': { debianPackage: 'nova-conductor', initUnits: ['nova-conductor'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf' },
   'nova-consoleauth': { initUnits: ['nova-consoleauth'], agent: 'osha', health: { kind: 'amqp' }, placement: 'nova', config: '/etc/nova/nova.conf', listing2: true },
@@ -293,10 +316,13 @@ const SERVICE_TABLE = {
   'neutron-metadata-agent': {
     debianPackage: 'neutron-metadata-agent',
     initUnits: ['neutron-metadata-agent'],
+    companions: ['nova-api-metadata'],
     agent: 'osha',
     health: { kind: 'amqp' },
     placement: 'neutron',
     config: '/etc/neutron/neutron.conf',
+    // Where nova's metadata API is: nova_metadata_host.
+    extraConfig: '/etc/neutron/metadata_agent.ini',
   },
   'neutron-openvswitch-agent': {
     aliases: ['quantum-agent-plugin-openvswitch', 'quantum-plugin-openvswitch-agent'],

@@ -15,6 +15,7 @@ import { onTeardown } from '../support/teardown.ts';
 import { hostSkipReason, installAgentTree, type AgentTree } from './support.ts';
 import { AGENT_NAMES } from '../../src/agents/files.ts';
 import { SERVICES, type OshaAgentService } from '../../src/services/registry.ts';
+import { getValue, parseIni } from '../../src/render/ini.ts';
 
 const exec = promisify(execFile);
 
@@ -149,8 +150,9 @@ function describeRelease(release: DebianRelease): void {
         this.skip();
       }
       tree = await installAgentTree();
-      // neutron-common: the packaged neutron.conf and plugin_guess_func, which neutron's scripts read.
-      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), 'neutron-common', UWSGI_PACKAGE], 'osha-agent-debs-');
+      // neutron-common: the packaged neutron.conf and plugin_guess_func, which neutron's scripts read;
+      // nova-common: the api-paste.ini of nova's WSGI applications.
+      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), 'neutron-common', 'nova-common', UWSGI_PACKAGE], 'osha-agent-debs-');
       const control = mkdtempSync(join(tmpdir(), `osha-uwsgi-control-${release}-`));
       onTeardown(() => rmSync(control, { recursive: true, force: true }));
       await exec('dpkg-deb', ['-e', await fetchDeb(releaseCacheDir(release), UWSGI_PACKAGE, release), control]);
@@ -199,6 +201,19 @@ function describeRelease(release: DebianRelease): void {
         expect(SERVICES[agent].initUnits, `${agent} initUnits`).to.include(script);
       });
     }
+
+    it(`nova-api-metadata (${release}): nova-common's api-paste.ini answers its health path before the metadata application, with no token asked`, function () {
+      const want = SERVICES['nova-api-metadata'].health;
+      const paste = parseIni(readFileSync(join(unpacked, 'usr/share/nova-common/api-paste.ini'), 'utf8'));
+      // The WSGI script loads the application named metadata: a urlmap whose root is a pipeline.
+      expect(getValue(paste, 'composite:metadata', 'use')).to.equal('egg:Paste#urlmap');
+      const root = getValue(paste, 'composite:metadata', '/');
+      expect(root, '[composite:metadata] maps / to a pipeline').to.be.a('string');
+      const first = getValue(paste, `pipeline:${root!}`, 'pipeline')?.split(/\s+/)[0];
+      expect(getValue(paste, `filter:${first!}`, 'use'), `the first filter of ${root!}`).to.equal('egg:oslo.middleware#healthcheck');
+      // oslo.middleware's healthcheck answers at /healthcheck unless the filter names another path.
+      expect(want).to.deep.equal({ kind: 'http', path: getValue(paste, `filter:${first!}`, 'path') ?? '/healthcheck' });
+    });
 
     it(`${release} packages none of ${UNPACKAGED.join(', ')} (the registry gives them no Debian package)`, async function () {
       this.timeout(120_000);

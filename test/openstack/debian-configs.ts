@@ -30,6 +30,7 @@ export const DEBIAN_CONFIGS: Record<string, [string, string]> = {
   '/etc/glance/glance-api.conf': ['glance-common', 'usr/share/glance-common/glance-api.conf'],
   '/etc/nova/nova.conf': ['nova-common', 'usr/share/nova-common/nova.conf'],
   '/etc/neutron/neutron.conf': ['neutron-common', 'usr/share/neutron-common/neutron.conf'],
+  '/etc/neutron/metadata_agent.ini': ['neutron-metadata-agent', 'usr/share/neutron-metadata-agent/metadata_agent.ini'],
   '/etc/cinder/cinder.conf': ['cinder-common', 'usr/share/cinder-common/cinder.conf'],
   '/etc/heat/heat.conf': ['heat-common', 'usr/share/heat-common/heat.conf'],
   '/etc/placement/placement.conf': ['placement-common', 'usr/share/placement-common/placement.conf'],

@@ -1,6 +1,6 @@
 // The rewrite, end to end on the real default config files of the keystone, glance-common,
-// nova-common, neutron-common, cinder-common, heat-common and placement-common packages of
-// Debian bookworm and of Debian trixie (OpenStack 2025.1).
+// nova-common, neutron-common, neutron-metadata-agent, cinder-common, heat-common and
+// placement-common packages of Debian bookworm and of Debian trixie (OpenStack 2025.1).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +102,13 @@ const CASES: Record<string, Case> = {
     ],
     pristine: authtoken,
   },
+  '/etc/neutron/metadata_agent.ini': {
+    service: 'neutron',
+    // The install guide's nova_metadata_host is its controller's name; Debian ships it commented.
+    installed: [set('DEFAULT', 'nova_metadata_host', 'alice'), set('DEFAULT', 'metadata_proxy_shared_secret', 'M3tadata')],
+    expected: [['DEFAULT', 'nova_metadata_host = alice', `nova_metadata_host = ${VIP}`]],
+    pristine: [['DEFAULT', null, `nova_metadata_host = ${VIP}`]],
+  },
   '/etc/cinder/cinder.conf': {
     service: 'cinder',
     installed: [
@@ -144,7 +151,7 @@ const CASES: Record<string, Case> = {
   },
 };
 
-const PASSWORDS = ['K3y%2Fst0ne', 'Gl4nce', 'N0va', 'Neutr0n', 'C1nder', 'H3at', 'Pl4cement', 'Rabb1t'];
+const PASSWORDS = ['K3y%2Fst0ne', 'Gl4nce', 'N0va', 'Neutr0n', 'M3tadata', 'C1nder', 'H3at', 'Pl4cement', 'Rabb1t'];
 
 /** The section a changed line sits in, from the side of the diff it belongs to. */
 function sectionOf(line: DiffLine, before: string, after: string): string {

@@ -172,6 +172,20 @@ describe('rewrite plan: choosing option names and targets', () => {
     expect(r.ok && r.value.entries.find((e) => e.key === 'connection')?.value).to.equal(`mysql+pymysql://n:pw@${VIP}/nova`);
   });
 
+  it("points neutron's metadata agent at nova's metadata API on the VIP (under either name, or added), only when the cluster runs it", () => {
+    const METADATA = '/etc/neutron/metadata_agent.ini';
+    const names = (text: string, inv = labInventory()) => {
+      const r = planRewrites(inv, 'neutron', { [METADATA]: text }, { localHosts: ['controller'] });
+      if (!r.ok) throw new Error(r.error.message);
+      return r.value.entries.map((e) => `${e.key} = ${e.value}`);
+    };
+    expect(names('[DEFAULT]\nnova_metadata_host = controller\nmetadata_proxy_shared_secret = S3cret\n')).to.deep.equal([`nova_metadata_host = ${VIP}`]);
+    expect(names('[DEFAULT]\nnova_metadata_ip = 198.18.0.12\n')).to.deep.equal([`nova_metadata_ip = ${VIP}`]);
+    // Debian's default (127.0.0.1, commented out) misses an active-active API bound to the node's address.
+    expect(names('[DEFAULT]\n#nova_metadata_host = 127.0.0.1\n')).to.deep.equal([`nova_metadata_host = ${VIP}`]);
+    expect(names('[DEFAULT]\nnova_metadata_host = controller\n', labInventory({ services: ['mysql', 'rabbitmq', 'keystone', 'nova-api', 'neutron-server'] }))).to.deep.equal([]);
+  });
+
   it('refuses an unknown service with a message', () => {
     const r = planRewrites(labInventory(), 'swift' as never, {});
     expect(r.ok).to.equal(false);

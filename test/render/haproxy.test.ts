@@ -119,6 +119,13 @@ describe('haproxy.cfg (active-active)', () => {
     expect(section(cfg, 'rabbitmq').filter((l) => l.startsWith('bind '))).to.deep.equal(['bind 198.18.0.100:5672 transparent']);
   });
 
+  it('serves nova\'s metadata API on the VIP only, not on the public VIP: only neutron\'s metadata agent asks it', () => {
+    const cfg = renderHaproxyCfg(activeActive({ publicVip: '203.0.113.10', services: ['mysql', 'rabbitmq', 'keystone', 'nova-api', 'nova-api-metadata'] }));
+    expect(section(cfg, 'nova-api-metadata').filter((l) => l.startsWith('bind '))).to.deep.equal(['bind 198.18.0.100:8775 transparent']);
+    expect(section(cfg, 'nova-api-metadata')).to.include('option httpchk GET /healthcheck');
+    expect(section(cfg, 'nova-api').filter((l) => l.startsWith('bind '))).to.have.length(2);
+  });
+
   it('brackets IPv6 addresses in binds and servers', () => {
     expect(hostPort('fd00::1', 80)).to.equal('[fd00::1]:80');
     expect(hostPort('192.0.2.1', 80)).to.equal('192.0.2.1:80');

@@ -61,7 +61,7 @@ describe('service registry', function () {
     for (const n of names) expect(INIT_UNITS[n], n).to.have.length.above(0);
   });
 
-  it('companions are other registry services, of the same group, with units of their own', function () {
+  it('companions are other registry services, run on the same node, with units of their own', function () {
     const withCompanions = registryEntries().filter(([, e]) => e.companions !== undefined);
     expect(withCompanions.map(([n]) => n)).to.include.members(['neutron-server', 'nova-api']);
     for (const [n, e] of withCompanions) {
@@ -69,14 +69,16 @@ describe('service registry', function () {
         expect(names as string[], `${n}'s companion ${c}`).to.include(c);
         expect(c).to.not.equal(n);
         const companion = SERVICES[c as ServiceName];
-        expect(companion.placement, c).to.equal(e.placement);
+        // One node runs both: the same group, or groups (every classic group runs where keystone
+        // or the VIP runs), or clones (active-active clones every service anyway).
+        expect(companion.placement === 'clone', c).to.equal(e.placement === 'clone');
         for (const unit of companion.initUnits) expect(e.initUnits as readonly string[], `${n} masks ${c}'s unit ${unit}`).to.not.include(unit);
       }
     }
   });
 
   it('config files: each belongs to a registry service, and the families are the files\' families', function () {
-    const used = new Set(names.map((n) => SERVICES[n].config).filter((f) => f !== undefined));
+    const used = new Set(names.flatMap((n) => [SERVICES[n].config, SERVICES[n].extraConfig]).filter((f) => f !== undefined));
     expect(sorted(Object.keys(CONFIG_FILES))).to.deep.equal(sorted(used));
     expect([...OPENSTACK_SERVICES]).to.deep.equal([...CONFIG_FAMILIES]);
     expect(sorted(Object.values(SERVICE_CONFIG_FILES).flat())).to.deep.equal(sorted(Object.keys(CONFIG_FILES)));
@@ -104,6 +106,7 @@ describe('service registry', function () {
       expect(vars.OSA_HEALTH, name).to.equal(e.health?.kind);
       expect(vars.OSA_HEALTH_PATH, name).to.equal(e.health?.kind === 'http' ? e.health.path : undefined);
       expect(vars.OSA_CONFIG, name).to.equal(e.agentConfig ?? e.config);
+      if (e.extraConfig !== undefined) expect(vars.OSA_EXTRA_CONFIG, name).to.equal(e.extraConfig);
       // And the CIB passes the agent that same file: the daemon gets its own file, not the extra one twice.
       expect(SERVICE_SPECS[name].config, name).to.equal(vars.OSA_CONFIG);
     }
