@@ -68,7 +68,7 @@ export const GROUP_MEMBERS: Record<GroupKey, ServiceName[]> = {
   glance: ['glance-registry', 'glance-api'],
   nova: ['placement-api', 'nova-api', 'nova-api-metadata', 'nova-consoleauth', 'nova-novncproxy', 'nova-conductor', 'nova-scheduler'],
   cinder: ['cinder-volume', 'cinder-scheduler', 'cinder-api'],
-  heat: ['heat-engine', 'heat-api'],
+  heat: ['heat-engine', 'heat-api', 'heat-api-cfn'],
 };
 
 /** Where each stateful service keeps its data, and so where its shared storage is mounted. */

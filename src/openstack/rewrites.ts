@@ -171,9 +171,10 @@ const KEYSTONE_ENDPOINTS: Rule[] = [
   { names: [opt('DEFAULT', 'public_endpoint')], kind: 'url', target: 'public', needs: 'keystone', reason: 'keystone advertises its public URL on the (public) VIP' },
   { names: [opt('DEFAULT', 'admin_endpoint')], kind: 'url', target: 'vip', needs: 'keystone', reason: 'keystone advertises its admin URL on the VIP' },
 ];
+// Both name heat's CloudFormation API (port 8000), not heat-api.
 const HEAT_URLS: Rule[] = [
-  { names: [opt('DEFAULT', 'heat_metadata_server_url')], kind: 'url', target: 'public', needs: 'heat-api', reason: 'instances reach heat through the (public) VIP' },
-  { names: [opt('DEFAULT', 'heat_waitcondition_server_url')], kind: 'url', target: 'public', needs: 'heat-api', reason: 'instances reach heat through the (public) VIP' },
+  { names: [opt('DEFAULT', 'heat_metadata_server_url')], kind: 'url', target: 'public', needs: 'heat-api-cfn', reason: 'instances reach heat through the (public) VIP' },
+  { names: [opt('DEFAULT', 'heat_waitcondition_server_url')], kind: 'url', target: 'public', needs: 'heat-api-cfn', reason: 'instances reach heat through the (public) VIP' },
 ];
 
 /** What each rule set named in the registry's config files rewrites. */

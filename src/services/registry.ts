@@ -106,7 +106,8 @@ export interface ServiceEntry {
   /**
    * Services this one does not work without, each run by units of its own (Debian's
    * neutron-rpc-server beside neutron-server's API; placement-api, which nova asks for every
-   * scheduling decision; nova's metadata API, which neutron's metadata agent passes requests to):
+   * scheduling decision; nova's metadata API, which neutron's metadata agent passes requests to;
+   * heat's CloudFormation API, which instances of heat's stacks signal):
    * one the inventory leaves out keeps running under the init system, and init-services says so
    * on every node that has it (a masked one runs nowhere).
    */
@@ -138,7 +139,7 @@ export interface ServiceEntry {
   /** Paths of POSTs that are harmless to send twice (matched at the path's end): HAProxy may send
    *  one again to another node when the node it went to dies under it (active-active). */
   retryablePosts?: readonly string[];
-  /** Its keystone catalog entry, for an API. */
+  /** Its keystone catalog entry, for an API (every `api`, and heat-api-cfn, which has no token check). */
   catalog?: CatalogEntry;
   /** Asked by other services only, never by clients (nova's metadata API, behind neutron's
    *  metadata agent): active-active's HAProxy serves it on the VIP, not on the public VIP. */
@@ -363,6 +364,7 @@ const SERVICE_TABLE = {
   'heat-api': {
     debianPackage: 'heat-api',
     initUnits: ['heat-api'],
+    companions: ['heat-api-cfn'],
     agent: 'osha',
     port: 8004,
     uwsgi: true,
@@ -371,6 +373,21 @@ const SERVICE_TABLE = {
     config: '/etc/heat/heat.conf',
     api: true,
     catalog: { type: 'orchestration', path: '/v1/%(tenant_id)s' },
+  },
+  // Heat's CloudFormation-compatible API (Debian's heat-api-cfn, uwsgi, port 8000): instances poll
+  // it for their metadata and signal wait conditions through it (heat.conf's
+  // heat_metadata_server_url and heat_waitcondition_server_url). Its clients sign their requests
+  // EC2-style: a catalog entry, but no token check at depth 20.
+  'heat-api-cfn': {
+    debianPackage: 'heat-api-cfn',
+    initUnits: ['heat-api-cfn'],
+    agent: 'osha',
+    port: 8000,
+    uwsgi: true,
+    health: { kind: 'http', path: '/healthcheck' },
+    placement: 'heat',
+    config: '/etc/heat/heat.conf',
+    catalog: { type: 'cloudformation', path: '/v1' },
   },
   'heat-engine': { debianPackage: 'heat-engine', initUnits: ['heat-engine'], agent: 'osha', health: { kind: 'amqp' }, placement: 'heat', config: '/etc/heat/heat.conf' },
 } as const satisfies Record<string, ServiceEntry>;

@@ -15,7 +15,7 @@ import { onTeardown } from '../support/teardown.ts';
 import { hostSkipReason, installAgentTree, type AgentTree } from './support.ts';
 import { AGENT_NAMES } from '../../src/agents/files.ts';
 import { SERVICES, type OshaAgentService } from '../../src/services/registry.ts';
-import { getValue, parseIni } from '../../src/render/ini.ts';
+import { entries, getValue, parseIni, type IniDocument } from '../../src/render/ini.ts';
 
 const exec = promisify(execFile);
 
@@ -128,6 +128,38 @@ async function neutronPluginIni(script: string, unpacked: string): Promise<strin
   return stdout;
 }
 
+/**
+ * Agents whose depth 10 is an HTTP path that must answer without a token: [agent, package,
+ * api-paste.ini in it, the applications its WSGI script loads from it]. heat-api-cfn loads
+ * `heat-api-cfn`, or `heat-api-cfn-standalone` for a heat.conf with that flavour.
+ */
+const PASTE_HEALTH: [OshaAgentService, string, string, string[]][] = [
+  ['nova-api-metadata', 'nova-common', 'usr/share/nova-common/api-paste.ini', ['metadata']],
+  ['heat-api-cfn', 'heat-common', 'etc/heat/api-paste.ini', ['heat-api-cfn', 'heat-api-cfn-standalone']],
+];
+
+const OSLO_HEALTHCHECK = ['egg:oslo.middleware#healthcheck', 'oslo_middleware:Healthcheck.factory', 'oslo_middleware:Healthcheck.app_factory'];
+
+/**
+ * Where oslo.middleware's healthcheck answers in a paste application before any other filter
+ * runs: at the head of a pipeline (its own `path`, else /healthcheck: bookworm), or as an
+ * application a composite maps a path to (trixie's heat), under the composite's mount point.
+ */
+function healthcheckPath(paste: IniDocument, name: string, mount = ''): string | undefined {
+  const oslo = (section: string) => OSLO_HEALTHCHECK.includes(getValue(paste, section, 'use') ?? getValue(paste, section, 'paste.filter_factory') ?? getValue(paste, section, 'paste.app_factory') ?? '');
+  const pipeline = getValue(paste, `pipeline:${name}`, 'pipeline');
+  if (pipeline !== undefined) {
+    const first = pipeline.split(/\s+/)[0]!;
+    return oslo(`filter:${first}`) ? mount + (getValue(paste, `filter:${first}`, 'path') ?? '/healthcheck') : undefined;
+  }
+  for (const { key, value } of entries(paste).filter((e) => e.section === `composite:${name}` && e.key.startsWith('/'))) {
+    const at = mount + (key === '/' ? '' : key);
+    const found = oslo(`app:${value}`) ? at : healthcheckPath(paste, value, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 function metaDefaults(xml: string): Record<string, string> {
   const d: Record<string, string> = {};
   for (const m of xml.matchAll(/<parameter name="([a-z_]+)"[\s\S]*?<content type="\w+" default="([^"]*)" \/>/g)) d[m[1]!] = m[2]!;
@@ -151,8 +183,9 @@ function describeRelease(release: DebianRelease): void {
       }
       tree = await installAgentTree();
       // neutron-common: the packaged neutron.conf and plugin_guess_func, which neutron's scripts read;
-      // nova-common: the api-paste.ini of nova's WSGI applications.
-      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), 'neutron-common', 'nova-common', UWSGI_PACKAGE], 'osha-agent-debs-');
+      // the api-paste.ini files of PASTE_HEALTH.
+      const pastes = PASTE_HEALTH.map(([, pkg]) => pkg);
+      unpacked = await unpackDebs(release, [...Object.values(PACKAGING).map(([pkg]) => pkg), 'neutron-common', ...pastes, UWSGI_PACKAGE], 'osha-agent-debs-');
       const control = mkdtempSync(join(tmpdir(), `osha-uwsgi-control-${release}-`));
       onTeardown(() => rmSync(control, { recursive: true, force: true }));
       await exec('dpkg-deb', ['-e', await fetchDeb(releaseCacheDir(release), UWSGI_PACKAGE, release), control]);
@@ -202,18 +235,14 @@ function describeRelease(release: DebianRelease): void {
       });
     }
 
-    it(`nova-api-metadata (${release}): nova-common's api-paste.ini answers its health path before the metadata application, with no token asked`, function () {
-      const want = SERVICES['nova-api-metadata'].health;
-      const paste = parseIni(readFileSync(join(unpacked, 'usr/share/nova-common/api-paste.ini'), 'utf8'));
-      // The WSGI script loads the application named metadata: a urlmap whose root is a pipeline.
-      expect(getValue(paste, 'composite:metadata', 'use')).to.equal('egg:Paste#urlmap');
-      const root = getValue(paste, 'composite:metadata', '/');
-      expect(root, '[composite:metadata] maps / to a pipeline').to.be.a('string');
-      const first = getValue(paste, `pipeline:${root!}`, 'pipeline')?.split(/\s+/)[0];
-      expect(getValue(paste, `filter:${first!}`, 'use'), `the first filter of ${root!}`).to.equal('egg:oslo.middleware#healthcheck');
-      // oslo.middleware's healthcheck answers at /healthcheck unless the filter names another path.
-      expect(want).to.deep.equal({ kind: 'http', path: getValue(paste, `filter:${first!}`, 'path') ?? '/healthcheck' });
-    });
+    // The two APIs without a token check: their health path must answer before any authentication.
+    for (const [agent, pkg, file, apps] of PASTE_HEALTH) {
+      it(`${agent} (${release}): ${pkg}'s api-paste.ini answers its health path in ${apps.join(' and ')} before any authentication`, function () {
+        const paste = parseIni(readFileSync(join(unpacked, file), 'utf8'));
+        const want = SERVICES[agent].health;
+        for (const app of apps) expect(want, app).to.deep.equal({ kind: 'http', path: healthcheckPath(paste, app) });
+      });
+    }
 
     it(`${release} packages none of ${UNPACKAGED.join(', ')} (the registry gives them no Debian package)`, async function () {
       this.timeout(120_000);

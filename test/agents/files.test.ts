@@ -36,7 +36,7 @@ describe('agentFiles(): what the deploy uploads', function () {
   });
 
   it('covers the issue\'s services and the articles\' names, consistent with the inventory model', function () {
-    for (const n of ['keystone', 'glance-api', 'glance-registry', 'placement-api', 'nova-api', 'nova-api-metadata', 'nova-scheduler', 'nova-conductor', 'nova-consoleauth', 'nova-novncproxy', 'neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent', 'cinder-api', 'cinder-scheduler', 'cinder-volume', 'heat-api', 'heat-engine']) {
+    for (const n of ['keystone', 'glance-api', 'glance-registry', 'placement-api', 'nova-api', 'nova-api-metadata', 'nova-scheduler', 'nova-conductor', 'nova-consoleauth', 'nova-novncproxy', 'neutron-server', 'neutron-rpc-server', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent', 'cinder-api', 'cinder-scheduler', 'cinder-volume', 'heat-api', 'heat-api-cfn', 'heat-engine']) {
       expect(AGENT_NAMES as readonly string[]).to.include(n);
     }
     for (const n of AGENT_NAMES) expect(SERVICE_NAMES as readonly string[], n).to.include(n);

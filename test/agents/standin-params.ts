@@ -6,7 +6,7 @@ import { AGENT_NAMES, type AgentName } from '../../src/agents/files.ts';
 import { onTeardown } from '../support/teardown.ts';
 import { freePort, writeSecretFile, writeStandinConfig, type AgentTree, type Params, type StandinConfig } from './support.ts';
 
-export const UWSGI_AGENTS: AgentName[] = ['keystone', 'placement-api', 'nova-api', 'nova-api-metadata', 'neutron-server', 'cinder-api', 'heat-api'];
+export const UWSGI_AGENTS: AgentName[] = ['keystone', 'placement-api', 'nova-api', 'nova-api-metadata', 'neutron-server', 'cinder-api', 'heat-api', 'heat-api-cfn'];
 export const HTTP_DAEMON_AGENTS: AgentName[] = ['glance-api'];
 export const LISTEN_AGENTS: AgentName[] = ['glance-registry', 'nova-novncproxy'];
 export const WORKER_AGENTS: AgentName[] = AGENT_NAMES.filter(

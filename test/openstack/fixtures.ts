@@ -12,7 +12,7 @@ export function labInventory(extra: Record<string, unknown> = {}): Inventory {
       { name: 'bob', address: '198.18.0.12' },
     ],
     vip: { address: VIP, cidr_netmask: 24 },
-    services: ['mysql', 'rabbitmq', 'keystone', 'glance-api', 'glance-registry', 'nova-api', 'nova-api-metadata', 'neutron-server', 'cinder-api', 'heat-api'],
+    services: ['mysql', 'rabbitmq', 'keystone', 'glance-api', 'glance-registry', 'nova-api', 'nova-api-metadata', 'neutron-server', 'cinder-api', 'heat-api', 'heat-api-cfn'],
     // Two nodes without fencing must be said out loud (these tests are about config files).
     stonith: { unsafe_no_fencing: true },
     ...extra,

@@ -186,6 +186,18 @@ describe('rewrite plan: choosing option names and targets', () => {
     expect(names('[DEFAULT]\nnova_metadata_host = controller\n', labInventory({ services: ['mysql', 'rabbitmq', 'keystone', 'nova-api', 'neutron-server'] }))).to.deep.equal([]);
   });
 
+  it("moves heat's metadata and wait-condition URLs (its CloudFormation API, port 8000) only when the cluster runs heat-api-cfn", () => {
+    const HEAT = '/etc/heat/heat.conf';
+    const text = '[DEFAULT]\nheat_metadata_server_url = http://198.18.0.11:8000\nheat_waitcondition_server_url = http://198.18.0.11:8000/v1/waitcondition\n';
+    const keys = (services: string[]) => {
+      const r = planRewrites(labInventory({ services }), 'heat', { [HEAT]: text });
+      if (!r.ok) throw new Error(r.error.message);
+      return r.value.entries.map((e) => `${e.key} = ${e.value}`);
+    };
+    expect(keys(['keystone', 'heat-api', 'heat-api-cfn'])).to.deep.equal([`heat_metadata_server_url = http://${VIP}:8000`, `heat_waitcondition_server_url = http://${VIP}:8000/v1/waitcondition`]);
+    expect(keys(['keystone', 'heat-api'])).to.deep.equal([]);
+  });
+
   it('refuses an unknown service with a message', () => {
     const r = planRewrites(labInventory(), 'swift' as never, {});
     expect(r.ok).to.equal(false);

@@ -124,6 +124,9 @@ describe('haproxy.cfg (active-active)', () => {
     expect(section(cfg, 'nova-api-metadata').filter((l) => l.startsWith('bind '))).to.deep.equal(['bind 198.18.0.100:8775 transparent']);
     expect(section(cfg, 'nova-api-metadata')).to.include('option httpchk GET /healthcheck');
     expect(section(cfg, 'nova-api').filter((l) => l.startsWith('bind '))).to.have.length(2);
+    // heat's CloudFormation API is asked by instances: the public VIP too (heat_metadata_server_url).
+    const heat = renderHaproxyCfg(activeActive({ publicVip: '203.0.113.10', services: ['mysql', 'rabbitmq', 'keystone', 'heat-api', 'heat-api-cfn'] }));
+    expect(section(heat, 'heat-api-cfn').filter((l) => l.startsWith('bind '))).to.deep.equal(['bind 198.18.0.100:8000 transparent', 'bind 203.0.113.10:8000 transparent']);
   });
 
   it('brackets IPv6 addresses in binds and servers', () => {

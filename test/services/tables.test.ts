@@ -2,7 +2,7 @@
 // the registry existed (tables-before.json, dumped from the hand-written tables at f0c34c5): the
 // refactor that made them derived must not change a single entry or the order of a list. A
 // deliberate change of the registry updates the snapshot in the same commit, so the diff of that
-// file shows every table it touched (since then: neutron-rpc-server, placement-api, nova-api-metadata).
+// file shows every table it touched (since then: neutron-rpc-server, placement-api, nova-api-metadata, heat-api-cfn).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { ARTICLE_SERVICES, SERVICE_ALIASES, SERVICE_NAMES } from '../../src/inventory/services.ts';

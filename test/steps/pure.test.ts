@@ -148,13 +148,14 @@ describe('init-services: the units Pacemaker will own', () => {
     expect(ran).to.deep.equal(['systemctl disable --now mariadb.service rabbitmq-server.service keystone.service && systemctl mask mariadb.service rabbitmq-server.service keystone.service']);
   });
 
-  it('names the units of services a listed one needs (neutron\'s RPC server, nova\'s placement and metadata API) when the inventory leaves them out, and says what to do', () => {
+  it('names the units of services a listed one needs (neutron\'s RPC server, nova\'s placement and metadata API, heat\'s CloudFormation API) when the inventory leaves them out, and says what to do', () => {
     expect(companionUnits(['keystone', 'neutron-server'])).to.deep.equal([{ service: 'neutron-rpc-server', of: 'neutron-server', unit: 'neutron-rpc-server' }]);
     expect(companionUnits(['neutron-server', 'neutron-rpc-server'])).to.deep.equal([]);
     expect(companionUnits(['keystone', 'glance-api'])).to.deep.equal([]);
     expect(companionUnits(['nova-api', 'neutron-server', 'neutron-rpc-server'])).to.deep.equal([{ service: 'placement-api', of: 'nova-api', unit: 'placement-api' }]);
     // In another group, still on the same node: neutron's metadata agent asks nova's metadata API.
     expect(companionUnits(['nova-api', 'placement-api', 'neutron-metadata-agent'])).to.deep.equal([{ service: 'nova-api-metadata', of: 'neutron-metadata-agent', unit: 'nova-api-metadata' }]);
+    expect(companionUnits(['heat-api', 'heat-engine'])).to.deep.equal([{ service: 'heat-api-cfn', of: 'heat-api', unit: 'heat-api-cfn' }]);
     const [c] = companionUnits(['neutron-server']);
     // Not installed: nothing to say. Running under systemd: it stays there. Masked (an older osha
     // masked it with neutron-server): nothing runs it.
