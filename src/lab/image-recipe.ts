@@ -38,8 +38,10 @@ export const OFFLINE_DEBS = [
   'resource-agents',
   'keystone',
   'glance-api',
-  // A worker and a uwsgi API beyond keystone/glance, so osha's agents meet a real broker user.
+  // A worker and uwsgi APIs beyond keystone/glance, so osha's agents meet a real broker user and
+  // an API without a token check (heat-api-cfn).
   'heat-api',
+  'heat-api-cfn',
   'heat-engine',
   'python3-openstackclient',
   'mariadb-server',
@@ -63,6 +65,7 @@ export const PREINSTALLED = [
   'keystone',
   'glance-api',
   'heat-api',
+  'heat-api-cfn',
   'heat-engine',
   'python3-openstackclient',
 ] as const;
@@ -76,10 +79,10 @@ export const PREINSTALLED = [
 export function preinstalledFor(release: Release): readonly string[] {
   return release === 'bookworm' ? PREINSTALLED : PREINSTALLED.filter((p) => !TRIXIE_NOT_PREINSTALLED.includes(p));
 }
-const TRIXIE_NOT_PREINSTALLED: readonly string[] = ['heat-api', 'heat-engine', 'python3-openstackclient'];
+const TRIXIE_NOT_PREINSTALLED: readonly string[] = ['heat-api', 'heat-api-cfn', 'heat-engine', 'python3-openstackclient'];
 
 /** The units of PREINSTALLED that Debian enables at install, disabled in the image. */
-export const PREINSTALLED_UNITS = ['mariadb', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-engine'] as const;
+export const PREINSTALLED_UNITS = ['mariadb', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-api-cfn', 'heat-engine'] as const;
 
 /** Units that cost boot time or memory and do nothing useful in a lab node. */
 export const MASKED_UNITS = [

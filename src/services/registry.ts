@@ -107,9 +107,9 @@ export interface ServiceEntry {
    * Services this one does not work without, each run by units of its own (Debian's
    * neutron-rpc-server beside neutron-server's API; placement-api, which nova asks for every
    * scheduling decision; nova's metadata API, which neutron's metadata agent passes requests to;
-   * heat's CloudFormation API, which instances of heat's stacks signal):
-   * one the inventory leaves out keeps running under the init system, and init-services says so
-   * on every node that has it (a masked one runs nowhere).
+   * heat's CloudFormation API, which the instances of heat's stacks signal): one the inventory
+   * leaves out keeps running under the init system, and init-services says so on every node that
+   * has it (a masked one runs nowhere).
    */
   companions?: readonly string[];
   /** 'osha': osha's agent playbooks/agents/NAME (ocf:openstack:NAME); otherwise another package's agent. */

@@ -1,8 +1,8 @@
 // osha's agents against REAL Debian bookworm daemons in a lab node (systemd-nspawn): keystone
-// (uwsgi), glance-api, heat-api (uwsgi) and heat-engine (a worker on RabbitMQ), with a real
-// MariaDB. ocf-tester at depth 20 (its whole sequence, once per agent), the monitor at depths 0
-// and 10 around one start and stop, the deploy's verification command, and failure injection with
-// exact exit codes.
+// (uwsgi), glance-api, heat-api and heat-api-cfn (uwsgi) and heat-engine (a worker on RabbitMQ),
+// with a real MariaDB. ocf-tester at depth 20 (its whole sequence, once per agent), the monitor at
+// depths 0 and 10 around one start and stop, the deploy's verification command, and failure
+// injection with exact exit codes.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { agentFiles, verifyCommand, type AgentFile } from '../../src/agents/files.ts';
@@ -78,7 +78,7 @@ const glanceParams = { ...credentials, os_auth_url: 'http://127.0.0.1:5000/v3' }
 const heatApiParams = { ...glanceParams, additional_parameters: '--processes 1 --threads 4' };
 const heatEngineParams = glanceParams;
 
-describe('OCF agents with the real Debian keystone, glance-api, heat-api and heat-engine in a lab node', function () {
+describe('OCF agents with the real Debian keystone, glance-api, heat-api, heat-api-cfn and heat-engine in a lab node', function () {
   let lab: LabInfo;
   let node: LabNode;
   const secrets: LabSecrets = {
@@ -231,7 +231,7 @@ rm -f /root/wrong.password`);
     });
   });
 
-  describe('heat-api and heat-engine (real, talking over a real RabbitMQ), with keystone running', function () {
+  describe('heat-api, heat-api-cfn and heat-engine (real, talking over a real RabbitMQ), with keystone running', function () {
     // heat-api answers a stack list through heat-engine (RPC over RabbitMQ), and heat-engine's
     // depth-20 check asks heat-api for its service list: each test keeps the other one running.
     before(async function () {
@@ -246,6 +246,8 @@ rm -f /root/wrong.password`);
     });
 
     depthTests('heat-api', 'real, uwsgi', 'hapi', heatApiParams);
+    // Its clients sign requests EC2-style: depth 20 is depth 10, oslo's /healthcheck.
+    depthTests('heat-api-cfn', 'real, uwsgi', 'hcfn', heatApiParams);
 
     it('heat-engine (real): monitor 0 at depths 0 and 10 while it runs, 7 once stopped', async function () {
       this.timeout(300_000);
