@@ -123,12 +123,20 @@ export async function readGaleraState(c: HostConnection, node: string, checkProb
  * node it bootstraps from before any other, which then join it. From the CIB's status section
  * (`cibadmin --query --scope status`): each node's last operation on the resource.
  */
+/**
+ * A node_state's `crmd`: whether the node's controller is up. Pacemaker 2 writes online or
+ * offline; Pacemaker 3 (Debian 13) the time it joined, or 0 when it is not up.
+ */
+export function controllerOnline(crmd: string | null): boolean {
+  return crmd === 'online' || (crmd !== null && /^[1-9]\d*$/.test(crmd));
+}
+
 export function firstPromoted(statusXml: string, resource: string): { node: string; at: Date } | undefined {
   const doc = new DOMParser({ onError: () => undefined }).parseFromString(statusXml, 'text/xml');
   const root = doc.documentElement;
   const states = root?.nodeName === 'status' ? children(root) : children(child(root ?? undefined, 'status'));
   let best: { node: string; at: Date } | undefined;
-  for (const ns of states.filter((e) => e.nodeName === 'node_state' && e.getAttribute('crmd') === 'online')) {
+  for (const ns of states.filter((e) => e.nodeName === 'node_state' && controllerOnline(e.getAttribute('crmd')))) {
     const rsc = children(child(child(ns, 'lrm'), 'lrm_resources')).find((r) => r.getAttribute('id') === resource);
     const last = children(rsc).find((op) => op.getAttribute('id') === `${resource}_last_0`);
     if (!last || last.getAttribute('operation') !== 'promote' || last.getAttribute('rc-code') !== '0') continue;

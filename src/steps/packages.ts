@@ -12,7 +12,13 @@ export function clusterPackages(os: OsFacts, withFencing: boolean, topology: Top
   // Galera's provider library, rsync for its state transfers, HAProxy in front of every node, and
   // python3 for osha's Galera check that HAProxy asks (every OpenStack controller has it already).
   const activeActive = topology === 'active-active' ? [os.family === 'debian' ? 'galera-4' : 'galera', 'rsync', 'haproxy', 'python3'] : [];
-  if (os.family === 'debian') return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', ...(withFencing ? ['fence-agents'] : []), ...activeActive];
+  // libxml2-utils: resource-agents only recommends it and osha installs without recommends, but its
+  // rabbitmq-cluster and galera agents read crm_mon's XML with xmllint. On Pacemaker 3 (Debian 13)
+  // that is rabbitmq-cluster's only way to find the nodes to join: without it every node started
+  // a RabbitMQ cluster of its own. (RHEL's libxml2, which pacemaker needs, has xmllint.)
+  if (os.family === 'debian') {
+    return ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', 'libxml2-utils', ...(withFencing ? ['fence-agents'] : []), ...activeActive];
+  }
   return ['pacemaker', 'corosync', 'pcs', 'resource-agents', ...(withFencing ? ['fence-agents-all'] : []), ...activeActive];
 }
 

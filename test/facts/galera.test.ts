@@ -43,6 +43,9 @@ describe('galera state', function () {
     const xml = `<status>${op('node1', 1700000010)}${op('node2', 1700000005)}${op('node3', 1700000001, 'start')}${op('node4', 1600000000, 'promote', 'offline')}</status>`;
     expect(firstPromoted(xml, 'osha-galera')).to.deep.equal({ node: 'node2', at: new Date(1700000005_000) });
     expect(firstPromoted('<status/>', 'osha-galera')).to.equal(undefined);
+    // Pacemaker 3 (Debian 13) writes the time the controller joined, 0 when it is down.
+    const p3 = `<status>${op('node1', 1700000010, 'promote', '1796436789')}${op('node2', 1700000005, 'promote', '0')}</status>`;
+    expect(firstPromoted(p3, 'osha-galera')).to.deep.equal({ node: 'node1', at: new Date(1700000010_000) });
   });
 
   it("after a full outage: what each node's agent reported to Pacemaker, and whom it still waits for", function () {

@@ -4,26 +4,29 @@
 // three nodes, HAProxy on every node with the VIP, keystone and glance-api on every node; fencing
 // is on (fence_nspawn). Then: the data on every node, tokens and image lists through the VIP and
 // through each node's own backend, a re-deploy that changes nothing, drills under load, a full
-// outage, and a topology switch refused.
+// outage, and a topology switch refused. On Debian 12 nodes by default; OSHA_TEST_RELEASE=trixie
+// (npm run test:active-active-trixie) runs the same on Debian 13's Pacemaker 3, MariaDB 11.8 and
+// RabbitMQ 4.0.
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labKill, labStart } from '../../src/lab/index.ts';
 import { readControllerSecrets } from '../../src/lab/openstack.ts';
-import { freshLab, labExec, labOk, type LabInfo } from '../support/lab.ts';
+import { freshLab, labExec, labOk, testRelease, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
 import { AA_NODES as NODES, allRunning, crmMon, deployOk, instances, issueToken, until, wsrep } from './setup.ts';
 import type { LoadSummary } from '../../src/drill/load.ts';
 import { HAPROXY_ADMIN_SOCKET } from '../../src/render/haproxy.ts';
 
 const PLACE = { dir: '/tmp/osha-test-aa', subnet: 72 } as const;
+const RELEASE = testRelease();
 
 /** What the tests read of `osha status --json` in this topology. */
 interface GaleraReport {
   galera: { nodes: { node: string; clusterStatus?: string; check?: { status: number } }[]; bootstrappedBy?: string; promotedFirst?: { node: string } };
 }
 
-describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs on every node', function () {
+describe(`[lab] active-active on ${RELEASE}: Galera, a RabbitMQ cluster, HAProxy and the APIs on every node`, function () {
   this.timeout(15 * 60_000);
   let lab: LabInfo;
   let admin: string;
@@ -31,7 +34,7 @@ describe('[lab] active-active: Galera, a RabbitMQ cluster, HAProxy and the APIs 
   before(async function () {
     this.timeout(30 * 60_000);
     const t0 = Date.now();
-    lab = await freshLab(this, { dir: PLACE.dir, nodes: 3, subnet: PLACE.subnet, openstack: true, topology: 'active-active' });
+    lab = await freshLab(this, { dir: PLACE.dir, nodes: 3, subnet: PLACE.subnet, openstack: true, topology: 'active-active', release: RELEASE });
     admin = (await readControllerSecrets(PLACE.dir)).admin;
     const t1 = Date.now();
     const { summary } = await deployOk(lab, lab.inventory, ['--yes']);

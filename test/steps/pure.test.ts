@@ -61,6 +61,8 @@ describe('packages and properties', () => {
   const os = (family: OsFacts['family']) => ({ family }) as OsFacts;
   it('picks crmsh on Debian and pcs on RHEL', () => {
     expect(clusterPackages(os('debian'), false)).to.include('crmsh');
+    // resource-agents' rabbitmq-cluster and galera read crm_mon's XML with xmllint, a recommends only.
+    expect(clusterPackages(os('debian'), false)).to.include('libxml2-utils');
     expect(clusterPackages(os('rhel'), true)).to.include.members(['pcs', 'fence-agents-all']);
   });
   it('wraps apt in a policy-rc.d that osha marks and removes', () => {

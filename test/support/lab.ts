@@ -12,6 +12,7 @@ import { pidAlive } from '../../src/lab/proc.ts';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
 import type { Topology } from '../../src/inventory/schema.ts';
+import { RELEASES, type Release } from '../../src/lab/image-recipe.ts';
 
 export interface LabNode {
   name: string;
@@ -145,7 +146,10 @@ export function labInfoOf(info: Pick<ApiLabInfo, 'dir' | 'inventory' | 'privateK
  * A lab of its own for tests that need bare nodes (a deploy from scratch): removed at the end of
  * the run, and first removed if a crashed earlier run left it. Skips when the lab cannot run here.
  */
-export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: number; subnet: number; shared?: string; openstack?: boolean; topology?: Topology }): Promise<LabInfo> {
+export async function freshLab(
+  ctx: Mocha.Context,
+  opts: { dir: string; nodes: number; subnet: number; shared?: string; openstack?: boolean; topology?: Topology; release?: Release },
+): Promise<LabInfo> {
   await skipWithoutLab(ctx);
   await labDown(opts.dir);
   const drop = async () => {
@@ -163,6 +167,16 @@ export async function freshLab(ctx: Mocha.Context, opts: { dir: string; nodes: n
   if (!r.ok) throw new Error(`lab did not come up in ${opts.dir}: ${r.error.message}`);
   logPhase(`lab up in ${opts.dir}: ${seconds(Date.now() - started)}`);
   return labInfoOf(r.value);
+}
+
+/**
+ * The Debian release an opt-in lab file runs its nodes on: OSHA_TEST_RELEASE (bookworm, the
+ * default, or trixie). A value osha's lab does not know stops the file before any lab exists.
+ */
+export function testRelease(): Release {
+  const v = process.env.OSHA_TEST_RELEASE ?? 'bookworm';
+  if (!(RELEASES as readonly string[]).includes(v)) throw new Error(`OSHA_TEST_RELEASE=${v}: use one of ${RELEASES.join(', ')}`);
+  return v as Release;
 }
 
 /** A line in a lab file's output that says where its time went (the reporter's times per file are totals). */
