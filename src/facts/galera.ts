@@ -119,11 +119,6 @@ export async function readGaleraState(c: HostConnection, node: string, checkProb
 }
 
 /**
- * The node promoted first among the promotions still in effect: the galera agent promotes the
- * node it bootstraps from before any other, which then join it. From the CIB's status section
- * (`cibadmin --query --scope status`): each node's last operation on the resource.
- */
-/**
  * A node_state's `crmd`: whether the node's controller is up. Pacemaker 2 writes online or
  * offline; Pacemaker 3 (Debian 13) the time it joined, or 0 when it is not up.
  */
@@ -131,6 +126,11 @@ export function controllerOnline(crmd: string | null): boolean {
   return crmd === 'online' || (crmd !== null && /^[1-9]\d*$/.test(crmd));
 }
 
+/**
+ * The node promoted first among the promotions still in effect: the galera agent promotes the
+ * node it bootstraps from before any other, which then join it. From the CIB's status section
+ * (`cibadmin --query --scope status`): each node's last operation on the resource.
+ */
 export function firstPromoted(statusXml: string, resource: string): { node: string; at: Date } | undefined {
   const doc = new DOMParser({ onError: () => undefined }).parseFromString(statusXml, 'text/xml');
   const root = doc.documentElement;
