@@ -12,7 +12,7 @@ import { pidAlive } from '../../src/lab/proc.ts';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
 import type { Topology } from '../../src/inventory/schema.ts';
-import { RELEASES, type Release } from '../../src/lab/image-recipe.ts';
+import { DEFAULT_RELEASE, RELEASES, type Release } from '../../src/lab/image-recipe.ts';
 
 export interface LabNode {
   name: string;
@@ -170,11 +170,11 @@ export async function freshLab(
 }
 
 /**
- * The Debian release an opt-in lab file runs its nodes on: OSHA_TEST_RELEASE (bookworm, the
- * default, or trixie). A value osha's lab does not know stops the file before any lab exists.
+ * The Debian release an opt-in lab file runs its nodes on: OSHA_TEST_RELEASE, else the lab's
+ * default (bookworm). A value osha's lab does not know stops the file before any lab exists.
  */
 export function testRelease(): Release {
-  const v = process.env.OSHA_TEST_RELEASE ?? 'bookworm';
+  const v = process.env.OSHA_TEST_RELEASE ?? DEFAULT_RELEASE;
   if (!(RELEASES as readonly string[]).includes(v)) throw new Error(`OSHA_TEST_RELEASE=${v}: use one of ${RELEASES.join(', ')}`);
   return v as Release;
 }
