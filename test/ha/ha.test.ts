@@ -32,7 +32,6 @@ import {
   uploadImage,
   type HaLab,
   type Image,
-  type UpgradeJson,
 } from './setup.ts';
 
 /** Deploys that start glance-api get room for one failed start and its retry after failure-timeout. */
@@ -530,37 +529,5 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
     expect(r.stderr).to.include('rabbitmqctl export_definitions');
     expect(await nodeOk(ha.nodes[0]!, 'cibadmin', 'cibadmin --query --scope nodes')).to.equal(before);
     for (const n of ha.nodes) expect(await nodeOk(n, 'os-release', '. /etc/os-release; echo $VERSION_CODENAME'), n.name).to.equal('bookworm\n');
-  });
-
-  it('osha upgrade (the point release) with --load: node by node through the lab\'s package proxy, one failover, no acknowledged write lost; a re-run has nothing to do', async function () {
-    this.timeout(20 * 60_000);
-    const pending = await nodeOk(ha.nodes[0]!, 'apt-get -s', 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true');
-    expect(Number(pending), 'the bookworm image has no pending update: nothing for a point-release upgrade to do').to.be.greaterThan(0);
-    const holder = activeNode(await crmMon(ha), 'osha-vip');
-    const run = await osha(['upgrade', inventory, '--yes', '--load', '--json', '--timeout', '300']);
-    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    const r = JSON.parse(run.stdout) as UpgradeJson;
-    const done = r.nodes.filter((n) => !n.skipped);
-    console.log(`      upgrade: ${done.map((n) => `${n.node} drained ${n.drainMs} ms, apt ${n.aptMs} ms (${n.packages?.upgraded} upgraded), rejoined ${n.rejoinMs} ms, total ${n.totalMs} ms`).join('; ')}`);
-    const load = r.load!;
-    console.log(`      load: ${load.requests} requests, ${load.failed} failed; longest gap ${load.longestGapMs} ms; writes ${load.acknowledgedWrites} acknowledged, ${load.lostWrites} lost`);
-    expect(r.errors).to.deep.equal([]);
-    expect(done.map((n) => n.node).sort()).to.deep.equal(ha.nodes.map((n) => n.name).sort());
-    // The node running the services went last: their one move was onto an upgraded node.
-    expect(done[done.length - 1]!.node).to.equal(holder);
-    for (const n of done) expect(n.packages!.upgraded, n.node).to.be.greaterThan(0);
-    expect(load.acknowledgedWrites).to.be.greaterThan(0);
-    expect(load.lostWrites).to.equal(0);
-    expect(load.stillFailing).to.deep.equal([]);
-    // Every node back online, none left in standby or marked; the services up through the VIP.
-    const mon = await crmMon(ha);
-    expect(mon).to.not.match(/standby="true"/);
-    expect(await nodeOk(ha.nodes[0]!, 'marks', 'cibadmin --query --scope nodes | grep -c osha-upgrade || true')).to.equal('0\n');
-    expect((await issueToken(ha.vip, ha.secrets.admin)).status).to.equal(201);
-    expect((await listImages(ha.vip, ha.secrets.admin)).find((i) => i.id === image.id)).to.deep.equal(image);
-    for (const n of ha.nodes) expect(await nodeOk(n, 'apt-get -s', 'apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c "^Inst " || true'), n.name).to.equal('0\n');
-    const again = await osha(['upgrade', inventory, '--dry-run']);
-    expect(again.code, again.stderr).to.equal(0);
-    expect(again.stdout.match(/skipped: no package to upgrade/g) ?? []).to.have.length(ha.nodes.length);
   });
 });
