@@ -1,7 +1,7 @@
 // End-to-end [lab], opt-in (npm run test:point-release; not in npm test, for the suite's time:
-// about 300 s of apt and failovers beside the demo's lab): \`osha upgrade\` to the point release on
+// about 300 s of apt and failovers beside the demo's lab): `osha upgrade` to the point release on
 // the demo's 3-node HA lab (MariaDB, RabbitMQ, keystone, glance-api), node by node through the
-// lab's package proxy, under the client load of \`--load\`. The image's base system lags Debian's
+// lab's package proxy, under the client load of `--load`. The image's base system lags Debian's
 // updates and security archives, so every node has packages to upgrade.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
