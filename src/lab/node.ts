@@ -2,10 +2,10 @@
 // key, authorized key), and a launcher process that runs systemd-nspawn and restarts it on reboot.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, closeSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, closeSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { run, runOk } from './exec.ts';
 import { childrenOf, commOf, pidAlive, sendSignal, waitFor } from './proc.ts';
 import { cgroupPids, killCgroup, removeCgroup } from './cgroup.ts';
@@ -40,6 +40,21 @@ while :; do
 done
 `;
 
+/**
+ * What every node reads as /proc/loadavg. A container's own /proc/loadavg is the host's: the sum
+ * of every node and of the tests beside them (14.8 seen on 2 cores). Pacemaker throttles on it:
+ * above 1.25 times its load-threshold per core it lets a 3- or 4-node cluster run one action at a
+ * time, cluster-wide, for load no real node of its own would have. Lab nodes read an idle load
+ * instead, so Pacemaker's throttling is not exercised in the lab.
+ */
+export const IDLE_LOADAVG = '0.00 0.00 0.00 1/100 1\n';
+
+/**
+ * The file bound over each node's /proc/loadavg, as the node sees it: nspawn makes mounts under
+ * /proc inside the container, so the source is a path in the node's own root.
+ */
+export const NODE_LOADAVG = '/etc/osha-lab/loadavg';
+
 /** The systemd-nspawn command line of a node. */
 export function nspawnArgs(node: NodePlan, shared?: string): string[] {
   const args = [
@@ -59,6 +74,7 @@ export function nspawnArgs(node: NodePlan, shared?: string): string[] {
     '--console=passive',
   ];
   if (shared) args.push(`--bind=${shared}:${SHARED_MOUNT}`);
+  args.push(`--bind-ro=${NODE_LOADAVG}:/proc/loadavg`);
   return args;
 }
 
@@ -111,6 +127,9 @@ export async function writeNodeFiles(node: NodePlan, all: NodePlan[], publicKey:
 /** Starts the node's launcher, detached, in its own process group; returns the launcher's PID. */
 export function startLauncher(state: LabState, node: NodePlan): Result<number> {
   rmSync(stopFile(node), { force: true });
+  const loadavg = join(node.root, NODE_LOADAVG);
+  mkdirSync(dirname(loadavg), { recursive: true });
+  writeFileSync(loadavg, IDLE_LOADAVG, { mode: 0o444 });
   const logFd = openSync(node.log, 'a');
   try {
     const child = spawn(

@@ -9,7 +9,7 @@ import { planLab } from '../../src/lab/plan.ts';
 import { OFFLINE_DEBS, PREINSTALLED, PREINSTALLED_UNITS } from '../../src/lab/image-recipe.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
-import { sshBanner } from '../../src/lab/node.ts';
+import { IDLE_LOADAVG, sshBanner } from '../../src/lab/node.ts';
 import { APT_PROXY_PORT, aptProxyAlive, aptProxyLog } from '../../src/lab/apt-proxy.ts';
 import { labExec, labOk, skipWithoutLab, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
@@ -79,6 +79,12 @@ describe('osha lab (3 real nodes)', function () {
     expect(await sh(lab, 'node3', 'systemctl is-system-running')).to.equal('running');
   });
 
+  it("gives every node an idle load average of its own, not the host's (Pacemaker throttles on it)", async () => {
+    for (const n of lab.nodes) expect(`${await sh(lab, n.name, 'cat /proc/loadavg')}\n`).to.equal(IDLE_LOADAVG);
+    // Read-only: a node cannot change what it reads.
+    expect((await labExec(lab, 'node1', 'echo 9 > /proc/loadavg')).code).to.not.equal(0);
+  });
+
   it('mounts the shared directory into every node (stand-in for shared storage)', async () => {
     await sh(lab, 'node1', 'echo from-node1 > /srv/shared/hello');
     expect(await sh(lab, 'node3', 'cat /srv/shared/hello')).to.equal('from-node1');
@@ -146,6 +152,7 @@ describe('osha lab (3 real nodes)', function () {
     if (!r.ok) throw new Error(r.error.message);
     expect(await sh(lab, 'node3', 'test -e /run/osha-before-reboot && echo stale || echo fresh')).to.equal('fresh');
     expect(await sh(lab, 'node3', 'hostname')).to.equal('node3');
+    expect(`${await sh(lab, 'node3', 'cat /proc/loadavg')}\n`).to.equal(IDLE_LOADAVG);
   });
 
   it("gives the nodes apt through the lab's apt proxy: update works, a package installs through it, other hosts are refused", async () => {
