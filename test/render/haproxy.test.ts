@@ -54,9 +54,9 @@ describe('haproxy.cfg (active-active)', () => {
       "# a node takes clients only when synced in the primary component: osha's Galera check on port 9200",
       'option httpchk',
       'http-check expect status 200',
-      'server n1 198.18.0.11:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
-      'server n2 198.18.0.12:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
-      'server n3 198.18.0.13:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n1 198.18.0.11:3306 check inter 2s fastinter 500ms fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n2 198.18.0.12:3306 check inter 2s fastinter 500ms fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
+      'server n3 198.18.0.13:3306 check inter 2s fastinter 500ms fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup',
     ]);
   });
 
@@ -64,7 +64,7 @@ describe('haproxy.cfg (active-active)', () => {
     const lines = section(renderHaproxyCfg(activeActive()), 'rabbitmq');
     expect(lines.slice(0, 3)).to.deep.equal(['bind 198.18.0.100:5672 transparent', 'mode tcp', 'option tcplog']);
     expect(lines).to.include.members(['balance leastconn', 'option tcpka', 'timeout client 90m', 'timeout server 90m']);
-    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 1s fall 2 rise 2`));
+    expect(lines.filter((l) => l.startsWith('server '))).to.deep.equal(V4_NODES.map((a, i) => `server n${i + 1} ${a}:5672 check inter 2s fastinter 500ms fall 2 rise 2`));
     expect(lines.some((l) => / backup\b/.test(l))).to.equal(false);
     // A dead node's AMQP sessions end by keepalives, as the database's do.
     expect(lines).to.include.members(['srvtcpka-idle 1s', 'srvtcpka-intvl 1s', 'srvtcpka-cnt 2']);
@@ -87,12 +87,12 @@ describe('haproxy.cfg (active-active)', () => {
       'srvtcpka-cnt 2',
       'retry-on conn-failure empty-response response-timeout',
       'http-request disable-l7-retry unless METH_GET || METH_OPTIONS || METH_POST { path_end /auth/tokens }',
-      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 1s fall 2 rise 2`),
+      ...V4_NODES.map((a, i) => `server n${i + 1} ${a}:5000 check inter 2s fastinter 500ms fall 2 rise 2`),
     ]);
     expect(section(cfg, 'nova-api')).to.include('option httpchk GET /');
     const vnc = section(cfg, 'nova-novncproxy');
     expect(vnc.filter((l) => l.includes('httpchk') || l.includes('http-check'))).to.deep.equal([]);
-    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 1s fall 2 rise 2');
+    expect(vnc).to.include('server n1 198.18.0.11:6080 check inter 2s fastinter 500ms fall 2 rise 2');
     // A service without a port (the scheduler talks to the broker only) gets no frontend.
     expect(haproxyFrontends(activeActive({ services: ['mysql', 'rabbitmq', 'nova-scheduler'] })).map((f) => f.name)).to.deep.equal(['mysql', 'rabbitmq']);
   });
@@ -134,9 +134,9 @@ describe('haproxy.cfg (active-active)', () => {
     expect(hostPort('192.0.2.1', 80)).to.equal('192.0.2.1:80');
     const cfg = renderHaproxyCfg(activeActive({ addresses: V6_NODES, publicVip: '2001:db8::10' }));
     expect(section(cfg, 'mysql')[0]).to.equal('bind [fd00:18::100]:3306 transparent');
-    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 1s fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup');
+    expect(section(cfg, 'mysql')).to.include('server n2 [fd00:18::12]:3306 check inter 2s fastinter 500ms fall 2 rise 2 port 9200 observe layer4 error-limit 2 on-error mark-down backup');
     expect(section(cfg, 'keystone').slice(0, 2)).to.deep.equal(['bind [fd00:18::100]:5000 transparent', 'bind [2001:db8::10]:5000 transparent']);
-    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 1s fall 2 rise 2');
+    expect(section(cfg, 'rabbitmq')).to.include('server n3 [fd00:18::13]:5672 check inter 2s fastinter 500ms fall 2 rise 2');
   });
 
   it('is the same text for the same inventory', () => {
