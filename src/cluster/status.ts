@@ -1,6 +1,6 @@
 // Says which osha resources are not yet running well: the "wait until every osha resource is
 // started" check of deploy, over the state src/facts/status.ts parses from crm_mon's XML.
-import { primitivesOf, type ResourceModel } from '../model/resources.ts';
+import { heldByModel, primitivesOf, type ResourceModel } from '../model/resources.ts';
 
 /** The primitives of promotable clones (their instances are Promoted or Unpromoted, never Started). */
 function promotableChildren(model: ResourceModel): Set<string> {
@@ -17,13 +17,16 @@ export interface NotReady {
 
 /**
  * osha primitives that are not started, failed, blocked or unmanaged; empty means deploy is done.
- * A clone counts as started when at least one instance runs (a node may be in standby).
+ * A clone counts as started when at least one instance runs (a node may be in standby). What the
+ * model itself holds stopped (target-role=Stopped, and what waits for it) is not expected to run.
  */
 export function notReady(status: ClusterStatus, model: ResourceModel): NotReady[] {
   const out: NotReady[] = [];
   const promotable = promotableChildren(model);
   if (!status.quorate) out.push({ id: '(cluster)', why: 'the cluster has no quorum, so nothing starts' });
+  const held = heldByModel(model);
   for (const p of primitivesOf(model.resources)) {
+    if (held.has(p.id)) continue;
     const s = status.resources.get(p.id);
     const failures = status.failures.filter((f) => f.resource === p.id || f.resource.startsWith(`${p.id}:`));
     const reason = failures.map((f) => `${f.opKey} on ${f.node}: ${f.exitStatus}${f.exitReason ? ` (${f.exitReason})` : ''}`).join('; ');

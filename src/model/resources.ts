@@ -145,3 +145,45 @@ export function resourceIds(r: Resource): string[] {
   if (r.kind === 'group') return [r.id, ...r.members.map((m) => m.id)];
   return [r.id, ...resourceIds(r.child)];
 }
+
+/** The top-level resource that defines this id (itself, or the group or clone holding it). */
+export function topLevelOf(model: Pick<ResourceModel, 'resources'>, id: string): Resource | undefined {
+  return model.resources.find((r) => resourceIds(r).includes(id));
+}
+
+const TARGET_ROLE_STOPPED: [string, string] = ['target-role', 'Stopped'];
+
+/** The model with target-role=Stopped on each of these top-level resources: configured, not started. */
+export function holdingStopped(model: ResourceModel, ids: readonly string[]): ResourceModel {
+  const held = (r: Resource): Resource => (ids.includes(r.id) ? { ...r, meta: [...(r.meta ?? []).filter(([k]) => k !== 'target-role'), TARGET_ROLE_STOPPED] } : r);
+  return { ...model, resources: model.resources.map(held) };
+}
+
+/**
+ * The primitives the model itself keeps from starting: those under a resource whose target-role is
+ * Stopped, and those a mandatory order puts after one of them (Pacemaker starts nothing after a
+ * stopped resource). A wait for the model's resources to start leaves them out.
+ */
+export function heldByModel(model: Pick<ResourceModel, 'resources' | 'constraints'>): Set<string> {
+  const byId = new Map<string, Resource>();
+  const visit = (r: Resource) => {
+    byId.set(r.id, r);
+    if (r.kind === 'group') r.members.forEach(visit);
+    if (r.kind === 'clone') visit(r.child);
+  };
+  model.resources.forEach(visit);
+  const held = new Set<string>();
+  const hold = (r: Resource) => resourceIds(r).forEach((id) => held.add(id));
+  for (const r of byId.values()) if (r.meta?.some(([k, v]) => k === 'target-role' && v.toLowerCase() === 'stopped')) hold(r);
+  for (let grew = held.size > 0; grew; ) {
+    grew = false;
+    for (const c of model.constraints) {
+      if (c.kind !== 'order' || !c.mandatory || !held.has(c.first) || held.has(c.then)) continue;
+      const then = byId.get(c.then);
+      if (then) hold(then);
+      else held.add(c.then);
+      grew = true;
+    }
+  }
+  return new Set(primitivesOf(model.resources).filter((p) => held.has(p.id)).map((p) => p.id));
+}

@@ -78,6 +78,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       log: (line) => reporter.log(redactor.scrub(line)),
       signal,
       shared,
+      laterSteps: steps.slice(index + 1).map((s) => s.name),
       connection: (host) => session.connect(host),
     };
     let plans: Map<string, HostPlan>;

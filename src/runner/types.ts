@@ -56,6 +56,8 @@ export interface StepContext {
   signal: AbortSignal;
   /** Run-wide notes one step leaves for a later one (e.g. which configs changed). */
   shared: Map<string, unknown>;
+  /** The names of the steps this run runs after this one, in order (a playbook may run a part). */
+  laterSteps: readonly string[];
   /** The open connection to a host (opened once per run). */
   connection(host: string): Promise<Result<HostConnection>>;
 }

@@ -15,11 +15,21 @@ import { sh } from '../ssh/quote.ts';
 import { readFiles, readFilesAnd } from '../facts/files.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { count } from '../util/text.ts';
-import { clearOwed, oweAction, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
+import { clearOwed, oweAction, restartAction, restartRecord, CATALOG_HOLD, CREATED_PRIMITIVES, type CatalogHold } from './owed.ts';
 
 /** Which config family each cluster service reads (its registry config file's family). */
 export function configServiceOf(s: ServiceName): OpenStackService | undefined {
   return configFamilyOf(s);
+}
+
+/** The services besides keystone that validate tokens through the catalog's identity endpoints. */
+export function tokenValidators(inv: Inventory): ServiceName[] {
+  return inv.services.filter((s) => s !== 'keystone' && CATALOG[s] !== undefined && configServiceOf(s) !== undefined);
+}
+
+/** Whether keystone-endpoints manages this inventory's catalog (else it only says why not). */
+export function managesCatalog(inv: Inventory): boolean {
+  return inv.services.includes('keystone') && desiredEndpoints(inv).length > 0 && Boolean(inv.openstack?.password);
 }
 
 /** Run-wide record of the configs this run changes, as "family host" (their resources restart there). */
@@ -160,6 +170,7 @@ export const keystoneEndpoints: Step = {
     const first = ctx.hosts[0]!;
     const single = (p: HostPlan) => new Map([[first, p]]);
     const desired = desiredEndpoints(ctx.inv);
+    const hold = ctx.shared.get(CATALOG_HOLD) as CatalogHold | undefined;
     if (!ctx.inv.services.includes('keystone') || desired.length === 0) return single(ok([]));
     if (!ctx.inv.openstack?.password) {
       ctx.note(first, 'keystone endpoints not managed: the inventory has no openstack.password');
@@ -181,9 +192,10 @@ export const keystoneEndpoints: Step = {
       // Before the resource set exists (a first dry run) keystone cannot answer yet: say so.
       if (ctx.options.dryRun) {
         ctx.note(host, `keystone endpoints: cannot list them yet (${why}); deploy will create/update them on the VIP`);
-        return new Map([[host, ok([])]]);
+        return new Map([[host, ok(hold ? [hold.release(ctx, h.value)] : [])]]);
       }
-      return new Map([[host, err({ host, message: `reading the keystone catalog failed: ${why}`, fix: keystoneFix(list.value.code, auth.url, 'check openstack.username/project/password and the domains in the inventory') })]]);
+      const held = hold ? `; ${hold.units.join(', ')} stay stopped until then (held for the moved endpoints): the next deploy starts them` : '';
+      return new Map([[host, err({ host, message: `reading the keystone catalog failed: ${why}${held}`, fix: keystoneFix(list.value.code, auth.url, 'check openstack.username/project/password and the domains in the inventory') })]]);
     }
     let json: unknown;
     try {
@@ -201,7 +213,7 @@ export const keystoneEndpoints: Step = {
       if (!c.ok) return new Map([[host, err({ ...c.error, host })]]);
       calls.push(c.value);
     }
-    const restarts = catalogRestarts(ctx, h.value, ops);
+    const restarts = catalogRestarts(ctx, h.value, ops, hold);
     return new Map([[host, ok([...restarts.before, ...batchedCalls(h.value, auth, calls), ...restarts.after])]]);
   },
 };
@@ -246,15 +258,17 @@ function batchedCalls(h: HostHandle, auth: KeystoneAuth, calls: readonly Keyston
 
 /**
  * After the identity endpoints move, the APIs that validate tokens still hold the catalog they
- * read at their start (a first deploy over a catalog on a node's own address): each restarts once.
- * Recorded first (src/steps/owed.ts), so a run cut short restarts them on the next run. A resource
- * this run created only just started: its restart interrupts nobody.
+ * read at their start: each restarts once. Recorded first (src/steps/owed.ts), so a run cut short
+ * restarts them on the next run. A resource this run created only just started: its restart
+ * interrupts nobody. Those the resources step held stopped for this (a first deploy: CATALOG_HOLD)
+ * start now instead, after the endpoints moved, whether any moved or not.
  */
-function catalogRestarts(ctx: StepContext, h: HostHandle, ops: readonly EndpointOp[]): { before: Action[]; after: Action[] } {
-  const none = { before: [], after: [] };
+function catalogRestarts(ctx: StepContext, h: HostHandle, ops: readonly EndpointOp[], hold: CatalogHold | undefined): { before: Action[]; after: Action[] } {
+  const release = hold ? [hold.release(ctx, h)] : [];
+  const none = { before: [], after: release };
   if (!ops.some((op) => op.serviceType === 'identity')) return none;
   const created = runNote<string>(ctx, CREATED_PRIMITIVES);
-  const validators = ctx.inv.services.filter((s) => s !== 'keystone' && CATALOG[s] !== undefined && configServiceOf(s) !== undefined);
+  const validators = tokenValidators(ctx.inv).filter((s) => !hold?.services.includes(s));
   if (validators.length === 0) return none;
   const families = [...new Set(validators.map((s) => configServiceOf(s)!))];
   const before = families.map((f) => oweAction(ctx, h, restartRecord(f), `${f} owes a restart to read the moved identity endpoints`));
@@ -266,6 +280,7 @@ function catalogRestarts(ctx: StepContext, h: HostHandle, ops: readonly Endpoint
       summary: `clear the restart records (${families.join(', ')})`,
       apply: () => clearOwed(ctx, h, families.map(restartRecord)),
     },
+    ...release,
   ];
   return { before, after };
 }

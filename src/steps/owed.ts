@@ -68,3 +68,21 @@ export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceN
 /** Run-wide record of the primitives this run's CIB patch creates (they start fresh). */
 export const CREATED_PRIMITIVES = 'resources-created';
 
+
+/**
+ * Run-wide note of the resources step to keystone-endpoints: the APIs that validate tokens, created
+ * by this run while the catalog's identity endpoints are not on the VIP yet, are configured with
+ * target-role=Stopped; keystone-endpoints starts them once it moved the endpoints, so that their
+ * first start reads the VIP's and no restart is owed. A run cut short in between leaves them held
+ * in the CIB; the next run's resources step starts them (they exist then, so nothing is held), and
+ * keystone-endpoints restarts them if it moves the endpoints only then.
+ */
+export const CATALOG_HOLD = 'resources-catalog-hold';
+
+export interface CatalogHold {
+  /** The services held, and the top-level resources (clone or group) carrying the target-role. */
+  services: ServiceName[];
+  units: string[];
+  /** The resources step's CIB patch again without the hold, then the wait until everything runs. */
+  release(ctx: StepContext, h: HostHandle): Action;
+}

@@ -3,7 +3,7 @@
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { commandAction, eachHost, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { FENCE_ID_PREFIX, GALERA_ID, HEARTBEAT_GALERA_AGENT, buildResourceModel, primitiveId, serviceResourceId } from '../cluster/build.ts';
-import { changedConfigs, configServiceOf } from './openstack.ts';
+import { changedConfigs, configServiceOf, managesCatalog, tokenValidators } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
 import { prepareClusterPlan, renderClusterPlan } from '../cluster/plan.ts';
 import { keepLiveGaleraAgent, notInstalledProbes } from '../cluster/merge.ts';
@@ -11,14 +11,14 @@ import { galeraClusterAddress } from '../render/node-files.ts';
 import { parseSimulation, type Simulation } from '../cluster/transition.ts';
 import { adoptionFrom } from '../cluster/existing.ts';
 import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites.ts';
-import { clearOwed, readOwed, restartAction, restartRecord, CREATED_PRIMITIVES } from './owed.ts';
+import { clearOwed, readOwed, restartAction, restartRecord, CATALOG_HOLD, CREATED_PRIMITIVES, type CatalogHold } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
 import { readClusterStatus } from '../facts/cluster.ts';
 import type { ClusterStatus } from '../facts/status.ts';
 import { isDirectory } from '../facts/host.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
-import { primitivesOf, type ResourceModel } from '../model/resources.ts';
+import { holdingStopped, primitivesOf, topLevelOf, type ResourceModel } from '../model/resources.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import type { SecretRef } from '../inventory/schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -227,7 +227,12 @@ export const resources: Step = {
     const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
     if (!adopted.ok) return single(err({ ...adopted.error, host }));
     const galera = keepLiveGaleraAgent(live.ok ? live.value : undefined, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT, galeraClusterAddress(ctx.inv));
-    const model = galera.model;
+    const hold = catalogHold(ctx, galera.model, live.ok ? live.value : undefined);
+    const model = hold?.model ?? galera.model;
+    if (hold) {
+      ctx.shared.set(CATALOG_HOLD, hold.note);
+      ctx.note(host, `${hold.note.services.join(', ')}: created stopped (target-role=Stopped on ${hold.note.units.join(', ')}); keystone-endpoints starts them once the identity endpoints are on the VIP, so that their first start reads them and none restarts for it`);
+    }
     if (galera.kept) ctx.note(host, `Galera keeps ocf:heartbeat:galera while its nodes stay the same; the next change of nodes moves it to osha's ocf:openstack:galera (one restart of every instance, shown then), after which a node added or removed restarts no Galera`);
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
     const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
@@ -270,6 +275,29 @@ export const resources: Step = {
     return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running, status.ok ? status.value : undefined)]));
   },
 };
+
+/**
+ * The hold of CATALOG_HOLD (src/steps/owed.ts): on a first deploy of the APIs that validate tokens
+ * (none of them in the CIB yet), when this run's keystone-endpoints step moves the catalog, their
+ * clones or groups are created stopped. Otherwise undefined: nothing is held.
+ */
+function catalogHold(ctx: StepContext, model: ResourceModel, liveCib: string | undefined): { model: ResourceModel; note: CatalogHold } | undefined {
+  if (!ctx.laterSteps.includes('keystone-endpoints') || !managesCatalog(ctx.inv)) return undefined;
+  const services = tokenValidators(ctx.inv).filter((s) => topLevelOf(model, primitiveId(s)) !== undefined);
+  if (services.length === 0) return undefined;
+  const live = new Set(liveCib ? primitiveIdsIn(liveCib) : []);
+  if (services.some((s) => live.has(primitiveId(s)))) return undefined;
+  const units = [...new Set(services.map((s) => topLevelOf(model, primitiveId(s))!.id))];
+  const release = (rctx: StepContext, h: HostHandle): Action => ({
+    summary: `start ${units.join(', ')} (created stopped by the resources step): the identity endpoints they read at their start are on the VIP now`,
+    apply: async () => {
+      const applied = await applyModel(cibTools(h, Math.round(rctx.options.settleTimeoutMs / 1000)), model);
+      if (!applied.ok) return err({ ...applied.error, host: h.host });
+      return waitForResources(rctx, h, model);
+    },
+  });
+  return { model: holdingStopped(model, units), note: { services, units, release } };
+}
 
 /** Every primitive id in a CIB's configuration. */
 function primitiveIdsIn(cibXml: string): string[] {

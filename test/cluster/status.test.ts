@@ -3,23 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { buildResourceModel } from '../../src/cluster/build.ts';
+import { heldByModel, holdingStopped } from '../../src/model/resources.ts';
 import { notReady } from '../../src/cluster/status.ts';
 import { parseClusterStatus } from '../../src/facts/status.ts';
 import { desiredCib } from '../../src/cluster/merge.ts';
-import { havePacemakerTools, inventoryFrom, liveCib, run, writeCib } from './fixtures.ts';
+import { havePacemakerTools, inventoryFrom, liveCib, run, threeNodeInventory, writeCib } from './fixtures.ts';
 import { settled } from './tools.ts';
 
-const model = buildResourceModel(
-  inventoryFrom(`
-cluster: { name: lab }
-nodes:
-  - { name: node1, address: 198.18.0.11 }
-  - { name: node2, address: 198.18.0.12 }
-  - { name: node3, address: 198.18.0.13 }
-vip: { address: 198.18.0.100, cidr_netmask: 24 }
-services: [mysql, keystone, glance-api, neutron-openvswitch-agent]
-`),
-);
+const model = buildResourceModel(inventoryFrom(threeNodeInventory(['mysql', 'keystone', 'glance-api', 'neutron-openvswitch-agent'])));
 
 function crmMon(cib: string) {
   const r = run('crm_mon', ['--one-shot', '--output-as=xml'], { CIB_file: writeCib(cib, 'mon') });
@@ -67,6 +58,21 @@ describe('cluster status (crm_mon XML)', function () {
     expect(notReady(s, model)).to.deep.equal([{ id: 'osha-glance-api', why: 'Stopped' }]);
     const noQuorum = crmMon(running.replace('have-quorum="1"', 'have-quorum="0"'));
     expect(notReady(noQuorum, model)[0]).to.deep.equal({ id: '(cluster)', why: 'the cluster has no quorum, so nothing starts' });
+  });
+
+  it('waits for nothing the model holds stopped: a group with target-role=Stopped, and the group a mandatory order puts after it', function () {
+    const base = buildResourceModel(inventoryFrom(threeNodeInventory(['mysql', 'keystone', 'glance-api', 'nova-api'])));
+    const held = holdingStopped(base, ['osha-g-glance']);
+    // nova's group starts after glance's (the articles' chain): it cannot start either.
+    expect([...heldByModel(held)].sort()).to.deep.equal(['osha-glance-api', 'osha-nova-api']);
+    expect(heldByModel(base).size).to.equal(0);
+    const d = desiredCib(liveCib(), held);
+    if (!d.ok) throw new Error(d.error.message);
+    const s = crmMon(settled(d.value));
+    expect(s.resources.get('osha-keystone')!.roles).to.include('Started');
+    expect(notReady(s, held)).to.deep.equal([]);
+    // The same cluster against the model without the hold: both are missing.
+    expect(notReady(s, base).map((n) => n.id)).to.deep.equal(['osha-glance-api', 'osha-nova-api']);
   });
 
   it('refuses what is not crm_mon XML', function () {

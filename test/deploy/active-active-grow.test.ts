@@ -33,6 +33,8 @@ describe("active-active: a controller added to a running cluster, and removed ag
   this.timeout(20 * 60_000);
   let lab: LabInfo;
   let three: string;
+  /** Every host's changes of a step in the cold deploy of node1-3, one per line. */
+  let coldChanges: (step: string) => string;
   /** What runs on node1-3 before the 4th is added: MariaDB's and keystone's processes. */
   const processes = async () =>
     Object.fromEntries(await Promise.all(THREE.map(async (n) => [n, (await labOk(lab, n, "echo $(pgrep -x mariadbd) $(pgrep -o -f 'uwsgi.*keystone')")).trim()] as const)));
@@ -51,8 +53,15 @@ describe("active-active: a controller added to a running cluster, and removed ag
     lab = await freshLab(this, { dir: DIR, nodes: 4, subnet: 240, openstack: true, topology: 'active-active' });
     three = join(DIR, 'inventory-3.yaml');
     writeFileSync(three, withoutNode4(readFileSync(lab.inventory, 'utf8')));
-    await deployOk(lab, three, ['--yes']);
+    const { summary } = await deployOk(lab, three, ['--yes']);
+    coldChanges = (step) => Object.values(summary.hosts).flatMap((steps) => steps.filter((s) => s.step === step).flatMap((s) => s.changes)).join('\n');
     await until(lab, 'every instance running on node1-3', 300_000, () => allRunning(lab, THREE));
+  });
+
+  it('the cold deploy created glance-api stopped and started it once the identity endpoints were on the VIP: no restart', () => {
+    expect(coldChanges('keystone-endpoints')).to.match(/~ endpoint identity public/);
+    expect(coldChanges('keystone-endpoints')).to.include('start osha-cl-glance-api (created stopped by the resources step)');
+    expect(coldChanges('keystone-endpoints')).not.to.match(/restart osha-cl-glance-api/);
   });
 
   it("plans node4 without a disruptive change: Galera's node list changes in a file on every node, every clone gets a 4th instance, nothing restarts on node1-3", async () => {
