@@ -29,6 +29,7 @@ const GROUP_A = [
   'test/deploy/active-active-handover.test.ts',
   'test/wizard/init-deploy.test.ts',
   'test/lab/lab.test.ts',
+  'test/lab/fence.test.ts',
 ];
 
 const mochaBin = join('node_modules', 'mocha', 'bin', 'mocha.js');
