@@ -30,6 +30,7 @@ const GROUP_A = [
   'test/wizard/init-deploy.test.ts',
   'test/lab/lab.test.ts',
   'test/lab/fence.test.ts',
+  'test/wizard/init.pty.test.ts',
 ];
 
 const mochaBin = join('node_modules', 'mocha', 'bin', 'mocha.js');
