@@ -68,7 +68,6 @@ export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceN
 /** Run-wide record of the primitives this run's CIB patch creates (they start fresh). */
 export const CREATED_PRIMITIVES = 'resources-created';
 
-
 /**
  * Run-wide note of the resources step to keystone-endpoints: the APIs that validate tokens, created
  * by this run while the catalog's identity endpoints are not on the VIP yet, are configured with

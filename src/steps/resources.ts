@@ -18,7 +18,7 @@ import { readClusterStatus } from '../facts/cluster.ts';
 import type { ClusterStatus } from '../facts/status.ts';
 import { isDirectory } from '../facts/host.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
-import { holdingStopped, primitivesOf, topLevelOf, type ResourceModel } from '../model/resources.ts';
+import { heldByModel, holdingStopped, primitivesOf, topLevelOf, type ResourceModel } from '../model/resources.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import type { SecretRef } from '../inventory/schema.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -279,7 +279,8 @@ export const resources: Step = {
 /**
  * The hold of CATALOG_HOLD (src/steps/owed.ts): on a first deploy of the APIs that validate tokens
  * (none of them in the CIB yet), when this run's keystone-endpoints step moves the catalog, their
- * clones or groups are created stopped. Otherwise undefined: nothing is held.
+ * clones or groups are created stopped, unless that would keep anything that runs now from
+ * running. Otherwise undefined: nothing is held.
  */
 function catalogHold(ctx: StepContext, model: ResourceModel, liveCib: string | undefined): { model: ResourceModel; note: CatalogHold } | undefined {
   if (!ctx.laterSteps.includes('keystone-endpoints') || !managesCatalog(ctx.inv)) return undefined;
@@ -288,6 +289,10 @@ function catalogHold(ctx: StepContext, model: ResourceModel, liveCib: string | u
   const live = new Set(liveCib ? primitiveIdsIn(liveCib) : []);
   if (services.some((s) => live.has(primitiveId(s)))) return undefined;
   const units = [...new Set(services.map((s) => topLevelOf(model, primitiveId(s))!.id))];
+  const held = holdingStopped(model, units);
+  // Only what does not run yet: a group a new API joins (running agents in it), or a running
+  // resource ordered after a held one, would stop until then, an interruption nobody confirmed.
+  if ([...heldByModel(held)].some((id) => live.has(id))) return undefined;
   const release = (rctx: StepContext, h: HostHandle): Action => ({
     summary: `start ${units.join(', ')} (created stopped by the resources step): the identity endpoints they read at their start are on the VIP now`,
     apply: async () => {
@@ -296,7 +301,7 @@ function catalogHold(ctx: StepContext, model: ResourceModel, liveCib: string | u
       return waitForResources(rctx, h, model);
     },
   });
-  return { model: holdingStopped(model, units), note: { services, units, release } };
+  return { model: held, note: { services, units, release } };
 }
 
 /** Every primitive id in a CIB's configuration. */
