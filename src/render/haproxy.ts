@@ -104,8 +104,9 @@ const TCP_DEAD_NODE_KEEPALIVES = ['# a dead node\'s sessions end after 1 s idle 
  * checked every 2 s, one whose last check disagreed with its state every 0.5 s (`fastinter`). A
  * dead node's checks fail when their connect times out (1 s: the smaller of `timeout connect` and
  * `inter`), so it is out 2.5 to 4.5 s after it died, 3.5 s on average: as soon on average as with a
- * check every second (3 to 4 s), at half the checks. Every HAProxy checks every node, so the checks per second grow with the square of the
- * node count, and each is a request the API serves (a broker logs each as a dropped connection).
+ * check every second (3 to 4 s), at half the checks. Every HAProxy checks every node, so the
+ * checks per second grow with the square of the node count, and each is a request the API serves
+ * (a broker logs each as a dropped connection).
  */
 const serverLine = (n: { name: string; address: string }, port: number, extra = '') =>
   `server ${n.name} ${hostPort(n.address, port)} check inter 2s fastinter 500ms fall 2 rise 2${extra}`;
