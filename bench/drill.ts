@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       const inventory = opt('--inventory');
       if (!inventory) throw new Error('--lab needs --inventory (the HA lab\'s full inventory)');
       const state = JSON.parse(readFileSync(join(reuse, 'lab.json'), 'utf8')) as { files: { key: string; knownHosts: string }; nodes: { name: string; address: string }[] };
-      lab = { dir: reuse, inventory, privateKey: state.files.key, knownHosts: state.files.knownHosts, vip: '', nic: 'eth0', nodes: state.nodes.map((n) => ({ ...n, privateKey: state.files.key, knownHosts: state.files.knownHosts })) };
+      lab = { dir: reuse, inventory, privateKey: state.files.key, knownHosts: state.files.knownHosts, vip: '', nic: 'eth0', nodes: state.nodes.map((n) => ({ name: n.name, address: n.address, labDir: reuse, privateKey: state.files.key, knownHosts: state.files.knownHosts })) };
       base = inventory;
     } else if (topology === 'classic') {
       const t = Date.now();

@@ -33,8 +33,8 @@ async function coldBuild(): Promise<number> {
   }
 }
 
-function fixture(info: { nodes: { name: string; address: string }[]; privateKey: string; knownHosts: string }): Pick<LabInfo, 'nodes'> {
-  return { nodes: info.nodes.map((n) => ({ ...n, privateKey: info.privateKey, knownHosts: info.knownHosts })) };
+function fixture(info: { dir: string; nodes: { name: string; address: string }[]; privateKey: string; knownHosts: string }): Pick<LabInfo, 'nodes'> {
+  return { nodes: info.nodes.map((n) => ({ name: n.name, address: n.address, labDir: info.dir, privateKey: info.privateKey, knownHosts: info.knownHosts })) };
 }
 
 /** Proportional set size of every process in the node's cgroup, in MiB. */

@@ -1,7 +1,7 @@
 // Node-side scripts for the real-service agent tests: a lab node (whose image comes with
 // mariadb, rabbitmq, keystone, glance-api, heat-api and heat-engine installed and stopped) gets
 // the OCF tools from its offline apt cache, the databases, a bootstrapped keystone and osha's agents.
-// Every script is sent on ssh's stdin, so the passwords it holds are on no command line.
+// Every script is sent on stdin (nodeRun), so the passwords it holds are on no command line.
 import { offlineInstallScript } from '../support/lab.ts';
 import { databasesSql } from '../../src/lab/openstack.ts';
 

@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { agentFiles, verifyCommand, type AgentFile } from '../../src/agents/files.ts';
-import { run, type RunOutput } from '../../src/lab/exec.ts';
-import { sharedLab, sshOptions, type LabInfo, type LabNode } from '../support/lab.ts';
+import type { RunOutput } from '../../src/lab/exec.ts';
+import { nodeRun, sharedLab, type LabInfo, type LabNode } from '../support/lab.ts';
 import { argvScanScript, configureScript, INSTALL_SCRIPT, type LabSecrets } from './lab-setup.ts';
 
 const AGENTS = '/usr/lib/ocf/resource.d/openstack';
@@ -18,7 +18,7 @@ const KEYSTONE_TUNING = '--processes 1 --threads 8';
 
 /** Runs a bash script on the node, the script on stdin (so secrets in it are on no argv). */
 function nodeScript(node: LabNode, script: string, timeoutMs = 300_000): Promise<RunOutput> {
-  return run('ssh', [...sshOptions(node), `root@${node.address}`, '--', 'bash', '-s'], { input: script, timeoutMs });
+  return nodeRun(node, 'bash -s', { input: script, timeoutMs });
 }
 
 function shq(s: string): string {

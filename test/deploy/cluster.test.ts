@@ -252,7 +252,7 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
   });
 });
 
-/** Samples corosync's quorum state on a node in a loop over one ssh session until stopped. */
+/** Samples corosync's quorum state on a node in a loop in one command until stopped. */
 function startWatch(lab: LabInfo, node: string): { stop(): Promise<string[]> } {
   const run = labExec(
     lab,

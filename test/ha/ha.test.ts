@@ -238,7 +238,7 @@ describe('[lab] high availability: MariaDB, RabbitMQ, keystone and glance on a 3
   });
 
   it('keystone lists the identity and image endpoints on the VIP, exactly once per interface (openstack endpoint list)', async () => {
-    // The OpenStack client inside a node; the password travels in the script on ssh's stdin, not on argv.
+    // The OpenStack client inside a node; the password travels in the script on stdin, not on argv.
     const out = await nodeOk(
       ha.nodes[0]!,
       'openstack endpoint list',

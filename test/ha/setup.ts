@@ -1,9 +1,9 @@
 // The high-availability fixture is the README's main command: scripts/demo.sh on a fresh 3-node
 // lab whose nodes are OpenStack controllers before HA (`osha lab up --openstack`: MariaDB with its
 // data on the lab's shared directory, RabbitMQ, keystone and glance-api, run by node1 under
-// systemd), taken over by one `osha deploy`, then status and a drill. Also used by bench/drill.ts. Every script goes to a node on ssh's stdin, so the
-// passwords in it are on no command line; the host talks to keystone and glance over HTTP
-// through the VIP.
+// systemd), taken over by one `osha deploy`, then status and a drill. Also used by bench/drill.ts.
+// Every script goes to a node on stdin (nodeRun), so the passwords in it are on no command line;
+// the host talks to keystone and glance over HTTP through the VIP.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse, stringify } from 'yaml';

@@ -43,7 +43,7 @@ describe('[lab] lab controllers: the shared storage is the operator\'s', functio
     const state = await readState(join(dir, 'lab.json'));
     if (!state.ok || !state.value) throw new Error('no lab state');
     expect(state.value.controllers).to.equal(undefined);
-    const node1 = { name: 'node1', address: state.value.nodes[0]!.address, privateKey: state.value.files.key, knownHosts: state.value.files.knownHosts };
+    const node1 = { name: 'node1', address: state.value.nodes[0]!.address, labDir: dir, privateKey: state.value.files.key, knownHosts: state.value.files.knownHosts };
     const conf = await nodeRun(node1, 'grep -c "osha lab: controller before HA" /etc/keystone/keystone.conf; ls /etc/mysql/mariadb.conf.d/');
     expect(conf.stdout).to.match(/^0\n/);
     expect(conf.stdout).to.not.contain('60-controller.cnf');

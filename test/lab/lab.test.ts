@@ -11,15 +11,22 @@ import { loadInventory } from '../../src/inventory/load.ts';
 import { run } from '../../src/lab/exec.ts';
 import { IDLE_LOADAVG, sshBanner } from '../../src/lab/node.ts';
 import { APT_PROXY_PORT, aptProxyAlive, aptProxyLog } from '../../src/lab/apt-proxy.ts';
-import { labExec, labOk, skipWithoutLab, leftovers, type LabInfo, labInfoOf } from '../support/lab.ts';
+import { nodeSsh, skipWithoutLab, leftovers, type ExecResult, type LabInfo, labInfoOf } from '../support/lab.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const DIR = '/tmp/osha-test-lab-own';
 const SHARED = '/tmp/osha-test-lab-own-shared';
 const SUBNET = 200;
 
+/** A command on a node over ssh, as an operator runs one: this file tests what the nodes themselves allow. */
+async function labExec(lab: Pick<LabInfo, 'nodes'>, node: string, command: string): Promise<ExecResult> {
+  return nodeSsh(lab.nodes.find((n) => n.name === node)!, command);
+}
+
 async function sh(lab: LabInfo, node: string, command: string): Promise<string> {
-  return (await labOk(lab, node, command)).trim();
+  const r = await labExec(lab, node, command);
+  if (r.code !== 0) throw new Error(`${node}: ${command} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout.trim();
 }
 
 describe('osha lab (3 real nodes)', function () {
