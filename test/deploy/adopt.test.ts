@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshLab, labOk, nodeRun, offlineInstallScript, type LabInfo } from '../support/lab.ts';
+import { freshLab, labOk, logPhase, nodeRun, offlineInstallScript, seconds, type LabInfo } from '../support/lab.ts';
 import { osha, oshaJson } from '../support/osha.ts';
 
 const sh = labOk;
@@ -71,7 +71,9 @@ function inventoryAs(lab: LabInfo, name: string, file: string, extra = ''): stri
 async function stackLab(ctx: Mocha.Context, dir: string, subnet: number, extra: string[] = []): Promise<LabInfo> {
   const lab = await freshLab(ctx, { dir, nodes: 3, subnet });
   const install = offlineInstallScript(['pacemaker', 'corosync', 'crmsh', 'resource-agents', ...extra], '/var/log/osha-test-install.log');
+  const started = Date.now();
   await Promise.all(lab.nodes.map((n) => sh(lab, n.name, install)));
+  logPhase(`cluster stack installed on the 3 nodes: ${seconds(Date.now() - started)}`);
   return lab;
 }
 
@@ -214,7 +216,9 @@ describe('[lab] a cluster bootstrapped by crmsh (crm cluster init on node1, node
     // ringnumber, watchdog_device off), its authkey, Pacemaker started, the VIP as admin-ip.
     // crmsh keeps hacluster's ssh key in /var/lib/pacemaker/.ssh, which Debian's packages do not make.
     await sh(lab, 'node1', 'install -d -m 0700 -o hacluster -g haclient /var/lib/pacemaker/.ssh');
+    const init = Date.now();
     await sh(lab, 'node1', `crm cluster init -y --name ${NAME} -i ${lab.nic} -A ${lab.vip} >/var/log/crm-init.log 2>&1 || { tail -30 /var/log/crm-init.log >&2; exit 1; }`, 10 * 60_000);
+    logPhase(`crm cluster init on node1: ${seconds(Date.now() - init)}`);
     // crmsh 4.4.1's `crm cluster join` fails on Debian 12 (it fetches /etc/csync2/{csync2.cfg,key_hagroup},
     // a SUSE path, with an scp brace expansion bookworm's SFTP-based scp does not do). What a
     // working join leaves is done here: each node added to the nodelist by address and id, the

@@ -2,7 +2,7 @@
 // responder itself (playbooks/files/osha-galera-check) run for real by systemd-socket-activate on
 // this machine, which has no MariaDB: it must still answer HTTP, 503 with the reason; and, with a
 // stand-in client, keep one client for every status read. Its answers from a real Galera are
-// checked on a lab (test/deploy/active-active-handover.test.ts).
+// checked on a lab (test/deploy/active-active.test.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';

@@ -1,6 +1,6 @@
 // The galera-check step, without a network: which listeners block it, which answers of the
 // responder let a deploy go on, and what it plans from a node's facts. Run for real on a lab in
-// test/deploy/active-active-handover.test.ts.
+// test/deploy/active-active.test.ts.
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { hostActions, judgeProbe, parseGaleraCheckFacts, portTaken, type GaleraCheckFacts } from '../../src/steps/galera-check.ts';
