@@ -98,12 +98,29 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
       return ok({ code: r.value.code, stderr: r.value.stderr });
     },
     async settle() {
-      const r = await h.c.exec(`crm_resource --wait --timeout=${settleTimeoutS}s`, { timeoutMs: (settleTimeoutS + 30) * 1000 });
-      if (!r.ok) return r;
-      return r.value.code === 0 ? ok(undefined) : err({ host: h.host, message: `the cluster did not settle within ${settleTimeoutS} s: ${r.value.stderr.trim()}` });
+      const deadline = Date.now() + settleTimeoutS * 1000;
+      for (;;) {
+        const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+        const r = await h.c.exec(`crm_resource --wait --timeout=${left}s`, { timeoutMs: (left + 30) * 1000 });
+        if (!r.ok) return r;
+        if (r.value.code === 0) return ok(undefined);
+        const failed = err({ host: h.host, message: `the cluster did not settle within ${settleTimeoutS} s: ${r.value.stderr.trim()}` });
+        if (!LOST_CIB_CONNECTION.has(r.value.code) || Date.now() + SETTLE_RETRY_PAUSE_MS >= deadline) return failed;
+        // The wait lost its connection to the CIB manager, which says nothing about the transition.
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_PAUSE_MS));
+      }
     },
   };
 }
+
+/**
+ * crm_resource's exit codes when it lost (or could not make) its connection to the CIB manager:
+ * CRM_EX_UNAVAILABLE, CRM_EX_OSERR ("Communication error on send", seen while 16 lab nodes joined
+ * on 2 cores), CRM_EX_TEMPFAIL, CRM_EX_DISCONNECT. The settle wait tries again for the time left;
+ * any other failure (a timeout among them) ends it.
+ */
+export const LOST_CIB_CONNECTION: ReadonlySet<number> = new Set([69, 71, 75, 102]);
+const SETTLE_RETRY_PAUSE_MS = 1000;
 
 /** One look: ok when every osha resource is started, else an error naming the ones that are not. */
 export async function resourcesStarted(h: HostHandle, model: ResourceModel): Promise<Result<void>> {

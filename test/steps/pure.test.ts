@@ -6,7 +6,7 @@ import { aptInstallScript, clusterPackages } from '../../src/steps/packages.ts';
 import { desiredProperties } from '../../src/steps/cluster-properties.ts';
 import { dcDeadtime, seedCib } from '../../src/steps/cluster-start.ts';
 import { clusterOptions } from '../../src/cluster/build.ts';
-import { disruptionOf } from '../../src/steps/resources.ts';
+import { cibTools, disruptionOf } from '../../src/steps/resources.ts';
 import { quote, sh, raw } from '../../src/ssh/quote.ts';
 import { checkHostKey, parseKnownHosts, hostKeyName, entryMatches } from '../../src/ssh/known-hosts.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
@@ -175,5 +175,45 @@ describe('init-services: the units Pacemaker will own', () => {
     const results = await Promise.all(maskActions(h, units).map((a) => a.apply()));
     expect(results.map((r) => r.ok)).to.deep.equal([false, false, false]);
     expect(ran).to.have.length(1);
+  });
+});
+
+describe("resources: the settle wait (crm_resource --wait) on a stand-in connection, no node", () => {
+  /** A host whose connection answers each `crm_resource --wait` with the next scripted exit code. */
+  const host = (codes: number[]) => {
+    const ran: string[] = [];
+    const c = {
+      exec: async (command: string) => {
+        ran.push(command);
+        const code = codes.shift() ?? 0;
+        return ok({ code, stdout: '', stderr: code === 71 ? 'Could not obtain the current CIB: Communication error on send (70)' : code === 124 ? 'Timed out' : '' });
+      },
+    } as unknown as HostConnection;
+    return { ran, h: { host: 'n1', c, os: { init: 'systemd' } as OsFacts } };
+  };
+
+  it('waits again for the time left when it lost its connection to the CIB manager', async () => {
+    const { ran, h } = host([71, 0]);
+    expect((await cibTools(h, 60).settle()).ok).to.equal(true);
+    expect(ran).to.have.length(2);
+    expect(ran[0]).to.equal('crm_resource --wait --timeout=60s');
+    expect(Number(/--timeout=(\d+)s/.exec(ran[1]!)![1])).to.be.within(57, 59);
+  });
+
+  it('ends at once on a timeout or any other failure, naming it', async () => {
+    for (const code of [124, 1]) {
+      const { ran, h } = host([code, 0]);
+      const r = await cibTools(h, 60).settle();
+      expect(r.ok).to.equal(false);
+      expect(ran).to.have.length(1);
+    }
+  });
+
+  it('gives up once its time is spent, with crm_resource\'s own message', async () => {
+    const { ran, h } = host([71, 71, 71, 71, 71]);
+    const r = await cibTools(h, 2).settle();
+    if (r.ok) throw new Error('settled');
+    expect(r.error.message).to.equal('the cluster did not settle within 2 s: Could not obtain the current CIB: Communication error on send (70)');
+    expect(ran.length).to.be.within(1, 2);
   });
 });
