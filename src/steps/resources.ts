@@ -119,7 +119,7 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
  * on 2 cores), CRM_EX_TEMPFAIL, CRM_EX_DISCONNECT. The settle wait tries again for the time left;
  * any other failure (a timeout among them) ends it.
  */
-export const LOST_CIB_CONNECTION: ReadonlySet<number> = new Set([69, 71, 75, 102]);
+const LOST_CIB_CONNECTION: ReadonlySet<number> = new Set([69, 71, 75, 102]);
 const SETTLE_RETRY_PAUSE_MS = 1000;
 
 /** One look: ok when every osha resource is started, else an error naming the ones that are not. */
