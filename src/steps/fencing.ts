@@ -48,8 +48,12 @@ async function checkHost(ctx: StepContext, host: string, devices: { check: Fence
       fix: `look at the device with: crm_mon -1 --include=all; pcs/crm resource status ${d.check.id}`,
     });
   };
-  // Right after the CIB patch the fencer may still be registering a device: a short wait.
-  const answers: Result<FencerAnswer[]> = ctx.options.dryRun ? await readFencerAnswers(hh.value.c, devices.map((d) => d.check)) : await waitFor(registered, 30_000, 500, ctx.signal);
+  // Right after the CIB patch the fencer may still be registering a device. Usually seconds, but a
+  // big cluster on small hosts took over 30 s (16 lab nodes on 2 cores): the wait is the run's
+  // settle time (--timeout), and ends as soon as every device is there.
+  const answers: Result<FencerAnswer[]> = ctx.options.dryRun
+    ? await readFencerAnswers(hh.value.c, devices.map((d) => d.check))
+    : await waitFor(registered, ctx.options.settleTimeoutMs, 500, ctx.signal);
   if (!answers.ok) return answers;
   const absent = new Set(missing(answers.value));
   for (const [i, d] of devices.entries()) {
