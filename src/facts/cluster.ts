@@ -19,6 +19,49 @@ export async function readClusterStatus(c: HostConnection): Promise<Result<Clust
 }
 
 /**
+ * crm_resource's exit codes when it lost (or could not make) its connection to the CIB manager:
+ * CRM_EX_UNAVAILABLE, CRM_EX_OSERR ("Communication error on send", seen while 16 lab nodes joined
+ * on 2 cores), CRM_EX_TEMPFAIL, CRM_EX_DISCONNECT. They say nothing about the transition.
+ */
+const LOST_CIB_CONNECTION: ReadonlySet<number> = new Set([69, 71, 75, 102]);
+const SETTLE_RETRY_PAUSE_MS = 1000;
+
+/**
+ * Waits until the cluster has finished its transition (`crm_resource --wait`), at most `timeoutS`
+ * seconds in all. A wait that lost its CIB connection is tried again for the time left; any other
+ * failure (a timeout among them) or an aborted run ends it with crm_resource's message.
+ */
+export async function waitSettled(c: Pick<HostConnection, 'exec' | 'target'>, timeoutS: number, signal?: AbortSignal): Promise<Result<void>> {
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const r = await c.exec(`crm_resource --wait --timeout=${left}s`, { timeoutMs: (left + 30) * 1000 });
+    if (!r.ok) return r;
+    if (r.value.code === 0) return ok(undefined);
+    const failed = err({ host: c.target.name, message: `the cluster did not settle within ${timeoutS} s: ${r.value.stderr.trim()}` });
+    if (!LOST_CIB_CONNECTION.has(r.value.code) || Date.now() + SETTLE_RETRY_PAUSE_MS >= deadline) return failed;
+    const paused = await pause(SETTLE_RETRY_PAUSE_MS, signal);
+    if (!paused) return failed;
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as the signal aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
  * The permanent node attributes (`crm_attribute --lifetime forever`) of every node in the CIB's
  * nodes section, offline nodes included (crm_mon lists attributes of online nodes only).
  */

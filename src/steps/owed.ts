@@ -7,6 +7,7 @@ import type { HostHandle } from './common.ts';
 import { raw, sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 import { readRecordNames } from '../facts/host.ts';
+import { waitSettled } from '../facts/cluster.ts';
 import { serviceResourceId } from '../cluster/build.ts';
 import type { ServiceName } from '../services/registry.ts';
 
@@ -53,14 +54,15 @@ export function restartAction(ctx: StepContext, h: HostHandle, service: ServiceN
   // A clone without a node restarts on every node at once: crm_resource has no rolling restart.
   const id = serviceResourceId(ctx.inv, service);
   const onNode = raw(node ? sh` --node ${node}` : '');
-  const cmd = sh`crm_resource --restart --resource ${id}${onNode} --timeout=${`${timeout}s`} && crm_resource --wait --timeout=${`${timeout}s`}`;
+  const cmd = sh`crm_resource --restart --resource ${id}${onNode} --timeout=${`${timeout}s`}`;
   return {
     summary: `restart ${id}${node ? ` on ${node} (the other nodes serve meanwhile)` : ''}: ${why}`,
     ...(disruptive ? { disruptive } : {}),
-    commands: [cmd],
+    commands: [cmd, `crm_resource --wait --timeout=${timeout}s`],
     apply: async () => {
-      const r = await h.c.run(cmd, { timeoutMs: (2 * timeout + 30) * 1000 });
-      return r.ok ? ok(undefined) : r;
+      const r = await h.c.run(cmd, { timeoutMs: (timeout + 30) * 1000 });
+      if (!r.ok) return r;
+      return waitSettled(h.c, timeout, ctx.signal);
     },
   };
 }

@@ -14,7 +14,7 @@ import { OPENSTACK_SERVICES, type OpenStackService } from '../openstack/rewrites
 import { clearOwed, readOwed, restartAction, restartRecord, CATALOG_HOLD, CREATED_PRIMITIVES, type CatalogHold } from './owed.ts';
 import type { ObjectChange } from '../render/cib.ts';
 import { notReady } from '../cluster/status.ts';
-import { readClusterStatus } from '../facts/cluster.ts';
+import { readClusterStatus, waitSettled } from '../facts/cluster.ts';
 import type { ClusterStatus } from '../facts/status.ts';
 import { isDirectory } from '../facts/host.ts';
 import { OS_PASSWORD_FILE, fencePasswordFile } from '../cluster/catalog.ts';
@@ -67,7 +67,7 @@ export const secretsFiles: Step = {
 };
 
 /** Pacemaker's XML tools on one node, over the existing SSH connection (stdin carries the XML). */
-export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
+export function cibTools(h: HostHandle, settleTimeoutS: number, signal?: AbortSignal): CibTools {
   const runXml = async (command: string, stdin?: string) => h.c.exec(command, { stdin, timeoutMs: 120_000 });
   return {
     async query() {
@@ -97,30 +97,9 @@ export function cibTools(h: HostHandle, settleTimeoutS: number): CibTools {
       if (!r.ok) return r;
       return ok({ code: r.value.code, stderr: r.value.stderr });
     },
-    async settle() {
-      const deadline = Date.now() + settleTimeoutS * 1000;
-      for (;;) {
-        const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-        const r = await h.c.exec(`crm_resource --wait --timeout=${left}s`, { timeoutMs: (left + 30) * 1000 });
-        if (!r.ok) return r;
-        if (r.value.code === 0) return ok(undefined);
-        const failed = err({ host: h.host, message: `the cluster did not settle within ${settleTimeoutS} s: ${r.value.stderr.trim()}` });
-        if (!LOST_CIB_CONNECTION.has(r.value.code) || Date.now() + SETTLE_RETRY_PAUSE_MS >= deadline) return failed;
-        // The wait lost its connection to the CIB manager, which says nothing about the transition.
-        await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_PAUSE_MS));
-      }
-    },
+    settle: () => waitSettled(h.c, settleTimeoutS, signal),
   };
 }
-
-/**
- * crm_resource's exit codes when it lost (or could not make) its connection to the CIB manager:
- * CRM_EX_UNAVAILABLE, CRM_EX_OSERR ("Communication error on send", seen while 16 lab nodes joined
- * on 2 cores), CRM_EX_TEMPFAIL, CRM_EX_DISCONNECT. The settle wait tries again for the time left;
- * any other failure (a timeout among them) ends it.
- */
-const LOST_CIB_CONNECTION: ReadonlySet<number> = new Set([69, 71, 75, 102]);
-const SETTLE_RETRY_PAUSE_MS = 1000;
 
 /** One look: ok when every osha resource is started, else an error naming the ones that are not. */
 export async function resourcesStarted(h: HostHandle, model: ResourceModel): Promise<Result<void>> {
@@ -237,7 +216,7 @@ export const resources: Step = {
     const hh = await hostHandle(ctx, host);
     if (!hh.ok) return single(hh);
     const h = hh.value;
-    const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000));
+    const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000), ctx.signal);
     // The status is read with the CIB, in parallel: a no-op re-run needs both.
     const [live, status] = await Promise.all([tools.query(), readClusterStatus(h.c)]);
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
@@ -313,7 +292,7 @@ function catalogHold(ctx: StepContext, model: ResourceModel, liveCib: string | u
   const release = (rctx: StepContext, h: HostHandle): Action => ({
     summary: `start ${units.join(', ')} (created stopped by the resources step): the identity endpoints they read at their start are on the VIP now`,
     apply: async () => {
-      const applied = await applyModel(cibTools(h, Math.round(rctx.options.settleTimeoutMs / 1000)), model);
+      const applied = await applyModel(cibTools(h, Math.round(rctx.options.settleTimeoutMs / 1000), rctx.signal), model);
       if (!applied.ok) return err({ ...applied.error, host: h.host });
       return waitForResources(rctx, h, model);
     },

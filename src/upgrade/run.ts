@@ -18,6 +18,7 @@ import { firstStatus } from '../drill/drill.ts';
 import { rewriteSources, upstreamVersion, type DebianRelease } from './releases.ts';
 import { UPGRADE_MARK, type NodeUpgrade, type UpgradeNodeFacts, type UpgradePlan } from './plan.ts';
 import type { ClusterStatus } from '../facts/status.ts';
+import { waitSettled } from '../facts/cluster.ts';
 
 export type RebootPolicy = 'auto' | 'always' | 'never';
 
@@ -266,7 +267,8 @@ async function upgradeNode(input: UpgradeInput, step: NodeUpgrade, versions: Map
 
   const online = await viaOther(sh`crm_attribute --node ${node} --name standby --delete --lifetime forever && crm_attribute --node ${node} --name ${UPGRADE_MARK} --delete --lifetime forever`);
   if (!online.ok) return fail(online.error.message);
-  const settled = await on(`crm_resource --wait --timeout=${Math.ceil(timeoutMs / 1000)}s`, timeoutMs + 30_000);
+  const c = await session.connect(node);
+  const settled = c.ok ? await waitSettled(c.value, Math.ceil(timeoutMs / 1000)) : c;
   if (!settled.ok) return fail(`the cluster did not settle after ${node} came back: ${settled.error.message}`);
   res.totalMs = Date.now() - t0;
   return res;

@@ -183,6 +183,7 @@ describe("resources: the settle wait (crm_resource --wait) on a stand-in connect
   const host = (codes: number[]) => {
     const ran: string[] = [];
     const c = {
+      target: { name: 'n1' },
       exec: async (command: string) => {
         ran.push(command);
         const code = codes.shift() ?? 0;
@@ -207,6 +208,17 @@ describe("resources: the settle wait (crm_resource --wait) on a stand-in connect
       expect(r.ok).to.equal(false);
       expect(ran).to.have.length(1);
     }
+  });
+
+  it('ends during its pause between tries when the run is interrupted', async () => {
+    const { ran, h } = host([71, 0]);
+    const stop = new AbortController();
+    const started = Date.now();
+    setTimeout(() => stop.abort(), 50);
+    const r = await cibTools(h, 60, stop.signal).settle();
+    expect(r.ok).to.equal(false);
+    expect(ran).to.have.length(1);
+    expect(Date.now() - started).to.be.below(900);
   });
 
   it('gives up once its time is spent, with crm_resource\'s own message', async () => {
