@@ -36,8 +36,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function deploy(inventory: string): Promise<Deploy> {
   const t = Date.now();
-  const r = await run(process.execPath, ['bin/osha.js', 'deploy', inventory, '--json', '--verbose'], { maxBuffer: 64 * 1024 * 1024 }).catch((e: { stdout?: string; stderr?: string }) => {
-    throw new Error(`deploy failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  const r = await run(process.execPath, ['bin/osha.js', 'deploy', inventory, '--json', '--verbose'], { maxBuffer: 64 * 1024 * 1024 }).catch(async (e: { stdout?: string; stderr?: string }) => {
+    // The lab (and its dir) is removed after a failure: the deploy's whole output is kept beside it.
+    const log = `${inventory.replace(/\/[^/]*$/, '')}.failed-deploy.log`;
+    await writeFile(log, `${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(`deploy failed (its output: ${log}): ${firstFailure(e.stdout)}`);
   });
   // A deploy run through tsx (src/ edited since the last build) pays most of a second to compile:
   // that is not osha's time, so the bench stops rather than print it.
@@ -45,6 +48,20 @@ async function deploy(inventory: string): Promise<Deploy> {
   const summary = JSON.parse(r.stdout) as RunSummary;
   const formed = [...r.stderr.matchAll(/cluster formed ([\d.]+) s after start/g)].map((m) => Number(m[1]));
   return { wallMs: Date.now() - t, summary, formedS: formed.length ? Math.max(...formed) : undefined };
+}
+
+/** The first failed step's error from a --json summary, or a note that there was none. */
+function firstFailure(stdout: string | undefined): string {
+  try {
+    const summary = JSON.parse(stdout ?? '') as RunSummary;
+    for (const [host, results] of Object.entries(summary.hosts)) {
+      const failed = results.find((x) => x.status === 'failed');
+      if (failed) return `${host}, ${failed.step}: ${(failed.error ?? '').split('\n')[0]}`;
+    }
+  } catch {
+    // Not JSON: the deploy failed before its summary.
+  }
+  return 'no step failure in its summary';
 }
 
 /** An ini inventory of the lab's nodes with its key and known_hosts (host keys checked, as osha does). */
@@ -91,6 +108,8 @@ async function measure(nodes: number): Promise<Measured> {
     const steps = new Map(cold.summary.steps.map((s) => [s.name, median(reruns.map((r) => r.summary.steps.find((x) => x.name === s.name)?.durationMs ?? 0))]));
     const noop = { wallMs: median(reruns.map((r) => r.wallMs)), totalMs: median(reruns.map((r) => r.summary.durationMs)), steps };
     console.log(`  no-op re-run (median of ${RERUNS}): ${secs(noop.wallMs)} s wall, ${secs(noop.totalMs)} s in steps`);
+    // Each count's steps as soon as they are measured: a later count that fails loses nothing.
+    console.log(`  steps, cold / no-op: ${cold.summary.steps.map((x) => `${x.name} ${secs(x.durationMs)}/${secs(steps.get(x.name) ?? 0)}`).join(', ')}`);
     const ansibleMs = await ansiblePing(up.value, dir);
     return { nodes, cold, noop, ansibleMs };
   } finally {
@@ -127,7 +146,17 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (it boots a lab)');
   if (COUNTS.length === 0) throw new Error('--nodes takes a list of node counts, e.g. --nodes 3,8,16');
   const results: Measured[] = [];
-  for (const n of COUNTS) results.push(await measure(n));
+  const failures: string[] = [];
+  for (const n of COUNTS) {
+    try {
+      results.push(await measure(n));
+    } catch (e) {
+      // One count failing (a big lab on a busy host) still leaves the others' figures.
+      failures.push(`${n} nodes: ${e instanceof Error ? e.message : String(e)}`);
+      console.log(`  FAILED: ${failures.at(-1)}`);
+    }
+  }
+  if (results.length === 0) throw new Error(`every count failed:\n${failures.join('\n')}`);
 
   const cold = (m: Measured, step: string) => m.cold.summary.steps.find((s) => s.name === step)?.durationMs;
   table('cold deploy', results, cold, [
@@ -141,6 +170,10 @@ async function main(): Promise<void> {
     { label: 'ansible -m ping (median)', value: (m) => (typeof m.ansibleMs === 'number' ? m.ansibleMs : undefined) },
   ]);
   for (const m of results) if (typeof m.ansibleMs === 'string') console.log(`  ansible -m ping on ${m.nodes} nodes: ${m.ansibleMs}`);
+  if (failures.length > 0) {
+    console.log(`\nnot measured:\n${failures.map((f) => `  ${f}`).join('\n')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e) => {

@@ -18,19 +18,25 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each chunk of output, for long builds that show progress. */
   onOutput?: (chunk: string) => void;
+  /**
+   * Run it in a process group of its own and kill the whole group at the time limit: what it
+   * started in the background dies with it (a shell's children, nsenter's command).
+   */
+  processGroup?: boolean;
 }
 
 /** Runs a command and resolves with its exit code and output; never rejects. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunOutput> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: opts.processGroup === true });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     const timer = opts.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
-          child.kill('SIGKILL');
+          if (opts.processGroup) killGroup(child.pid);
+          else child.kill('SIGKILL');
         }, opts.timeoutMs)
       : undefined;
     child.stdout.on('data', (d: Buffer) => {
@@ -59,6 +65,15 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 /** A command line for a message: long arguments (scripts, keys) shortened to their first line. */

@@ -121,10 +121,13 @@ export const clusterStart: Step = {
         return r.ok ? ok(undefined) : r;
       };
       // A small cluster enables its units beside the wait for the cluster (systemctl enable's
-      // daemon-reload takes 1.3-1.5 s on a fresh lab node). A larger one enables them first: 8 or
-      // 16 daemon-reloads at once while corosync forms its membership are load it need not have.
+      // daemon-reload takes 1.3-1.5 s on a fresh lab node). A larger one enables them once the
+      // cluster has formed: 8 or 16 daemon-reloads at once while corosync forms its membership are
+      // load it need not have, and enabling before the start spread the starts over the reloads'
+      // 23-50 s (16 lab nodes), each late start one more membership round for every corosync.
       const enableBeside = toStart.length > 0 && ctx.allHosts.length <= SMALL_CLUSTER;
-      if (enableCmd && !enableBeside) actions.push({ summary: `enable ${toEnable.join(' and ')} at boot`, commands: [enableCmd], apply: enable });
+      const enableAction: Action = { summary: `enable ${toEnable.join(' and ')} at boot${toStart.length ? ' (once the cluster has formed)' : ''}`, commands: [enableCmd], apply: enable };
+      if (enableCmd && toStart.length === 0) actions.push(enableAction);
       let formed = false;
       if (toStart.length === 0) {
         const status = await sharedStatus(ctx, h);
@@ -161,6 +164,7 @@ export const clusterStart: Step = {
           },
         });
       }
+      if (enableCmd && toStart.length > 0 && !enableBeside) actions.push(enableAction);
       return ok(actions);
     });
   },

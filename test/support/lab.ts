@@ -11,7 +11,6 @@ import { planLab, type LabPlan } from '../../src/lab/plan.ts';
 import { pidAlive } from '../../src/lab/proc.ts';
 import { containerInitPid } from '../../src/lab/node.ts';
 import type { LabState } from '../../src/lab/state.ts';
-import { spawn } from 'node:child_process';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { onTeardown } from './teardown.ts';
 import type { Topology } from '../../src/inventory/schema.ts';
@@ -247,7 +246,7 @@ export async function nodeRun(n: LabNode, command: string, opts: { input?: strin
   const pid = nodeInitPid(n);
   if (pid === undefined) return { code: 255, stdout: '', stderr: `${n.name} (${n.address}): not running (no systemd-nspawn of it in ${n.labDir})` };
   const argv = ['--target', String(pid), '--all', 'env', '-i', ...NODE_LOGIN_ENV, '/bin/bash', '-c', `cd /root || exit 255\n${command}`];
-  return timeLimited(n, command, opts.input, timeoutMs, await groupRun('nsenter', argv, opts.input, timeoutMs));
+  return timeLimited(n, command, opts.input, timeoutMs, await run('nsenter', argv, { input: opts.input, timeoutMs, processGroup: true }));
 }
 
 /** Like nodeRun, over ssh with the lab key and the node's pinned host key (strict checking). */
@@ -273,39 +272,6 @@ function nodeInitPid(n: LabNode): number | undefined {
   }
   const node = state.nodes.find((x) => x.name === n.name);
   return node && containerInitPid(node);
-}
-
-/**
- * Runs a command in a process group of its own, killed as a whole at the time limit: nsenter
- * forks the command it runs, and killing nsenter alone would leave the command going.
- */
-function groupRun(cmd: string, args: string[], input: string | undefined, timeoutMs: number): Promise<ExecResult & { timedOut?: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + e.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, stderr, timedOut });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
 }
 
 /** Runs a command on a node and returns its stdout; anything but exit 0 throws with node, command and stderr. */
