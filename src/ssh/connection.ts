@@ -2,6 +2,7 @@
 // Thin on purpose: it runs commands and moves bytes; deciding what to run is the steps' job.
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import ssh2, { type ClientChannel, type ConnectConfig, type Client as SshClient } from 'ssh2';
 import type { SshTarget } from './target.ts';
 
@@ -61,35 +62,49 @@ export interface UploadFile extends UploadOptions {
 /**
  * The remote side of uploadMany: stdin holds the files' bytes back to back, each read with
  * `head -c` (GNU head never reads past the count, so the next file's bytes stay in the pipe).
+ * Each target directory gets one temp directory beside its files (the same file system, so the
+ * final move is a rename); every file lands there under its own name, and the checks, modes,
+ * owners and moves are one command per directory, mode or owner, not per file: 29 agent files
+ * were about 260 processes, 2.9 s on a busy lab node.
  */
 export function uploadScript(files: readonly (UploadFile & { size: number; sha256: string })[], opts: { before?: string; after?: string }): string {
-  const tmps = files.map((_, i) => `"$t${i}"`).join(' ');
+  const dirs = [...new Set(files.map((f) => posix.dirname(f.path)))];
+  const tmpDir = (f: UploadFile) => `"$d${dirs.indexOf(posix.dirname(f.path))}"`;
+  const tmpOf = (f: UploadFile) => `${tmpDir(f)}/${sh`${posix.basename(f.path)}`}`;
+  const cleanup = `rm -rf -- ${dirs.map((_, i) => `\${d${i}:+"$d${i}"}`).join(' ')}`;
   const lines = [
-    ...files.map((_, i) => `t${i}=`),
-    `trap 'rm -f -- ${tmps}' EXIT`,
-    `trap 'rm -f -- ${tmps}; exit 1' HUP INT TERM PIPE`,
+    ...dirs.map((_, i) => `d${i}=`),
+    `trap '${cleanup}' EXIT`,
+    `trap '${cleanup}; exit 1' HUP INT TERM PIPE`,
     ...(opts.before ? [`{ ${opts.before}\n} || exit 1`] : []),
-  ];
-  files.forEach((f, i) => {
-    const owner = `${f.owner ?? 'root'}:${f.group ?? f.owner ?? 'root'}`;
-    const t = `"$t${i}"`;
-    lines.push(
-      sh`t${raw(String(i))}=$(mktemp "$(dirname -- ${f.path})/.osha.XXXXXXXX") || exit 1`,
-      `head -c ${f.size} > ${t} || exit 1`,
-      sh`[ "$(wc -c < ${raw(t)})" -eq ${f.size} ] || { echo ${`incomplete transfer of ${f.path}`} >&2; exit ${UPLOAD_INCOMPLETE}; }`,
-      sh`[ "$(sha256sum < ${raw(t)} | cut -d' ' -f1)" = ${f.sha256} ] || { echo ${`checksum mismatch of ${f.path}`} >&2; exit ${UPLOAD_INCOMPLETE}; }`,
-      sh`chmod ${f.mode.toString(8).padStart(4, '0')} ${raw(t)} && chown ${owner} ${raw(t)} || exit 1`,
-    );
-  });
-  lines.push(
+    ...dirs.map((d, i) => sh`d${raw(String(i))}=$(mktemp -d ${`${d}/.osha.XXXXXXXX`}) || exit 1`),
+    ...files.map((f) => `head -c ${f.size} > ${tmpOf(f)} || exit 1`),
     // Bytes beyond the last file mean the framing is wrong: write nothing.
     `[ "$(head -c 1 | wc -c)" -eq 0 ] || { echo "more bytes than the files announced" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
-    ...(files.length ? [`${files.map((f, i) => sh`mv -f -- ${raw(`"$t${i}"`)} ${f.path}`).join(' && ')} || exit 1`] : []),
-    `trap - EXIT HUP INT TERM PIPE`,
-    sh`echo ${UPLOADED}`,
-    ...(opts.after ? [opts.after] : []),
-  );
+  ];
+  if (files.length > 0) {
+    // One sha256sum for every file: a cut or corrupted stream fails it, and nothing moves.
+    const sums = files.map((f) => `${f.sha256} ${tmpOf(f)}`).join(' ');
+    lines.push(
+      `bad=$(printf '%s  %s\\n' ${sums} | sha256sum -c - 2>&1 | grep -v ': OK$')`,
+      `[ -z "$bad" ] || { echo "incomplete or corrupted transfer, nothing written: $(printf '%s' "$bad" | head -n 3 | tr '\\n' ' ')" >&2; exit ${UPLOAD_INCOMPLETE}; }`,
+    );
+    for (const [key, group] of groupBy(files, (f) => `${f.mode.toString(8).padStart(4, '0')} ${f.owner ?? 'root'}:${f.group ?? f.owner ?? 'root'}`)) {
+      const [mode, owner] = key.split(' ');
+      const paths = group.map(tmpOf).join(' ');
+      lines.push(`chmod ${mode} -- ${paths} && ${sh`chown ${owner!} -- `}${paths} || exit 1`);
+    }
+    // Into place by rename, directory by directory in the order they first appear.
+    lines.push(dirs.map((d) => sh`mv -f -t ${d} -- ${raw(files.filter((f) => posix.dirname(f.path) === d).map(tmpOf).join(' '))}`).join(' && ') + ' || exit 1');
+  }
+  lines.push(`trap - EXIT HUP INT TERM PIPE`, cleanup, sh`echo ${UPLOADED}`, ...(opts.after ? [opts.after] : []));
   return lines.join('\n');
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) out.set(key(item), [...(out.get(key(item)) ?? []), item]);
+  return out;
 }
 
 export class HostConnection {
@@ -245,6 +260,10 @@ export class HostConnection {
     const paths = files.map((f) => f.path).join(', ');
     const planning = this.readOnly?.();
     if (planning) return err({ host: this.target.name, message: `refused to write ${paths} while ${planning}: planning never changes a node (a bug in osha)` });
+    // The remote side lists the files for sha256sum one per line, and each lands under its own name.
+    const odd = files.find((f) => /[\n\\]/.test(f.path));
+    if (odd) return err({ host: this.target.name, message: `refused to write ${JSON.stringify(odd.path)}: a path with a newline or backslash (a bug in osha)` });
+    if (new Set(files.map((f) => f.path)).size !== files.length) return err({ host: this.target.name, message: `refused to write ${paths}: a path twice in one upload (a bug in osha)` });
     const blobs = files.map((f) => (typeof f.content === 'string' ? Buffer.from(f.content) : f.content));
     const script = uploadScript(
       files.map((f, i) => ({ ...f, size: blobs[i]!.length, sha256: createHash('sha256').update(blobs[i]!).digest('hex') })),

@@ -168,6 +168,10 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
       const refused = await c.uploadMany([{ path: join(dir, 'a'), content: 'a', mode: 0o644 }]);
       expect(!refused.ok && refused.error.message).to.match(/refused to write .* while planning step agents/);
       planning = undefined;
+      const odd = await c.uploadMany([{ path: join(dir, 'a\nb'), content: 'a', mode: 0o644 }]);
+      expect(!odd.ok && odd.error.message).to.match(/a path with a newline or backslash/);
+      const twice = await c.uploadMany([{ path: join(dir, 'a'), content: 'a', mode: 0o644 }, { path: join(dir, 'a'), content: 'b', mode: 0o644 }]);
+      expect(!twice.ok && twice.error.message).to.match(/a path twice in one upload/);
       // The second file's directory does not exist: nothing is written, the first target included.
       const failed = await c.uploadMany([
         { path: join(dir, 'a'), content: 'a', mode: 0o644 },
@@ -207,8 +211,10 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
     const deadline = Date.now() + 20_000;
     let cut = false;
     while (Date.now() < deadline) {
+      // The temp file is the target's name inside a temp dir beside it.
       const tmp = readdirSync(dir).find((f) => f.startsWith('.osha.'));
-      if (tmp && statSync(join(dir, tmp)).size > 0) {
+      const inside = tmp && join(dir, tmp, 'big.bin');
+      if (inside && existsSync(inside) && statSync(inside).size > 0) {
         c.destroy();
         cut = true;
         break;
