@@ -6,6 +6,7 @@ import { parseClusterStatus, type ClusterStatus } from './status.ts';
 import { parseKeyValues } from './host.ts';
 import { parseCmap } from './cmap.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { sleep } from '../util/concurrency.ts';
 import { DOMParser } from '@xmldom/xmldom';
 import { child, children, parseXmlStrict } from '../util/dom.ts';
 
@@ -40,25 +41,8 @@ export async function waitSettled(c: Pick<HostConnection, 'exec' | 'target'>, ti
     if (r.value.code === 0) return ok(undefined);
     const failed = err({ host: c.target.name, message: `the cluster did not settle within ${timeoutS} s: ${r.value.stderr.trim()}` });
     if (!LOST_CIB_CONNECTION.has(r.value.code) || Date.now() + SETTLE_RETRY_PAUSE_MS >= deadline) return failed;
-    const paused = await pause(SETTLE_RETRY_PAUSE_MS, signal);
-    if (!paused) return failed;
+    if (!(await sleep(SETTLE_RETRY_PAUSE_MS, signal))) return failed;
   }
-}
-
-/** Resolves true after `ms`, or false as soon as the signal aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

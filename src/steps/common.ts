@@ -6,7 +6,7 @@ import { renderFileDiff, maskSecrets } from '../render/diff.ts';
 import { backupPathFor } from '../openstack/backup.ts';
 import { sh } from '../ssh/quote.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { mapLimit } from '../util/concurrency.ts';
+import { mapLimit, sleep } from '../util/concurrency.ts';
 
 export interface HostHandle {
   host: string;
@@ -140,7 +140,8 @@ export async function waitFor<T>(check: () => Promise<Result<T>>, timeoutMs: num
   while (Date.now() < deadline && !signal?.aborted) {
     last = await check();
     if (last.ok) return last;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    // An interrupted run stops waiting at once, not after the pause.
+    await sleep(intervalMs, signal);
   }
   return last;
 }
