@@ -2,49 +2,54 @@
 // device answers. Read with stonith_admin's XML output, never its text.
 import type { HostConnection } from '../ssh/connection.ts';
 import { raw, sh } from '../ssh/quote.ts';
+import { DOMParser } from '@xmldom/xmldom';
 import { ok, type Result } from '../util/result.ts';
+import { children, child } from '../util/dom.ts';
+import { controllerOnline } from './galera.ts';
 
 /** The item names of stonith_admin's `<list>` XML output. */
 export function parseDeviceList(xml: string): string[] {
   return [...xml.matchAll(/<item\b[^>]*>([^<]*)<\/item>/g)].map((m) => m[1]!.trim()).filter(Boolean);
 }
 
-/** A fence device to check from one node: its id and the node it fences. */
+/** A fence device to check from one node: its id, the node it fences, and whether to query its status now. */
 export interface FenceCheck {
   id: string;
   target: string;
+  query: boolean;
 }
 
 /** What one node's fencer says of a device: the devices it has for the target, and the device's status query. */
 export interface FencerAnswer {
   /** Devices this node's fencer would use to fence the target (registered and allowed here). */
   devices: string[];
-  /** The status query (the device's monitor): exit 0 means it answered; `why` is its last line otherwise. */
-  query: { code: number; why: string };
+  /** The status query (the device's monitor), when asked: exit 0 means it answered; `why` is its last line otherwise. */
+  query?: { code: number; why: string };
 }
 
 const SECTION = '@osha-fence';
 
 /**
- * One round trip for every device: `stonith_admin --list` for its target and `--query` of the
- * device, all devices at once (background jobs), each printed after the others finished.
+ * One round trip for every device: `stonith_admin --list` for its target and, where asked,
+ * `--query` of the device.
  */
 export async function readFencerAnswers(c: HostConnection, checks: readonly FenceCheck[], timeoutS = 30): Promise<Result<FencerAnswer[]>> {
   if (checks.length === 0) return ok([]);
-  const jobs = checks.map(
-    (d, i) =>
-      sh`{ stonith_admin --list=${d.target} --output-as=xml > "$d/${raw(String(i))}.list" 2>/dev/null; } & ` +
-      sh`{ stonith_admin --query=${d.id} --timeout=${String(timeoutS)} > "$d/${raw(String(i))}.query" 2>&1; echo $? > "$d/${raw(String(i))}.rc"; } &`,
+  // The queries (a login to the device each) run in the background while the lists are asked,
+  // one after the other: a list is a quick question to the local fencer.
+  const queries = checks.flatMap((d, i) =>
+    d.query ? [sh`{ stonith_admin --query=${d.id} --timeout=${String(timeoutS)} > "$d/${raw(String(i))}.query" 2>&1; echo $? > "$d/${raw(String(i))}.rc"; } &`] : [],
   );
-  const show = checks.map((_, i) => `echo "${SECTION} ${i} list"; cat "$d/${i}.list"; echo "${SECTION} ${i} query $(cat "$d/${i}.rc")"; cat "$d/${i}.query"`);
-  const script = [`d=$(mktemp -d) || exit 1`, `trap 'rm -rf "$d"' EXIT`, ...jobs, 'wait', ...show].join('\n');
-  const r = await c.run(script, { timeoutMs: (timeoutS + 15) * 1000 });
+  const lists = checks.map((d, i) => sh`echo ${`${SECTION} ${i} list`}; stonith_admin --list=${d.target} --output-as=xml 2>/dev/null`);
+  const answers = checks.flatMap((d, i) => (d.query ? [`echo "${SECTION} ${i} query $(cat "$d/${i}.rc")"; cat "$d/${i}.query"`] : []));
+  const script = queries.length ? [`d=$(mktemp -d) || exit 1`, `trap 'rm -rf "$d"' EXIT`, ...queries, ...lists, 'wait', ...answers] : lists;
+  const r = await c.run([...script, 'true'].join('\n'), { timeoutMs: (timeoutS + 15) * 1000 });
   if (!r.ok) return r;
-  return ok(parseFencerAnswers(r.value.stdout, checks.length));
+  return ok(parseFencerAnswers(r.value.stdout, checks.map((d) => d.query)));
 }
 
-/** Pure: readFencerAnswers' output, sections in device order. */
-export function parseFencerAnswers(output: string, n: number): FencerAnswer[] {
+/** Pure: readFencerAnswers' output, sections in device order; `queried` says which devices were queried. */
+export function parseFencerAnswers(output: string, queried: readonly boolean[]): FencerAnswer[] {
   const lists = new Map<number, string>();
   const queries = new Map<number, { code: number; text: string }>();
   for (const part of output.split(`${SECTION} `).slice(1)) {
@@ -53,10 +58,56 @@ export function parseFencerAnswers(output: string, n: number): FencerAnswer[] {
     if (m[2] === 'list') lists.set(Number(m[1]), m[4]!);
     else queries.set(Number(m[1]), { code: m[3] ? Number(m[3]) : 255, text: m[4]! });
   }
-  return Array.from({ length: n }, (_, i) => {
+  return queried.map((asked, i) => {
+    const devices = parseDeviceList(lists.get(i) ?? '');
+    if (!asked) return { devices };
     const q = queries.get(i) ?? { code: 255, text: 'no answer' };
-    return { devices: parseDeviceList(lists.get(i) ?? ''), query: { code: q.code, why: q.text.trim().split('\n').slice(-1)[0] ?? '' } };
+    return { devices, query: { code: q.code, why: q.text.trim().split('\n').slice(-1)[0] ?? '' } };
   });
+}
+
+/** What Pacemaker's own recurring monitor of a fence device has on record in the CIB's status. */
+export type MonitorRecord =
+  | { passing: true; node: string; intervalMs: number; sinceS: number }
+  | { passing: false; why: string };
+
+/**
+ * Pure: per device id, whether its recurring monitor passes (the CIB XML, status section
+ * included). Pacemaker keeps one record per recurring operation and rewrites it only when its
+ * result changes, and a failure also leaves a `_last_failure_0` record until cleaned up. So a
+ * record with rc 0 on a node whose controller is up means the device answered its last monitor,
+ * at most one interval ago.
+ */
+export function fenceMonitors(cibXml: string, ids: readonly string[]): Map<string, MonitorRecord> {
+  const out = new Map<string, MonitorRecord>(ids.map((id) => [id, { passing: false, why: 'no recurring monitor on record' }]));
+  const doc = new DOMParser({ onError: () => undefined }).parseFromString(cibXml, 'text/xml');
+  const failed = new Set<string>();
+  for (const state of [...doc.getElementsByTagName('node_state')]) {
+    const node = state.getAttribute('uname') ?? '';
+    const up = controllerOnline(state.getAttribute('crmd'));
+    for (const rsc of children(child(child(state, 'lrm'), 'lrm_resources'))) {
+      const id = rsc.getAttribute('id') ?? '';
+      if (!out.has(id) || failed.has(id)) continue;
+      for (const op of children(rsc).filter((e) => e.nodeName === 'lrm_rsc_op')) {
+        const rc = op.getAttribute('rc-code');
+        const status = op.getAttribute('op-status');
+        const interval = Number(op.getAttribute('interval') ?? '0');
+        if (op.getAttribute('id') === `${id}_last_failure_0`) {
+          failed.add(id);
+          out.set(id, { passing: false, why: `a failed ${op.getAttribute('operation') ?? 'operation'} on ${node} is on record (rc ${rc})` });
+          break;
+        }
+        if (op.getAttribute('operation') !== 'monitor' || !(interval > 0)) continue;
+        if (rc !== '0' || status !== '0') {
+          failed.add(id);
+          out.set(id, { passing: false, why: `its monitor on ${node} reports rc ${rc}, status ${status}` });
+          break;
+        }
+        if (up) out.set(id, { passing: true, node, intervalMs: interval, sinceS: Number(op.getAttribute('last-rc-change') ?? '0') });
+      }
+    }
+  }
+  return out;
 }
 
 /** One entry of the fencer's history (stonith_admin --history NODE --output-as=xml). */

@@ -45,6 +45,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
   const notRun: string[] = [];
   let unconfirmed: string[] | undefined;
   const stepTimes: { name: string; durationMs: number }[] = [];
+  let applied = 0;
 
   const record = (step: Step, host: string, r: HostStepResult) => {
     const clean = { ...r, changes: r.changes.map((c) => redactor.scrub(c)), error: r.error === undefined ? undefined : redactor.scrub(r.error) };
@@ -80,6 +81,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
       shared,
       laterSteps: steps.slice(index + 1).map((s) => s.name),
       connection: (host) => session.connect(host),
+      appliedSoFar: () => applied,
     };
     let plans: Map<string, HostPlan>;
     try {
@@ -128,6 +130,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
         } catch (e) {
           r = { ok: false, error: { message: `internal error: ${messageOf(e)}` } };
         } finally {
+          applied++;
           facts.changed();
         }
         if (!r.ok) {

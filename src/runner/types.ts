@@ -60,6 +60,8 @@ export interface StepContext {
   laterSteps: readonly string[];
   /** The open connection to a host (opened once per run). */
   connection(host: string): Promise<Result<HostConnection>>;
+  /** How many actions this run has applied so far, on any host (0: the nodes are as the run found them). */
+  appliedSoFar(): number;
 }
 
 export interface Step {

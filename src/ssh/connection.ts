@@ -10,6 +10,7 @@ import type { SshTarget } from './target.ts';
 const { Client, utils } = ssh2;
 import { appendKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, readKnownHosts } from './known-hosts.ts';
 import { raw, sh } from './quote.ts';
+import { batchScript, splitBatch, type BatchPart } from './batch.ts';
 import { resolveSecret } from '../inventory/secrets.ts';
 import { err, ok, messageOf, type OshaError, type Result } from '../util/result.ts';
 import { redactor } from '../util/redact.ts';
@@ -309,23 +310,68 @@ export class HostConnection {
     return { command: sh`sudo -k -S -p '' -- sh -c ${command}`, prefix: Buffer.from(`${this.sudoPassword ?? ''}\n`) };
   }
 
-  private execBuffer(command: string, opts: ExecOptions & { label?: string } = {}): Promise<Result<{ code: number; stdout: Buffer; stderr: Buffer }>> {
+  /** Commands asked for in this turn of the event loop while planning, sent together when it ends. */
+  private queued: { command: string; opts: ExecOptions; resolve: (r: Result<BatchPart>) => void }[] = [];
+
+  private execBuffer(command: string, opts: ExecOptions & { label?: string } = {}): Promise<Result<BatchPart>> {
+    // While a step plans, it only reads, and reads asked for at once are awaited together: they
+    // go as one exec (src/ssh/batch.ts). A command with stdin (or an upload) goes alone.
+    if (this.readOnly?.() && opts.stdin === undefined && opts.label === undefined && !this.closed) {
+      return new Promise((resolve) => {
+        if (this.queued.length === 0) setImmediate(() => void this.flush());
+        this.queued.push({ command, opts, resolve });
+      });
+    }
+    return this.execDirect(command, opts);
+  }
+
+  /** Sends the queued commands: one exec per sudo setting, or each alone when a batch cannot be read. */
+  private async flush(): Promise<void> {
+    const queued = this.queued;
+    this.queued = [];
+    const bySudo = groupBy(queued, (q) => String(Boolean(q.opts.noSudo)));
+    await Promise.all(
+      [...bySudo.values()].map(async (group) => {
+        if (group.length === 1) return group[0]!.resolve(await this.execDirect(group[0]!.command, group[0]!.opts));
+        const host = this.target.name;
+        const started = Date.now();
+        for (const q of group) this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${q.command}`));
+        const timeoutMs = Math.max(...group.map((q) => q.opts.timeoutMs ?? this.target.commandTimeoutMs));
+        const label = `${firstLine(group[0]!.command)} (and ${group.length - 1} more at once)`;
+        const r = await this.execDirect(batchScript(group.map((q) => q.command)), { noSudo: group[0]!.opts.noSudo, timeoutMs, label, quiet: true });
+        if (!r.ok) return group.forEach((q) => q.resolve(r));
+        const parts = splitBatch(r.value.stdout, group.length);
+        if (!parts) {
+          // No temp dir on the node, or output cut short: each command again, on its own.
+          this.log?.(`${clock(Date.now())} ${host}: a batch of ${group.length} commands gave no readable result (exit ${r.value.code}); each runs alone`);
+          return void (await Promise.all(group.map(async (q) => q.resolve(await this.execDirect(q.command, q.opts)))));
+        }
+        group.forEach((q, i) => {
+          this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: exit ${parts[i]!.code} after ${Date.now() - started} ms (one of ${group.length} at once): ${firstLine(q.command)}`));
+          q.resolve(ok(parts[i]!));
+        });
+      }),
+    );
+  }
+
+  private execDirect(command: string, opts: ExecOptions & { label?: string; quiet?: boolean } = {}): Promise<Result<BatchPart>> {
     const host = this.target.name;
     if (this.closed) return Promise.resolve(err({ host, message: `connection to ${host} is closed` }));
     const { command: wrapped, prefix } = this.wrapSudo(command, opts.noSudo);
     const started = Date.now();
-    this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${opts.label ?? command}`));
+    const log = opts.quiet ? undefined : this.log;
+    log?.(redactor.scrub(`${clock(started)} ${host}$ ${opts.label ?? command}`));
     const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
     return new Promise((resolve) => {
       let settled = false;
       let channel: ClientChannel | undefined;
-      const settle = (r: Result<{ code: number; stdout: Buffer; stderr: Buffer }>) => {
+      const settle = (r: Result<BatchPart>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.pending.delete(onLost);
         // With --verbose, when each command ended and how long it took: where a run spends its time.
-        this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: ${r.ok ? `exit ${r.value.code}` : 'failed'} after ${Date.now() - started} ms: ${firstLine(opts.label ?? command)}`));
+        log?.(redactor.scrub(`${clock(Date.now())} ${host}: ${r.ok ? `exit ${r.value.code}` : 'failed'} after ${Date.now() - started} ms: ${firstLine(opts.label ?? command)}`));
         resolve(r);
       };
       const onLost = (reason: string) => settle(err({ host, message: `${reason} while running: ${firstLine(opts.label ?? command)}` }));

@@ -2,6 +2,7 @@
 import type { Action, HostPlan, StepContext } from '../runner/types.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import { readOsFacts, readFileFact, type OsFacts, type FileFact } from '../facts/host.ts';
+import { readCib } from '../facts/cluster.ts';
 import { renderFileDiff, maskSecrets } from '../render/diff.ts';
 import { backupPathFor } from '../openstack/backup.ts';
 import { sh } from '../ssh/quote.ts';
@@ -68,6 +69,15 @@ export type HostReader = Pick<HostHandle, 'host' | 'c'>;
 
 export function fileFact(ctx: StepContext, h: HostReader, path: string): Promise<Result<FileFact>> {
   return ctx.facts.get(h.host, `file:${path}`, () => readFileFact(h.c, path));
+}
+
+/**
+ * The live CIB as this host's Pacemaker gives it (undefined when it runs none). Read once until
+ * the run applies an action: preflight, the resources step and the fencing step of a run that
+ * changes nothing share one cibadmin --query.
+ */
+export function liveCib(ctx: StepContext, h: HostReader): Promise<Result<string | undefined>> {
+  return ctx.facts.getUntilChange(h.host, 'cib', () => readCib(h.c));
 }
 
 export interface WriteFileOptions {

@@ -1,11 +1,10 @@
 // Step 1, preflight: prove every node is fit before anything changes. It has no actions: it
 // either passes on a host or fails it with what to fix; a failure stops the run before step 2.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
-import { hostHandle, type HostHandle } from './common.ts';
+import { hostHandle, liveCib, type HostHandle } from './common.ts';
 import { adoptionFrom, topologySwitchProblem } from '../cluster/existing.ts';
 import { clusterIdentity, type ClusterIdentity } from './cluster-identity.ts';
 import { readPreflightFacts, type OsFacts, type PreflightFacts } from '../facts/host.ts';
-import { readCib } from '../facts/cluster.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { mapLimit } from '../util/concurrency.ts';
 import { AGENT_ALIASES, AGENT_DIR, AGENT_NAMES, OSHA_AGENT_MARKERS, WRAPPER_AGENTS } from '../agents/files.ts';
@@ -21,14 +20,13 @@ export const preflight: Step = {
     const localBefore = Date.now() / 1000;
     // Every node's probe and cluster identity first (each node's reads at once, nodes in
     // parallel): whether the cluster holds the VIP is then known from the probes, not asked again.
-    const cibs = new Map<string, Promise<Result<string | undefined>>>();
-    const gathered = await mapLimit(ctx.hosts, ctx.session.concurrency, (host) => gather(ctx, host, cibs));
+    const gathered = await mapLimit(ctx.hosts, ctx.session.concurrency, (host) => gather(ctx, host));
     const vipHeld = gathered.some((g) => g.ok && g.value.probe.vipLocal);
     const plans = new Map<string, HostPlan>(ctx.hosts.map((host, i) => {
       const g = gathered[i]!;
       return [host, g.ok ? checkHost(ctx, g.value, vipHeld) : g];
     }));
-    await checkExistingResources(ctx, plans, cibs);
+    await checkExistingResources(ctx, plans);
     // Clock skew needs every node's clock, so it is judged once all answered.
     const clocks = new Map<string, number>();
     for (const host of ctx.hosts) {
@@ -58,14 +56,14 @@ export const preflight: Step = {
  * On a running cluster, hand-made resources that do one of osha's jobs must be decided in the
  * inventory (keep or replace) before anything changes: read the CIB once, from a node that runs it.
  */
-async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<void> {
+async function checkExistingResources(ctx: StepContext, plans: Map<string, HostPlan>): Promise<void> {
   for (const host of ctx.hosts) {
     if (!plans.get(host)?.ok) continue;
     const h = await hostHandle(ctx, host);
     if (!h.ok) continue;
     const identity = await clusterIdentity(ctx, h.value);
     if (!identity.ok || !identity.value.stack.pacemakerActive) continue;
-    const cib = await (cibs.get(host) ?? readCib(h.value.c));
+    const cib = await liveCib(ctx, h.value);
     if (!cib.ok || cib.value === undefined) continue;
     const switched = topologySwitchProblem(ctx.inv, cib.value);
     if (switched) {
@@ -93,12 +91,13 @@ interface Gathered {
   identity: ClusterIdentity;
 }
 
-async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<Result<string | undefined>>>): Promise<Result<Gathered>> {
+async function gather(ctx: StepContext, host: string): Promise<Result<Gathered>> {
   const c = await ctx.connection(host);
   if (!c.ok) return c;
-  // The first node's CIB is asked for at once, beside the rest (checkExistingResources uses it
-  // when that node runs Pacemaker; without Pacemaker cibadmin answers nothing, and it is dropped).
-  const cibEarly = host === ctx.hosts[0] ? readCib(c.value) : undefined;
+  // The first node's CIB is asked for at once, beside the rest: checkExistingResources uses it
+  // when that node runs Pacemaker (without Pacemaker cibadmin answers nothing), and a run that
+  // changes nothing plans its resources and fencing steps from the same read.
+  if (host === ctx.hosts[0]) void liveCib(ctx, { host, c: c.value });
   // The OS facts, the probe and the cluster identity at once: none needs another's answer.
   const [hh, probe, identity] = await Promise.all([
     hostHandle(ctx, host),
@@ -114,7 +113,6 @@ async function gather(ctx: StepContext, host: string, cibs: Map<string, Promise<
   if (!hh.ok) return hh;
   if (!probe.ok) return probe;
   if (!identity.ok) return identity;
-  if (cibEarly && identity.value.stack.pacemakerActive) cibs.set(host, cibEarly);
   return ok({ h: hh.value, probe: probe.value, identity: identity.value });
 }
 

@@ -1,7 +1,7 @@
 // Steps for the Pacemaker resource set: the secret files the resources read, then the resource
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { commandAction, eachHost, hostHandle, planEachHost, fileFact, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { commandAction, eachHost, hostHandle, planEachHost, fileFact, liveCib, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { FENCE_ID_PREFIX, GALERA_ID, HEARTBEAT_GALERA_AGENT, buildResourceModel, primitiveId, serviceResourceId } from '../cluster/build.ts';
 import { changedConfigs, configServiceOf, managesCatalog, tokenValidators } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
@@ -217,13 +217,15 @@ export const resources: Step = {
     if (!hh.ok) return single(hh);
     const h = hh.value;
     const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000), ctx.signal);
-    // The status is read with the CIB, in parallel: a no-op re-run needs both.
-    const [live, status] = await Promise.all([tools.query(), readClusterStatus(h.c)]);
+    // The status is read with the CIB, in parallel: a no-op re-run needs both. The CIB is the one
+    // preflight read when nothing was applied since (liveCib).
+    const [read, status] = await Promise.all([liveCib(ctx, h), readClusterStatus(h.c)]);
+    const live = read.ok ? read.value : undefined;
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
-    const adopted = adoptionFrom(ctx.inv, live.ok ? live.value : undefined);
+    const adopted = adoptionFrom(ctx.inv, live);
     if (!adopted.ok) return single(err({ ...adopted.error, host }));
-    const galera = keepLiveGaleraAgent(live.ok ? live.value : undefined, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT, galeraClusterAddress(ctx.inv));
-    const hold = catalogHold(ctx, galera.model, live.ok ? live.value : undefined);
+    const galera = keepLiveGaleraAgent(live, buildResourceModel(ctx.inv, adopted.value.adoption), GALERA_ID, HEARTBEAT_GALERA_AGENT, galeraClusterAddress(ctx.inv));
+    const hold = catalogHold(ctx, galera.model, live);
     const model = hold?.model ?? galera.model;
     if (hold) {
       ctx.shared.set(CATALOG_HOLD, hold.note);
@@ -231,9 +233,9 @@ export const resources: Step = {
     }
     if (galera.kept) ctx.note(host, `Galera keeps ocf:heartbeat:galera while its nodes stay the same; the next change of nodes moves it to osha's ocf:openstack:galera (one restart of every instance, shown then), after which a node added or removed restarts no Galera`);
     // A dry run on bare nodes has no cluster yet: plan against an empty CIB of these nodes.
-    const plan = prepareClusterPlan(ctx.inv, model, live.ok ? live.value : undefined);
+    const plan = prepareClusterPlan(ctx.inv, model, live);
     if (!plan.ok) return single(err({ ...plan.error, host }));
-    if (live.ok && plan.value.desired.trimEnd() === live.value.trimEnd()) {
+    if (live !== undefined && plan.value.desired.trimEnd() === live.trimEnd()) {
       // Nothing to change; still make sure what osha owns is running (a re-run repairs).
       // Exactly one look (a 1 ms waitFor could time out before its first check on a busy host).
       const started = startedIn(h, status, model);
@@ -265,7 +267,7 @@ export const resources: Step = {
     // Resources that already run and read a rewritten config restart after the patch.
     const owed = await owedConfigRestarts(ctx);
     if (!owed.ok) return single(owed);
-    const running = new Set(live.ok ? primitiveIdsIn(live.value) : []);
+    const running = new Set(live !== undefined ? primitiveIdsIn(live) : []);
     const created = runNote<string>(ctx, CREATED_PRIMITIVES);
     for (const p of primitivesOf(model.resources)) if (!running.has(p.id)) created.add(p.id);
     return single(ok([action, ...configRestarts(ctx, h, model, owed.value, running, status.ok ? status.value : undefined)]));

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync, statSync, readdirSync, existsSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostConnection, uploadScript } from '../../src/ssh/connection.ts';
+import { BATCH_DIR_VAR } from '../../src/ssh/batch.ts';
 import { SshSession } from '../../src/ssh/session.ts';
 import type { SshTarget } from '../../src/ssh/target.ts';
 import { sharedSshd, isRoot, freePort, type TestSshd } from '../support/sshd.ts';
@@ -200,6 +201,45 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
     }
   });
 
+  it('while a step plans, sends the reads asked for at once as one exec, each with its own exit status and bytes', async () => {
+    let planning: string | undefined = 'planning step preflight';
+    const lines: string[] = [];
+    const c = await open(target(sshd), { readOnly: () => planning, log: (l: string) => lines.push(l) });
+    const bin = join(work, 'batched.bin');
+    const blob = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) % 256));
+    writeFileSync(bin, blob);
+    try {
+      // $$ is the shell that runs the exec: a subshell keeps it, a separate exec has its own.
+      const [a, b, file, missing, big, shellA, shellB, dir] = await Promise.all([
+        c.exec('printf "one\\ntwo"; printf "warn" >&2'),
+        c.exec('echo before; exit 44; echo after'),
+        c.readFile(bin),
+        c.readFile(join(work, 'no-such-file')),
+        c.exec('head -c 300000 /dev/zero | tr "\\0" x'),
+        c.exec('echo $$'),
+        c.exec('echo $$'),
+        c.exec(`echo "$${BATCH_DIR_VAR}"`),
+      ]);
+      expect(a.ok && a.value).to.deep.equal({ code: 0, stdout: 'one\ntwo', stderr: 'warn' });
+      expect(b.ok && b.value).to.deep.equal({ code: 44, stdout: 'before\n', stderr: '' });
+      expect(file.ok && file.value?.equals(blob)).to.equal(true);
+      expect(missing.ok && missing.value).to.equal(undefined);
+      expect(big.ok && big.value.stdout).to.equal('x'.repeat(300_000));
+      expect(shellA.ok && shellB.ok && shellA.value.stdout).to.equal(shellB.ok ? shellB.value.stdout : '');
+      expect(lines.filter((l) => l.includes('(one of 8 at once)'))).to.have.length(8);
+      // The batch kept the outputs in a temp dir of its own, removed once it was read.
+      const kept = dir.ok ? dir.value.stdout.trim() : '';
+      expect(kept).to.match(/^\/.+/);
+      expect(existsSync(kept)).to.equal(false);
+      // Outside planning (applying), each command has an exec of its own.
+      planning = undefined;
+      const [x, y] = await Promise.all([c.exec('echo $$'), c.exec('echo $$')]);
+      expect(x.ok && y.ok && x.value.stdout).to.not.equal(y.ok ? y.value.stdout : '');
+    } finally {
+      c.close();
+    }
+  });
+
   it('leaves the target untouched when the connection dies mid-transfer', async () => {
     const c = await open(target(sshd));
     const dir = mkdtempSync(join(work, 'cut-'));
@@ -234,12 +274,19 @@ describe('SSH executor (real sshd on 127.0.0.1)', function () {
   });
 
   it('runs as root through sudo -n for a non-root user', async () => {
-    const c = await open(target(sshd, { user: sshd.users.nopasswd, sudo: { mode: 'nopasswd' } }));
+    let planning: string | undefined;
+    const c = await open(target(sshd, { user: sshd.users.nopasswd, sudo: { mode: 'nopasswd' } }), { readOnly: () => planning });
     try {
       const r = await c.exec('id -u');
       expect(r.ok && r.value.stdout.trim()).to.equal('0');
       const plain = await c.exec('id -u', { noSudo: true });
       expect(plain.ok && plain.value.stdout.trim()).to.not.equal('0');
+      // Batched while planning: one exec through sudo, one as the login user.
+      planning = 'planning step preflight';
+      const [root1, root2, user1, user2] = await Promise.all([c.exec('id -u'), c.exec('id -u'), c.exec('id -u', { noSudo: true }), c.exec('id -u', { noSudo: true })]);
+      expect([root1, root2].map((x) => x.ok && x.value.stdout.trim())).to.deep.equal(['0', '0']);
+      expect([user1, user2].map((x) => x.ok && x.value.stdout.trim() !== '0')).to.deep.equal([true, true]);
+      planning = undefined;
       const up = await c.upload(join(work, 'by-sudo'), 'x', { mode: 0o600 });
       expect(up.ok, up.ok ? '' : up.error.message).to.equal(true);
       expect(statSync(join(work, 'by-sudo')).uid).to.equal(0);
