@@ -33,7 +33,7 @@ export async function askPassphrase(path: string): Promise<string | undefined> {
  * The SSH session of a command: host keys verified, a passphrase asked for when a key has one.
  * ssh2 is loaded here, not with this module: `osha validate` needs none of it.
  */
-export async function commandSession(inv: Inventory, file: string, options: Omit<ConnectOptions, 'askPassphrase'> = {}, concurrency = DEFAULT_CONCURRENCY): Promise<SshSession> {
+export async function commandSession(inv: Inventory, file: string, options: Omit<ConnectOptions, 'askPassphrase'> = {}, concurrency = DEFAULT_CONCURRENCY, readAheadFile?: string): Promise<SshSession> {
   const { SshSession } = await import('../ssh/session.ts');
-  return new SshSession(targetsFor(inv, file), { ...options, askPassphrase }, concurrency);
+  return new SshSession(targetsFor(inv, file), { ...options, askPassphrase }, concurrency, readAheadFile);
 }

@@ -63,7 +63,8 @@ export async function runPlaybookCli(playbookName: string, file: string, flags: 
   const verbose = Boolean(flags.verbose);
   const useListr = process.stdout.isTTY && !flags.json && !dryRun;
   const reporter: Reporter = useListr ? new ListrReporter(out, { verbose }) : new LineReporter(out, { verbose, dryRun });
-  const session = await commandSession(inv, file, { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), log: verbose ? (l) => reporter.log(l) : undefined }, concurrency);
+  const { readAheadPath } = await import('../ssh/read-ahead.ts');
+  const session = await commandSession(inv, file, { acceptNewHostKeys: Boolean(flags.acceptNewHostKeys), log: verbose ? (l) => reporter.log(l) : undefined }, concurrency, readAheadPath(file, playbook.value.file));
 
   // First Ctrl-C: finish the actions under way, then stop and say what was left. Second: quit now.
   const abort = new AbortController();

@@ -125,6 +125,7 @@ export async function runSteps(input: RunInput): Promise<RunSummary> {
           return record(step, host, { step: step.name, status: 'failed', changes: done, error: `interrupted before: ${plan.value.slice(done.length).map((a) => a.summary).join('; ')}` });
         }
         let r: Result<void>;
+        session.changed();
         try {
           r = await action.apply();
         } catch (e) {

@@ -54,6 +54,21 @@ const UPLOAD_INCOMPLETE = 90;
 /** The line the upload script prints once every file is in place (before its `after` command). */
 const UPLOADED = '@osha: files in place';
 
+/** A read a step made while planning: the command, whether it ran as the login user, its time limit. */
+export interface PlanningRead {
+  command: string;
+  noSudo?: boolean;
+  timeoutMs?: number;
+}
+
+interface Queued {
+  command: string;
+  opts: ExecOptions;
+  resolve: (r: Result<BatchPart>) => void;
+}
+
+const readKey = (r: PlanningRead) => `${r.noSudo ? 'user' : 'root'}\0${r.command}`;
+
 /** One file of uploadMany. */
 export interface UploadFile extends UploadOptions {
   path: string;
@@ -311,31 +326,84 @@ export class HostConnection {
   }
 
   /** Commands asked for in this turn of the event loop while planning, sent together when it ends. */
-  private queued: { command: string; opts: ExecOptions; resolve: (r: Result<BatchPart>) => void }[] = [];
+  private queued: Queued[] = [];
+  /** Results of reads asked for ahead of the steps (readAhead), by read: each serves one request. */
+  private readonly ahead = new Map<string, Promise<Result<BatchPart>>>();
+  /** The reads planning asked for before the run changed anything (noted until stopReadAhead). */
+  private readonly noted = new Map<string, PlanningRead>();
+  private noting = true;
 
   private execBuffer(command: string, opts: ExecOptions & { label?: string } = {}): Promise<Result<BatchPart>> {
     // While a step plans, it only reads, and reads asked for at once are awaited together: they
     // go as one exec (src/ssh/batch.ts). A command with stdin (or an upload) goes alone.
     if (this.readOnly?.() && opts.stdin === undefined && opts.label === undefined && !this.closed) {
-      return new Promise((resolve) => {
-        if (this.queued.length === 0) setImmediate(() => void this.flush());
-        this.queued.push({ command, opts, resolve });
-      });
+      const read: PlanningRead = { command, ...(opts.noSudo ? { noSudo: true } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) };
+      const key = readKey(read);
+      if (this.noting && !this.noted.has(key)) this.noted.set(key, read);
+      const early = this.ahead.get(key);
+      if (early) {
+        this.ahead.delete(key);
+        this.log?.(redactor.scrub(`${clock(Date.now())} ${this.target.name}$ ${command} (read ahead)`));
+        return early;
+      }
+      return this.enqueue(command, opts);
     }
     return this.execDirect(command, opts);
+  }
+
+  private enqueue(command: string, opts: ExecOptions): Promise<Result<BatchPart>> {
+    return new Promise((resolve) => {
+      if (this.queued.length === 0) setImmediate(() => void this.flush());
+      this.queued.push({ command, opts, resolve });
+    });
+  }
+
+  /**
+   * Asks now, while a step plans, for reads the steps are expected to make later in the run (what
+   * the last run of the same playbook asked for): they join this turn's batch, and a step asking
+   * for one later gets its result without a round trip. Valid only while nothing changes: the
+   * runner calls stopReadAhead before it applies anything.
+   */
+  readAhead(reads: readonly PlanningRead[]): void {
+    if (!this.readOnly?.() || this.closed || !this.noting) return;
+    // A batch of their own, beside the step's: a read that hangs (a stuck CIB) holds up only the
+    // step that asks for it, as it would without read-ahead, each with the time limit it had.
+    const batch: Queued[] = [];
+    for (const read of reads) {
+      const key = readKey(read);
+      if (this.ahead.has(key)) continue;
+      this.ahead.set(key, new Promise((resolve) => batch.push({ command: read.command, opts: { noSudo: read.noSudo, timeoutMs: read.timeoutMs }, resolve })));
+    }
+    if (batch.length) void this.sendBatches(batch, ', read ahead');
+  }
+
+  /** The run is about to change a node: reads asked ahead are dropped, and no more are noted. */
+  stopReadAhead(): void {
+    this.ahead.clear();
+    this.noting = false;
+  }
+
+  /** The reads planning asked for before anything changed, in the order first asked. */
+  plannedReads(): PlanningRead[] {
+    return [...this.noted.values()];
   }
 
   /** Sends the queued commands: one exec per sudo setting, or each alone when a batch cannot be read. */
   private async flush(): Promise<void> {
     const queued = this.queued;
     this.queued = [];
+    await this.sendBatches(queued);
+  }
+
+  /** One exec per sudo setting for these commands, or each alone when a batch cannot be read. */
+  private async sendBatches(queued: readonly Queued[], note = ''): Promise<void> {
     const bySudo = groupBy(queued, (q) => String(Boolean(q.opts.noSudo)));
     await Promise.all(
       [...bySudo.values()].map(async (group) => {
         if (group.length === 1) return group[0]!.resolve(await this.execDirect(group[0]!.command, group[0]!.opts));
         const host = this.target.name;
         const started = Date.now();
-        for (const q of group) this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${q.command}`));
+        for (const q of group) this.log?.(redactor.scrub(`${clock(started)} ${host}$ ${q.command}${note}`));
         const timeoutMs = Math.max(...group.map((q) => q.opts.timeoutMs ?? this.target.commandTimeoutMs));
         const label = `${firstLine(group[0]!.command)} (and ${group.length - 1} more at once)`;
         const r = await this.execDirect(batchScript(group.map((q) => q.command)), { noSudo: group[0]!.opts.noSudo, timeoutMs, label, quiet: true });
@@ -347,7 +415,7 @@ export class HostConnection {
           return void (await Promise.all(group.map(async (q) => q.resolve(await this.execDirect(q.command, q.opts)))));
         }
         group.forEach((q, i) => {
-          this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: exit ${parts[i]!.code} after ${Date.now() - started} ms (one of ${group.length} at once): ${firstLine(q.command)}`));
+          this.log?.(redactor.scrub(`${clock(Date.now())} ${host}: exit ${parts[i]!.code} after ${Date.now() - started} ms (one of ${group.length} at once${note}): ${firstLine(q.command)}`));
           q.resolve(ok(parts[i]!));
         });
       }),
