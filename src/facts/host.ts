@@ -216,24 +216,36 @@ export async function readPreflightFacts(
   c: HostConnection,
   q: { port: number; vip: string; agentDir: string; agentNames: string[]; ownMarkers: string[] },
 ): Promise<Result<PreflightFacts>> {
+  // The listeners and addresses come back as ss and ip print them and are sorted out here: a
+  // sed, head or grep on the node is one more process each, milliseconds on a busy node.
   const r = await c.exec(
-    sh`owner=$(ss -Hlunp "sport = :${q.port}" 2>/dev/null | sed -n 's/.*users:(("\\([^"]*\\)".*/\\1/p' | head -1); echo "port_owner=$owner"; ` +
-      sh`echo "vip_local=$(ip -o addr show 2>/dev/null | grep -c -F " ${q.vip}/")"; ` +
+    sh`echo ${SOCKETS_MARK}; ss -Hlunp ${`sport = :${q.port}`} 2>/dev/null; echo ${ADDRESSES_MARK}; ip -o addr show 2>/dev/null; echo ${PROBE_MARK}; ` +
       vipAnswersProbe(q.vip) +
       // The heads of the agent files present, in one head process (a head and a grep per file
       // cost more than the rest of the probe); which carry no marker is judged here.
       sh`echo ${HEADS_MARK}; cd ${q.agentDir} 2>/dev/null && { set --; for f in ${q.agentNames}; do [ -f "$f" ] && set -- "$@" "$f"; done; [ $# -eq 0 ] || head -v -n 5 -- "$@"; }; true`,
   );
   if (!r.ok) return r;
-  const [facts = '', heads = ''] = r.value.stdout.split(`${HEADS_MARK}\n`);
-  const kv = parseKeyValues(facts);
-  const answers = kv.get('vip_answers');
-  return ok({
-    portOwner: kv.get('port_owner') ?? '',
-    vipLocal: (kv.get('vip_local') ?? '0') !== '0',
+  return ok(parsePreflightFacts(r.value.stdout, q));
+}
+
+const SOCKETS_MARK = '--- udp listeners ---';
+const ADDRESSES_MARK = '--- addresses ---';
+const PROBE_MARK = '--- vip probe ---';
+
+/** Pure: readPreflightFacts' output. */
+export function parsePreflightFacts(output: string, q: { vip: string; agentNames: string[]; ownMarkers: string[] }): PreflightFacts {
+  const after = (mark: string, text: string) => text.split(`${mark}\n`)[1] ?? '';
+  const [facts = '', heads = ''] = output.split(`${HEADS_MARK}\n`);
+  const sockets = after(SOCKETS_MARK, facts).split(`${ADDRESSES_MARK}\n`)[0] ?? '';
+  const addresses = after(ADDRESSES_MARK, facts).split(`${PROBE_MARK}\n`)[0] ?? '';
+  const answers = parseKeyValues(after(PROBE_MARK, facts)).get('vip_answers');
+  return {
+    portOwner: /users:\(\("([^"]*)"/.exec(sockets)?.[1] ?? '',
+    vipLocal: addresses.split('\n').some((l) => l.includes(` ${q.vip}/`)),
     vipAnswers: answers === 'yes' || answers === 'no' ? answers : 'unknown',
     foreignAgents: foreignHeads(heads, q.agentNames, q.ownMarkers),
-  });
+  };
 }
 
 const HEADS_MARK = '--- agent heads ---';

@@ -229,6 +229,25 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     expect(again.summary.changed).to.equal(0);
   });
 
+  it("a re-run that changes nothing takes each fence device's answer from Pacemaker's own monitor; a device with a failure on record is asked live", async () => {
+    const quiet = await oshaJson(['deploy', lab.inventory, '--verbose']);
+    expect(quiet.summary.changed, quiet.run.stderr).to.equal(0);
+    for (const id of ['osha-fence-node1', 'osha-fence-node2', 'osha-fence-node3']) expect(quiet.run.stderr).to.match(new RegExp(`answering by Pacemaker's own monitor, not queried again: ${id} \\(on node[123], every 60 s`));
+    expect(quiet.run.stderr).to.not.match(/stonith_admin --query=/);
+    // A monitor failure on record for one device (crm_resource --fail, as a failed monitor would leave).
+    const where = (await sh(lab, 'node1', 'crm_resource --locate --resource osha-fence-node1')).match(/running on: (\S+)/)?.[1];
+    expect(where).to.be.oneOf(['node1', 'node2']);
+    await sh(lab, 'node1', `crm_resource --fail --resource osha-fence-node1 --node ${where}`);
+    try {
+      const asked = await oshaJson(['deploy', lab.inventory, '--verbose']);
+      expect(asked.run.code, asked.run.stderr).to.equal(0);
+      expect(asked.run.stderr).to.match(/stonith_admin --query=osha-fence-node1 /);
+      expect(asked.summary.hosts.node2!.find((r) => r.step === 'fencing')?.status).to.equal('ok');
+    } finally {
+      await sh(lab, 'node1', 'crm_resource --cleanup --resource osha-fence-node1');
+    }
+  });
+
   it('repairs a run cut short after writing corosync.conf but before the reload: the next run applies it', async () => {
     const inv = join(lab.dir, 'inventory-token.yaml');
     const all = (cmd: string) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, cmd)));

@@ -10,7 +10,7 @@ import { ok } from '../../src/util/result.ts';
 
 const INVENTORY = 'cluster: { name: c1 }\nnodes:\n  - { name: n1, address: 198.18.0.11 }\n  - { name: n2, address: 198.18.0.12 }\nvip: { address: 198.18.0.100, cidr_netmask: 24 }\nstonith: { unsafe_no_fencing: true }\n';
 const reporter: Reporter = { stepStarted() {}, planned() {}, hostDone() {}, stepFinished() {}, note() {}, log() {}, finished() {} };
-const session = { concurrency: 4 } as unknown as SshSession;
+const session = { concurrency: 4, changed: () => undefined } as unknown as SshSession;
 
 /** A step that reads the fact `broker` on every host, and applies `apply` on n1 when set. */
 function reader(name: string, reads: string[], apply?: () => void): Step {
