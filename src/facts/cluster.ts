@@ -180,16 +180,20 @@ export interface AuthkeyFacts {
   managed: boolean;
 }
 
-/** One round trip; the paths and marker come from the caller (the renderer owns them). */
+/** One round trip, three processes; the paths and marker come from the caller (the renderer owns them). */
 export async function readAuthkeyFacts(c: HostConnection, files: { authkey: string; conf: string; marker: string }): Promise<Result<AuthkeyFacts>> {
   const { authkey, conf, marker } = files;
   const r = await c.run(
-    sh`if [ -e ${authkey} ]; then echo "sha256=$(sha256sum < ${authkey} | cut -d' ' -f1)"; echo "mode=$(stat -c %a ${authkey})"; echo "owner=$(stat -c %U:%G ${authkey})"; fi; ` +
-      sh`if grep -q -F ${marker} ${conf} 2>/dev/null; then echo managed=1; fi`,
+    sh`if [ -e ${authkey} ]; then sha256sum < ${authkey}; stat -c 'mode=%a owner=%U:%G' -- ${authkey}; fi; ` + sh`grep -q -F ${marker} ${conf} 2>/dev/null && echo managed=1; true`,
   );
   if (!r.ok) return r;
-  const kv = parseKeyValues(r.value.stdout);
-  return ok({ sha256: kv.get('sha256'), mode: kv.get('mode'), owner: kv.get('owner'), managed: kv.get('managed') === '1' });
+  return ok(parseAuthkeyFacts(r.value.stdout));
+}
+
+/** Pure: readAuthkeyFacts' output (sha256sum's line, stat's line, the marker's). */
+export function parseAuthkeyFacts(output: string): AuthkeyFacts {
+  const stat = /^mode=(\d+) owner=(\S+)$/m.exec(output);
+  return { sha256: /^([0-9a-f]{64}) /m.exec(output)?.[1], mode: stat?.[1], owner: stat?.[2], managed: /^managed=1$/m.test(output) };
 }
 
 /** The live CIB, or undefined when this node's Pacemaker cannot give it (not running). */

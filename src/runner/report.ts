@@ -89,6 +89,8 @@ export class ListrReporter implements Reporter {
   private task?: AnyTask;
   private finish?: (failed: string | undefined) => void;
   private rendering?: Promise<unknown>;
+  /** Resolves once Listr has started the step's task (and so set `finish`): Listr starts it later. */
+  private taskReady?: Promise<void>;
   private lines: string[] = [];
   private failures: string[] = [];
   private counts = { ok: 0, changed: 0, failed: 0, skipped: 0 };
@@ -119,12 +121,16 @@ export class ListrReporter implements Reporter {
       ],
       { exitOnError: false, rendererOptions: { collapseErrors: false, showErrorMessage: true } },
     );
+    this.finish = undefined;
     this.rendering = list.run().catch(() => undefined);
-    void taskReady;
+    // Or Listr ended without starting it: nothing is left to wait for.
+    this.taskReady = Promise.race([taskReady, this.rendering.then(() => undefined)]);
   }
   planned(): void {}
   /** Ends the step's spinner so a question can be asked; the step's results print when it ends. */
   async beforePrompt(): Promise<void> {
+    // A step that planned from facts already read can get here before Listr started its task.
+    await this.taskReady;
     this.finish?.(undefined);
     await this.rendering;
     this.task = undefined;
@@ -137,6 +143,7 @@ export class ListrReporter implements Reporter {
   }
   async stepFinished(step: Step): Promise<void> {
     const c = this.counts;
+    await this.taskReady;
     if (this.task) this.task.title = `${step.name}: ${step.title} (${c.ok} ok, ${c.changed} changed${c.failed ? `, ${c.failed} failed` : ''}${c.skipped ? `, ${c.skipped} skipped` : ''})`;
     this.finish?.(this.failures.length ? this.failures.join('\n') : undefined);
     await this.rendering;

@@ -16,12 +16,17 @@ export function readAheadPath(file: string, playbook: string, env: NodeJS.Proces
   return join(cache, 'osha', 'read-ahead', `${id}.json`);
 }
 
-/** Pure: the reads per host in a file's text; an empty map for anything else. */
+/**
+ * Pure: the reads per host in a file's text; an empty map for anything else, and for a run that
+ * changed something. Reads asked ahead pay off on a cluster at rest (re-running a deploy that
+ * finds nothing to do): after a run that changed the nodes, the next one is as likely to change
+ * them early, which would make every read asked ahead of that change a read made twice.
+ */
 export function parseReadAhead(text: string): Map<string, PlanningRead[]> {
   const out = new Map<string, PlanningRead[]>();
   try {
-    const data = JSON.parse(text) as { version?: unknown; hosts?: unknown };
-    if (data.version !== 1 || typeof data.hosts !== 'object' || data.hosts === null) return out;
+    const data = JSON.parse(text) as { version?: unknown; changed?: unknown; hosts?: unknown };
+    if (data.version !== 1 || data.changed !== false || typeof data.hosts !== 'object' || data.hosts === null) return out;
     for (const [host, reads] of Object.entries(data.hosts as Record<string, unknown>)) {
       if (!Array.isArray(reads)) continue;
       const ok = reads.filter(
@@ -48,11 +53,11 @@ export async function loadReadAhead(path: string): Promise<Map<string, PlanningR
   }
 }
 
-/** Replaces the kept reads (temp file and rename; the directory 0700, the file 0600). */
-export async function saveReadAhead(path: string, reads: Map<string, PlanningRead[]>): Promise<void> {
+/** Replaces the kept reads, and whether the run changed anything (temp file and rename; the directory 0700, the file 0600). */
+export async function saveReadAhead(path: string, reads: Map<string, PlanningRead[]>, changed: boolean): Promise<void> {
   const dir = resolve(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ version: 1, hosts: Object.fromEntries(reads) }, null, 1)}\n`, { mode: 0o600 });
+  await writeFile(tmp, `${JSON.stringify({ version: 1, changed, hosts: Object.fromEntries(reads) }, null, 1)}\n`, { mode: 0o600 });
   await rename(tmp, path);
 }

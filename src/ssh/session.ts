@@ -77,6 +77,6 @@ export class SshSession {
     const reads = new Map(open.map((c) => [c.target.name, c.plannedReads()]));
     for (const c of open) c.close();
     // Kept for the next run, unless this one read nothing (it stopped before its first step).
-    if (this.readAheadFile && [...reads.values()].some((r) => r.length > 0)) await saveReadAhead(this.readAheadFile, reads).catch(() => undefined);
+    if (this.readAheadFile && [...reads.values()].some((r) => r.length > 0)) await saveReadAhead(this.readAheadFile, reads, this.changing).catch(() => undefined);
   }
 }

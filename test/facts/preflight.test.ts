@@ -1,7 +1,12 @@
 // Preflight's node facts from the raw output of its one-round-trip scripts, as a Debian 12 lab
 // node printed them (corosync 3.1.7, iproute2, ss).
 import { expect } from 'chai';
-import { parseStackFacts } from '../../src/facts/cluster.ts';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { parseAuthkeyFacts, parseStackFacts } from '../../src/facts/cluster.ts';
 import { parsePreflightFacts } from '../../src/facts/host.ts';
 
 const RUNNING = `Corosync Cluster Engine, version '3.1.7'
@@ -54,5 +59,20 @@ describe('preflight facts', () => {
   it('lists agents under osha names whose head carries no osha marker', () => {
     const heads = '==> keystone <==\n#!/bin/sh\n# osha-agent keystone\n\n==> glance-api <==\n#!/bin/sh\n# OpenStack Glance API (from openstack-resource-agents)\n';
     expect(parsePreflightFacts(probe('', ADDRS, 'no', heads), q).foreignAgents).to.deep.equal(['glance-api']);
+  });
+
+  it("reads the authkey's checksum, mode and owner from sha256sum's and stat's own lines", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osha-authkey-'));
+    try {
+      const key = join(dir, 'authkey');
+      writeFileSync(key, Buffer.alloc(256, 7));
+      chmodSync(key, 0o400);
+      const out = execFileSync('sh', ['-c', `sha256sum < ${key}; stat -c 'mode=%a owner=%U:%G' -- ${key}; echo managed=1`]).toString();
+      const group = execFileSync('id', ['-gn']).toString().trim();
+      expect(parseAuthkeyFacts(out)).to.deep.equal({ sha256: createHash('sha256').update(Buffer.alloc(256, 7)).digest('hex'), mode: '400', owner: `${userInfo().username}:${group}`, managed: true });
+      expect(parseAuthkeyFacts('')).to.deep.equal({ sha256: undefined, mode: undefined, owner: undefined, managed: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

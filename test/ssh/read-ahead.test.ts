@@ -21,10 +21,12 @@ describe('reads asked ahead', () => {
     const a = readAheadPath('/etc/osha/prod.yaml', 'deploy', { XDG_CACHE_HOME: '/c' });
     expect(a).to.match(/^\/c\/osha\/read-ahead\/[0-9a-f]{16}\.json$/);
     expect(readAheadPath('/etc/osha/prod.yaml', 'agents', { XDG_CACHE_HOME: '/c' })).to.not.equal(a);
-    expect(parseReadAhead('{"version":1,"hosts":{"n1":[{"command":"cat /etc/hosts"},{"command":"id -u","noSudo":true},{"command":3},{"command":"crm_mon","timeoutMs":60000},{"command":"x","timeoutMs":-1}]}}')).to.deep.equal(
+    expect(parseReadAhead('{"version":1,"changed":false,"hosts":{"n1":[{"command":"cat /etc/hosts"},{"command":"id -u","noSudo":true},{"command":3},{"command":"crm_mon","timeoutMs":60000},{"command":"x","timeoutMs":-1}]}}')).to.deep.equal(
       new Map([['n1', [{ command: 'cat /etc/hosts' }, { command: 'id -u', noSudo: true }, { command: 'crm_mon', timeoutMs: 60000 }]]]),
     );
     expect(parseReadAhead('not json')).to.deep.equal(new Map());
+    // After a run that changed the nodes, nothing is read ahead.
+    expect(parseReadAhead('{"version":1,"changed":true,"hosts":{"n1":[{"command":"x"}]}}')).to.deep.equal(new Map());
     expect(parseReadAhead('{"version":2,"hosts":{"n1":[{"command":"x"}]}}')).to.deep.equal(new Map());
   });
 
@@ -73,13 +75,14 @@ describe('reads asked ahead', () => {
 
     it('a session keeps what its run read while planning (0600, in a 0700 dir) and the next session asks for it ahead', async () => {
       const file = join(work, 'cache', 'osha', 'read-ahead', 'x.json');
-      const run = async (reads: string[], lines: string[]) => {
+      const run = async (reads: string[], lines: string[], change = false) => {
         const session = new SshSession([target(sshd)], { log: (l) => lines.push(l) }, 4, file);
         session.planning = 'planning step preflight';
         const c = await session.connect('local');
         if (!c.ok) throw new Error(c.error.message);
         for (const command of reads) await c.value.exec(command);
         session.planning = undefined;
+        if (change) session.changed();
         await session.close();
       };
       const first: string[] = [];
@@ -91,11 +94,19 @@ describe('reads asked ahead', () => {
       const second: string[] = [];
       await run(['cat /etc/hostname', 'id -u'], second);
       expect(second.filter((l) => l.endsWith('(read ahead)'))).to.have.length(2);
+      // A run that changed something: the next one reads as it goes, then asks ahead again.
+      await run(['cat /etc/hostname', 'id -u'], [], true);
+      const afterChange: string[] = [];
+      await run(['cat /etc/hostname', 'id -u'], afterChange);
+      expect(afterChange.some((l) => l.endsWith('(read ahead)'))).to.equal(false);
       // A file others may write is not used: it names commands run on the nodes.
       chmodSync(file, 0o666);
       const third: string[] = [];
       await run(['cat /etc/hostname'], third);
       expect(third.some((l) => l.endsWith('(read ahead)'))).to.equal(false);
+      const fourth: string[] = [];
+      await run(['cat /etc/hostname'], fourth);
+      expect(fourth.filter((l) => l.endsWith('(read ahead)'))).to.have.length(1);
     });
   });
 });
