@@ -95,7 +95,7 @@ const CMAP_MARK = '--- cmap ---';
 const UNITS_MARK = '--- units ---';
 
 /**
- * One round trip, four processes: corosync's version, both units' state, and what corosync runs
+ * One round trip, three processes: corosync's version, both units' state, and what corosync runs
  * (its cmap, to catch a file written but never loaded). The output is sorted out here, not with
  * sed, head or a second systemctl on the node: each process costs milliseconds on a busy node.
  */

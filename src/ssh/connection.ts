@@ -360,9 +360,9 @@ export class HostConnection {
 
   /**
    * Asks now, while a step plans, for reads the steps are expected to make later in the run (what
-   * the last run of the same playbook asked for): they join this turn's batch, and a step asking
-   * for one later gets its result without a round trip. Valid only while nothing changes: the
-   * runner calls stopReadAhead before it applies anything.
+   * the last run of the same playbook asked for), all in one exec: a step asking for one later
+   * gets its result without a round trip. Valid only while nothing changes: the session calls
+   * stopReadAhead before the runner applies anything.
    */
   readAhead(reads: readonly PlanningRead[]): void {
     if (!this.readOnly?.() || this.closed || !this.noting) return;

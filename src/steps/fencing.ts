@@ -1,5 +1,6 @@
 // After the resources: every fence device osha made is registered with the fencer where it may
-// run and answers a status query, so a node that needs fencing gets fenced, not waited for.
+// run and answers (Pacemaker's own monitor of it, or a status query), so a node that needs
+// fencing gets fenced, not waited for.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, liveCib, waitFor } from './common.ts';
 import { fenceMonitors, readFencerAnswers, type FenceCheck, type FencerAnswer, type MonitorRecord } from '../facts/fencing.ts';
