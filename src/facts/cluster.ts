@@ -3,7 +3,7 @@
 import type { HostConnection } from '../ssh/connection.ts';
 import { sh } from '../ssh/quote.ts';
 import { parseClusterStatus, type ClusterStatus } from './status.ts';
-import { parseKeyValues } from './host.ts';
+import { parseKeyValues, splitSections } from './host.ts';
 import { parseCmap } from './cmap.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { sleep } from '../util/concurrency.ts';
@@ -111,8 +111,7 @@ export async function readStackFacts(c: HostConnection): Promise<Result<StackFac
 
 /** Pure: STACK_SCRIPT's output. The cmap counts only when systemd says corosync is active. */
 export function parseStackFacts(output: string): StackFacts {
-  const [version = '', rest = ''] = output.split(`${UNITS_MARK}\n`);
-  const [units = '', cmap = ''] = rest.split(`${CMAP_MARK}\n`);
+  const [version = '', units = '', cmap = ''] = splitSections(output, [UNITS_MARK, CMAP_MARK]);
   const [corosync, pacemaker] = units.split(/\n\s*\n/).map(parseKeyValues);
   const corosyncActive = corosync?.get('ActiveState') === 'active';
   return {

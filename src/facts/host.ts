@@ -39,6 +39,21 @@ read -r name < /proc/sys/kernel/hostname && echo "hostname=$name"
 echo "epoch=$(date +%s.%N)"
 `;
 
+/**
+ * Pure: a script's output cut at marker lines it printed, in that order: the text before the
+ * first marker, then what follows each one ('' for a marker that is missing).
+ */
+export function splitSections(text: string, marks: readonly string[]): string[] {
+  const out: string[] = [];
+  let rest = text;
+  for (const mark of marks) {
+    const at = rest.indexOf(`${mark}\n`);
+    out.push(at < 0 ? rest : rest.slice(0, at));
+    rest = at < 0 ? '' : rest.slice(at + mark.length + 1);
+  }
+  return [...out, rest];
+}
+
 export function parseKeyValues(text: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -242,11 +257,8 @@ const PROBE_MARK = '--- vip probe ---';
 
 /** Pure: readPreflightFacts' output. */
 export function parsePreflightFacts(output: string, q: { vip: string; agentNames: string[]; ownMarkers: string[] }): PreflightFacts {
-  const after = (mark: string, text: string) => text.split(`${mark}\n`)[1] ?? '';
-  const [facts = '', heads = ''] = output.split(`${HEADS_MARK}\n`);
-  const sockets = after(SOCKETS_MARK, facts).split(`${ADDRESSES_MARK}\n`)[0] ?? '';
-  const addresses = after(ADDRESSES_MARK, facts).split(`${PROBE_MARK}\n`)[0] ?? '';
-  const answers = parseKeyValues(after(PROBE_MARK, facts)).get('vip_answers');
+  const [, sockets = '', addresses = '', probe = '', heads = ''] = splitSections(output, [SOCKETS_MARK, ADDRESSES_MARK, PROBE_MARK, HEADS_MARK]);
+  const answers = parseKeyValues(probe).get('vip_answers');
   return {
     portOwner: /users:\(\("([^"]*)"/.exec(sockets)?.[1] ?? '',
     vipLocal: addresses.split('\n').some((l) => l.includes(` ${q.vip}/`)),
