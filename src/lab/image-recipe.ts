@@ -84,6 +84,50 @@ const TRIXIE_NOT_PREINSTALLED: readonly string[] = ['heat-api', 'heat-api-cfn', 
 /** The units of PREINSTALLED that Debian enables at install, disabled in the image. */
 export const PREINSTALLED_UNITS = ['mariadb', 'rabbitmq-server', 'keystone', 'glance-api', 'heat-api', 'heat-api-cfn', 'heat-engine'] as const;
 
+/**
+ * The stack layer (src/lab/image.ts `ensureStackLayer`): what osha deploy's packages step installs
+ * on a Debian node of either topology (src/steps/packages.ts `clusterPackages`, without fence-agents:
+ * lab nodes fence with the image's own fence_nspawn), installed once over the image the same way,
+ * for labs that are not there to watch that step. A test keeps this list equal to the step's.
+ */
+export const STACK_PACKAGES = ['pacemaker', 'pacemaker-cli-utils', 'corosync', 'crmsh', 'resource-agents', 'libxml2-utils', 'galera-4', 'rsync', 'haproxy', 'python3'] as const;
+
+/**
+ * Units of STACK_PACKAGES that Debian enables at install, disabled in the layer: a node boots with
+ * nothing of the stack running (corosync would start a one-node cluster of the package's default
+ * corosync.conf), as after the packages step, whose policy-rc.d keeps them stopped until osha
+ * starts them. osha enables corosync and pacemaker itself once it has started them.
+ */
+export const STACK_UNITS = ['corosync.service', 'pacemaker.service', 'haproxy.service'] as const;
+
+/**
+ * Builds the stack layer: bash STACK_SCRIPT ROOTFS DIR installs STACK_PACKAGES from the image's apt
+ * cache into an overlay over ROOTFS whose upper dir is DIR/layer, then leaves only DIR/layer. No
+ * network: --no-download, from the downloads the image holds.
+ */
+export const STACK_SCRIPT = String.raw`set -euo pipefail
+rootfs=$1
+dir=$2
+mkdir -p "$dir/layer" "$dir/work" "$dir/merged"
+mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$dir/layer,workdir=$dir/work" "$dir/merged"
+cleanup() { umount "$dir/merged/proc" 2>/dev/null || true; umount "$dir/merged" 2>/dev/null || true; }
+trap cleanup EXIT
+printf '#!/bin/sh
+exit 101
+' > "$dir/merged/usr/sbin/policy-rc.d"
+chmod 755 "$dir/merged/usr/sbin/policy-rc.d"
+mount -t proc proc "$dir/merged/proc"
+# shellcheck disable=SC2086
+chroot "$dir/merged" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-download --no-install-recommends   -o Dpkg::Options::=--force-unsafe-io -o Dpkg::Options::=--force-confold install $OSHA_STACK
+umount "$dir/merged/proc"
+rm -f "$dir/merged/usr/sbin/policy-rc.d"
+# shellcheck disable=SC2086
+systemctl --root="$dir/merged" disable $OSHA_STACK_UNITS
+cleanup
+trap - EXIT
+rm -rf "$dir/work" "$dir/merged"
+`;
+
 /** Units that cost boot time or memory and do nothing useful in a lab node. */
 export const MASKED_UNITS = [
   'apt-daily.timer',
@@ -252,6 +296,11 @@ export function labRecipe(mirrors?: Mirrors, release: Release = DEFAULT_RELEASE)
     sshdConfig: SSHD_CONFIG,
     buildScript: BUILD_SCRIPT,
   };
+}
+
+/** The stack layer's key within its image: a short hash of what it installs and how. */
+export function stackHash(): string {
+  return createHash('sha256').update(JSON.stringify({ packages: STACK_PACKAGES, units: STACK_UNITS, script: STACK_SCRIPT })).digest('hex').slice(0, 16);
 }
 
 /** The cache key: a short hash of the whole recipe. */

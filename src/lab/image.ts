@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildEnv, labRecipe, recipeHash, type Recipe } from './image-recipe.ts';
+import { buildEnv, labRecipe, recipeHash, stackHash, STACK_PACKAGES, STACK_SCRIPT, STACK_UNITS, type Recipe } from './image-recipe.ts';
 import { run } from './exec.ts';
 import { err, ok, oshaError, type Result } from '../util/result.ts';
 import { pidAlive, waitFor } from './proc.ts';
@@ -53,6 +53,54 @@ export async function ensureImage(opts: ImageOptions = {}): Promise<Result<Image
     return ok({ hash, rootfs: paths.rootfs, built: true, buildSeconds: (Date.now() - started) / 1000 });
   } finally {
     await rm(paths.lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The stack layer of an image: the cluster stack installed once over it (image-recipe.ts
+ * STACK_PACKAGES), kept as an overlay layer in IMAGE/stack-<key>/layer that a lab's nodes mount
+ * between the image and their own upper dir. Built like the image: in a temp dir, renamed into
+ * place when complete, one builder at a time. Returns the layer's path.
+ */
+export async function ensureStackLayer(cacheDir: string, image: { hash: string; rootfs: string }, log?: (line: string) => void): Promise<Result<string>> {
+  const dir = join(cacheDir, image.hash, `stack-${stackHash()}`);
+  const layer = join(dir, 'layer');
+  if (existsSync(layer)) return ok(layer);
+  const locked = await acquireLock(join(cacheDir, `.lock-${image.hash}-stack`));
+  if (!locked.ok) return locked;
+  try {
+    if (existsSync(layer)) return ok(layer);
+    await removeStaleStackBuilds(join(cacheDir, image.hash));
+    const tmp = join(cacheDir, image.hash, `.stack-build-${process.pid}`);
+    await removeStackBuild(tmp);
+    await mkdir(tmp, { recursive: true });
+    const env = { ...process.env, OSHA_STACK: STACK_PACKAGES.join(' '), OSHA_STACK_UNITS: STACK_UNITS.join(' '), LC_ALL: 'C' };
+    const r = await run('bash', ['-c', STACK_SCRIPT, 'osha-lab-stack', image.rootfs, tmp], { env, onOutput: log ? (c) => emitLines(c, log) : undefined });
+    if (r.code !== 0) {
+      const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+      await removeStackBuild(tmp);
+      return err(oshaError(`installing the cluster stack into the lab image's stack layer failed (exit ${r.code}): ${tail}`, { fix: `remove the image (rm -rf ${join(cacheDir, image.hash)}) so that the next lab up builds it again` }));
+    }
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    return ok(layer);
+  } finally {
+    await rm(join(cacheDir, `.lock-${image.hash}-stack`), { recursive: true, force: true });
+  }
+}
+
+/** A stack build's temp dir, its mounts first (a build killed mid-way may have left them). */
+async function removeStackBuild(tmp: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  for (const m of [join(tmp, 'merged', 'proc'), join(tmp, 'merged')]) if (mounts.includes(` ${m} `)) await run('umount', ['-l', m]);
+  await rm(tmp, { recursive: true, force: true });
+}
+
+/** Stack builds whose process is gone (a crash, a kill): removed before the next one. */
+async function removeStaleStackBuilds(imageDir: string): Promise<void> {
+  for (const name of await readdir(imageDir).catch(() => [] as string[])) {
+    const build = /^\.stack-build-(\d+)$/.exec(name);
+    if (build && !pidAlive(Number(build[1]))) await removeStackBuild(join(imageDir, name));
   }
 }
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ensureImage, DEFAULT_CACHE_DIR } from './image.ts';
+import { ensureImage, ensureStackLayer, DEFAULT_CACHE_DIR } from './image.ts';
 import { labRecipe, recipeHash, DEFAULT_RELEASE, type Release } from './image-recipe.ts';
 import { checkPlanOptions, planLab, type PlanOptions } from './plan.ts';
 import { findNode, lockFile, readState, updateState, writeState, STATE_VERSION, type LabState, type NodeState } from './state.ts';
@@ -21,6 +21,7 @@ import {
   consoleTail,
   containerInitPid,
   launcherAlive,
+  lowerDirs,
   mountRoot,
   nspawnPid,
   powerOff,
@@ -70,6 +71,12 @@ export interface LabUpOptions extends PlanOptions {
   topology?: Topology;
   /** The Debian release of the nodes (one cached image per release); bookworm by default. */
   release?: Release;
+  /**
+   * Nodes with the cluster stack already installed, as osha deploy's packages step leaves it
+   * (image-recipe.ts STACK_PACKAGES, units not enabled): a layer over the image, built once. For
+   * labs that are not there to watch that step: the tests that are keep bare nodes.
+   */
+  stack?: boolean;
 }
 
 const interrupted = (): LabResult<never> => err({ ...oshaError('interrupted; the half-made lab was removed'), interrupted: true });
@@ -136,6 +143,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
 
   const image = await ensureImage({ cacheDir, recipe, log: opts.log });
   if (!image.ok) return image;
+  const stack = opts.stack ? await ensureStackLayer(cacheDir, image.value, opts.log) : undefined;
+  if (stack && !stack.ok) return stack;
   if (opts.signal?.aborted) return interrupted();
 
   // Without lab.json nothing in DIR/nodes belongs to a lab: start from clean disks.
@@ -153,7 +162,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabResult<LabInfo>
     ...plan,
     version: STATE_VERSION,
     createdAt: new Date().toISOString(),
-    image: { hash: image.value.hash, rootfs: image.value.rootfs },
+    image: { hash: image.value.hash, rootfs: image.value.rootfs, ...(stack ? { stack: stack.value } : {}) },
     cgroupRoots: cgroupRoots(),
     shared,
     ...(sharedOwned ? { sharedOwned } : {}),
@@ -243,7 +252,7 @@ async function bootLab(state: LabState, opts: LabUpOptions): Promise<LabResult<v
 
 async function prepareNode(state: LabState, node: NodeState, publicKey: string): Promise<LabResult<string>> {
   await mkdir(node.dir, { recursive: true });
-  const mounted = await mountRoot(node, state.image.rootfs);
+  const mounted = await mountRoot(node, lowerDirs(state.image));
   if (!mounted.ok) return mounted;
   const hostKey = await writeNodeFiles(node, state.nodes, publicKey);
   if (!hostKey.ok) return hostKey;
@@ -439,7 +448,7 @@ export async function bootNode(state: LabState, node: NodeState, opts: { keepPar
     const r = await setNodeLink(node, false);
     if (!r.ok) return r;
   }
-  const mounted = await mountRoot(node, state.image.rootfs);
+  const mounted = await mountRoot(node, lowerDirs(state.image));
   if (!mounted.ok) return mounted;
   const pid = startLauncher(state, node);
   if (!pid.ok) return pid;

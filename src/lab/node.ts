@@ -83,13 +83,18 @@ function isMounted(path: string): boolean {
   return info.split('\n').some((line) => line.split(' ')[4] === path);
 }
 
-/** Mounts the node's overlay root (image below, the node's own upper dir above). */
-export async function mountRoot(node: NodePlan, imageRootfs: string): Promise<Result<void>> {
+/** The overlay's lower dirs, top first: the stack layer, when the lab has one, over the image. */
+export function lowerDirs(image: { rootfs: string; stack?: string }): string {
+  return image.stack ? `${image.stack}:${image.rootfs}` : image.rootfs;
+}
+
+/** Mounts the node's overlay root (image, and its stack layer, below; the node's own upper dir above). */
+export async function mountRoot(node: NodePlan, lower: string): Promise<Result<void>> {
   if (isMounted(node.root)) return ok(undefined);
   await mkdir(node.upper, { recursive: true });
   await mkdir(node.work, { recursive: true });
   await mkdir(node.root, { recursive: true });
-  const r = await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${node.upper},workdir=${node.work}`, node.root]);
+  const r = await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${node.upper},workdir=${node.work}`, node.root]);
   return r.ok ? ok(undefined) : err(oshaError(`mounting the root of ${node.name}: ${r.error.message}`));
 }
 

@@ -24,7 +24,8 @@ export interface NodeState extends NodePlan {
 export interface LabState extends Omit<LabPlan, 'nodes'> {
   version: number;
   createdAt: string;
-  image: { hash: string; rootfs: string };
+  /** The node image; `stack`: the stack layer the nodes mount over it (lab up's `stack` option). */
+  image: { hash: string; rootfs: string; stack?: string };
   /** cgroup hierarchy roots the launchers put their node's cgroup in. */
   cgroupRoots: string[];
   /** Host directory bind-mounted into every node, when asked for. */

@@ -57,7 +57,7 @@ describe('active-active on four controllers, three of them at first [lab]', func
 
   before(async function () {
     this.timeout(5 * 60_000);
-    whole = await freshLab(this, { dir: DIR, nodes: 4, subnet: 240, openstack: true, topology: 'active-active' });
+    whole = await freshLab(this, { dir: DIR, nodes: 4, subnet: 240, openstack: true, topology: 'active-active', stack: true });
     three = { ...whole, inventory: inventoryWithout(whole.inventory, ['node4'], join(DIR, 'inventory-3.yaml')), nodes: whole.nodes.slice(0, 3) };
   });
 
@@ -194,6 +194,8 @@ describe('active-active on four controllers, three of them at first [lab]', func
     let lab: LabInfo;
     /** Every host's changes of a step in the cold deploy of node1-3, one per line. */
     let coldChanges: (step: string) => string;
+    /** One host's changes in the packages step of that deploy (undefined: the step did not run there). */
+    let coldPackages: (host: string) => string[] | undefined;
     /** What runs on node1-3 before the 4th is added: MariaDB's and keystone's processes. */
     const processes = async () =>
       Object.fromEntries(await Promise.all(THREE.map(async (n) => [n, (await labOk(lab, n, "echo $(pgrep -x mariadbd) $(pgrep -o -f 'uwsgi.*keystone')")).trim()] as const)));
@@ -211,8 +213,13 @@ describe('active-active on four controllers, three of them at first [lab]', func
       this.timeout(30 * 60_000);
       lab = whole;
       const { summary } = await deployOk(lab, three.inventory, ['--yes']);
+      coldPackages = (host) => summary.hosts[host]?.find((s) => s.step === 'packages')?.changes;
       coldChanges = (step) => Object.values(summary.hosts).flatMap((steps) => steps.filter((s) => s.step === step).flatMap((s) => s.changes)).join('\n');
       await until(lab, 'every instance running on node1-3', 300_000, () => allRunning(lab, THREE));
+    });
+
+    it('found the cluster stack installed (the lab\'s stack layer) and left the packages alone', () => {
+      for (const n of THREE) expect(coldPackages(n), n).to.deep.equal([]);
     });
 
     it('the cold deploy created glance-api stopped and started it once the identity endpoints were on the VIP: no restart', () => {
@@ -222,7 +229,8 @@ describe('active-active on four controllers, three of them at first [lab]', func
     });
 
     it("plans node4 without a disruptive change: Galera's node list changes in a file on every node, every clone gets a 4th instance, nothing restarts on node1-3", async () => {
-      // node4 is bare (no HAProxy yet): the dry run plans its haproxy.cfg as new, after the packages step.
+      // node4 runs no stack yet (its packages come installed, from the lab's stack layer, and stopped): the
+      // dry run plans its haproxy.cfg in place of Debian's default one.
       const { run, summary } = await oshaJson(['deploy', lab.inventory, '--dry-run']);
       expect(summary.failed, run.stdout + run.stderr).to.equal(0);
       expect(summary.hosts.node1!.find((s) => s.step === 'resources')!.changes.join('\n')).to.include('patch the CIB');

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { run, which, type RunOutput } from '../../src/lab/exec.ts';
 import { labExec, skipWithoutLab, sharedLab } from '../support/lab.ts';
 import { labKill, labPartition } from '../../src/lab/index.ts';
+import { STACK_PACKAGES, STACK_UNITS } from '../../src/lab/image-recipe.ts';
 import { onTeardown } from '../support/teardown.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -36,6 +37,19 @@ describe('osha lab CLI', function () {
     expect(names.map((r) => r.stdout.trim())).to.deep.equal(lab.nodes.map((n) => n.name));
     const failing = await labExec(lab, lab.nodes[0]!.name, 'exit 3');
     expect(failing.code).to.equal(3);
+  });
+
+  it("comes with the cluster stack from the image's stack layer: installed, not enabled, not running", async function () {
+    const lab = await sharedLab(this);
+    const node = lab.nodes[1]!.name;
+    const pkgs = await labExec(lab, node, `dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${STACK_PACKAGES.join(' ')}`);
+    expect(pkgs.stdout.trim().split('\n').map((l) => l.trim()).sort()).to.deep.equal(STACK_PACKAGES.map((p) => `${p} ii`).sort());
+    const enabled = await labExec(lab, node, `systemctl is-enabled ${STACK_UNITS.join(' ')}`);
+    expect(enabled.stdout.trim().split('\n')).to.deep.equal(STACK_UNITS.map(() => 'disabled'));
+    const active = await labExec(lab, node, `systemctl is-active ${STACK_UNITS.join(' ')}`);
+    expect(active.stdout.trim().split('\n')).to.deep.equal(STACK_UNITS.map(() => 'inactive'));
+    // Only the lab's own files over the layer: the install left no policy-rc.d behind.
+    expect((await labExec(lab, node, 'test -e /usr/sbin/policy-rc.d')).code).to.equal(1);
   });
 
   it('hands out a repaired lab after a test killed and partitioned nodes', async function () {

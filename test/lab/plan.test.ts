@@ -4,7 +4,9 @@ import { planLab, checkPlanOptions, MAX_NODES } from '../../src/lab/plan.ts';
 import { renderInventory } from '../../src/lab/inventory.ts';
 import { CONTROLLER_SERVICES, KEYSTONE_UWSGI_TUNING, LAB_ACTIVE_ACTIVE_MONITORS, SHARED_MYSQL } from '../../src/lab/openstack.ts';
 import { parseInventory } from '../../src/inventory/load.ts';
-import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS, PREINSTALLED } from '../../src/lab/image-recipe.ts';
+import { labRecipe, mirrorsFromSources, recipeHash, OFFLINE_DEBS, PREINSTALLED, STACK_PACKAGES } from '../../src/lab/image-recipe.ts';
+import { clusterPackages } from '../../src/steps/packages.ts';
+import type { OsFacts } from '../../src/facts/host.ts';
 import { preflight } from '../../src/lab/preflight.ts';
 
 describe('lab plan', () => {
@@ -115,6 +117,12 @@ describe('lab image recipe', () => {
   it('installs only downloaded packages, and never the cluster stack that osha deploy installs', () => {
     for (const p of PREINSTALLED) expect(OFFLINE_DEBS, p).to.include(p);
     for (const p of ['pacemaker', 'corosync', 'crmsh', 'pcs', 'resource-agents']) expect(PREINSTALLED).to.not.include(p);
+  });
+
+  it("has a stack layer of exactly what osha deploy's packages step installs on Debian, either topology, fencing with the lab's own agent", () => {
+    const debian: OsFacts = { id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)', family: 'debian', init: 'systemd', packageManager: 'apt', uid: 0, hostname: 'node1', epoch: 0 };
+    const both = new Set([...clusterPackages(debian, false, 'classic'), ...clusterPackages(debian, false, 'active-active')]);
+    expect([...STACK_PACKAGES].sort()).to.deep.equal([...both].sort());
   });
 
   it('reads the mirror from deb822 and one-line apt sources', () => {

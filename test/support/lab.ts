@@ -128,7 +128,8 @@ async function bringUp(nodes: number): Promise<LabInfo> {
     if (!r.ok) console.error(`shared lab teardown: ${r.error.message}`);
     else rmSync(dir, { recursive: true, force: true });
   });
-  const r = await labUp({ dir, nodes, subnet });
+  // Its users test agents and the lab itself, not the packages step: the stack comes installed.
+  const r = await labUp({ dir, nodes, subnet, stack: true });
   if (!r.ok) throw new Error(`shared lab did not come up: ${r.error.message}`);
   return labInfoOf(r.value);
 }
@@ -152,7 +153,7 @@ export function labInfoOf(info: Pick<ApiLabInfo, 'dir' | 'inventory' | 'privateK
  */
 export async function freshLab(
   ctx: Mocha.Context,
-  opts: { dir: string; nodes: number; subnet: number; shared?: string; openstack?: boolean; topology?: Topology; release?: Release },
+  opts: { dir: string; nodes: number; subnet: number; shared?: string; openstack?: boolean; topology?: Topology; release?: Release; stack?: boolean },
 ): Promise<LabInfo> {
   await skipWithoutLab(ctx);
   await labDown(opts.dir);

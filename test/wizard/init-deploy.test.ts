@@ -37,7 +37,7 @@ describe('[lab] osha init, then osha deploy of the inventory it wrote', function
   let tmux: Tmux | undefined;
 
   before(async function () {
-    lab = await freshLab(this, { dir: '/tmp/osha-test-wizard-deploy', nodes: 3, subnet: 56 });
+    lab = await freshLab(this, { dir: '/tmp/osha-test-wizard-deploy', nodes: 3, subnet: 56, stack: true });
     // The one service chosen below, MariaDB, comes installed with the lab image, as on a real controller.
     // The operator's machine: a HOME of its own, with an empty known_hosts to start from.
     home = mkdtempSync(join(tmpdir(), 'osha-init-deploy-home-'));
