@@ -170,6 +170,26 @@ export async function readProperties(c: HostConnection, wanted: { type: Property
   return ok(parseKeyValues(r.value.stdout));
 }
 
+/**
+ * Pure: the same values from a CIB's XML (cibadmin --query), so that a step with the CIB at hand
+ * runs no crm_attribute. Undefined when the text is no CIB, or when a property is set more than
+ * once in its section (sets with rules): crm_attribute decides those.
+ */
+export function propertiesFromCib(xml: string, wanted: { type: PropertySection; name: string }[]): Map<string, string> | undefined {
+  const doc = parseXmlStrict(xml);
+  if (!doc.ok || doc.value.documentElement?.nodeName !== 'cib') return undefined;
+  const configuration = child(doc.value.documentElement, 'configuration');
+  const values = new Map<string, string>();
+  for (const p of wanted) {
+    const pairs = children(child(configuration, p.type))
+      .flatMap((set) => children(set))
+      .filter((e) => e.nodeName === 'nvpair' && e.getAttribute('name') === p.name);
+    if (pairs.length > 1) return undefined;
+    values.set(`${p.type}/${p.name}`, pairs[0]?.getAttribute('value') ?? '');
+  }
+  return values;
+}
+
 /** The corosync authkey on a node (checksum, mode, owner; none when missing), and whether osha wrote its corosync.conf. */
 export interface AuthkeyFacts {
   sha256?: string;

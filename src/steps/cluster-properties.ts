@@ -1,8 +1,8 @@
 // Step 8: resource stickiness and dc-deadtime, changed one
 // attribute at a time so nothing else in the CIB is touched and an unchanged CIB keeps its epoch.
 import type { Action, Step } from '../runner/types.ts';
-import { hostHandle } from './common.ts';
-import { readProperties, type PropertySection } from '../facts/cluster.ts';
+import { hostHandle, liveCib } from './common.ts';
+import { propertiesFromCib, readProperties, type PropertySection } from '../facts/cluster.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok } from '../util/result.ts';
 import { dcDeadtime } from './cluster-start.ts';
@@ -36,7 +36,10 @@ export const clusterProperties: Step = {
     const h = await hostHandle(ctx, host);
     if (!h.ok) return new Map([[host, h]]);
     const wanted = desiredProperties(ctx.allHosts.length);
-    const read = await readProperties(h.value.c, wanted);
+    // From the CIB when the run has it (read once until something changes): no crm_attribute.
+    const cib = await liveCib(ctx, h.value);
+    const fromCib = cib.ok && cib.value ? propertiesFromCib(cib.value, wanted) : undefined;
+    const read = fromCib ? ok(fromCib) : await readProperties(h.value.c, wanted);
     if (!read.ok) return new Map([[host, read]]);
     const current = read.value;
     const actions: Action[] = wanted

@@ -3,9 +3,9 @@
 // names the nodes still missing.
 import type { Action, Step, StepContext } from '../runner/types.ts';
 import type { ClusterStatus } from '../facts/status.ts';
-import { planEachHost, type HostHandle } from './common.ts';
+import { liveStatus, planEachHost, type HostHandle } from './common.ts';
 import { stackFacts, waitForCluster } from './corosync-conf.ts';
-import { readClusterStatus, judgeFormed } from '../facts/cluster.ts';
+import { judgeFormed } from '../facts/cluster.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { sh } from '../ssh/quote.ts';
 import { dirname } from 'node:path';
@@ -81,7 +81,7 @@ function departedNodeActions(ctx: StepContext, h: HostHandle, status: ClusterSta
 function sharedStatus(ctx: StepContext, h: HostHandle): Promise<Result<ClusterStatus>> {
   let status = ctx.shared.get(SHARED_STATUS) as Promise<Result<ClusterStatus>> | undefined;
   if (!status) {
-    status = readClusterStatus(h.c);
+    status = liveStatus(ctx, h);
     ctx.shared.set(SHARED_STATUS, status);
   }
   return status;

@@ -2,7 +2,8 @@
 import type { Action, HostPlan, StepContext } from '../runner/types.ts';
 import type { HostConnection } from '../ssh/connection.ts';
 import { readOsFacts, readFileFact, type OsFacts, type FileFact } from '../facts/host.ts';
-import { readCib } from '../facts/cluster.ts';
+import { readCib, readClusterStatus } from '../facts/cluster.ts';
+import type { ClusterStatus } from '../facts/status.ts';
 import { renderFileDiff, maskSecrets } from '../render/diff.ts';
 import { backupPathFor } from '../openstack/backup.ts';
 import { sh } from '../ssh/quote.ts';
@@ -78,6 +79,14 @@ export function fileFact(ctx: StepContext, h: HostReader, path: string): Promise
  */
 export function liveCib(ctx: StepContext, h: HostReader): Promise<Result<string | undefined>> {
   return ctx.facts.getUntilChange(h.host, 'cib', () => readCib(h.c));
+}
+
+/**
+ * The cluster's status (crm_mon) as this host sees it, read once until the run applies an action:
+ * cluster-start and the resources step of a run that changes nothing share one crm_mon.
+ */
+export function liveStatus(ctx: StepContext, h: HostReader): Promise<Result<ClusterStatus>> {
+  return ctx.facts.getUntilChange(h.host, 'crm_mon', () => readClusterStatus(h.c));
 }
 
 export interface WriteFileOptions {

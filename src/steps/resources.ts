@@ -1,7 +1,7 @@
 // Steps for the Pacemaker resource set: the secret files the resources read, then the resource
 // set itself, applied with Pacemaker's own XML tools as a compare-and-swap patch (src/cluster).
 import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
-import { commandAction, eachHost, hostHandle, planEachHost, fileFact, liveCib, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
+import { commandAction, eachHost, hostHandle, planEachHost, fileFact, liveCib, liveStatus, runNote, writeFileActions, waitFor, type HostHandle } from './common.ts';
 import { FENCE_ID_PREFIX, GALERA_ID, HEARTBEAT_GALERA_AGENT, buildResourceModel, primitiveId, serviceResourceId } from '../cluster/build.ts';
 import { changedConfigs, configServiceOf, managesCatalog, tokenValidators } from './openstack.ts';
 import { applyModel, type CibTools } from '../cluster/apply.ts';
@@ -219,7 +219,7 @@ export const resources: Step = {
     const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000), ctx.signal);
     // The status is read with the CIB, in parallel: a no-op re-run needs both. The CIB is the one
     // preflight read when nothing was applied since (liveCib).
-    const [read, status] = await Promise.all([liveCib(ctx, h), readClusterStatus(h.c)]);
+    const [read, status] = await Promise.all([liveCib(ctx, h), liveStatus(ctx, h)]);
     const live = read.ok ? read.value : undefined;
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
     const adopted = adoptionFrom(ctx.inv, live);
