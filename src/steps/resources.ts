@@ -217,8 +217,8 @@ export const resources: Step = {
     if (!hh.ok) return single(hh);
     const h = hh.value;
     const tools = cibTools(h, Math.round(ctx.options.settleTimeoutMs / 1000), ctx.signal);
-    // The status is read with the CIB, in parallel: a no-op re-run needs both. The CIB is the one
-    // preflight read when nothing was applied since (liveCib).
+    // The status is read with the CIB, in parallel: a no-op re-run needs both. When nothing was
+    // applied since, the CIB is the one preflight read (liveCib) and the status cluster-start's (liveStatus).
     const [read, status] = await Promise.all([liveCib(ctx, h), liveStatus(ctx, h)]);
     const live = read.ok ? read.value : undefined;
     // Hand-made resources doing osha's jobs, as the inventory decided (preflight refused the rest).
