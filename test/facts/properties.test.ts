@@ -1,33 +1,20 @@
 // Cluster properties read from a CIB that the run already holds (cibadmin --query), in place of
-// one crm_attribute per property: the configuration of a deployed Debian 12 lab cluster.
+// one crm_attribute per property.
 import { expect } from 'chai';
 import { propertiesFromCib } from '../../src/facts/cluster.ts';
 import { desiredProperties } from '../../src/steps/cluster-properties.ts';
+import { liveCib } from '../cluster/fixtures.ts';
 
-const CIB = `<cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="12" num_updates="9" admin_epoch="0" have-quorum="1" dc-uuid="2">
-  <configuration>
-    <crm_config>
-      <cluster_property_set id="cib-bootstrap-options">
-        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/>
-        <nvpair id="cib-bootstrap-options-have-watchdog" name="have-watchdog" value="false"/>
-        <nvpair id="cib-bootstrap-options-cluster-name" name="cluster-name" value="osha-lab"/>
-        <nvpair id="osha-option-stonith-enabled" name="stonith-enabled" value="true"/>
-      </cluster_property_set>
-    </crm_config>
-    <nodes>
-      <node id="1" uname="node1"/>
-    </nodes>
-    <resources/>
-    <constraints/>
-    <rsc_defaults>
+/** The test's live CIB (test/cluster/fixtures.ts) with dc-deadtime set and resource defaults, as a deployed lab has them. */
+const CIB = liveCib({ props: '        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/>' }).replace(
+  '  </configuration>',
+  `    <rsc_defaults>
       <meta_attributes id="rsc_defaults-options">
         <nvpair id="rsc_defaults-options-resource-stickiness" name="resource-stickiness" value="100"/>
       </meta_attributes>
     </rsc_defaults>
-  </configuration>
-  <status/>
-</cib>
-`;
+  </configuration>`,
+);
 
 describe('cluster properties from the CIB', () => {
   const wanted = desiredProperties(3);
