@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Launcher. osha runs the JavaScript that `npm run build` compiles into dist/ (scripts/setup.sh
+// Launcher. osha runs the JavaScript that `npm run build` bundles into dist/bundle/ (scripts/setup.sh
 // builds it): that starts in about a tenth of a second, where compiling src/ through tsx at every
 // start costs most of a second. When dist/ is missing or older than a file under src/ (someone
 // edited the source and did not rebuild), running it would run old code, so the launcher runs the
@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const stamp = `${root}dist/.built`; // touched by `npm run build` once tsc has succeeded
+const stamp = `${root}dist/.built`; // touched by `npm run build` once tsc and the bundle have succeeded
 
 /** The newest modification time under dir: one stat per file, a few ms for src/. */
 function newest(dir) {
@@ -34,8 +34,8 @@ function distIsCurrent() {
 const trace = (entry) => process.env.OSHA_LAUNCH_TRACE === '1' && console.error(`osha launch: ${entry}`);
 
 if (distIsCurrent()) {
-  trace('dist/cli/main.js');
-  await import('../dist/cli/main.js');
+  trace('dist/bundle/osha.js');
+  await import('../dist/bundle/osha.js');
 } else {
   trace('src/cli/main.ts (tsx)');
   let tsx;

@@ -26,9 +26,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-# dist/, the compiled CLI that bin/osha.js runs, only when a file under src/ or a tsconfig is newer
+# dist/, the compiled CLI that bin/osha.js runs, only when a file under src/, a tsconfig or the bundle script is newer
 # than the stamp `npm run build` leaves.
-if [ ! -f dist/.built ] || [ -n "$(find src tsconfig.json tsconfig.build.json -newer dist/.built -print -quit)" ]; then
+if [ ! -f dist/.built ] || [ -n "$(find src tsconfig.json tsconfig.build.json scripts/bundle.mjs -newer dist/.built -print -quit)" ]; then
   echo "setup: building dist/ (npm run build)"
   npm run build --silent
 fi

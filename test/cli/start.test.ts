@@ -1,10 +1,10 @@
-// How bin/osha.js starts osha: the compiled dist/ when it is current, else src/ through tsx with
-// one line saying so, and a clear error when neither can run. Each case works on a copy of the
+// How bin/osha.js starts osha: the bundle in dist/bundle/ when dist/ is current, else src/ through
+// tsx with one line saying so, and a clear error when neither can run. Each case works on a copy of the
 // launcher, src/ and a fresh `npm run build` in a temporary folder, so the repository's own
 // files and their times are never touched.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TSX_NOTE } from '../support/osha.ts';
@@ -35,7 +35,7 @@ describe('osha start: bin/osha.js picks dist/ or src/', function () {
   before(function () {
     dir = mkdtempSync(join(tmpdir(), 'osha-start-'));
     for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(join(ROOT, f), join(dir, f));
-    for (const d of ['bin', 'src']) cpSync(join(ROOT, d), join(dir, d), { recursive: true });
+    for (const d of ['bin', 'src', 'scripts']) cpSync(join(ROOT, d), join(dir, d), { recursive: true });
     // Read only: the files osha reads at run time, and the installed packages.
     for (const d of ['playbooks', 'vagrant', 'node_modules']) symlinkSync(join(ROOT, d), join(dir, d));
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: dir, encoding: 'utf8', timeout: 110_000 });
@@ -46,11 +46,27 @@ describe('osha start: bin/osha.js picks dist/ or src/', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs the compiled dist/cli/main.js when dist/ is current, without a note', function () {
+  it('runs the bundle dist/bundle/osha.js when dist/ is current, without a note', function () {
     const r = launch(dir, ['--version']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal('0.1.0');
-    expect(r.stderr.trim()).to.equal('osha launch: dist/cli/main.js');
+    expect(r.stderr.trim()).to.equal('osha launch: dist/bundle/osha.js');
+  });
+
+  it('the bundle finds the repository files its modules read (paths from import.meta.url)', function () {
+    // Every path the bundle computes from its own location, read off its text: each must resolve
+    // from dist/bundle/ as it does from src/<folder>/.
+    const bundleDir = join(dir, 'dist/bundle');
+    const text = readdirSync(bundleDir).map((f) => readFileSync(join(bundleDir, f), 'utf8')).join('\n');
+    const relative = [...text.matchAll(/new URL\([`"]([^`"$]+)[^`"]*[`"], import\.meta\.url\)/g)].map((m) => m[1]!);
+    const joined = [...text.matchAll(/dirname\(fileURLToPath\(import\.meta\.url\)\), "([^"]+)"\)/g)].map((m) => m[1]!);
+    const paths = [...relative, ...joined].map((p) => resolve(bundleDir, p).replace(dir, '')).sort();
+    expect(paths).to.deep.equal(['/bin/osha.js', '/playbooks', '/playbooks', '/playbooks/agents', '/src/lab/files/fence_nspawn', '/vagrant']);
+    expect(paths.filter((p) => !existsSync(join(dir, p)))).to.deep.equal([]);
+    // And one that runs: the playbooks listed in `osha run --help` come from playbooks/.
+    const r = launch(dir, ['run', '--help']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/playbook: agents, cluster, deploy, openstack,\s+resources/);
   });
 
   it('compiled modules find the repository files they read (paths from import.meta.url)', function () {
