@@ -185,7 +185,7 @@ export const keystoneEndpoints: Step = {
     if (!h.ok) return single(h);
     const host = h.value.host;
     const auth = keystoneAuth(ctx.inv, OS_PASSWORD_FILE);
-    const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, { action: 'list' }), timeoutMs: 120_000 });
+    const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, { action: 'list', saveToken: !ctx.options.dryRun }), timeoutMs: 120_000 });
     if (!list.ok) return new Map([[host, list]]);
     if (list.value.code !== 0) {
       const why = lastLines(list.value.stderr) || `exit ${list.value.code}`;
