@@ -36,13 +36,13 @@ function write(path: string, content: string, modeFrom: string, why: string): Fi
 
 /**
  * The steps that change `file` from `current` to `next`: first a backup of `current` unless
- * osha already holds one (`existingBackup` is its content, undefined when there is none), then
- * the new content. No change, no steps: a re-run writes nothing.
+ * osha already holds one (`hasBackup`: FILE.osha-orig exists; its content does not matter, it is
+ * never overwritten), then the new content. No change, no steps: a re-run writes nothing.
  */
-export function planFileWrite(file: string, current: string, next: string, existingBackup: string | undefined): FileStep[] {
+export function planFileWrite(file: string, current: string, next: string, hasBackup: boolean): FileStep[] {
   if (current === next) return [];
   const steps: FileStep[] = [];
-  if (existingBackup === undefined) {
+  if (!hasBackup) {
     steps.push(write(backupPathFor(file), current, file, `keep the original of ${file} for osha rollback`));
   }
   steps.push(write(file, next, file, `point ${file} at the VIP`));

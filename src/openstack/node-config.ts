@@ -14,10 +14,10 @@ import {
   type RewriteOptions,
 } from './rewrites.ts';
 
-/** One config file as read on a node: its text (see decodeConfig) and osha's backup of it, if any. */
+/** One config file as read on a node: its text (see decodeConfig), and whether osha's backup of it exists. */
 export interface ConfigFileFact {
   content: string;
-  backup: string | undefined;
+  hasBackup: boolean;
 }
 
 /** Path → fact, for the files of the service that exist on the node (absent paths: not installed). */
@@ -52,7 +52,7 @@ export function controllerAliases(hostsText: string, inv: Pick<Inventory, 'nodes
   return out;
 }
 
-/** The paths the deploy step reads on a node for `service`: each config file and its backup. */
+/** The paths the deploy step looks at on a node for `service`: each config file, and its backup (whether it exists). */
 export function pathsToRead(service: OpenStackService): { file: string; backup: string }[] {
   return SERVICE_CONFIG_FILES[service].map((file) => ({ file, backup: backupPathFor(file) }));
 }
@@ -64,7 +64,7 @@ export function planNodeConfig(inv: Inventory, service: OpenStackService, facts:
   if (!plan.ok) return plan;
   const changes = applyRewrites(plan.value, contents);
   if (!changes.ok) return changes;
-  const steps = changes.value.flatMap((c) => planFileWrite(c.file, c.before, c.after, facts[c.file]?.backup));
+  const steps = changes.value.flatMap((c) => planFileWrite(c.file, c.before, c.after, facts[c.file]?.hasBackup ?? false));
   return ok({
     service,
     entries: plan.value.entries,

@@ -4,7 +4,7 @@ import type { Action, HostPlan, Step, StepContext } from '../runner/types.ts';
 import { configFamilyOf, configFileEntry, type ServiceName } from '../services/registry.ts';
 import { hostHandle, planEachHost, runNote, type HostHandle } from './common.ts';
 import { decodeConfig, type FileStep } from '../openstack/backup.ts';
-import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts } from '../openstack/node-config.ts';
+import { controllerAliases, pathsToRead, planNodeConfig, type ConfigFacts, type ConfigFileFact } from '../openstack/node-config.ts';
 import { SERVICE_CONFIG_FILES, settingsToMove, type OpenStackService, type RewriteOptions } from '../openstack/rewrites.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { CATALOG, desiredEndpoints, parseCatalog, planEndpoints, regionMismatches, type EndpointOp } from '../openstack/endpoints.ts';
@@ -60,16 +60,26 @@ export async function applyFileSteps(h: HostHandle, steps: readonly FileStep[]):
  * Builds a service's config facts from files already read (absent files are skipped): each
  * config with its osha backup, decoded as the service reads it.
  */
-function configFacts(h: HostHandle, service: OpenStackService, files: Map<string, Buffer | undefined>): Result<ConfigFacts> {
-  const facts: Record<string, { content: string; backup: string | undefined }> = {};
+function configFacts(h: HostHandle, service: OpenStackService, files: Map<string, Buffer | undefined>, backups: ReadonlySet<string>): Result<ConfigFacts> {
+  const facts: Record<string, ConfigFileFact> = {};
   for (const p of pathsToRead(service)) {
     const file = files.get(p.file);
     if (file === undefined) continue;
     const text = decodeConfig(p.file, file);
     if (!text.ok) return err({ ...text.error, host: h.host });
-    facts[p.file] = { content: text.value, backup: files.get(p.backup)?.toString('utf8') };
+    facts[p.file] = { content: text.value, hasBackup: backups.has(p.backup) };
   }
   return ok(facts);
+}
+
+const BACKUP_LINE = 'backup ';
+
+/**
+ * Prints `backup PATH` for each of these backups that exists. Planning needs no more: a backup is
+ * never overwritten, so its content would be read (as large as the config) for nothing.
+ */
+function existingBackupsScript(paths: readonly string[]): string {
+  return sh`for b in ${[...paths]}; do if [ -f "$b" ]; then echo ${BACKUP_LINE}"$b"; fi; done`;
 }
 
 /** The directories a family's daemons also read (the registry's alsoRead), each with the file it follows. */
@@ -117,14 +127,17 @@ export const openstackConfig: Step = {
       // The install guide names the controller by a host name (`controller` in /etc/hosts):
       // a name this node resolves to a cluster node's address means the controller too.
       let localHosts: string[] = [];
-      // Every file this step looks at, in one round trip: /etc/hosts, each config and its backup,
-      // and the names of the *.conf files in the directories the services also read.
-      const paths = services.flatMap((svc) => pathsToRead(svc).flatMap((p) => [p.file, p.backup]));
+      // Every file this step looks at, in one round trip: /etc/hosts and each config, which of their
+      // backups exist, and the names of the *.conf files in the directories the services also read.
+      const configs = services.flatMap((svc) => pathsToRead(svc));
       const dirs = services.flatMap((svc) => alsoReadDirs(svc));
-      const read = services.length > 0 ? await readFilesAnd(h.c, ['/etc/hosts', ...paths], listConfScript(dirs)) : ok({ files: new Map<string, Buffer | undefined>(), output: '' });
+      const script = [existingBackupsScript(configs.map((p) => p.backup)), listConfScript(dirs)].filter((s) => s !== '').join('\n');
+      const read = services.length > 0 ? await readFilesAnd(h.c, ['/etc/hosts', ...configs.map((p) => p.file)], script) : ok({ files: new Map<string, Buffer | undefined>(), output: '' });
       if (!read.ok) return read;
       const files = read.value.files;
-      const dirFiles = read.value.output.split('\n').filter((l) => l.startsWith('/'));
+      const lines = read.value.output.split('\n');
+      const dirFiles = lines.filter((l) => l.startsWith('/'));
+      const backups = new Set(lines.filter((l) => l.startsWith(BACKUP_LINE)).map((l) => l.slice(BACKUP_LINE.length)));
       if (services.length > 0) {
         const aliases = controllerAliases(files.get('/etc/hosts')?.toString('utf8') ?? '', ctx.inv);
         localHosts = [...aliases.keys()];
@@ -134,7 +147,7 @@ export const openstackConfig: Step = {
         }
       }
       for (const service of services) {
-        const facts = configFacts(h, service, files);
+        const facts = configFacts(h, service, files, backups);
         if (!facts.ok) return facts;
         if (Object.keys(facts.value).length === 0) {
           ctx.note(h.host, `${service}: no config file on this node (not installed here), nothing to rewrite`);

@@ -11,7 +11,7 @@ describe('config backups', () => {
   });
 
   it('writes the backup before the first change, keeping the file\'s mode', () => {
-    const steps = planFileWrite(F, 'old\n', 'new\n', undefined);
+    const steps = planFileWrite(F, 'old\n', 'new\n', false);
     expect(steps.map((s) => [s.kind, s.path])).to.deep.equal([
       ['write', backupPathFor(F)],
       ['write', F],
@@ -20,8 +20,8 @@ describe('config backups', () => {
   });
 
   it('never overwrites an existing backup, and writes nothing when nothing changes', () => {
-    expect(planFileWrite(F, 'mid\n', 'new\n', 'old\n').map((s) => s.path)).to.deep.equal([F]);
-    expect(planFileWrite(F, 'same\n', 'same\n', undefined)).to.deep.equal([]);
+    expect(planFileWrite(F, 'mid\n', 'new\n', true).map((s) => s.path)).to.deep.equal([F]);
+    expect(planFileWrite(F, 'same\n', 'same\n', false)).to.deep.equal([]);
   });
 
   it('rollback restores the backup and then removes it', () => {
@@ -59,7 +59,7 @@ describe('config backups', () => {
 
 describe('file steps in JSON', () => {
   it('leave the file content (and so its passwords) out', () => {
-    const steps = planFileWrite(F, 'connection = mysql://g:Secret1@h/g\n', 'connection = mysql://g:Secret1@v/g\n', undefined);
+    const steps = planFileWrite(F, 'connection = mysql://g:Secret1@h/g\n', 'connection = mysql://g:Secret1@v/g\n', false);
     const json = JSON.stringify(steps);
     expect(json).not.to.contain('Secret1');
     expect(JSON.parse(json)[1]).to.deep.equal({ kind: 'write', path: F, modeFrom: F, why: `point ${F} at the VIP`, bytes: 35 });

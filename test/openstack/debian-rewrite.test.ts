@@ -233,12 +233,12 @@ function describeRelease(release: DebianRelease): void {
         it('keeps a backup of the first original and rollback restores it byte for byte', () => {
           const disk = new Map([[file, installed]]);
           const once = rewrite(file, c.service, installed).after;
-          applyStepsInMemory(disk, planFileWrite(file, disk.get(file)!, once, disk.get(backupPathFor(file))));
+          applyStepsInMemory(disk, planFileWrite(file, disk.get(file)!, once, disk.has(backupPathFor(file))));
           expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
           // A re-run writes nothing; a later change keeps the first backup.
-          expect(planFileWrite(file, once, rewrite(file, c.service, once).after, disk.get(backupPathFor(file)))).to.deep.equal([]);
+          expect(planFileWrite(file, once, rewrite(file, c.service, once).after, disk.has(backupPathFor(file)))).to.deep.equal([]);
           const later = once + '# edited later\n';
-          applyStepsInMemory(disk, planFileWrite(file, once, later, disk.get(backupPathFor(file))));
+          applyStepsInMemory(disk, planFileWrite(file, once, later, disk.has(backupPathFor(file))));
           expect(disk.get(backupPathFor(file)) === installed).to.equal(true);
           const restore = planRestore(file, disk.get(file), disk.get(backupPathFor(file)));
           if (!restore.ok) throw new Error(restore.error.message);

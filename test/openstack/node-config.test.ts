@@ -10,10 +10,10 @@ const NOVA = '/etc/nova/nova.conf';
 
 /** Reads the facts of a simulated node's disk the way the deploy step reads them over SSH. */
 function factsOf(disk: Map<string, string>): ConfigFacts {
-  const facts: Record<string, { content: string; backup: string | undefined }> = {};
+  const facts: Record<string, { content: string; hasBackup: boolean }> = {};
   for (const { file, backup } of pathsToRead('nova')) {
     const content = disk.get(file);
-    if (content !== undefined) facts[file] = { content, backup: disk.get(backup) };
+    if (content !== undefined) facts[file] = { content, hasBackup: disk.has(backup) };
   }
   return facts;
 }
