@@ -19,9 +19,20 @@ const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 /** Databases every MariaDB has: a data directory holding only these has no user data. */
 const SYSTEM_SCHEMAS = ['mysql', 'performance_schema', 'sys'];
 
-/** True when a CIB on this node (the live one, else its file) holds a primitive with this id. */
+/**
+ * True when a CIB on this node (the live one, else its file) holds a primitive with this id. The
+ * live CIB answers an XPath query itself (exit 0 only when it matches), with no grep after it.
+ */
 const cibHas = (id: string): string =>
-  sh`if systemctl is-active -q pacemaker; then cibadmin --query --local --scope resources 2>/dev/null; elif [ -r /var/lib/pacemaker/cib/cib.xml ]; then cat /var/lib/pacemaker/cib/cib.xml; fi | grep -q ${`<primitive [^>]*id="${id}"`} && echo cib=1; `;
+  sh`if systemctl is-active -q pacemaker; then cibadmin --query --local --xpath ${`//primitive[@id='${id}']`} >/dev/null 2>&1 && echo cib=1; ` +
+  sh`elif [ -r /var/lib/pacemaker/cib/cib.xml ]; then grep -q ${`<primitive [^>]*id="${id}"`} /var/lib/pacemaker/cib/cib.xml && echo cib=1; fi; `;
+
+/**
+ * Prints KEY=NAME for each directory (or file, with `-f`) matching a glob, NAME being its last
+ * path component: the shell's own parameter expansion, not a basename process per match.
+ */
+const namesOf = (key: string, test: '-d' | '-f', glob: string): string =>
+  `for p in ${glob}; do [ ${test} "$p" ] && p=\${p%/} && echo "${key}=\${p##*/}"; done; `;
 
 /** A node's grastate.dat: uuid, seqno and safe_to_bootstrap (Galera writes it on a clean stop). */
 export interface GraState {
@@ -78,8 +89,9 @@ export function parseGaleraFacts(out: string): GaleraFacts {
 export async function readGaleraFacts(c: HostConnection, primitive: string, owed: string): Promise<Result<GaleraFacts>> {
   const d = MYSQL_DATADIR;
   const r = await c.run(
-    sh`if [ -d ${d} ]; then echo datadir=1; for p in ${d}/*/; do [ -d "$p" ] && echo "db=$(basename "$p")"; done; fi; ` +
-      sh`for p in ${BACKUP_DIR}/${MYSQL_BACKUP_PREFIX}*; do [ -d "$p" ] && echo "backup=$(basename "$p")"; done; ` +
+    sh`if [ -d ${d} ]; then echo datadir=1; fi; ` +
+      namesOf('db', '-d', `${d}/*/`) +
+      namesOf('backup', '-d', `${BACKUP_DIR}/${MYSQL_BACKUP_PREFIX}*`) +
       sh`[ -e ${owed} ] && echo owed=1; ` +
       `{ pgrep -x mariadbd || pgrep -x mysqld; } >/dev/null && echo running=1; ` +
       cibHas(primitive) +
@@ -117,7 +129,7 @@ export function parseRabbitFacts(out: string): RabbitFacts {
     mnesia: kv.get('mnesia') === '1',
     backups: values('backup'),
     exports: values('export'),
-    exportSha: kv.get('export_sha') || undefined,
+    exportSha: kv.get('export_sha')?.trim().split(/\s+/)[0] || undefined,
     liveSha: kv.get('live_sha') || undefined,
   };
 }
@@ -132,10 +144,12 @@ export async function readRabbitFacts(c: HostConnection, node: string, primitive
   const file = exportFileOf(node);
   const r = await c.run(
     `systemctl is-active -q rabbitmq-server && echo systemd=1; pgrep -u rabbitmq -x beam.smp >/dev/null && echo running=1; ` +
-      sh`[ -n "$(ls -A ${RABBITMQ_MNESIA} 2>/dev/null)" ] && echo mnesia=1; ` +
-      sh`for p in ${BACKUP_DIR}/${MNESIA_BACKUP_PREFIX}*; do [ -d "$p" ] && echo "backup=$(basename "$p")"; done; ` +
-      sh`for p in ${RABBITMQ_EXPORT_DIR}/definitions-*; do [ -f "$p" ] && echo "export=$(basename "$p")"; done; ` +
-      sh`[ -f ${file} ] && echo "export_sha=$(sha256sum < ${file} | cut -d' ' -f1)"; ` +
+      // Not empty: any entry, hidden ones too (the globs that match nothing stay as they are).
+      `for p in ${RABBITMQ_MNESIA}/* ${RABBITMQ_MNESIA}/.[!.]* ${RABBITMQ_MNESIA}/..?*; do [ -e "$p" ] && echo mnesia=1 && break; done; ` +
+      namesOf('backup', '-d', `${BACKUP_DIR}/${MNESIA_BACKUP_PREFIX}*`) +
+      namesOf('export', '-f', `${RABBITMQ_EXPORT_DIR}/definitions-*`) +
+      // sha256sum prints "HASH  -": its first word is the value.
+      sh`[ -f ${file} ] && printf export_sha= && sha256sum < ${file}; ` +
       sh`if systemctl is-active -q rabbitmq-server && [ -f ${file} ]; then echo "live_sha=$(rabbitmqctl export_definitions - --quiet </dev/null 2>/dev/null | sha256sum | cut -d' ' -f1)"; fi; ` +
       cibHas(primitive) +
       'true',

@@ -55,32 +55,75 @@ export function parseIsoDuration(text: string): number | undefined {
   return Math.round(((h! * 60 + min!) * 60 + sec!) * 1000);
 }
 
-/** The shell half of the read: key=value lines, one `dir=` line per existing directory. */
+const PROCESSES_MARK = '--- processes ---';
+const WSREP_MARK = '--- wsrep ---';
+const END_MARK = '--- end ---';
+
+/**
+ * The shell half of the read: key=value lines (one `dir=` line per existing directory), then the
+ * node's processes (ps) and what MariaDB says of its Galera, each between marks. The output is
+ * sorted out here rather than by cut, awk, sed or one pgrep per daemon on the node: each process
+ * costs milliseconds there, and this read runs on every node at every deploy.
+ */
 export function topologyScript(dirs: readonly string[], sysctlKeys: readonly string[]): string {
   return [
     sh`c=${ERLANG_COOKIE}`,
-    `if [ -f "$c" ]; then echo "cookie_sha256=$(sha256sum < "$c" | cut -d' ' -f1)"; echo "cookie_mode=$(stat -c %a "$c")"; echo "cookie_owner=$(stat -c %U:%G "$c")"; fi`,
+    // sha256sum prints "HASH  -": the hash is its first word.
+    `if [ -f "$c" ]; then printf cookie_sha256=; sha256sum < "$c"; stat --printf 'cookie_mode=%a\ncookie_owner=%U:%G\n' -- "$c"; fi`,
     'getent passwd rabbitmq >/dev/null 2>&1 && echo rabbitmq_user=1',
-    'pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1 && echo rabbitmq_running=1',
     'systemctl is-active --quiet rabbitmq-server.service 2>/dev/null && echo rabbitmq_unit_active=1',
-    'pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1 && echo mariadb_running=1',
-    // One MariaDB client for all of Galera's state (a client start is most of its cost).
-    `w=$(mysql -NBe "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'; SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_provider_options', 'wsrep_provider_evs_suspect_timeout')" 2>/dev/null)`,
-    `printf '%s\\n' "$w" | awk -F'\\t' '$1 == "wsrep_cluster_status" && $2 == "Primary" {print "galera_primary=1"}'`,
-    // A running Galera's own failure detection (none without wsrep: the variable is then empty).
-    `printf '%s\\n' "$w" | grep '^wsrep_provider_options' | tr ';' '\\n' | sed -n 's/^ *evs\\.\\(suspect_timeout\\|keepalive_period\\) = /evs_\\1=/p'`,
-    `printf '%s\\n' "$w" | grep -q '^wsrep_provider_evs_suspect_timeout' && echo evs_variables=1`,
-    'pgrep -x haproxy >/dev/null 2>&1 && echo haproxy_running=1',
-    sh`for k in ${[...sysctlKeys]}; do f=/proc/sys/$(echo "$k" | tr . /); echo "sysctl:$k=$(cat "$f" 2>/dev/null)"; [ -w "$f" ] && echo "writable:$k=1"; done`,
+    // Read with the shell's own read, no cat: /proc/sys/KEY with dots as slashes.
+    ...sysctlKeys.map((k) => sh`v=; { read -r v < ${`/proc/sys/${k.replaceAll('.', '/')}`}; } 2>/dev/null; echo ${`sysctl:${k}=`}"$v"; [ -w ${`/proc/sys/${k.replaceAll('.', '/')}`} ] && echo ${`writable:${k}=1`}`),
     sh`for d in ${[...dirs]}; do [ -d "$d" ] && echo "dir=$d"; done`,
+    `echo '${PROCESSES_MARK}'; ps -e -o user:32=,comm= 2>/dev/null`,
+    // One MariaDB client for all of Galera's state (a client start is most of its cost); nothing
+    // without a running server or without wsrep.
+    `echo '${WSREP_MARK}'; mysql -NBe "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'; SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_provider_options', 'wsrep_provider_evs_suspect_timeout')" 2>/dev/null`,
+    `echo '${END_MARK}'`,
     'true',
   ].join('\n');
+}
+
+/** Pure: the lines between `mark` and the next mark (none when the mark is missing). */
+function section(lines: readonly string[], mark: string): string[] {
+  const start = lines.indexOf(mark);
+  if (start < 0) return [];
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('--- ') && l.endsWith(' ---'));
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+/**
+ * Pure: the key=value lines the processes and MariaDB's answer stand for. `pgrep -x` matched a
+ * process by its name (comm), as ps prints it; beam.smp counts only as the rabbitmq user's.
+ */
+function derivedFacts(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  const processes = section(lines, PROCESSES_MARK).map((l) => l.trim().split(/\s+/));
+  const runs = (name: string, user?: string) => processes.some(([u, comm]) => comm === name && (user === undefined || u === user));
+  if (runs('beam.smp', 'rabbitmq')) out.push('rabbitmq_running=1');
+  if (runs('mariadbd') || runs('mysqld')) out.push('mariadb_running=1');
+  if (runs('haproxy')) out.push('haproxy_running=1');
+  for (const row of section(lines, WSREP_MARK)) {
+    const [name, value = ''] = row.split('\t');
+    if (name === 'wsrep_cluster_status' && value === 'Primary') out.push('galera_primary=1');
+    if (name === 'wsrep_provider_evs_suspect_timeout') out.push('evs_variables=1');
+    // A running Galera's own failure detection, among its provider options ("a = b; c = d").
+    if (name === 'wsrep_provider_options') {
+      for (const option of value.split(';')) {
+        const m = /^\s*evs\.(suspect_timeout|keepalive_period)\s*=\s*(\S*)\s*$/.exec(option);
+        if (m) out.push(`evs_${m[1]}=${m[2]}`);
+      }
+    }
+  }
+  return out;
 }
 
 export function parseTopologyOutput(files: Map<string, Buffer | undefined>, output: string): TopologyFacts {
   const kv = new Map<string, string>();
   const dirs = new Set<string>();
-  for (const line of output.split('\n')) {
+  const all = output.split('\n');
+  const firstMark = all.findIndex((l) => l === PROCESSES_MARK || l === WSREP_MARK);
+  for (const line of [...(firstMark < 0 ? all : all.slice(0, firstMark)), ...derivedFacts(all)]) {
     const i = line.indexOf('=');
     if (i <= 0) continue;
     const [key, value] = [line.slice(0, i), line.slice(i + 1)];
@@ -94,7 +137,7 @@ export function parseTopologyOutput(files: Map<string, Buffer | undefined>, outp
       sysctl.set(name, { value: value.trim(), writable: kv.get(`writable:${name}`) === '1' });
     }
   }
-  const sha256 = kv.get('cookie_sha256');
+  const sha256 = kv.get('cookie_sha256')?.trim().split(/\s+/)[0];
   const suspectMs = parseIsoDuration(kv.get('evs_suspect_timeout') ?? '');
   const keepaliveMs = parseIsoDuration(kv.get('evs_keepalive_period') ?? '');
   return {

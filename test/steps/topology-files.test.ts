@@ -34,6 +34,38 @@ describe('topology-files step', () => {
       expect(parseTopologyOutput(new Map(), 'mariadb_running=1\ngalera_primary=1\n').galeraPrimary).to.equal(true);
       expect(parseTopologyOutput(new Map(), 'mariadb_running=1\n').galeraPrimary).to.equal(false);
     });
+
+    it("sorts out the node's process list and MariaDB's answer (as an active-active node printed them)", () => {
+      const output = [
+        `cookie_sha256=${A}  -`,
+        'cookie_mode=400',
+        'cookie_owner=rabbitmq:rabbitmq',
+        'rabbitmq_user=1',
+        'sysctl:net.ipv4.ip_nonlocal_bind=0',
+        'dir=/etc/osha',
+        '--- processes ---',
+        'root                             pacemakerd',
+        'haproxy                          haproxy',
+        'rabbitmq                         beam.smp',
+        'mysql                            mariadbd',
+        '--- wsrep ---',
+        'wsrep_cluster_status\tPrimary',
+        'wsrep_provider_options\tbase_dir = /var/lib/mysql/; evs.auto_evict = 0; evs.keepalive_period = PT1S; evs.suspect_timeout = PT5S; evs.user_send_window = 2',
+        '--- end ---',
+      ].join('\n');
+      const f = parseTopologyOutput(new Map(), output);
+      expect(f.cookie).to.deep.equal({ sha256: A, mode: '400', owner: 'rabbitmq:rabbitmq' });
+      expect([f.rabbitmqUser, f.rabbitmqRunning, f.rabbitmqUnitActive, f.mariadbRunning, f.haproxyRunning, f.galeraPrimary]).to.deep.equal([true, true, false, true, true, true]);
+      expect(f.galeraEviction).to.deep.equal({ suspectMs: 5000, keepaliveMs: 1000, variables: false });
+      expect([...f.dirs]).to.deep.equal(['/etc/osha']);
+      expect(f.sysctl.get('net.ipv4.ip_nonlocal_bind')).to.deep.equal({ value: '0', writable: false });
+      // beam.smp counts as RabbitMQ only as the rabbitmq user's; no Galera answer, no Galera facts.
+      const other = parseTopologyOutput(new Map(), '--- processes ---\nroot beam.smp\nroot mysqld\n--- wsrep ---\n--- end ---\n');
+      expect([other.rabbitmqRunning, other.mariadbRunning, other.galeraPrimary, other.galeraEviction]).to.deep.equal([false, true, false, undefined]);
+      // MariaDB 11 (Debian 13): one variable per provider option.
+      const eleven = parseTopologyOutput(new Map(), '--- wsrep ---\nwsrep_cluster_status\tNon-primary\nwsrep_provider_options\tevs.keepalive_period = PT0.5S; evs.suspect_timeout = PT2S\nwsrep_provider_evs_suspect_timeout\t2\n--- end ---\n');
+      expect([eleven.galeraPrimary, eleven.galeraEviction]).to.deep.equal([false, { suspectMs: 2000, keepaliveMs: 500, variables: true }]);
+    });
   });
 
   describe('the Erlang cookie', () => {
