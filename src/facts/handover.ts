@@ -143,14 +143,14 @@ export const exportFileOf = (node: string): string => `${RABBITMQ_EXPORT_DIR}/de
 export async function readRabbitFacts(c: HostConnection, node: string, primitive: string): Promise<Result<RabbitFacts>> {
   const file = exportFileOf(node);
   const r = await c.run(
-    `systemctl is-active -q rabbitmq-server && echo systemd=1; pgrep -u rabbitmq -x beam.smp >/dev/null && echo running=1; ` +
+    `unit_active=; systemctl is-active -q rabbitmq-server && unit_active=1 && echo systemd=1; pgrep -u rabbitmq -x beam.smp >/dev/null && echo running=1; ` +
       // Not empty: any entry, hidden ones too (the globs that match nothing stay as they are).
       `for p in ${RABBITMQ_MNESIA}/* ${RABBITMQ_MNESIA}/.[!.]* ${RABBITMQ_MNESIA}/..?*; do [ -e "$p" ] && echo mnesia=1 && break; done; ` +
       namesOf('backup', '-d', `${BACKUP_DIR}/${MNESIA_BACKUP_PREFIX}*`) +
       namesOf('export', '-f', `${RABBITMQ_EXPORT_DIR}/definitions-*`) +
       // sha256sum prints "HASH  -": its first word is the value.
       sh`[ -f ${file} ] && printf export_sha= && sha256sum < ${file}; ` +
-      sh`if systemctl is-active -q rabbitmq-server && [ -f ${file} ]; then echo "live_sha=$(rabbitmqctl export_definitions - --quiet </dev/null 2>/dev/null | sha256sum | cut -d' ' -f1)"; fi; ` +
+      sh`if [ -n "$unit_active" ] && [ -f ${file} ]; then echo "live_sha=$(rabbitmqctl export_definitions - --quiet </dev/null 2>/dev/null | sha256sum | cut -d' ' -f1)"; fi; ` +
       cibHas(primitive) +
       'true',
   );

@@ -5,7 +5,7 @@ import type { HostConnection } from '../ssh/connection.ts';
 import { sh } from '../ssh/quote.ts';
 import { ok, type Result } from '../util/result.ts';
 import { readFilesAnd } from './files.ts';
-import type { FileFact } from './host.ts';
+import { splitSections, type FileFact } from './host.ts';
 
 export const ERLANG_COOKIE = '/var/lib/rabbitmq/.erlang.cookie';
 
@@ -84,26 +84,18 @@ export function topologyScript(dirs: readonly string[], sysctlKeys: readonly str
   ].join('\n');
 }
 
-/** Pure: the lines between `mark` and the next mark (none when the mark is missing). */
-function section(lines: readonly string[], mark: string): string[] {
-  const start = lines.indexOf(mark);
-  if (start < 0) return [];
-  const end = lines.findIndex((l, i) => i > start && l.startsWith('--- ') && l.endsWith(' ---'));
-  return lines.slice(start + 1, end < 0 ? undefined : end);
-}
-
 /**
  * Pure: the key=value lines the processes and MariaDB's answer stand for. `pgrep -x` matched a
  * process by its name (comm), as ps prints it; beam.smp counts only as the rabbitmq user's.
  */
-function derivedFacts(lines: readonly string[]): string[] {
+function derivedFacts(processList: string, wsrep: string): string[] {
   const out: string[] = [];
-  const processes = section(lines, PROCESSES_MARK).map((l) => l.trim().split(/\s+/));
+  const processes = processList.split('\n').map((l) => l.trim().split(/\s+/));
   const runs = (name: string, user?: string) => processes.some(([u, comm]) => comm === name && (user === undefined || u === user));
   if (runs('beam.smp', 'rabbitmq')) out.push('rabbitmq_running=1');
   if (runs('mariadbd') || runs('mysqld')) out.push('mariadb_running=1');
   if (runs('haproxy')) out.push('haproxy_running=1');
-  for (const row of section(lines, WSREP_MARK)) {
+  for (const row of wsrep.split('\n')) {
     const [name, value = ''] = row.split('\t');
     if (name === 'wsrep_cluster_status' && value === 'Primary') out.push('galera_primary=1');
     if (name === 'wsrep_provider_evs_suspect_timeout') out.push('evs_variables=1');
@@ -121,9 +113,8 @@ function derivedFacts(lines: readonly string[]): string[] {
 export function parseTopologyOutput(files: Map<string, Buffer | undefined>, output: string): TopologyFacts {
   const kv = new Map<string, string>();
   const dirs = new Set<string>();
-  const all = output.split('\n');
-  const firstMark = all.findIndex((l) => l === PROCESSES_MARK || l === WSREP_MARK);
-  for (const line of [...(firstMark < 0 ? all : all.slice(0, firstMark)), ...derivedFacts(all)]) {
+  const [head = '', processes = '', wsrep = ''] = splitSections(output, [PROCESSES_MARK, WSREP_MARK, END_MARK]);
+  for (const line of [...head.split('\n'), ...derivedFacts(processes, wsrep)]) {
     const i = line.indexOf('=');
     if (i <= 0) continue;
     const [key, value] = [line.slice(0, i), line.slice(i + 1)];

@@ -118,7 +118,7 @@ export function withRabbitConfKeys(text: string, keys: readonly (readonly [strin
   return `${lines.join('\n')}\n`;
 }
 
-interface BootFacts {
+export interface BootFacts {
   conf: Buffer | undefined;
   /** sha256 of BOOT_DEFINITIONS, and its mode and owner (stat %a %U:%G). */
   boot?: { sha256: string; mode: string; owner: string };
@@ -129,20 +129,31 @@ interface BootFacts {
 async function readBootFacts(h: HostHandle): Promise<Result<BootFacts>> {
   const script = [
     sh`b=${BOOT_DEFINITIONS}`,
-    `if [ -f "$b" ]; then echo "boot=$(sha256sum < "$b" | cut -d' ' -f1) $(stat -c '%a %U:%G' "$b")"; fi`,
-    sh`for f in ${RABBITMQ_EXPORT_DIR}/definitions-*.json ${RABBITMQ_EXPORT_DIR}/definitions-*.json${IMPORTED}; do [ -f "$f" ] && echo "export=$(basename "$f") $(sha256sum < "$f" | cut -d' ' -f1)"; done`,
+    // sha256sum prints "HASH  -": the hash is its first word. No subshell, cut or basename per file.
+    `if [ -f "$b" ]; then printf boot_sha256=; sha256sum < "$b"; stat -c 'boot_stat=%a %U:%G' -- "$b"; fi`,
+    sh`for f in ${RABBITMQ_EXPORT_DIR}/definitions-*.json ${RABBITMQ_EXPORT_DIR}/definitions-*.json${IMPORTED}; do [ -f "$f" ] && printf 'export=%s ' "\${f##*/}" && sha256sum < "$f"; done`,
     'true',
   ].join('\n');
   const r = await readFilesAnd(h.c, [RABBITMQ_CONF], script);
   if (!r.ok) return r;
-  const facts: BootFacts = { conf: r.value.files.get(RABBITMQ_CONF), exports: new Map() };
-  for (const line of r.value.output.split('\n')) {
-    const [key, rest = ''] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)];
-    const [a = '', b = '', c = ''] = rest.split(' ');
-    if (key === 'boot') facts.boot = { sha256: a, mode: b, owner: c };
-    if (key === 'export') facts.exports.set(a, b);
+  return ok(parseBootFacts(r.value.files.get(RABBITMQ_CONF), r.value.output));
+}
+
+/** Pure: readBootFacts' output (key=value lines, each hash as sha256sum prints it). */
+export function parseBootFacts(conf: Buffer | undefined, output: string): BootFacts {
+  const facts: BootFacts = { conf, exports: new Map() };
+  let sha256: string | undefined;
+  let stat: string[] | undefined;
+  for (const line of output.split('\n')) {
+    const at = line.indexOf('=');
+    if (at <= 0) continue;
+    const [key, words] = [line.slice(0, at), line.slice(at + 1).trim().split(/\s+/)];
+    if (key === 'boot_sha256') sha256 = words[0];
+    if (key === 'boot_stat') stat = words;
+    if (key === 'export' && words[0] && words[1]) facts.exports.set(words[0], words[1]);
   }
-  return ok(facts);
+  if (sha256) facts.boot = { sha256, mode: stat?.[0] ?? '', owner: stat?.[1] ?? '' };
+  return facts;
 }
 
 /**

@@ -14,11 +14,25 @@ const SYNCED = 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nGalera synced
 const STOPPED = 'HTTP/1.0 503 Service Unavailable\r\n\r\nGalera MariaDB does not answer: ERROR 2002\r\n';
 
 describe('galera-check step', () => {
-  it('reads the facts of its one round trip', () => {
-    const f = parseGaleraCheckFacts(new Map([[GALERA_CHECK_SCRIPT, Buffer.from('x')], [GALERA_CHECK_SOCKET, undefined]]), 'script_dir=1\nsocket_active=1\nlistener=198.18.0.11:9200\nlistener=127.0.0.1:9200\nwsrep_state=4\n');
+  it('reads the facts of its one round trip (systemctl, ss and MariaDB as they print them)', () => {
+    const output = [
+      'script_dir=1',
+      'ActiveState=active',
+      'UnitFileState=disabled',
+      '--- listeners ---',
+      'LISTEN 0      4096     198.18.0.11:9200      0.0.0.0:*',
+      'LISTEN 0      4096       127.0.0.1:9200      0.0.0.0:*',
+      '--- wsrep ---',
+      'wsrep_local_state\t4',
+      '',
+    ].join('\n');
+    const f = parseGaleraCheckFacts(new Map([[GALERA_CHECK_SCRIPT, Buffer.from('x')], [GALERA_CHECK_SOCKET, undefined]]), output);
     expect(f.scriptDir).to.equal(true);
     expect(f.socketActive).to.equal(true);
     expect(f.socketEnabled).to.equal(false);
+    // systemctl is-enabled's meaning of enabled: static and indirect units too; masked ones not.
+    const enabled = (state: string) => parseGaleraCheckFacts(new Map(), `UnitFileState=${state}\n--- listeners ---\n--- wsrep ---\n`).socketEnabled;
+    expect(['enabled', 'static', 'indirect', 'masked', 'disabled', ''].map(enabled)).to.deep.equal([true, true, true, false, false, false]);
     expect(f.listeners).to.deep.equal(['198.18.0.11:9200', '127.0.0.1:9200']);
     expect(f.wsrepState).to.equal('4');
     expect(f.files.get(GALERA_CHECK_SCRIPT)).to.deep.equal({ exists: true, content: Buffer.from('x') });

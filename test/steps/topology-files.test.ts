@@ -61,9 +61,10 @@ describe('topology-files step', () => {
       expect(f.sysctl.get('net.ipv4.ip_nonlocal_bind')).to.deep.equal({ value: '0', writable: false });
       // beam.smp counts as RabbitMQ only as the rabbitmq user's; no Galera answer, no Galera facts.
       const other = parseTopologyOutput(new Map(), '--- processes ---\nroot beam.smp\nroot mysqld\n--- wsrep ---\n--- end ---\n');
+      expect(other.cookie).to.equal(undefined);
       expect([other.rabbitmqRunning, other.mariadbRunning, other.galeraPrimary, other.galeraEviction]).to.deep.equal([false, true, false, undefined]);
       // MariaDB 11 (Debian 13): one variable per provider option.
-      const eleven = parseTopologyOutput(new Map(), '--- wsrep ---\nwsrep_cluster_status\tNon-primary\nwsrep_provider_options\tevs.keepalive_period = PT0.5S; evs.suspect_timeout = PT2S\nwsrep_provider_evs_suspect_timeout\t2\n--- end ---\n');
+      const eleven = parseTopologyOutput(new Map(), '--- processes ---\n--- wsrep ---\nwsrep_cluster_status\tNon-primary\nwsrep_provider_options\tevs.keepalive_period = PT0.5S; evs.suspect_timeout = PT2S\nwsrep_provider_evs_suspect_timeout\t2\n--- end ---\n');
       expect([eleven.galeraPrimary, eleven.galeraEviction]).to.deep.equal([false, { suspectMs: 2000, keepaliveMs: 500, variables: true }]);
     });
   });
