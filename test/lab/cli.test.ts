@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, which, type RunOutput } from '../../src/lab/exec.ts';
-import { labExec, skipWithoutLab, sharedLab } from '../support/lab.ts';
+import { labExec, nodeSsh, skipWithoutLab, sharedLab } from '../support/lab.ts';
 import { labKill, labPartition } from '../../src/lab/index.ts';
 import { STACK_PACKAGES, STACK_UNITS } from '../../src/lab/image-recipe.ts';
 import { onTeardown } from '../support/teardown.ts';
@@ -50,6 +50,19 @@ describe('osha lab CLI', function () {
     expect(active.stdout.trim().split('\n')).to.deep.equal(STACK_UNITS.map(() => 'inactive'));
     // Only the lab's own files over the layer: the install left no policy-rc.d behind.
     expect((await labExec(lab, node, 'test -e /usr/sbin/policy-rc.d')).code).to.equal(1);
+  });
+
+  it('keeps every node at normal priority: no realtime scheduling, no negative nice (the nodes share the host cores)', async function () {
+    const lab = await sharedLab(this);
+    // Over ssh, as the node's own root: labExec enters a node with the host's capabilities.
+    const node = lab.nodes[0]!;
+    const rt = await nodeSsh(node, 'chrt --rr 99 true');
+    expect(rt.code, rt.stderr).to.not.equal(0);
+    expect(rt.stderr).to.match(/not permitted/i);
+    // What corosync falls back to when sched_rr fails: the highest nice, refused as well.
+    const nice = await nodeSsh(node, 'nice -n -5 nice');
+    expect(nice.stdout.trim()).to.equal('0');
+    expect((await nodeSsh(node, 'chrt --other 0 true')).code).to.equal(0);
   });
 
   it('hands out a repaired lab after a test killed and partitioned nodes', async function () {
