@@ -4,9 +4,14 @@
 // When ansible is on PATH, `ansible -m ping` on the same nodes is timed beside the no-op re-run.
 // Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes 3,8,16]
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm, rmdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { labDown, labUp, type LabInfo } from '../src/lab/index.ts';
+import { cgroupRoots } from '../src/lab/cgroup.ts';
+import { planLab } from '../src/lab/plan.ts';
 import type { RunSummary } from '../src/runner/types.ts';
 
 const run = promisify(execFile);
@@ -14,19 +19,24 @@ const args = process.argv.slice(2);
 const at = args.indexOf('--nodes');
 const COUNTS = (at >= 0 ? (args[at + 1] ?? '') : '3').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2);
 const RERUNS = 3;
+const CORES = availableParallelism();
 
 interface Deploy {
   wallMs: number;
   summary: RunSummary;
   /** Seconds from starting the services until the slowest node saw the cluster formed. */
   formedS?: number;
+  /** CPU time the lab's nodes used during the run, all nodes together (their cgroup), ms. */
+  nodesCpuMs?: number;
+  /** CPU time of the osha process itself (user and system), ms. */
+  oshaCpuMs: number;
 }
 
 interface Measured {
   nodes: number;
   cold: Deploy;
-  /** Per step, the median over the re-runs; wall and total likewise. */
-  noop: { wallMs: number; totalMs: number; steps: Map<string, number> };
+  /** Per step, the median over the re-runs; wall, total and CPU likewise. */
+  noop: { wallMs: number; totalMs: number; steps: Map<string, number>; nodesCpuMs?: number; oshaCpuMs: number };
   /** Median of `ansible all -m ping`, or why it was not measured. */
   ansibleMs: number | string;
 }
@@ -42,8 +52,27 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 const settleArgs = (nodes: number): string[] => (nodes > 8 ? ['--timeout', '300'] : []);
 
-async function deploy(inventory: string, nodes: number): Promise<Deploy> {
+/** The lab's cgroup CPU counter (every node's processes), microseconds; undefined without cgroup2's cpu.stat. */
+function labCpuUs(cgroupBase: string): number | undefined {
+  for (const root of cgroupRoots()) {
+    const file = join(root, cgroupBase, 'cpu.stat');
+    if (existsSync(file)) return Number(/^usage_usec (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1]);
+  }
+  return undefined;
+}
+
+/** User and system CPU of this process's waited-for children (/proc/self/stat: cutime, cstime), ms. */
+function childrenCpuMs(): number {
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+}
+
+async function deploy(inventory: string, nodes: number, cgroupBase: string): Promise<Deploy> {
   const t = Date.now();
+  const cpu0 = labCpuUs(cgroupBase);
+  const osha0 = childrenCpuMs();
   const r = await run(process.execPath, ['bin/osha.js', 'deploy', inventory, '--json', '--verbose', ...settleArgs(nodes)], { maxBuffer: 64 * 1024 * 1024 }).catch(async (e: { stdout?: string; stderr?: string }) => {
     // The lab (and its dir) is removed after a failure: the deploy's whole output is kept beside it.
     const log = `${inventory.replace(/\/[^/]*$/, '')}.failed-deploy.log`;
@@ -55,7 +84,14 @@ async function deploy(inventory: string, nodes: number): Promise<Deploy> {
   if (r.stderr.includes('running from source through tsx')) throw new Error('dist/ is older than src/: run `npm run build`, then the bench again');
   const summary = JSON.parse(r.stdout) as RunSummary;
   const formed = [...r.stderr.matchAll(/cluster formed ([\d.]+) s after start/g)].map((m) => Number(m[1]));
-  return { wallMs: Date.now() - t, summary, formedS: formed.length ? Math.max(...formed) : undefined };
+  const cpu1 = labCpuUs(cgroupBase);
+  return {
+    wallMs: Date.now() - t,
+    summary,
+    formedS: formed.length ? Math.max(...formed) : undefined,
+    nodesCpuMs: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / 1000 : undefined,
+    oshaCpuMs: childrenCpuMs() - osha0,
+  };
 }
 
 /** The first failed step's error from a --json summary, or a note that there was none. */
@@ -105,16 +141,24 @@ async function measure(nodes: number): Promise<Measured> {
   await labDown(dir);
   const up = await labUp({ dir, nodes, subnet: 200 + nodes });
   if (!up.ok) throw new Error(up.error.message);
+  const { cgroupBase } = planLab({ dir, nodes, subnet: 200 + nodes });
   try {
     console.log(`lab: ${nodes} fresh nodes`);
-    const cold = await deploy(up.value.inventory, nodes);
+    const cold = await deploy(up.value.inventory, nodes, cgroupBase);
     console.log(`  cold deploy: ${secs(cold.wallMs)} s wall, ${secs(cold.summary.durationMs)} s in steps, ${cold.summary.changed} changed`);
     const reruns: Deploy[] = [];
-    for (let i = 0; i < RERUNS; i++) reruns.push(await deploy(up.value.inventory, nodes));
+    for (let i = 0; i < RERUNS; i++) reruns.push(await deploy(up.value.inventory, nodes, cgroupBase));
     const changed = reruns.reduce((n, r) => n + r.summary.changed, 0);
     if (changed > 0) console.log(`  warning: the no-op re-runs changed ${changed} things`);
     const steps = new Map(cold.summary.steps.map((s) => [s.name, median(reruns.map((r) => r.summary.steps.find((x) => x.name === s.name)?.durationMs ?? 0))]));
-    const noop = { wallMs: median(reruns.map((r) => r.wallMs)), totalMs: median(reruns.map((r) => r.summary.durationMs)), steps };
+    const nodesCpu = reruns.map((r) => r.nodesCpuMs).filter((x): x is number => x !== undefined);
+    const noop = {
+      wallMs: median(reruns.map((r) => r.wallMs)),
+      totalMs: median(reruns.map((r) => r.summary.durationMs)),
+      steps,
+      nodesCpuMs: nodesCpu.length ? median(nodesCpu) : undefined,
+      oshaCpuMs: median(reruns.map((r) => r.oshaCpuMs)),
+    };
     console.log(`  no-op re-run (median of ${RERUNS}): ${secs(noop.wallMs)} s wall, ${secs(noop.totalMs)} s in steps`);
     // Each count's steps as soon as they are measured: a later count that fails loses nothing.
     console.log(`  steps, cold / no-op: ${cold.summary.steps.map((x) => `${x.name} ${secs(x.durationMs)}/${secs(steps.get(x.name) ?? 0)}`).join(', ')}`);
@@ -171,10 +215,15 @@ async function main(): Promise<void> {
     { label: 'all steps', value: (m) => m.cold.summary.durationMs },
     { label: 'wall (process included)', value: (m) => m.cold.wallMs },
     { label: 'cluster formed after start', value: (m) => (m.cold.formedS === undefined ? undefined : m.cold.formedS * 1000) },
+    { label: "nodes' CPU (all nodes)", value: (m) => m.cold.nodesCpuMs },
   ]);
   table(`no-op re-run (median of ${RERUNS})`, results, (m, step) => m.noop.steps.get(step), [
     { label: 'all steps', value: (m) => m.noop.totalMs },
     { label: 'wall (process included)', value: (m) => m.noop.wallMs },
+    { label: "nodes' CPU (all nodes)", value: (m) => m.noop.nodesCpuMs },
+    { label: "osha's own CPU", value: (m) => m.noop.oshaCpuMs },
+    // Every node shares this machine's cores: no run can be shorter than its CPU time over them.
+    { label: `CPU / ${CORES} cores (least wall)`, value: (m) => (m.noop.nodesCpuMs === undefined ? undefined : (m.noop.nodesCpuMs + m.noop.oshaCpuMs) / CORES) },
     { label: 'ansible -m ping (median)', value: (m) => (typeof m.ansibleMs === 'number' ? m.ansibleMs : undefined) },
   ]);
   for (const m of results) if (typeof m.ansibleMs === 'string') console.log(`  ansible -m ping on ${m.nodes} nodes: ${m.ansibleMs}`);
