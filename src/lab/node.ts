@@ -71,7 +71,7 @@ export function nspawnArgs(node: NodePlan, shared?: string): string[] {
     // A lab node stands for a machine of its own, but shares the host's cores with every other
     // node. corosync gives itself realtime priority (sched_rr), right on a controller: on shared
     // cores the nodes' corosyncs then preempt everything else, their own Pacemaker and sshd and
-    // the other nodes included (16 nodes: formation 54-119 s, once a 90 s start timeout; 36-42 s
+    // the other nodes included (16 nodes: formation 54-119 s, once a 90 s start timeout; 29-42 s
     // without). Without CAP_SYS_NICE corosync keeps the normal priority and says so in its log.
     '--drop-capability=CAP_SYS_NICE',
     '--resolv-conf=off',
