@@ -2,7 +2,7 @@
 // fresh lab, step by step, plus how long the cluster took to form after its services started;
 // then one table with a column per node count and how each step grows with the node count.
 // When ansible is on PATH, `ansible -m ping` on the same nodes is timed beside the no-op re-run.
-// Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes 3,8,16]
+// Root and Linux only. Run: npx tsx bench/deploy.ts [--nodes 3,8,16] [--keep-failed]
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, rmdir, writeFile } from 'node:fs/promises';
@@ -19,6 +19,8 @@ const args = process.argv.slice(2);
 const at = args.indexOf('--nodes');
 const COUNTS = (at >= 0 ? (args[at + 1] ?? '') : '3').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 2);
 const RERUNS = 3;
+/** --keep-failed: a count whose deploy fails leaves its lab up to look into (`osha lab down --dir DIR` removes it). */
+const KEEP_FAILED = args.includes('--keep-failed');
 const CORES = availableParallelism();
 
 interface Deploy {
@@ -142,6 +144,7 @@ async function measure(nodes: number): Promise<Measured> {
   const up = await labUp({ dir, nodes, subnet: 200 + nodes });
   if (!up.ok) throw new Error(up.error.message);
   const { cgroupBase } = planLab({ dir, nodes, subnet: 200 + nodes });
+  let failed = true;
   try {
     console.log(`lab: ${nodes} fresh nodes`);
     const cold = await deploy(up.value.inventory, nodes, cgroupBase);
@@ -163,12 +166,17 @@ async function measure(nodes: number): Promise<Measured> {
     // Each count's steps as soon as they are measured: a later count that fails loses nothing.
     console.log(`  steps, cold / no-op: ${cold.summary.steps.map((x) => `${x.name} ${secs(x.durationMs)}/${secs(steps.get(x.name) ?? 0)}`).join(', ')}`);
     const ansibleMs = await ansiblePing(up.value, dir);
+    failed = false;
     return { nodes, cold, noop, ansibleMs };
   } finally {
-    await labDown(dir);
-    // The lab removes what it made; the ansible inventory is the bench's own.
-    await rm(`${dir}/ansible.ini`, { force: true });
-    await rmdir(dir).catch(() => undefined);
+    if (failed && KEEP_FAILED) {
+      console.log(`  kept the lab in ${dir} (--keep-failed): its inventory is ${up.value.inventory}; remove it with: osha lab down --dir ${dir}`);
+    } else {
+      await labDown(dir);
+      // The lab removes what it made; the ansible inventory is the bench's own.
+      await rm(`${dir}/ansible.ini`, { force: true });
+      await rmdir(dir).catch(() => undefined);
+    }
   }
 }
 
