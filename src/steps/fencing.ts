@@ -3,9 +3,9 @@
 // fencing gets fenced, not waited for.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
 import { hostHandle, liveCib, waitFor } from './common.ts';
-import { fenceMonitors, readFencerAnswers, type FenceCheck, type FencerAnswer, type MonitorRecord } from '../facts/fencing.ts';
+import { fenceMonitors, fencerLists, readFencerAnswers, readRegisteredDevices, type FenceCheck, type FencerAnswer, type MonitorRecord } from '../facts/fencing.ts';
 import { fenceId } from '../cluster/build.ts';
-import { err, ok, type Result } from '../util/result.ts';
+import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { mapLimit } from '../util/concurrency.ts';
 
 export const fencing: Step = {
@@ -61,18 +61,20 @@ async function checkHost(ctx: StepContext, host: string, devices: Device[]): Pro
   const hh = await hostHandle(ctx, host);
   if (!hh.ok) return hh;
   const missing = (answers: FencerAnswer[]) => devices.filter((d, i) => !answers[i]!.devices.includes(d.check.id));
+  let lacking: { device: Device; known: string[] } | undefined;
+  // The first read asks the lists and the status queries together. While a device is missing,
+  // only the lists are asked again: a status query is a login to the fence device (a BMC), not
+  // something to repeat every 500 ms; they are asked once every device is there.
+  let polls = 0;
   const registered = async (): Promise<Result<FencerAnswer[]>> => {
-    const r = await readFencerAnswers(hh.value.c, devices.map((d) => d.check));
+    lacking = undefined;
+    const checks = devices.map((d) => (polls++ === 0 ? d.check : { ...d.check, query: false }));
+    const r = await readFencerAnswers(hh.value.c, checks);
     if (!r.ok) return r;
     const absent = missing(r.value);
-    if (absent.length === 0) return r;
-    const d = absent[0]!;
-    const known = r.value[devices.indexOf(d)]!.devices;
-    return err({
-      host,
-      message: `the fencer on ${host} has no device ${d.check.id} for ${d.check.target} (it knows: ${known.join(', ') || 'none'})`,
-      fix: `look at the device with: crm_mon -1 --include=all; pcs/crm resource status ${d.check.id}`,
-    });
+    if (absent.length === 0) return checks.every((c, i) => c.query === devices[i]!.check.query) ? r : readFencerAnswers(hh.value.c, devices.map((d) => d.check));
+    lacking = { device: absent[0]!, known: r.value[devices.indexOf(absent[0]!)]!.devices };
+    return err({ host, message: `the fencer on ${host} has no device ${lacking.device.check.id} for ${lacking.device.check.target}` });
   };
   // Right after the CIB patch the fencer may still be registering a device. Usually seconds, but a
   // big cluster on small hosts took over 30 s (16 lab nodes on 2 cores): the wait is the run's
@@ -80,6 +82,7 @@ async function checkHost(ctx: StepContext, host: string, devices: Device[]): Pro
   const answers: Result<FencerAnswer[]> = ctx.options.dryRun
     ? await readFencerAnswers(hh.value.c, devices.map((d) => d.check))
     : await waitFor(registered, ctx.options.settleTimeoutMs, 500, ctx.signal);
+  if (!answers.ok && lacking && !ctx.signal?.aborted) return err(missingDeviceError(host, lacking.device.check, lacking.known, await whoHasIt(ctx, host, lacking.device.check)));
   if (!answers.ok) return answers;
   const absent = new Set(missing(answers.value));
   const monitored: string[] = [];
@@ -104,4 +107,57 @@ async function checkHost(ctx: StepContext, host: string, devices: Device[]): Pro
   }
   if (monitored.length) ctx.note(host, `answering by Pacemaker's own monitor, not queried again: ${monitored.join(', ')}`);
   return ok([]);
+}
+
+/** What the other fencers say, to tell a device missing everywhere from one fencer that lags. */
+export interface Elsewhere {
+  /** Every device the lacking node's fencer has (undefined: it did not answer). */
+  registeredHere?: string[];
+  /** The other nodes (the target excepted) whose fencer lists the device for its target. */
+  listedOn: string[];
+  /** The other nodes asked (the target excepted), answered or not. */
+  asked: string[];
+}
+
+/**
+ * Only when the wait has run out: one question to this node's fencer (what it has at all) and one
+ * to every other node's but the target's (whether it lists the device), nodes in parallel.
+ */
+async function whoHasIt(ctx: StepContext, host: string, check: FenceCheck): Promise<Elsewhere> {
+  const others = ctx.hosts.filter((h) => h !== host && h !== check.target);
+  const here = await hostHandle(ctx, host);
+  const registeredHere = here.ok ? await readRegisteredDevices(here.value.c) : undefined;
+  const lists = await mapLimit(others, ctx.session.concurrency, async (h) => {
+    const hh = await hostHandle(ctx, h);
+    return hh.ok ? fencerLists(hh.value.c, check) : hh;
+  });
+  return {
+    registeredHere: registeredHere?.ok ? registeredHere.value : undefined,
+    listedOn: others.filter((_h, i) => { const l = lists[i]!; return l.ok && l.value; }),
+    asked: others,
+  };
+}
+
+/**
+ * Pure: the error for a fencer still without a device when the wait ran out, with what the other
+ * fencers said. A fencer registers a device from its own copy of the CIB where the device may run
+ * (its log says "Device ... has been disabled on NODE" and why when it may not); that copy is
+ * kept up to date from the CIB's change notices.
+ */
+export function missingDeviceError(host: string, check: FenceCheck, known: string[], seen: Elsewhere): OshaError {
+  const here = seen.registeredHere === undefined ? 'did not answer' : seen.registeredHere.length ? seen.registeredHere.join(', ') : 'none';
+  const elsewhere = seen.asked.length === 0
+    ? 'no other node to ask'
+    : seen.listedOn.length === 0
+      ? `no other node's fencer lists it either (asked: ${seen.asked.join(', ')})`
+      : seen.listedOn.length === seen.asked.length
+        ? `every other node's fencer lists it (${seen.asked.length}), so ${host}'s alone lags`
+        : `the fencers on ${seen.listedOn.join(', ')} list it, not those on ${seen.asked.filter((h) => !seen.listedOn.includes(h)).join(', ')}`;
+  return {
+    host,
+    message: `the fencer on ${host} has no device ${check.id} for ${check.target} (it knows: ${known.join(', ') || 'none'}); all it has registered: ${here}; ${elsewhere}`,
+    fix: seen.listedOn.length === 0
+      ? `look at the device with: crm_mon -1 --include=all; pcs/crm resource status ${check.id}`
+      : `${check.target} can still be fenced from the nodes whose fencer lists ${check.id}. Why ${host}'s does not: on ${host}, grep pacemaker-fenced /var/log/pacemaker/pacemaker.log | grep ${check.id}. A line that disables or removes it gives the reason (its placement); no line at all means that fencer's copy of the CIB never had the device`,
+  };
 }

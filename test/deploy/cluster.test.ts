@@ -248,6 +248,34 @@ describe('[lab] osha deploy: 3 bare nodes to a quorate, encrypted cluster', func
     }
   });
 
+  it("a fencer that never registers a device: polled by list only (its status queried once), then the run fails with what every other fencer says and where its reason is logged", async () => {
+    // node2's fencer checks osha-fence-node1. An operator's ban of that device on node2 (not
+    // osha's to remove) makes node2's fencer drop it, while node3's keeps it.
+    await sh(lab, 'node1', 'crm_resource --ban --resource osha-fence-node1 --node node2');
+    try {
+      // A failure on record makes the run query the device's status: once, not at every poll.
+      expect(await waitFor(async () => (await sh(lab, 'node1', 'crm_resource --locate --resource osha-fence-node1')).includes('running on: node3'), { timeoutMs: 30_000, intervalMs: 500 })).to.equal(true);
+      await sh(lab, 'node1', 'crm_resource --fail --resource osha-fence-node1 --node node3');
+      const lacking = await oshaJson(['deploy', lab.inventory, '--timeout', '5', '--verbose']);
+      expect(lacking.run.stderr.match(/node2\$ .*stonith_admin --list=node1 /g)?.length ?? 0, lacking.run.stderr).to.be.at.least(4);
+      expect(lacking.run.stderr.match(/stonith_admin --query=osha-fence-node1 --timeout=/g)?.length ?? 0, lacking.run.stderr).to.be.at.most(2);
+      expect(lacking.run.code, lacking.run.stderr).to.not.equal(0);
+      const failed = lacking.summary.hosts.node2!.find((r) => r.step === 'fencing');
+      expect(failed?.status).to.equal('failed');
+      expect(failed?.error).to.match(/^the fencer on node2 has no device osha-fence-node1 for node1 \(it knows: none\); all it has registered: osha-fence-node3; every other node's fencer lists it \(1\), so node2's alone lags/);
+      expect(failed?.error).to.contain('grep pacemaker-fenced /var/log/pacemaker/pacemaker.log | grep osha-fence-node1');
+      // And the log line the hint points at is there, with the reason.
+      expect(await sh(lab, 'node2', 'grep pacemaker-fenced /var/log/pacemaker/pacemaker.log | grep osha-fence-node1')).to.match(/Device osha-fence-node1 has been disabled on node2: score=-INFINITY/);
+    } finally {
+      await sh(lab, 'node1', 'crm_resource --clear --resource osha-fence-node1');
+      // The cleanup restarts the device: wait for it, or the next run waits and counts a change.
+      await sh(lab, 'node1', 'crm_resource --cleanup --resource osha-fence-node1 && crm_resource --wait --timeout=60s');
+    }
+    const back = await oshaJson(['deploy', lab.inventory]);
+    expect(back.run.code, back.run.stderr).to.equal(0);
+    expect(back.summary.changed).to.equal(0);
+  });
+
   it('repairs a run cut short after writing corosync.conf but before the reload: the next run applies it', async () => {
     const inv = join(lab.dir, 'inventory-token.yaml');
     const all = (cmd: string) => Promise.all(lab.nodes.map((n) => sh(lab, n.name, cmd)));
