@@ -73,13 +73,6 @@ export async function readRegisteredDevices(c: HostConnection): Promise<Result<s
   return ok(parseDeviceList(r.value.stdout));
 }
 
-/** Whether this node's fencer lists the device among those that can fence the target. */
-export async function fencerLists(c: HostConnection, check: Pick<FenceCheck, 'id' | 'target'>): Promise<Result<boolean>> {
-  const r = await c.exec(sh`stonith_admin --list=${check.target} --output-as=xml`, { timeoutMs: 30_000 });
-  if (!r.ok) return r;
-  return ok(parseDeviceList(r.value.stdout).includes(check.id));
-}
-
 /** What Pacemaker's own recurring monitor of a fence device has on record in the CIB's status. */
 export type MonitorRecord =
   | { passing: true; node: string; intervalMs: number; sinceS: number }

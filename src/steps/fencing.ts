@@ -2,8 +2,9 @@
 // run and answers (Pacemaker's own monitor of it, or a status query), so a node that needs
 // fencing gets fenced, not waited for.
 import type { HostPlan, Step, StepContext } from '../runner/types.ts';
+import type { HostConnection } from '../ssh/connection.ts';
 import { hostHandle, liveCib, waitFor } from './common.ts';
-import { fenceMonitors, fencerLists, readFencerAnswers, readRegisteredDevices, type FenceCheck, type FencerAnswer, type MonitorRecord } from '../facts/fencing.ts';
+import { fenceMonitors, readFencerAnswers, readRegisteredDevices, type FenceCheck, type FencerAnswer, type MonitorRecord } from '../facts/fencing.ts';
 import { fenceId } from '../cluster/build.ts';
 import { err, ok, type OshaError, type Result } from '../util/result.ts';
 import { mapLimit } from '../util/concurrency.ts';
@@ -82,7 +83,7 @@ async function checkHost(ctx: StepContext, host: string, devices: Device[]): Pro
   const answers: Result<FencerAnswer[]> = ctx.options.dryRun
     ? await readFencerAnswers(hh.value.c, devices.map((d) => d.check))
     : await waitFor(registered, ctx.options.settleTimeoutMs, 500, ctx.signal);
-  if (!answers.ok && lacking && !ctx.signal?.aborted) return err(missingDeviceError(host, lacking.device.check, lacking.known, await whoHasIt(ctx, host, lacking.device.check)));
+  if (!answers.ok && lacking && !ctx.signal?.aborted) return err(missingDeviceError(host, lacking.device.check, lacking.known, await whoHasIt(ctx, hh.value.c, host, lacking.device.check)));
   if (!answers.ok) return answers;
   const absent = new Set(missing(answers.value));
   const monitored: string[] = [];
@@ -123,17 +124,21 @@ export interface Elsewhere {
  * Only when the wait has run out: one question to this node's fencer (what it has at all) and one
  * to every other node's but the target's (whether it lists the device), nodes in parallel.
  */
-async function whoHasIt(ctx: StepContext, host: string, check: FenceCheck): Promise<Elsewhere> {
+async function whoHasIt(ctx: StepContext, here: HostConnection, host: string, check: FenceCheck): Promise<Elsewhere> {
   const others = ctx.hosts.filter((h) => h !== host && h !== check.target);
-  const here = await hostHandle(ctx, host);
-  const registeredHere = here.ok ? await readRegisteredDevices(here.value.c) : undefined;
-  const lists = await mapLimit(others, ctx.session.concurrency, async (h) => {
-    const hh = await hostHandle(ctx, h);
-    return hh.ok ? fencerLists(hh.value.c, check) : hh;
-  });
+  const [registeredHere, lists] = await Promise.all([
+    readRegisteredDevices(here),
+    mapLimit(others, ctx.session.concurrency, async (h) => {
+      const hh = await hostHandle(ctx, h);
+      return hh.ok ? readFencerAnswers(hh.value.c, [{ ...check, query: false }]) : hh;
+    }),
+  ]);
   return {
-    registeredHere: registeredHere?.ok ? registeredHere.value : undefined,
-    listedOn: others.filter((_h, i) => { const l = lists[i]!; return l.ok && l.value; }),
+    registeredHere: registeredHere.ok ? registeredHere.value : undefined,
+    listedOn: others.filter((_h, i) => {
+      const l = lists[i]!;
+      return l.ok && l.value[0]!.devices.includes(check.id);
+    }),
     asked: others,
   };
 }
