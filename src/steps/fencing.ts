@@ -69,7 +69,8 @@ async function checkHost(ctx: StepContext, host: string, devices: Device[]): Pro
   let polls = 0;
   const registered = async (): Promise<Result<FencerAnswer[]>> => {
     lacking = undefined;
-    const checks = devices.map((d) => (polls++ === 0 ? d.check : { ...d.check, query: false }));
+    const first = polls++ === 0;
+    const checks = devices.map((d) => (first ? d.check : { ...d.check, query: false }));
     const r = await readFencerAnswers(hh.value.c, checks);
     if (!r.ok) return r;
     const absent = missing(r.value);
