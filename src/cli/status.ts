@@ -1,9 +1,11 @@
 // `osha status FILE [--json]`: nodes, quorum, where the VIP and each service run, failed
-// actions, on one screen. Asks the first node that answers; reads crm_mon's XML.
+// actions, on one screen. Asks the first node that answers; reads crm_mon's XML. Active-active
+// adds every node's view of Galera and of RabbitMQ's cluster, which crm_mon cannot show.
 import { Command } from 'commander';
 import chalk from 'chalk';
 import type { ClusterStatus } from '../facts/status.ts';
 import type { GaleraNodeState } from '../facts/galera.ts';
+import type { RabbitNodeState, RabbitVerdict } from '../facts/rabbitmq.ts';
 import type { SshSession } from '../ssh/session.ts';
 import { isOshaId } from '../model/resources.ts';
 import type { Inventory } from '../inventory/schema.ts';
@@ -38,6 +40,11 @@ export interface StatusReport {
     /** With no primary component: the nodes the galera agent waits for before it starts Galera. */
     waitingFor?: string[];
   };
+  /**
+   * The active-active topology's message broker: each node's own view of its cluster, and what they
+   * say together (whole: one cluster of every node's broker, no partition).
+   */
+  rabbitmq?: RabbitVerdict & { nodes: (RabbitNodeState | { node: string; error: string })[]; resource: string };
 }
 
 /**
@@ -64,10 +71,12 @@ export function statusReport(inv: Inventory, asked: string, unreachable: StatusR
 }
 
 /** What `osha status` exits 0 for. A resource stopped without a failure (held back by a constraint,
- *  waiting for a failure to expire, disabled by hand) is not healthy either: a service is down. */
-function isHealthy(r: StatusReport): boolean {
+ *  waiting for a failure to expire, disabled by hand) is not healthy either: a service is down.
+ *  Nor is a RabbitMQ split into clusters, though Pacemaker shows every broker started. */
+export function isHealthy(r: StatusReport): boolean {
   const galeraPrimary = !r.galera || r.galera.nodes.every((n) => 'running' in n && n.clusterStatus === 'Primary');
-  return r.quorate && r.nodes.every((n) => n.online) && r.failedActions.length === 0 && r.notRunning.length === 0 && galeraPrimary;
+  const oneBroker = !r.rabbitmq || r.rabbitmq.whole;
+  return r.quorate && r.nodes.every((n) => n.online) && r.failedActions.length === 0 && r.notRunning.length === 0 && galeraPrimary && oneBroker;
 }
 
 export function renderStatus(r: StatusReport): string {
@@ -95,6 +104,7 @@ export function renderStatus(r: StatusReport): string {
     lines.push('resources: none');
   }
   if (r.galera) lines.push(...renderGalera(r.galera, new Set(r.nodes.filter((n) => n.online).map((n) => n.name))));
+  if (r.rabbitmq) lines.push(...renderRabbit(r.rabbitmq));
   if (r.notRunning.length) lines.push(chalk.red(`not running: ${r.notRunning.join(', ')}`));
   if (r.failedActions.length) {
     lines.push(chalk.red('failed actions:'));
@@ -144,6 +154,35 @@ function waitingText(waiting: string[], reported: Record<string, string>, online
   return lines;
 }
 
+/**
+ * The brokers' clusters; when split, which side to keep and how the others join it. A restart of a
+ * broker under Pacemaker is the way: on start, the rabbitmq-cluster agent wipes that broker's data,
+ * joins it to the brokers Pacemaker runs elsewhere and restores users, permissions and policies.
+ */
+export function renderRabbit(r: NonNullable<StatusReport['rabbitmq']>): string[] {
+  const errors = r.nodes.filter((n): n is { node: string; error: string } => 'error' in n);
+  const down = r.nodes.filter((n): n is RabbitNodeState => 'running' in n && !n.running);
+  const lines: string[] = [];
+  if (r.clusters.length === 0) lines.push(`rabbitmq: ${chalk.red('no broker answers')}`);
+  else if (r.clusters.length === 1) lines.push(`rabbitmq: one cluster of ${r.clusters[0]!.join(', ')}`);
+  else lines.push(`rabbitmq: ${chalk.red(`SPLIT into ${r.clusters.length} clusters`)}: ${r.clusters.map((c) => `{${c.join(', ')}}`).join(' ')}`);
+  for (const n of down) lines.push(chalk.yellow(`  ${n.node}: broker not running (${n.reason ?? 'no answer'})`));
+  for (const n of errors) lines.push(chalk.yellow(`  ${n.node}: ${n.error}`));
+  if (r.partitions.length) lines.push(chalk.red(`  partitions seen: ${r.partitions.join(', ')}`));
+  if (r.clusters.length > 1) {
+    const [first, second] = r.clusters;
+    const keep = first!.length > second!.length ? first! : undefined;
+    const others = r.clusters.filter((c) => c !== keep).flat();
+    const how = (nodes: string[]) => nodes.map((n) => `crm_resource --restart --resource ${r.resource} --node ${n}`).join('; then ');
+    lines.push(
+      keep
+        ? `  fix: restart the other brokers through Pacemaker, one at a time: ${how(others)}. The agent wipes each one's data and joins it to ${keep.join(', ')}: messages held only there are lost; users, permissions and policies are restored`
+        : `  fix: no cluster is larger; choose the one to keep, then restart every other broker through Pacemaker, one at a time (crm_resource --restart --resource ${r.resource} --node NODE). The agent wipes each one's data and joins it to the brokers running elsewhere: messages held only there are lost`,
+    );
+  }
+  return lines;
+}
+
 /** What osha's Galera check tells HAProxy about the node: whether it may take the database's clients. */
 function checkText(n: GaleraNodeState): string {
   if (!n.check) return '';
@@ -189,13 +228,29 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
   return report;
 }
 
+/** Every node's broker asked in parallel for its own cluster's view. */
+async function rabbitReport(inv: Inventory, session: SshSession, resource: string): Promise<StatusReport['rabbitmq']> {
+  const { readRabbitState, rabbitVerdict } = await import('../facts/rabbitmq.ts');
+  const nodes = await Promise.all(
+    inv.nodes.map(async (n) => {
+      const c = await session.connect(n.name);
+      if (!c.ok) return { node: n.name, error: c.error.message };
+      const s = await readRabbitState(c.value, n.name);
+      return s.ok ? s.value : { node: n.name, error: s.error.message };
+    }),
+  );
+  // A node that cannot be asked counts as a broker down: nothing says it is in the cluster.
+  const states = nodes.map((n): RabbitNodeState => ('error' in n ? { node: n.node, running: false, reason: n.error, runningNodes: [], partitions: {} } : n));
+  return { ...rabbitVerdict(states), nodes, resource };
+}
+
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show nodes, quorum, where the VIP and each service run, and failed actions; exit 0 only when healthy')
+    .description('show nodes, quorum, where the VIP and each service run, and failed actions (active-active: Galera and RabbitMQ membership per node); exit 0 only when healthy')
     .argument('<inventory>', 'inventory file (YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
-      const [{ commandSession, inventoryOrReport }, { readClusterStatus, readPermanentNodeAttributes }, { VIP_ID, GALERA_ID }, { upgradeMarkOf }] = await Promise.all([
+      const [{ commandSession, inventoryOrReport }, { readClusterStatus, readPermanentNodeAttributes }, { VIP_ID, GALERA_ID, serviceResourceId }, { upgradeMarkOf }] = await Promise.all([
         import('./common.ts'),
         import('../facts/cluster.ts'),
         import('../cluster/build.ts'),
@@ -226,7 +281,11 @@ export function statusCommand(): Command {
           }
           const report = statusReport(inv, node.name, unreachable, s.value, VIP_ID, upgrades);
           if (inv.topology === 'active-active') {
-            report.galera = await galeraReport(inv, session, node.name, GALERA_ID);
+            [report.galera, report.rabbitmq] = await Promise.all([
+              galeraReport(inv, session, node.name, GALERA_ID),
+              inv.services.includes('rabbitmq') ? rabbitReport(inv, session, serviceResourceId(inv, 'rabbitmq')) : undefined,
+            ]);
+            if (!report.rabbitmq) delete report.rabbitmq;
             report.healthy = isHealthy(report);
           }
           console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));

@@ -3,7 +3,8 @@
 import { expect } from 'chai';
 import { parsePermanentNodeAttributes } from '../../src/facts/cluster.ts';
 import { parseClusterStatus } from '../../src/facts/status.ts';
-import { renderStatus, statusReport } from '../../src/cli/status.ts';
+import { isHealthy, renderStatus, statusReport } from '../../src/cli/status.ts';
+import { rabbitVerdict, type RabbitNodeState } from '../../src/facts/rabbitmq.ts';
 import { upgradeMarkOf } from '../../src/upgrade/plan.ts';
 import { inventoryFrom, threeNodeInventory } from '../cluster/fixtures.ts';
 
@@ -93,5 +94,42 @@ describe('osha status: healthy only when every osha resource runs', () => {
     expect(r.healthy).to.equal(true);
     expect(renderStatus(r)).to.not.match(/not running/);
     expect(renderStatus(r)).to.match(/handmade-dummy .*Stopped/);
+  });
+});
+
+describe('osha status: a RabbitMQ split into clusters', () => {
+  const inv = inventoryFrom(threeNodeInventory([], 'stonith: {enabled: false, unsafe_no_fencing: true}'));
+  const base = () => {
+    const s = parseClusterStatus(monWith('Started'));
+    if (!s.ok) throw new Error(s.error.message);
+    return statusReport(inv, 'node1', [], s.value, 'osha-vip');
+  };
+  const broker = (node: string, running: string[]): RabbitNodeState => ({ node, running: true, runningNodes: running, partitions: {} });
+  const withBrokers = (states: RabbitNodeState[]) => {
+    const r = base();
+    r.rabbitmq = { ...rabbitVerdict(states), nodes: states, resource: 'osha-cl-rabbitmq' };
+    r.healthy = isHealthy(r);
+    return r;
+  };
+
+  it('one cluster of every broker is healthy, and shown', () => {
+    const all = ['node1', 'node2', 'node3'];
+    const r = withBrokers(all.map((n) => broker(n, all)));
+    expect(r.healthy).to.equal(true);
+    expect(renderStatus(r)).to.match(/^rabbitmq: one cluster of node1, node2, node3$/m);
+  });
+
+  it('a split is unhealthy though Pacemaker shows every broker started; the fix restarts the smaller side through Pacemaker', () => {
+    const r = withBrokers([broker('node1', ['node1', 'node2']), broker('node2', ['node1', 'node2']), broker('node3', ['node3'])]);
+    expect(r.healthy).to.equal(false);
+    const text = renderStatus(r);
+    expect(text).to.match(/^rabbitmq: SPLIT into 2 clusters: \{node1, node2\} \{node3\}$/m);
+    expect(text).to.include('crm_resource --restart --resource osha-cl-rabbitmq --node node3.').and.include('joins it to node1, node2').and.include('messages held only there are lost');
+  });
+
+  it('with no larger side, the operator chooses which to keep', () => {
+    const text = renderStatus(withBrokers([broker('node1', ['node1']), broker('node2', ['node2']), broker('node3', ['node3'])]));
+    expect(text).to.match(/SPLIT into 3 clusters/).and.match(/no cluster is larger; choose the one to keep/);
+    expect(text).not.to.match(/--node node\d/);
   });
 });
