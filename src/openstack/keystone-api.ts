@@ -36,7 +36,11 @@ export interface KeystoneCall {
  * the one it gets. apply gets a fresh token and uses nothing saved: a token refused halfway through
  * a batch of changes could not simply be retried.
  */
-export type KeystoneRequest = { action: 'list'; saveToken: boolean } | { action: 'apply'; calls: KeystoneCall[] };
+/**
+ * list's wait: seconds to keep asking while keystone does not answer at all (it may still be
+ * starting right after a run changed the cluster); 0 or absent: fail at the first such answer.
+ */
+export type KeystoneRequest = { action: 'list'; saveToken: boolean; wait?: number } | { action: 'apply'; calls: KeystoneCall[] };
 
 /**
  * Where the node keeps the token of the last list, with its expiry and whom it is for. It grants
@@ -102,7 +106,9 @@ export function keystoneStdin(auth: KeystoneAuth, request: KeystoneRequest, toke
 }
 
 /**
- * list: prints {"endpoints": [...], "services": [...]} as keystone returns them.
+ * list: prints {"endpoints": [...], "services": [...]} as keystone returns them; with a wait, asks
+ * again every second while keystone does not answer, until the wait is over (reads only: changes
+ * are never sent twice).
  * apply: makes the calls in order, printing "done: LABEL" after each; stops at the first failure
  * with a message naming it. Errors go to stderr: HTTP status and the start of the body, or that
  * keystone did not answer (exit KEYSTONE_UNREACHABLE).
@@ -239,10 +245,25 @@ def list_catalog():
     return result
 
 
+def list_waiting():
+    deadline = time.monotonic() + float(INPUT.get("wait") or 0)
+    started, asked = time.monotonic(), 0
+    while True:
+        asked += 1
+        try:
+            return list_catalog()
+        except Failure as e:
+            if e.code != ${KEYSTONE_UNREACHABLE} or time.monotonic() + 1 >= deadline:
+                if asked == 1:
+                    raise
+                raise Failure("%s (asked %d times over %d s)" % (e, asked, time.monotonic() - started), e.code, e.status)
+        time.sleep(1)
+
+
 def main():
     try:
         if INPUT["action"] == "list":
-            json.dump(list_catalog(), sys.stdout)
+            json.dump(list_waiting(), sys.stdout)
         else:
             apply(token()[0], INPUT["calls"])
     except Failure as e:

@@ -198,7 +198,12 @@ export const keystoneEndpoints: Step = {
     if (!h.ok) return single(h);
     const host = h.value.host;
     const auth = keystoneAuth(ctx.inv, OS_PASSWORD_FILE);
-    const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, { action: 'list', saveToken: !ctx.options.dryRun }), timeoutMs: 120_000 });
+    // Right after this run changed the cluster (keystone, HAProxy or the database just started),
+    // keystone may not answer at once: the list asks again for up to --timeout before the step
+    // fails. A run that changed nothing fails at the first unanswered request, as before.
+    const wait = !ctx.options.dryRun && ctx.appliedSoFar() > 0 ? Math.round(ctx.options.settleTimeoutMs / 1000) : 0;
+    const request = { action: 'list' as const, saveToken: !ctx.options.dryRun, ...(wait > 0 ? { wait } : {}) };
+    const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, request), timeoutMs: Math.max(120_000, (wait + 90) * 1000) });
     if (!list.ok) return new Map([[host, list]]);
     if (list.value.code !== 0) {
       const why = lastLines(list.value.stderr) || `exit ${list.value.code}`;

@@ -34,7 +34,7 @@ async function body(req: IncomingMessage): Promise<unknown> {
 }
 
 /** Just enough of keystone's v3 API: password tokens, endpoint CRUD, the service list. */
-async function startStub(): Promise<Stub> {
+async function startStub(port = 0): Promise<Stub> {
   const stub: Stub = { server: createServer(), url: '', endpoints: [], seen: [], valid: new Set(), expiresAt: '' };
   let next = 0;
   let issued = 0;
@@ -77,7 +77,7 @@ async function startStub(): Promise<Stub> {
       send(405, { error: { code: 405 } });
     })();
   });
-  await new Promise<void>((resolve) => stub.server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => stub.server.listen(port, '127.0.0.1', resolve));
   stub.url = `http://127.0.0.1:${(stub.server.address() as AddressInfo).port}/v3`;
   return stub;
 }
@@ -213,6 +213,48 @@ describe('the keystone program against a stub keystone', function () {
     const r = await list({ ...auth, url });
     expect(r.code).to.equal(KEYSTONE_UNREACHABLE);
     expect(r.stderr).to.contain(`keystone at ${url} did not answer`);
+  });
+
+  /** An address on this host where nothing listens (a port just closed). */
+  const closedUrl = async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    return { port, url: `http://127.0.0.1:${port}/v3` };
+  };
+
+  it('with a wait, asks again while keystone does not answer, and lists once it does (a keystone still starting)', async () => {
+    const { port, url } = await closedUrl();
+    const asked = program({ ...auth, url }, { action: 'list', saveToken: false, wait: 30 }, tokenFile);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const late = await startStub(port);
+    late.endpoints = stub.endpoints;
+    late.expiresAt = stub.expiresAt;
+    try {
+      const r = await asked;
+      expect(r.stderr).to.equal('');
+      expect(r.code).to.equal(0);
+      expect(late.seen).to.deep.equal(['POST /v3/auth/tokens?nocatalog', 'GET /v3/endpoints', 'GET /v3/services']);
+    } finally {
+      late.server.close();
+    }
+  });
+
+  it('a wait ends: then it says keystone did not answer, how often and how long it asked', async () => {
+    const { url } = await closedUrl();
+    const t0 = Date.now();
+    const r = await program({ ...auth, url }, { action: 'list', saveToken: false, wait: 3 }, tokenFile);
+    expect(r.code).to.equal(KEYSTONE_UNREACHABLE);
+    expect(r.stderr).to.match(new RegExp(`keystone at ${url.replace(/[./]/g, '\\$&')} did not answer .*\\(asked [2-4] times over [1-3] s\\)`));
+    expect(Date.now() - t0).to.be.within(1500, 10_000);
+  });
+
+  it('never asks twice for a change: an apply fails at the first unanswered call', async () => {
+    const { url } = await closedUrl();
+    const r = await program({ ...auth, url }, { action: 'apply', calls: [] }, tokenFile);
+    expect(r.code).to.equal(KEYSTONE_UNREACHABLE);
+    expect(r.stderr).not.to.include('asked');
   });
 
   describe('the saved token', function () {
