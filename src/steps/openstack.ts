@@ -199,9 +199,10 @@ export const keystoneEndpoints: Step = {
     const host = h.value.host;
     const auth = keystoneAuth(ctx.inv, OS_PASSWORD_FILE);
     // Right after this run changed the cluster (keystone, HAProxy or the database just started),
-    // keystone may not answer at once: the list asks again for up to --timeout before the step
-    // fails. A run that changed nothing fails at the first unanswered request, as before.
-    const wait = !ctx.options.dryRun && ctx.appliedSoFar() > 0 ? Math.round(ctx.options.settleTimeoutMs / 1000) : 0;
+    // keystone may not answer at once: the list asks again for up to --timeout (at most 2 minutes:
+    // a wrong auth_url should not hold the run for active-active's 10) before the step fails. A
+    // run that changed nothing fails at the first unanswered request, as before.
+    const wait = !ctx.options.dryRun && ctx.appliedSoFar() > 0 ? Math.round(Math.min(ctx.options.settleTimeoutMs, KEYSTONE_WAIT_MAX_MS) / 1000) : 0;
     const request = { action: 'list' as const, saveToken: !ctx.options.dryRun, ...(wait > 0 ? { wait } : {}) };
     const list = await h.value.c.exec(KEYSTONE_COMMAND, { stdin: keystoneStdin(auth, request), timeoutMs: Math.max(120_000, (wait + 90) * 1000) });
     if (!list.ok) return new Map([[host, list]]);
@@ -235,6 +236,9 @@ export const keystoneEndpoints: Step = {
     return new Map([[host, ok([...restarts.before, ...batchedCalls(h.value, auth, calls), ...restarts.after])]]);
   },
 };
+
+/** The longest a catalog read waits for keystone to answer at all, after the run changed something. */
+const KEYSTONE_WAIT_MAX_MS = 120_000;
 
 /** The last lines of a program's stderr, on one line. */
 function lastLines(stderr: string): string {
