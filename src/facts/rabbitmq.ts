@@ -13,9 +13,9 @@ export interface RabbitNodeState {
   running: boolean;
   /** Why not, when it did not (rabbitmqctl's first line). */
   reason?: string;
-  /** The running brokers of its cluster, as node names ("rabbit@node2" -> "node2"), sorted. */
+  /** The running brokers of its cluster, by their hosts' names ("rabbit@node2" -> "node2"), sorted. */
   runningNodes: string[];
-  /** Per broker of its cluster, the brokers it saw partitioned from it (node names). */
+  /** Per broker of its cluster, the brokers it saw partitioned from it (hosts' names). */
   partitions: Record<string, string[]>;
 }
 
@@ -59,7 +59,11 @@ export async function readRabbitState(c: HostConnection, node: string): Promise<
 }
 
 export interface RabbitVerdict {
-  /** The clusters the running brokers form: each its running nodes, the largest first. */
+  /**
+   * The clusters the running brokers form, each as the inventory's nodes whose brokers are in it,
+   * the largest first. By the nodes asked, not by RabbitMQ's names: a broker is named after its
+   * host's hostname, which need not be the node's name in the inventory (and in Pacemaker).
+   */
   clusters: string[][];
   /** Nodes whose broker did not answer. */
   down: string[];
@@ -70,7 +74,7 @@ export interface RabbitVerdict {
 }
 
 /**
- * Pure: what the brokers' own views say together. Brokers that see the same running nodes are one
+ * Pure: what the brokers' own views say together. Brokers that see the same running brokers are one
  * cluster; a broker that sees others the others do not see it with (a view half-way through a
  * join) still counts apart, as the brokers themselves disagree.
  */
@@ -78,11 +82,11 @@ export function rabbitVerdict(states: readonly RabbitNodeState[]): RabbitVerdict
   const running = states.filter((s) => s.running);
   const byView = new Map<string, string[]>();
   for (const s of running) {
-    // A broker always runs in its own cluster: an answer that omits itself is still its cluster.
-    const view = [...new Set([...s.runningNodes, s.node])].sort();
-    byView.set(view.join(' '), view);
+    // An answer that lists no running broker (not even itself) is a view of its own.
+    const view = s.runningNodes.length ? s.runningNodes.join(' ') : `(none) ${s.node}`;
+    byView.set(view, [...(byView.get(view) ?? []), s.node]);
   }
-  const clusters = [...byView.values()].sort((a, b) => b.length - a.length || a[0]!.localeCompare(b[0]!));
+  const clusters = [...byView.values()].map((nodes) => [...nodes].sort()).sort((a, b) => b.length - a.length || a[0]!.localeCompare(b[0]!));
   const partitions = [...new Set(running.flatMap((s) => Object.entries(s.partitions).flatMap(([n, away]) => away.map((a) => `${n} from ${a}`))))].sort();
   const down = states.filter((s) => !s.running).map((s) => s.node);
   return { clusters, down, partitions, whole: clusters.length === 1 && down.length === 0 && partitions.length === 0 };

@@ -51,6 +51,13 @@ describe('rabbitmq cluster status', function () {
     expect(v.whole).to.equal(false);
   });
 
+  it('names the clusters by the inventory\'s nodes, whatever their hosts\' hostnames (the brokers\' names)', function () {
+    const all = ['ctl-a', 'ctl-b', 'ctl-c'];
+    expect(rabbitVerdict([up('node1', all), up('node2', all), up('node3', all)])).to.deep.include({ clusters: [['node1', 'node2', 'node3']], whole: true });
+    const split = rabbitVerdict([up('node1', ['ctl-a', 'ctl-b']), up('node2', ['ctl-a', 'ctl-b']), up('node3', ['ctl-c'])]);
+    expect(split.clusters).to.deep.equal([['node1', 'node2'], ['node3']]);
+  });
+
   it('a broker down, or a partition seen, is not whole either', function () {
     expect(rabbitVerdict([up('node1', ['node1', 'node2']), up('node2', ['node1', 'node2']), down('node3')])).to.deep.include({ clusters: [['node1', 'node2']], down: ['node3'], whole: false });
     const all = ['node1', 'node2', 'node3'];
