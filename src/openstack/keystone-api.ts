@@ -34,11 +34,9 @@ export interface KeystoneCall {
 /**
  * list: may use a saved token and, unless it is a dry run (which writes nothing on a node), saves
  * the one it gets. apply gets a fresh token and uses nothing saved: a token refused halfway through
- * a batch of changes could not simply be retried.
- */
-/**
- * list's wait: seconds to keep asking while keystone does not answer at all (it may still be
- * starting right after a run changed the cluster); 0 or absent: fail at the first such answer.
+ * a batch of changes could not simply be retried. list's wait: seconds to keep asking while
+ * keystone does not answer at all (it may still be starting right after a run changed the
+ * cluster); 0 or absent: fail at the first such answer.
  */
 export type KeystoneRequest = { action: 'list'; saveToken: boolean; wait?: number } | { action: 'apply'; calls: KeystoneCall[] };
 
