@@ -9,6 +9,8 @@ import { runTeardowns } from './teardown.ts';
 // this test run's own, removed at its end, not in the user's ~/.cache.
 const cache = mkdtempSync(join(tmpdir(), 'osha-test-cache-'));
 process.env.XDG_CACHE_HOME = cache;
+// Also when a signal ends the run (teardown.ts exits after removing the labs): no afterAll then.
+process.once('exit', () => rmSync(cache, { recursive: true, force: true }));
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
