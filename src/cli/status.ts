@@ -7,6 +7,8 @@ import type { ClusterStatus } from '../facts/status.ts';
 import type { GaleraNodeState } from '../facts/galera.ts';
 import type { RabbitNodeState, RabbitVerdict } from '../facts/rabbitmq.ts';
 import type { SshSession } from '../ssh/session.ts';
+import type { HostConnection } from '../ssh/connection.ts';
+import type { Result } from '../util/result.ts';
 import { isOshaId } from '../model/resources.ts';
 import type { Inventory } from '../inventory/schema.ts';
 import { EXIT } from './exit.ts';
@@ -191,6 +193,18 @@ function checkText(n: GaleraNodeState): string {
 
 const CIB_MARK = '--- cib';
 
+/** One read on every node in parallel: its answer, or why the node could not give one. */
+function askEveryNode<T>(inv: Inventory, session: SshSession, read: (c: HostConnection, n: Inventory['nodes'][number]) => Promise<Result<T>>): Promise<(T | { node: string; error: string })[]> {
+  return Promise.all(
+    inv.nodes.map(async (n) => {
+      const c = await session.connect(n.name);
+      if (!c.ok) return { node: n.name, error: c.error.message };
+      const s = await read(c.value, n);
+      return s.ok ? s.value : { node: n.name, error: s.error.message };
+    }),
+  );
+}
+
 /** Every node's Galera state in parallel, and from the asked node the CIB's promotion history. */
 async function galeraReport(inv: Inventory, session: SshSession, asked: string, galeraId: string): Promise<StatusReport['galera']> {
   const [{ readGaleraState, firstPromoted, galeraCheckProbe, galeraReports, galeraWaitsFor }, { GALERA_CHECK_PORT }, { GALERA_NODES_FILE, parseGaleraNodes }] = await Promise.all([
@@ -198,14 +212,7 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
     import('../render/haproxy.ts'),
     import('../render/node-files.ts'),
   ]);
-  const nodes = await Promise.all(
-    inv.nodes.map(async (n) => {
-      const c = await session.connect(n.name);
-      if (!c.ok) return { node: n.name, error: c.error.message };
-      const s = await readGaleraState(c.value, n.name, galeraCheckProbe(n.address, GALERA_CHECK_PORT));
-      return s.ok ? s.value : { node: n.name, error: s.error.message };
-    }),
-  );
+  const nodes = await askEveryNode(inv, session, (c, n) => readGaleraState(c, n.name, galeraCheckProbe(n.address, GALERA_CHECK_PORT)));
   const report: NonNullable<StatusReport['galera']> = { nodes };
   const bootstrapped = nodes.filter((n) => 'running' in n && n.bootstrapped);
   if (bootstrapped.length === 1) report.bootstrappedBy = bootstrapped[0]!.node;
@@ -231,14 +238,7 @@ async function galeraReport(inv: Inventory, session: SshSession, asked: string, 
 /** Every node's broker asked in parallel for its own cluster's view. */
 async function rabbitReport(inv: Inventory, session: SshSession, resource: string): Promise<StatusReport['rabbitmq']> {
   const { readRabbitState, rabbitVerdict } = await import('../facts/rabbitmq.ts');
-  const nodes = await Promise.all(
-    inv.nodes.map(async (n) => {
-      const c = await session.connect(n.name);
-      if (!c.ok) return { node: n.name, error: c.error.message };
-      const s = await readRabbitState(c.value, n.name);
-      return s.ok ? s.value : { node: n.name, error: s.error.message };
-    }),
-  );
+  const nodes = await askEveryNode(inv, session, (c, n) => readRabbitState(c, n.name));
   // A node that cannot be asked counts as a broker down: nothing says it is in the cluster.
   const states = nodes.map((n): RabbitNodeState => ('error' in n ? { node: n.node, running: false, reason: n.error, runningNodes: [], partitions: {} } : n));
   return { ...rabbitVerdict(states), nodes, resource };

@@ -9,13 +9,13 @@ import { runTeardowns } from './teardown.ts';
 // this test run's own, removed at its end, not in the user's ~/.cache.
 const cache = mkdtempSync(join(tmpdir(), 'osha-test-cache-'));
 process.env.XDG_CACHE_HOME = cache;
-// Also when a signal ends the run (teardown.ts exits after removing the labs): no afterAll then.
+// Removed on exit: after afterAll, and also when a signal ends the run (teardown.ts exits after
+// removing the labs, and no afterAll runs then).
 process.once('exit', () => rmSync(cache, { recursive: true, force: true }));
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(300_000);
     await runTeardowns();
-    rmSync(cache, { recursive: true, force: true });
   },
 };
